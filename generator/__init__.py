@@ -1,0 +1,3 @@
+"""cfn-delivery: CloudFormation for delivery pipelines, generated from Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,123 @@
+"""The ``cfn-delivery`` command line.
+
+Each subcommand lives in its own function with its own ``--help``; later features
+(deploy, diff, diagram) register themselves in ``SUBCOMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import paramfile, paths, registry, render, yamlio
+
+EXIT_USAGE = 2
+
+
+def cmd_templates(args) -> int:
+    if args.check:
+        problems = render.stale(args.out)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print("templates are stale: run `make templates` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{len(registry.STACKS)} templates up to date")
+        return 0
+    results = render.write(args.stack or None, args.out)
+    for result in results:
+        state = "wrote" if result.changed else "unchanged"
+        warn = "  (over the 51,200-byte inline limit!)" if result.size > render.MAX_TEMPLATE_BYTES else ""
+        print(f"{state:9} {paramfile.display(result.path)}  {result.size:>6} bytes{warn}")
+    return 0
+
+
+def validate_params(envs, stacks) -> list:
+    """Problems (one line each) across the parameter files of ``envs`` x ``stacks``."""
+    problems = []
+    for env in envs:
+        wanted = [s for s in registry.for_environment(env) if not stacks or s.name in stacks]
+        for stack_cls in wanted:
+            template = yamlio.load_file(paths.template_file(stack_cls.name))
+            try:
+                paramfile.validate(paths.param_file(env, stack_cls.name), template)
+            except paramfile.ParamFileError as err:
+                problems.extend(err.problems)
+        folder = paths.params_dir() / env
+        for extra in sorted(folder.glob("*.json")):
+            if extra.name != paths.ENVIRONMENT_CONFIG and extra.stem not in {s.name for s in registry.for_environment(env)}:
+                problems.append(f"{paramfile.display(extra)}: no stack '{extra.stem}' is deployed in '{env}'; "
+                                f"known for {env}: {', '.join(s.name for s in registry.for_environment(env))}")
+    return problems
+
+
+def cmd_params_validate(args) -> int:
+    envs = [paths.check_environment(args.env)] if args.env else paths.environments()
+    stacks = [registry.get(s).name for s in args.stack] if args.stack else []
+    problems = validate_params(envs, stacks)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"parameter files valid for: {', '.join(envs)}")
+    return 0
+
+
+def cmd_stacks(args) -> int:
+    envs = [paths.check_environment(args.env)] if args.env else paths.environments()
+    for env in envs:
+        print(f"{env}: {' -> '.join(s.name for s in registry.for_environment(env))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cfn-delivery",
+        description="Generate hardened CloudFormation for delivery pipelines and deploy it through change sets.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for expected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("templates", help="render every stack to templates/<stack>.yaml",
+                       description="Render stacks to templates/<stack>.yaml (deterministic; commit the result).")
+    p.add_argument("--stack", action="append", help="render only this stack (repeatable)")
+    p.add_argument("--out", help="output folder (default: templates/)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 when templates/ is stale")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("params", help="parameter files: validate them against the templates",
+                       description="Work with params/<env>/<stack>.json files.")
+    psub = p.add_subparsers(dest="params_command", metavar="ACTION")
+    psub.required = True
+    v = psub.add_parser("validate", help="check parameter files against their templates (exit 2 on a problem)")
+    v.add_argument("--env", help="only this environment (default: every folder of params/)")
+    v.add_argument("--stack", action="append", help="only this stack (repeatable)")
+    v.set_defaults(func=cmd_params_validate)
+
+    p = sub.add_parser("stacks", help="list the stacks of each environment in deploy order")
+    p.add_argument("--env", help="only this environment")
+    p.set_defaults(func=cmd_stacks)
+
+    for register in EXTENSIONS:
+        register(sub, psub)
+    return parser
+
+
+#: Functions ``register(subparsers, params_subparsers)`` adding later subcommands.
+EXTENSIONS: list = []
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (registry.UnknownStack, paths.UnknownEnvironment, paramfile.ParamFileError) as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

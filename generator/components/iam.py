@@ -1,0 +1,124 @@
+"""IAM roles assembled from the grants other components hand out.
+
+Every statement is an awacs ``Statement`` with typed actions. A role keeps its
+resource-scoped statements and its ``Resource: "*"`` statements (actions with no
+resource-level permission) in two separate ``AWS::IAM::Policy`` resources, so
+cfn-lint's statement/resource check sees every scoped statement and a reviewer
+sees every unscoped one in one place.
+"""
+from __future__ import annotations
+
+from awacs import iam as iam_actions
+from awacs import sts
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import GetAtt, Ref, iam
+
+from ..core import naming
+
+POLICY_VERSION = "2012-10-17"
+
+
+def document(statements) -> PolicyDocument:
+    return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
+
+
+def allow(actions, resources, condition=None, sid=None) -> Statement:
+    kwargs = {"Effect": Allow, "Action": list(actions), "Resource": list(resources)}
+    if condition is not None:
+        kwargs["Condition"] = condition
+    if sid:
+        kwargs["Sid"] = sid
+    return Statement(**kwargs)
+
+
+def unscoped(actions, why: str, condition=None) -> Statement:
+    """``Resource: "*"`` for actions that support no resource-level permission.
+
+    ``why`` is mandatory and goes into the statement id, so the reason travels
+    with the template (the IAM test checks the actions against IAM data).
+    """
+    if not why:
+        raise ValueError("Resource '*' needs a reason")
+    sid = "".join(part.capitalize() for part in why.replace("-", " ").split())[:100]
+    return allow(actions, ["*"], condition=condition, sid=sid)
+
+
+def source_account_condition() -> Condition:
+    return Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}))
+
+
+def is_unscoped(statement: Statement) -> bool:
+    return statement.properties.get("Resource") == ["*"]
+
+
+class Role:
+    """A service role: one trusted service principal, confused-deputy conditions, grants."""
+
+    def __init__(self, stack, logical_id, service, component, source_arn=None,
+                 source_account=True, managed_policy_arns=None, description=None):
+        self.stack = stack
+        self.logical_id = logical_id
+        self._statements: list = []
+        conditions = {}
+        if source_account:
+            conditions[StringEquals] = {"aws:SourceAccount": Ref("AWS::AccountId")}
+        if source_arn is not None:
+            conditions[ArnLike] = {"aws:SourceArn": source_arn}
+        trust = Statement(
+            Effect=Allow,
+            Principal=Principal("Service", service),
+            Action=[sts.AssumeRole],
+        )
+        if conditions:
+            trust.Condition = Condition([cls(values) for cls, values in conditions.items()])
+        props = {
+            "RoleName": naming.physical_name(component),
+            "AssumeRolePolicyDocument": document([trust]),
+            "Description": description or f"{component} service role",
+            "MaxSessionDuration": 3600,
+        }
+        if managed_policy_arns:
+            props["ManagedPolicyArns"] = list(managed_policy_arns)
+        self.role = stack.add(iam.Role(logical_id, **props))
+        self.arn = GetAtt(self.role, "Arn")
+        self.name = Ref(self.role)
+        stack.on_finalize(self._write_policies)
+
+    def grant(self, *statements):
+        """Add statements (flattening lists returned by components' grant helpers)."""
+        for statement in statements:
+            if isinstance(statement, (list, tuple)):
+                self.grant(*statement)
+            elif statement is not None:
+                self._statements.append(statement)
+        return self
+
+    def grant_pass_to(self, role: "Role", service: str):
+        """Allow this role to pass ``role`` to ``service`` only (PassRole with PassedToService)."""
+        return self.grant(allow(
+            [iam_actions.PassRole], [role.arn],
+            condition=Condition(StringEquals({"iam:PassedToService": service})),
+        ))
+
+    def _write_policies(self):
+        scoped = [s for s in self._statements if not is_unscoped(s)]
+        wildcard = [s for s in self._statements if is_unscoped(s)]
+        for suffix, statements in (("Policy", scoped), ("UnscopedPolicy", wildcard)):
+            if statements:
+                self.stack.add(iam.PolicyType(
+                    self.logical_id + suffix,
+                    PolicyName=self.logical_id + suffix,  # policy names are per role
+                    Roles=[Ref(self.role)],
+                    PolicyDocument=document(statements),
+                ))
+
+
+class InstanceProfile:
+    def __init__(self, stack, logical_id, role: Role):
+        self.profile = stack.add(iam.InstanceProfile(logical_id, Roles=[role.name]))
+        self.name = Ref(self.profile)
+        self.arn = GetAtt(self.profile, "Arn")
+
+
+#: ``Principal: "*"`` — used only in Deny statements or with a condition (checked by the IAM tests).
+ANYONE = Principal("*")

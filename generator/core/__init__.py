@@ -1,0 +1,1 @@
+"""Building blocks every stack shares: parameters, naming, tags, exports, suppressions."""

@@ -1,0 +1,52 @@
+"""Rule suppressions as data: declared once next to the resource, with a reason.
+
+One :class:`Suppression` names the rule it breaks in each scanner's vocabulary
+(checkov, cfn-lint, cfripper) and the reason a security reviewer would accept.
+The generator writes each tool's native form from that single declaration:
+checkov ``Metadata.checkov.skip`` and cfn-lint ``Metadata.cfn-lint.config.ignore_checks``
+into the template; cfripper allow-list filters from :func:`collect`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Suppression:
+    reason: str
+    checkov: tuple = ()
+    cfn_lint: tuple = ()
+    cfripper: tuple = ()
+
+    def __post_init__(self):
+        if not self.reason or len(self.reason.strip()) < 20:
+            raise ValueError("a suppression needs a reason a reviewer can accept (20+ characters)")
+        if not (self.checkov or self.cfn_lint or self.cfripper):
+            raise ValueError("a suppression must name at least one rule")
+
+
+def suppress(resource, suppression: Suppression):
+    """Attach ``suppression`` to a troposphere resource (idempotent; merges with earlier ones)."""
+    metadata = dict(getattr(resource, "resource", {}).get("Metadata", {}) or {})
+    if suppression.checkov:
+        skips = list(metadata.get("checkov", {}).get("skip", []))
+        skips += [{"id": rule, "comment": suppression.reason} for rule in suppression.checkov]
+        metadata["checkov"] = {"skip": skips}
+    if suppression.cfn_lint:
+        ignored = list(metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []))
+        ignored += [rule for rule in suppression.cfn_lint if rule not in ignored]
+        metadata["cfn-lint"] = {"config": {"ignore_checks": ignored}}
+    resource.Metadata = metadata
+    records = getattr(resource, "_suppressions", [])
+    records.append(suppression)
+    resource.__dict__["_suppressions"] = records  # troposphere's __setattr__ only takes known props
+    return resource
+
+
+def collect(template) -> list:
+    """``[(logical_id, Suppression)]`` for every suppressed resource of a troposphere template."""
+    found = []
+    for logical_id, resource in template.resources.items():
+        for suppression in resource.__dict__.get("_suppressions", []):
+            found.append((logical_id, suppression))
+    return found

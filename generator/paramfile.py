@@ -1,0 +1,192 @@
+"""Parameter files (``params/<env>/<stack>.json``) checked against their template before any API call.
+
+The format is CodePipeline's template configuration, which ``aws cloudformation
+deploy --parameter-overrides file://...`` also reads::
+
+    {"Parameters": {"Key": "value"}, "Tags": {"Key": "value"}, "StackPolicy": {...}}
+
+Every problem becomes one line naming the file, the key, what was expected and the fix.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOP_LEVEL_KEYS = ("Parameters", "Tags", "StackPolicy")
+MAX_TAGS = 50
+
+# Shapes of AWS-specific parameter types; CloudFormation checks these against the account,
+# we check the shape so a typo fails before any API call.
+AWS_TYPE_PATTERNS = {
+    "AWS::EC2::VPC::Id": (r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a VPC id like vpc-0123456789abcdef0"),
+    "AWS::EC2::Subnet::Id": (r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a subnet id like subnet-0123456789abcdef0"),
+    "AWS::EC2::SecurityGroup::Id": (r"sg-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a security group id like sg-0123456789abcdef0"),
+    "AWS::EC2::Image::Id": (r"ami-[0-9a-f]{8}(?:[0-9a-f]{9})?", "an AMI id like ami-0123456789abcdef0"),
+    "AWS::EC2::Instance::Id": (r"i-[0-9a-f]{8}(?:[0-9a-f]{9})?", "an instance id like i-0123456789abcdef0"),
+    "AWS::EC2::Volume::Id": (r"vol-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a volume id like vol-0123456789abcdef0"),
+    "AWS::EC2::KeyPair::KeyName": (r"[\x20-\x7e]{1,255}", "a key pair name"),
+    "AWS::EC2::AvailabilityZone::Name": (r"[a-z]{2}(?:-[a-z]+)+-\d[a-z]", "an availability zone like eu-west-1a"),
+    "AWS::Route53::HostedZone::Id": (r"Z[A-Z0-9]{1,32}", "a hosted zone id like Z0123456789ABCDEFGHIJ"),
+    "AWS::SSM::Parameter::Name": (r"[a-zA-Z0-9_.\-/]{1,2048}", "an SSM parameter name like /project/key"),
+}
+SSM_VALUE_TYPE = re.compile(r"^AWS::SSM::Parameter::Value<.+>$")
+
+
+class ParamFileError(ValueError):
+    """Raised with every problem found; ``str()`` is one line per problem."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass
+class ParamFile:
+    path: Path
+    parameters: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+    stack_policy: dict = None
+
+
+def display(path) -> str:
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load(path) -> dict:
+    """Parse the file; JSON errors name line and column."""
+    name = display(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamFileError([f"{name}: file not found; create it with {{\"Parameters\": {{...}}, \"Tags\": {{...}}}}"])
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ParamFileError([f"{name}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}; fix the syntax there"])
+    if not isinstance(data, dict):
+        raise ParamFileError([f"{name}: top level must be an object {{\"Parameters\": {{...}}, \"Tags\": {{...}}}}"])
+    return data
+
+
+def _check_value(name, key, spec, value):
+    """Problems with one parameter value (``value`` is a string)."""
+    ptype = spec.get("Type", "String")
+    where = f"{name}: Parameters.{key}"
+    problems = []
+    items = [value]
+    item_type = ptype
+    if ptype.startswith("List<") and ptype.endswith(">"):
+        item_type = ptype[5:-1]
+        items = [v.strip() for v in value.split(",")] if value else []
+    elif ptype == "CommaDelimitedList":
+        item_type = "String"
+        items = [v.strip() for v in value.split(",")]
+    for item in items:
+        if item_type == "Number":
+            try:
+                number = float(item)
+            except ValueError:
+                problems.append(f"{where}: '{item}' is not a number; give digits, e.g. \"{spec.get('Default', 30)}\"")
+                continue
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                problems.append(f"{where}: {item} is below MinValue {spec['MinValue']}; use a value >= {spec['MinValue']}")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                problems.append(f"{where}: {item} is above MaxValue {spec['MaxValue']}; use a value <= {spec['MaxValue']}")
+        elif item_type in AWS_TYPE_PATTERNS:
+            pattern, what = AWS_TYPE_PATTERNS[item_type]
+            if not re.fullmatch(pattern, item):
+                problems.append(f"{where}: '{item}' is not {what} (type {ptype})")
+        elif SSM_VALUE_TYPE.match(item_type):
+            if not re.fullmatch(AWS_TYPE_PATTERNS["AWS::SSM::Parameter::Name"][0], item):
+                problems.append(f"{where}: '{item}' is not an SSM parameter name (type {ptype}); give the parameter's name, not its value")
+    allowed = spec.get("AllowedValues")
+    if allowed is not None:
+        normal = {_normal(a) for a in allowed}
+        for item in items if ptype.startswith("List<") or ptype == "CommaDelimitedList" else [value]:
+            if _normal(item) not in normal:
+                shown = ", ".join(str(a) for a in allowed)
+                problems.append(f"{where}: '{item}' is not an allowed value; use one of: {shown}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None:
+        for item in items if ptype == "CommaDelimitedList" else [value]:
+            if not re.fullmatch(pattern, item):
+                hint = spec.get("ConstraintDescription") or f"match {pattern}"
+                problems.append(f"{where}: '{item}' does not match AllowedPattern {pattern}; expected {hint}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        problems.append(f"{where}: value is shorter than MinLength {spec['MinLength']}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        problems.append(f"{where}: value is longer than MaxLength {spec['MaxLength']}")
+    return problems
+
+
+def _normal(value):
+    text = str(value)
+    try:
+        number = float(text)
+        return repr(number)
+    except ValueError:
+        return text
+
+
+def _check_tags(name, tags):
+    problems = []
+    if not isinstance(tags, dict):
+        return [f"{name}: Tags must be an object of string keys to string values, e.g. {{\"Team\": \"payments\"}}"]
+    if len(tags) > MAX_TAGS:
+        problems.append(f"{name}: Tags: {len(tags)} tags; AWS allows at most {MAX_TAGS}")
+    for key, value in tags.items():
+        where = f"{name}: Tags.{key}"
+        if not isinstance(value, str):
+            problems.append(f"{where}: value must be a string (quote it: \"{value}\")")
+            continue
+        if not 1 <= len(key) <= 128:
+            problems.append(f"{where}: tag keys are 1-128 characters")
+        if len(value) > 256:
+            problems.append(f"{where}: tag values are at most 256 characters")
+        if key.lower().startswith("aws:"):
+            problems.append(f"{where}: the aws: prefix is reserved for AWS; rename the tag")
+        pattern = r"[\w\s.:/=+\-@]*"
+        if not re.fullmatch(pattern, key) or not re.fullmatch(pattern, value):
+            problems.append(f"{where}: tags may only use letters, digits, spaces and _ . : / = + - @")
+    return problems
+
+
+def validate(path, template: dict) -> ParamFile:
+    """Check the parameter file at ``path`` against ``template`` (a parsed template dict)."""
+    name = display(path)
+    data = load(path)
+    problems = []
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(f"{name}: unknown top-level key '{key}'; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+    parameters = data.get("Parameters", {})
+    if not isinstance(parameters, dict):
+        raise ParamFileError(problems + [f"{name}: Parameters must be an object of names to string values"])
+    declared = template.get("Parameters", {}) or {}
+    for key, value in parameters.items():
+        if key not in declared:
+            problems.append(
+                f"{name}: Parameters.{key}: unknown parameter; the template declares: {', '.join(declared)}"
+            )
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{name}: Parameters.{key}: value must be a string (quote it: \"{value}\")")
+            continue
+        problems.extend(_check_value(name, key, declared[key], value))
+    for key, spec in declared.items():
+        if "Default" not in spec and key not in parameters:
+            problems.append(f"{name}: Parameters.{key}: required (the template gives no default); add \"{key}\": \"...\"")
+    tags = data.get("Tags", {})
+    problems.extend(_check_tags(name, tags))
+    policy = data.get("StackPolicy")
+    if policy is not None and not (isinstance(policy, dict) and isinstance(policy.get("Statement"), list)):
+        problems.append(f"{name}: StackPolicy must be a stack policy document with a Statement list")
+    if problems:
+        raise ParamFileError(problems)
+    return ParamFile(Path(path), dict(parameters), dict(tags) if isinstance(tags, dict) else {}, policy)

@@ -1,0 +1,1 @@
+"""Stack assemblies: each composes components into one deployable template."""

@@ -1,0 +1,92 @@
+"""``artifacts`` (tools only): source and artifact buckets and the approvals topic, under the tools key."""
+from __future__ import annotations
+
+from troposphere import Ref
+
+from ..components.kms import KeyReference
+from ..components.s3 import BucketReference, SecureBucket, lifecycle_rules
+from ..components.sns import EncryptedTopic
+from ..core import naming
+from ..core.exports import ExportSet, declare
+from ..core.stack import Stack
+from . import foundation
+from .foundation import EMAIL_PATTERN
+
+
+class EXPORTS(ExportSet):
+    stack = "artifacts"
+    artifact_bucket = declare(stack, "ArtifactBucketName", "Pipeline artifact store bucket")
+    artifact_bucket_arn = declare(stack, "ArtifactBucketArn", "ARN of the artifact bucket")
+    source_bucket = declare(stack, "SourceBucketName", "Bucket the pipelines' source archives are uploaded to")
+    source_bucket_arn = declare(stack, "SourceBucketArn", "ARN of the source bucket")
+    approvals_topic = declare(stack, "ApprovalsTopicArn", "SNS topic for manual approval requests")
+
+
+def artifact_bucket() -> BucketReference:
+    """The artifact bucket as seen from another tools stack."""
+    return BucketReference(EXPORTS.artifact_bucket.imported(), EXPORTS.artifact_bucket_arn.imported(),
+                           KeyReference(foundation.EXPORTS.key_arn.imported()))
+
+
+def source_bucket() -> BucketReference:
+    return BucketReference(EXPORTS.source_bucket.imported(), EXPORTS.source_bucket_arn.imported(),
+                           KeyReference(foundation.EXPORTS.key_arn.imported()))
+
+
+class ArtifactsStack(Stack):
+    name = "artifacts"
+    description = "Delivery artifact store: source and artifact buckets, approvals topic (tools environment)"
+    environments = ("tools",)
+    requires = ("foundation",)
+
+    def create(self):
+        self.create_parameters()
+        self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
+        self.access_logs = BucketReference(foundation.EXPORTS.access_log_bucket.imported())
+        self.create_buckets()
+        self.create_approvals_topic()
+        self.create_outputs()
+
+    def create_parameters(self):
+        self.artifact_retention = self.parameter(
+            "ArtifactRetentionDays", "Retention", "Artifact retention (days)",
+            Type="Number", Default=30, MinValue=1, MaxValue=3650,
+            Description="Days before pipeline artifacts expire",
+        )
+        self.noncurrent_retention = self.parameter(
+            "NoncurrentVersionRetentionDays", "Retention", "Old version retention (days)",
+            Type="Number", Default=30, MinValue=1, MaxValue=3650,
+            Description="Days S3 keeps overwritten or deleted object versions",
+        )
+        self.approval_email = self.parameter(
+            "ApprovalEmail", "Notifications", "Approver e-mail",
+            Type="String", Default="", AllowedPattern=EMAIL_PATTERN,
+            ConstraintDescription="an e-mail address, or empty for no subscription",
+            Description="Address subscribed to the approvals topic (empty: none)",
+        )
+
+    def create_buckets(self):
+        self.artifacts = SecureBucket(
+            self, "ArtifactBucket", naming.global_name("artifacts"),
+            lifecycle=lifecycle_rules(expire_days=Ref(self.artifact_retention),
+                                      noncurrent_days=Ref(self.noncurrent_retention)),
+            key=self.key, access_logs=self.access_logs, log_prefix="s3/artifacts/",
+        )
+        self.source = SecureBucket(
+            self, "SourceBucket", naming.global_name("source"),
+            lifecycle=lifecycle_rules(noncurrent_days=Ref(self.noncurrent_retention)),
+            key=self.key, access_logs=self.access_logs, log_prefix="s3/source/", eventbridge=True,
+        )
+
+    def create_approvals_topic(self):
+        self.approvals = EncryptedTopic(
+            self, "ApprovalsTopic", naming.physical_name("approvals"),
+            "Deployment approvals", self.key, email=self.approval_email,
+        )
+
+    def create_outputs(self):
+        self.export(EXPORTS.artifact_bucket, self.artifacts.name)
+        self.export(EXPORTS.artifact_bucket_arn, self.artifacts.arn)
+        self.export(EXPORTS.source_bucket, self.source.name)
+        self.export(EXPORTS.source_bucket_arn, self.source.arn)
+        self.export(EXPORTS.approvals_topic, self.approvals.arn)

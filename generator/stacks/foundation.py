@@ -1,0 +1,92 @@
+"""``foundation``: one per environment — the environment's key, access-log bucket, notifications, audit log."""
+from __future__ import annotations
+
+from troposphere import Ref
+
+from ..components.kms import EncryptionKey
+from ..components.logs import EncryptedLogGroup
+from ..components.s3 import SecureBucket, lifecycle_rules
+from ..components.sns import EncryptedTopic
+from ..core import naming
+from ..core.exports import ExportSet, declare
+from ..core.stack import LOG_RETENTION_DAYS, Stack
+from ..core.suppress import Suppression, suppress
+
+EMAIL_PATTERN = r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$"
+
+
+class EXPORTS(ExportSet):
+    stack = "foundation"
+    key_arn = declare(stack, "KeyArn", "ARN of the environment's KMS key")
+    key_alias = declare(stack, "KeyAlias", "Alias of the environment's KMS key")
+    access_log_bucket = declare(stack, "AccessLogBucketName", "Bucket receiving S3 server access logs and ALB logs")
+    access_log_bucket_arn = declare(stack, "AccessLogBucketArn", "ARN of the access-log bucket")
+    notifications_topic = declare(stack, "NotificationsTopicArn", "SNS topic for alarms and pipeline events")
+    audit_log_group = declare(stack, "AuditLogGroupName", "Audit CloudWatch log group")
+    audit_log_group_arn = declare(stack, "AuditLogGroupArn", "ARN of the audit log group")
+
+
+class FoundationStack(Stack):
+    name = "foundation"
+    description = "Environment foundation: KMS key, access-log bucket, notifications topic, audit log group"
+
+    def create(self):
+        self.create_parameters()
+        self.create_key()
+        self.create_access_log_bucket()
+        self.create_notifications()
+        self.create_audit_log()
+        self.create_outputs()
+
+    def create_parameters(self):
+        self.log_retention = self.parameter(
+            "LogRetentionDays", "Retention", "Audit log retention (days)",
+            Type="Number", Default=90, AllowedValues=LOG_RETENTION_DAYS,
+            Description="Days CloudWatch Logs keeps the audit log group",
+        )
+        self.access_log_retention = self.parameter(
+            "AccessLogRetentionDays", "Retention", "Access-log retention (days)",
+            Type="Number", Default=90, MinValue=1, MaxValue=3650,
+            Description="Days S3 keeps access-log objects before expiring them",
+        )
+        self.notification_email = self.parameter(
+            "NotificationEmail", "Notifications", "Notification e-mail",
+            Type="String", Default="", AllowedPattern=EMAIL_PATTERN,
+            ConstraintDescription="an e-mail address, or empty for no subscription",
+            Description="Address subscribed to the notifications topic (empty: none)",
+        )
+
+    def create_key(self):
+        self.key = EncryptionKey(self, "EncryptionKey", "encrypts logs, topics, buckets and build artifacts")
+        self.key.allow_cloudwatch_logs()
+
+    def create_access_log_bucket(self):
+        self.access_logs = SecureBucket(
+            self, "AccessLogBucket", naming.global_name("logs"),
+            lifecycle=lifecycle_rules(expire_days=Ref(self.access_log_retention), noncurrent_days=30),
+        )
+        self.access_logs.allow_service_put("AllowS3ServerAccessLogDelivery", "logging.s3.amazonaws.com", "s3/*")
+        suppress(self.access_logs.bucket, Suppression(
+            "This is the access-log target bucket; logging it into itself would loop, and no other log bucket exists",
+            checkov=("CKV_AWS_18",),
+        ))
+
+    def create_notifications(self):
+        self.notifications = EncryptedTopic(
+            self, "NotificationsTopic", naming.physical_name("notifications"),
+            "Alarms and pipeline events", self.key, email=self.notification_email,
+        )
+
+    def create_audit_log(self):
+        self.audit_log = EncryptedLogGroup(
+            self, "AuditLogGroup", naming.physical_name("audit"), self.key, Ref(self.log_retention),
+        )
+
+    def create_outputs(self):
+        self.export(EXPORTS.key_arn, self.key.arn)
+        self.export(EXPORTS.key_alias, self.key.alias_name)
+        self.export(EXPORTS.access_log_bucket, self.access_logs.name)
+        self.export(EXPORTS.access_log_bucket_arn, self.access_logs.arn)
+        self.export(EXPORTS.notifications_topic, self.notifications.arn)
+        self.export(EXPORTS.audit_log_group, self.audit_log.name)
+        self.export(EXPORTS.audit_log_group_arn, self.audit_log.arn)

@@ -1,0 +1,25 @@
+"""Installable CloudFormation generator for delivery pipelines."""
+from setuptools import find_packages, setup
+
+setup(
+    name="cfn-delivery",
+    version="0.1.0",
+    description="Generates deployable, hardened CloudFormation for AWS delivery pipelines and deploys it through change sets",
+    python_requires=">=3.9",
+    packages=find_packages(include=["generator", "generator.*"]),
+    include_package_data=True,
+    install_requires=[
+        "troposphere>=4.8,<5",
+        "awacs>=2.4,<3",
+        "PyYAML>=6.0,<7",
+        "boto3>=1.34,<2",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "cfn-lint>=1.20,<2",
+            "moto>=5.0,<6",
+        ],
+    },
+    entry_points={"console_scripts": ["cfn-delivery=generator.cli:main"]},
+)

@@ -1,0 +1,48 @@
+"""Shared test helpers: load committed templates, find resources, walk values."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator import registry, yamlio
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "templates"
+PARAMS = ROOT / "params"
+
+
+def load_template(stack: str) -> dict:
+    return yamlio.load_file(TEMPLATES / f"{stack}.yaml")
+
+
+def all_templates() -> dict:
+    return {name: load_template(name) for name in registry.names()}
+
+
+def resources(template: dict, rtype: str = None) -> dict:
+    return {k: v for k, v in template.get("Resources", {}).items() if rtype is None or v["Type"] == rtype}
+
+
+def one(template: dict, rtype: str):
+    found = resources(template, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def walk(value):
+    """Every nested value (dicts, lists, scalars)."""
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+def statements(policy_document: dict) -> list:
+    found = policy_document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]

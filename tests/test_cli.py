@@ -1,0 +1,73 @@
+"""The command line: help, unknown stack or environment, params validation exit codes."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from generator import cli
+from tests.helpers import ROOT
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "generator.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_subcommands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("templates", "params", "stacks"):
+        assert command in result.stdout
+
+
+def test_unknown_stack_is_a_clear_error(capsys):
+    assert cli.main(["templates", "--stack", "nosuch", "--out", "/nonexistent/never"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().startswith("error: unknown stack 'nosuch'; known stacks: foundation")
+
+
+def test_unknown_environment_is_a_clear_error():
+    result = run("params", "validate", "--env", "qa")
+    assert result.returncode == 2
+    assert "error: unknown environment 'qa'" in result.stderr and "create params/qa/" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_environment_name():
+    result = run("stacks", "--env", "Prod!")
+    assert result.returncode == 2 and "invalid environment name 'Prod!'" in result.stderr
+
+
+def test_params_validate_passes_on_committed_files():
+    result = run("params", "validate")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    return tmp_path
+
+
+def test_params_validate_reports_bad_file_with_exit_2(project_copy):
+    path = project_copy / "params" / "dev" / "foundation.json"
+    data = json.loads(path.read_text())
+    data["Parameters"]["LogRetentionDays"] = "45"
+    path.write_text(json.dumps(data))
+    result = run("params", "validate", "--env", "dev", cwd=project_copy)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "params/dev/foundation.json: Parameters.LogRetentionDays: '45' is not an allowed value; use one of: "
+        "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")
+
+
+def test_templates_writes_and_reports_sizes(tmp_path):
+    result = run("templates", "--out", str(tmp_path))
+    assert result.returncode == 0
+    assert "foundation.yaml" in result.stdout and "bytes" in result.stdout
+    assert (tmp_path / "foundation.yaml").exists()
+    again = run("templates", "--out", str(tmp_path))
+    assert "unchanged" in again.stdout
