@@ -1,0 +1,189 @@
+"""A CodePipeline (V2) assembled from stages and actions, with its role built from their grants.
+
+:class:`DeliveryPipeline` owns the pipeline resource, its service role, the S3
+source trigger (EventBridge rule whose role may only start this pipeline) and the
+notification rules. Stacks add stages made of actions from the helpers here
+(:meth:`codebuild_action`, :meth:`approval_action`, :meth:`action`); each helper
+adds the grant the pipeline role needs for that action, so the role is exactly the
+sum of what the pipeline does.
+"""
+from __future__ import annotations
+
+from awacs import codepipeline as cp
+from awacs import sts
+from awacs.aws import AWSPrincipal
+from troposphere import Sub, codepipeline, events
+
+from ..core import naming
+from .iam import Role, allow
+from .kms import KeyReference
+from .s3 import BucketReference
+from .sns import TopicReference
+
+SOURCE = "Source"
+PIPELINE_EVENTS = [
+    "CodePipeline Pipeline Execution State Change",
+    "CodePipeline Stage Execution State Change",
+    "CodePipeline Action Execution State Change",
+]
+CONSOLE_LINK = ("https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>"
+                "/executions/<execution>/timeline?region=<region>")
+
+
+def input_artifacts(names):
+    return [codepipeline.InputArtifacts(Name=n) for n in names]
+
+
+class DeliveryPipeline:
+    """``component``: the pipeline is ``{project}-{env}-{component}``; roles and rules derive from it."""
+
+    def __init__(self, stack, component, artifact_bucket: BucketReference, key: KeyReference,
+                 logical_id="Pipeline", execution_mode="QUEUED"):
+        self.stack = stack
+        self.component = component
+        self.logical_id = logical_id
+        self.full_name = "${ProjectName}-${EnvironmentName}-%s" % component
+        self.name = Sub(self.full_name)
+        self.arn = naming.arn("codepipeline", self.full_name)
+        self.artifact_bucket = artifact_bucket
+        self.stages: list = []
+        # Confused-deputy protection: CodePipeline may assume the role for this pipeline only.
+        self.role_component = component + "-pipeline"
+        self.role = Role(stack, logical_id + "Role", "codepipeline.amazonaws.com", self.role_component,
+                         source_arn=self.arn, description=f"CodePipeline {component}")
+        self.role.grant(artifact_bucket.grant_read_write(), key.grant_encrypt_decrypt("s3"))
+        self.resource = stack.add(codepipeline.Pipeline(
+            logical_id,
+            Name=self.name,
+            PipelineType="V2",
+            ExecutionMode=execution_mode,
+            RoleArn=self.role.arn,
+            RestartExecutionOnUpdate=False,
+            ArtifactStore=codepipeline.ArtifactStore(
+                Type="S3", Location=artifact_bucket.name,
+                EncryptionKey=codepipeline.EncryptionKey(Id=key.arn, Type="KMS"),
+            ),
+        ))
+        stack.on_finalize(self._write_stages)
+
+    # -- stages --------------------------------------------------------------
+    def add_stage(self, name, actions, rollback_on_failure=False):
+        """Append a stage; ``rollback_on_failure`` rolls the stage back to its last successful run."""
+        props = {"Name": name, "Actions": list(actions)}
+        if rollback_on_failure:
+            props["OnFailure"] = codepipeline.FailureConditions(Result="ROLLBACK")
+        self.stages.append(codepipeline.Stages(**props))
+        return self
+
+    def _write_stages(self):
+        if not self.stages:
+            raise ValueError(f"pipeline {self.component} has no stages")
+        self.resource.Stages = self.stages
+
+    # -- actions -------------------------------------------------------------
+    def action(self, name, category, provider, configuration, inputs=(), outputs=(), run_order=1,
+               role_arn=None, owner="AWS", namespace=None):
+        props = {
+            "Name": name,
+            "ActionTypeId": codepipeline.ActionTypeId(Category=category, Owner=owner, Provider=provider, Version="1"),
+            "Configuration": configuration,
+            "RunOrder": run_order,
+        }
+        if inputs:
+            props["InputArtifacts"] = input_artifacts(inputs)
+        if outputs:
+            props["OutputArtifacts"] = [codepipeline.OutputArtifacts(Name=n) for n in outputs]
+        if role_arn is not None:
+            props["RoleArn"] = role_arn
+        if namespace:
+            props["Namespace"] = namespace
+        return codepipeline.Actions(**props)
+
+    def codebuild_action(self, name, project, inputs, outputs=(), run_order=1, variables=None, category="Build"):
+        """Run ``project`` (a :class:`~.codebuild.BuildProject`); ``variables`` from ``action_variables``;
+        ``category``: ``Build`` or ``Test``."""
+        self.role.grant(project.grant_start_build())
+        configuration = {"ProjectName": project.name}
+        if variables is not None:
+            configuration["EnvironmentVariables"] = variables
+        return self.action(name, category, "CodeBuild", configuration,
+                           inputs, outputs, run_order)
+
+    def approval_action(self, name, topic: TopicReference, custom_data, link, run_order=1):
+        """Manual approval announced on ``topic``, explaining what is approved and linking to it."""
+        self.role.grant(topic.grant_publish())
+        return self.action(name, "Approval", "Manual", {
+            "NotificationArn": topic.arn, "CustomData": custom_data, "ExternalEntityLink": link,
+        }, run_order=run_order)
+
+    def action_role(self, logical_id, component, description, managed_policy_arns=None) -> Role:
+        """A role for actions that name it in ``RoleArn``: only this pipeline's role may assume it.
+
+        The trust names the pipeline role by ARN in this account (not ``GetAtt``, so scanners can
+        see it is not cross-account) and waits for that role to exist.
+        """
+        pipeline_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Name}",
+                            Name=naming.physical_name(self.role_component))
+        role = Role(self.stack, logical_id, AWSPrincipal(pipeline_role), component, source_account=False,
+                    managed_policy_arns=managed_policy_arns, description=description)
+        role.role.DependsOn = [self.role.logical_id]
+        self.role.grant(allow([sts.AssumeRole], [role.arn]))
+        return role
+
+    # -- source --------------------------------------------------------------
+    def source_stage(self, bucket: BucketReference, object_key, output=SOURCE):
+        """S3 source without polling, started by an EventBridge rule on ``Object Created`` for the key."""
+        self.role.grant(bucket.grant_read())
+        action = self.action("Source", "Source", "S3", {
+            "S3Bucket": bucket.name, "S3ObjectKey": object_key, "PollForSourceChanges": False,
+        }, outputs=[output])
+        self.add_stage("Source", [action])
+        rule_name = self.full_name + "-source"
+        trigger = Role(self.stack, self.logical_id + "TriggerRole", "events.amazonaws.com",
+                       self.component + "-trigger", source_arn=naming.arn("events", "rule/" + rule_name),
+                       description=f"EventBridge starts pipeline {self.component}")
+        trigger.grant(allow([cp.StartPipelineExecution], [self.arn]))
+        self.stack.add(events.Rule(
+            self.logical_id + "SourceRule",
+            Name=Sub(rule_name),
+            Description="Start the pipeline when the source archive is uploaded",
+            State="ENABLED",
+            EventPattern={
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": [bucket.name]}, "object": {"key": [object_key]}},
+            },
+            Targets=[events.Target(Id="Pipeline", Arn=self.arn, RoleArn=trigger.arn)],
+        ))
+        return self
+
+    # -- notifications -------------------------------------------------------
+    def notify(self, topic: TopicReference):
+        """Failed pipeline/stage/action executions and pending approvals, as readable messages."""
+        self._notification_rule("FailedRule", "failed", "Pipeline, stage or action failed",
+                                PIPELINE_EVENTS, {"state": ["FAILED"]}, topic,
+                                "<pipeline>: <stage> <action> FAILED in execution <execution>.")
+        self._notification_rule("ApprovalRule", "approval", "Manual approval waiting",
+                                PIPELINE_EVENTS[2:], {"state": ["STARTED"], "type": {"category": ["Approval"]}},
+                                topic, "<pipeline>: approval <action> in stage <stage> waits (execution <execution>).")
+        return self
+
+    def _notification_rule(self, suffix, name, description, detail_types, detail, topic, text):
+        self.stack.add(events.Rule(
+            self.logical_id + suffix,
+            Name=Sub(f"{self.full_name}-{name}"),
+            Description=description,
+            State="ENABLED",
+            EventPattern={"source": ["aws.codepipeline"], "detail-type": detail_types,
+                          "resources": [self.arn], "detail": detail},
+            Targets=[events.Target(
+                Id="Notifications", Arn=topic.arn,
+                InputTransformer=events.InputTransformer(
+                    InputPathsMap={
+                        "pipeline": "$.detail.pipeline", "stage": "$.detail.stage", "action": "$.detail.action",
+                        "execution": "$.detail.execution-id", "region": "$.region",
+                    },
+                    InputTemplate='"%s %s"' % (text, CONSOLE_LINK),
+                ),
+            )],
+        ))
