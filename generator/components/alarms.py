@@ -1,0 +1,64 @@
+"""CloudWatch alarms that notify the environment's topic; load-balancer alarms CodeDeploy watches."""
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, cloudwatch
+
+from .alb import IpTargetGroup, LoadBalancer
+from .sns import TopicReference
+
+ALB_NAMESPACE = "AWS/ApplicationELB"
+
+
+class MetricAlarm:
+    """One alarm named ``{project}-{env}-{component}``; ALARM and OK go to ``topic``.
+
+    Missing data counts as not breaching: a target group with no traffic (the idle
+    one of a blue/green pair) must not stop a deployment.
+    """
+
+    def __init__(self, stack, logical_id, component, description, *, namespace, metric, dimensions,
+                 statistic, threshold, evaluation_periods, topic: TopicReference, period=60,
+                 comparison="GreaterThanOrEqualToThreshold"):
+        self.alarm = stack.add(cloudwatch.Alarm(
+            logical_id,
+            AlarmName=Sub("${ProjectName}-${EnvironmentName}-%s" % component),
+            AlarmDescription=description,
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions],
+            Statistic=statistic,
+            Period=period,
+            EvaluationPeriods=evaluation_periods,
+            DatapointsToAlarm=evaluation_periods,
+            Threshold=threshold,
+            ComparisonOperator=comparison,
+            TreatMissingData="notBreaching",
+            ActionsEnabled=True,
+            AlarmActions=[topic.arn],
+            OKActions=[topic.arn],
+        ))
+        self.name = Ref(self.alarm)
+        self.arn = GetAtt(self.alarm, "Arn")
+
+
+def target_5xx_alarm(stack, load_balancer: LoadBalancer, threshold, evaluation_periods, topic):
+    """5xx answers from the targets (both target groups: the dimension is the load balancer)."""
+    return MetricAlarm(
+        stack, "Target5xxAlarm", "target-5xx",
+        "Targets behind the load balancer answer with HTTP 5xx; stops and rolls back a CodeDeploy deployment",
+        namespace=ALB_NAMESPACE, metric="HTTPCode_Target_5XX_Count",
+        dimensions=[("LoadBalancer", load_balancer.full_name)],
+        statistic="Sum", threshold=threshold, evaluation_periods=evaluation_periods, topic=topic,
+    )
+
+
+def unhealthy_hosts_alarm(stack, logical_id, component, load_balancer: LoadBalancer,
+                          target_group: IpTargetGroup, evaluation_periods, topic):
+    """Any unhealthy target in ``target_group`` for ``evaluation_periods`` minutes."""
+    return MetricAlarm(
+        stack, logical_id, component,
+        "Unhealthy targets in a target group; stops and rolls back a CodeDeploy deployment",
+        namespace=ALB_NAMESPACE, metric="UnHealthyHostCount",
+        dimensions=[("LoadBalancer", load_balancer.full_name), ("TargetGroup", target_group.full_name)],
+        statistic="Maximum", threshold=1, evaluation_periods=evaluation_periods, topic=topic,
+    )

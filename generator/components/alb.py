@@ -1,0 +1,167 @@
+"""Application load balancers: hardened attributes, access logs, IP target groups, listeners, security groups.
+
+Load balancers and target groups get no ``Name``: their scheme, port, protocol,
+VPC and target type are create-only, so a change replaces them, and a fixed name
+would make that replacement fail. CloudFormation's generated names start with
+the stack name (``{project}-{env}-...``), which keeps them recognisable.
+"""
+from __future__ import annotations
+
+from troposphere import GetAtt, If, NoValue, Ref, Sub, ec2
+from troposphere import elasticloadbalancingv2 as elb
+
+from .s3 import BucketReference
+
+#: TLS 1.3 and 1.2 only (the ELB policy AWS recommends for new listeners).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ACCESS_LOG_PREFIX = "alb"
+
+
+class LoadBalancerSecurityGroups:
+    """The load balancer's group (ingress: listener ports from one CIDR; egress: to the tasks only)
+    and the tasks' group (ingress: the container port from the load balancer's group only).
+
+    ``listener_ports``: ``(port, cidr)`` pairs, or ``(port, cidr, condition)`` for a listener created
+    only under ``condition``."""
+
+    def __init__(self, stack, vpc, listener_ports, container_port):
+        self.alb = stack.add(ec2.SecurityGroup(
+            "LoadBalancerSecurityGroup",
+            GroupDescription=Sub("${ProjectName}-${EnvironmentName} load balancer: listener ports from the allowed CIDR"),
+            VpcId=vpc,
+            SecurityGroupIngress=[self._ingress(port, cidr) for port, cidr, *condition in listener_ports
+                                  if not condition],
+            # Replaces the default allow-all egress rule with one that matches nothing (the rule
+            # aws-cdk uses for the same purpose); the only real egress is the rule to the tasks below.
+            SecurityGroupEgress=[ec2.SecurityGroupRule(
+                IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32",
+                Description="Disallow all traffic (removes the default allow-all egress)",
+            )],
+        ))
+        self.tasks = stack.add(ec2.SecurityGroup(
+            "TaskSecurityGroup",
+            GroupDescription=Sub("${ProjectName}-${EnvironmentName} tasks: container port from the load balancer only"),
+            VpcId=vpc,
+            SecurityGroupIngress=[ec2.SecurityGroupRule(
+                IpProtocol="tcp", FromPort=container_port, ToPort=container_port,
+                SourceSecurityGroupId=GetAtt(self.alb, "GroupId"),
+                Description="Container port from the load balancer",
+            )],
+            SecurityGroupEgress=[ec2.SecurityGroupRule(
+                IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+                Description="HTTPS to AWS APIs (ECR, CloudWatch Logs) through NAT or VPC endpoints",
+            )],
+        ))
+        stack.add(ec2.SecurityGroupEgress(
+            "LoadBalancerToTasksEgress",
+            GroupId=GetAtt(self.alb, "GroupId"),
+            IpProtocol="tcp", FromPort=container_port, ToPort=container_port,
+            DestinationSecurityGroupId=GetAtt(self.tasks, "GroupId"),
+            Description="Traffic and health checks to the tasks' container port",
+        ))
+        # A listener that exists only when its condition holds gets its own rule resource, same condition.
+        self.conditional_ingress = [
+            stack.add(ec2.SecurityGroupIngress(
+                f"LoadBalancerIngress{port}", Condition=condition[0], GroupId=GetAtt(self.alb, "GroupId"),
+                IpProtocol="tcp", FromPort=port, ToPort=port, CidrIp=cidr,
+                Description="Listener port from the allowed CIDR",
+            ))
+            for port, cidr, *condition in listener_ports if condition
+        ]
+        self.alb_id = GetAtt(self.alb, "GroupId")
+        self.tasks_id = GetAtt(self.tasks, "GroupId")
+
+
+    @staticmethod
+    def _ingress(port, cidr):
+        return ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, CidrIp=cidr,
+                                     Description="Listener port from the allowed CIDR")
+
+
+class LoadBalancer:
+    """An application load balancer: invalid headers dropped, access logs to ``access_logs``,
+    deletion protection from a ``"true"``/``"false"`` parameter."""
+
+    def __init__(self, stack, logical_id, *, scheme, subnets, security_group, access_logs: BucketReference,
+                 deletion_protection, idle_timeout=60):
+        self.load_balancer = stack.add(elb.LoadBalancer(
+            logical_id,
+            Type="application",
+            Scheme=scheme,
+            IpAddressType="ipv4",
+            Subnets=subnets,
+            SecurityGroups=[security_group],
+            LoadBalancerAttributes=[
+                elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=access_logs.name),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=ACCESS_LOG_PREFIX),
+                elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
+                elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
+                elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=deletion_protection),
+                elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(idle_timeout)),
+            ],
+        ))
+        self.arn = Ref(self.load_balancer)
+        self.full_name = GetAtt(self.load_balancer, "LoadBalancerFullName")
+        self.dns_name = GetAtt(self.load_balancer, "DNSName")
+
+
+class IpTargetGroup:
+    """HTTP target group of IP targets (Fargate tasks) with an HTTP health check."""
+
+    def __init__(self, stack, logical_id, *, vpc, port, health_check_path, deregistration_delay):
+        self.target_group = stack.add(elb.TargetGroup(
+            logical_id,
+            TargetType="ip",
+            Protocol="HTTP",
+            ProtocolVersion="HTTP1",
+            Port=port,
+            VpcId=vpc,
+            HealthCheckEnabled=True,
+            HealthCheckProtocol="HTTP",
+            HealthCheckPath=health_check_path,
+            HealthCheckIntervalSeconds=15,
+            HealthCheckTimeoutSeconds=5,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=3,
+            Matcher=elb.Matcher(HttpCode="200-399"),
+            TargetGroupAttributes=[
+                elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=deregistration_delay),
+            ],
+        ))
+        self.arn = Ref(self.target_group)
+        self.name = GetAtt(self.target_group, "TargetGroupName")
+        self.full_name = GetAtt(self.target_group, "TargetGroupFullName")
+
+
+class Listener:
+    """HTTPS with ``certificate`` when condition ``has_certificate`` holds, else HTTP; forwards to
+    ``target_group`` (CodeDeploy switches the forward target during blue/green deployments)."""
+
+    def __init__(self, stack, logical_id, *, load_balancer: LoadBalancer, port, has_certificate, certificate,
+                 target_group: IpTargetGroup):
+        self.listener = stack.add(elb.Listener(
+            logical_id,
+            LoadBalancerArn=load_balancer.arn,
+            Port=port,
+            Protocol=If(has_certificate, "HTTPS", "HTTP"),
+            Certificates=If(has_certificate, [elb.Certificate(CertificateArn=certificate)], NoValue),
+            SslPolicy=If(has_certificate, TLS_POLICY, NoValue),
+            DefaultActions=[elb.Action(Type="forward", TargetGroupArn=target_group.arn)],
+        ))
+        self.arn = Ref(self.listener)
+
+
+def http_to_https_redirect(stack, logical_id, load_balancer: LoadBalancer, condition):
+    """Port 80 answering only with a permanent redirect to HTTPS 443 (created when ``condition`` holds)."""
+    return stack.add(elb.Listener(
+        logical_id,
+        Condition=condition,
+        LoadBalancerArn=load_balancer.arn,
+        Port=80,
+        Protocol="HTTP",
+        DefaultActions=[elb.Action(Type="redirect", RedirectConfig=elb.RedirectConfig(
+            Protocol="HTTPS", Port="443", Host="#{host}", Path="/#{path}", Query="#{query}",
+            StatusCode="HTTP_301",
+        ))],
+    ))

@@ -1,0 +1,107 @@
+"""CodeDeploy for ECS: application, blue/green deployment group, service role, and the deploy grant."""
+from __future__ import annotations
+
+from awacs import codedeploy as cd
+from troposphere import Ref, Sub, codedeploy
+
+from .alb import IpTargetGroup, Listener
+from .ecs import ServiceReference
+from .iam import Role, allow
+
+#: The predefined ECS deployment configurations (CodeDeploy's own names).
+ECS_DEPLOYMENT_CONFIGS = [
+    "CodeDeployDefault.ECSAllAtOnce",
+    "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+    "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+    "CodeDeployDefault.ECSCanary10Percent5Minutes",
+    "CodeDeployDefault.ECSCanary10Percent15Minutes",
+]
+ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+
+
+def _arn(resource: str, **values) -> Sub:
+    return Sub("arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:" + resource, **values)
+
+
+class DeploymentGroupReference:
+    """An ECS deployment group known by application and group name."""
+
+    def __init__(self, application_name, deployment_group_name):
+        self.application_name = application_name
+        self.deployment_group_name = deployment_group_name
+        self.application_arn = _arn("application:${App}", App=application_name)
+        self.arn = _arn("deploymentgroup:${App}/${Group}", App=application_name, Group=deployment_group_name)
+
+    def grant_deploy(self):
+        """What CodePipeline's CodeDeployToECS action needs on CodeDeploy (add the task definition's
+        ``grant_register()`` for the task definition and the roles it passes)."""
+        return [
+            allow([cd.CreateDeployment, cd.GetDeployment], [self.arn]),
+            allow([cd.GetApplication, cd.GetApplicationRevision, cd.RegisterApplicationRevision],
+                  [self.application_arn]),
+            allow([cd.GetDeploymentConfig], [_arn("deploymentconfig:*")]),
+        ]
+
+
+def service_role(stack, application_name: str, logical_id="CodeDeployServiceRole"):
+    """The role CodeDeploy uses to shift ECS traffic.
+
+    AWS documents the managed policy ``AWSCodeDeployRoleForECS`` as the way to give CodeDeploy
+    its ECS blue/green permissions: it creates and deletes task sets, rewrites listener rules,
+    reads alarms and passes the task roles, several of them actions without resource-level
+    permissions, and AWS extends it when ECS deployments gain features. Writing our own copy
+    would be no narrower and would fall behind.
+
+    ``application_name``: the application's name as ``Fn::Sub`` text (``${ProjectName}-...``); the trust
+    policy admits CodeDeploy only for that application's deployment groups in this account, as CodeDeploy's
+    confused-deputy guidance describes for ECS deployments.
+    """
+    return Role(
+        stack, logical_id, "codedeploy.amazonaws.com", "codedeploy",
+        source_arn=_arn("deploymentgroup:%s/*" % application_name),
+        managed_policy_arns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AWSCodeDeployRoleForECS")],
+        description="CodeDeploy: blue/green traffic shifting of the ECS service",
+    )
+
+
+class EcsApplication:
+    def __init__(self, stack, logical_id, name):
+        self.application = stack.add(codedeploy.Application(logical_id, ApplicationName=name, ComputePlatform="ECS"))
+        self.name = Ref(self.application)
+
+
+class EcsBlueGreenDeploymentGroup(DeploymentGroupReference):
+    """Blue/green with traffic control: production and test listeners, two target groups,
+    rollback on failure and on alarm, the replaced tasks kept ``termination_wait`` minutes."""
+
+    def __init__(self, stack, logical_id, name, *, application: EcsApplication, role: Role,
+                 service: ServiceReference, production_listener: Listener, test_listener: Listener,
+                 blue: IpTargetGroup, green: IpTargetGroup, deployment_config, termination_wait, alarms):
+        self.group = stack.add(codedeploy.DeploymentGroup(
+            logical_id,
+            ApplicationName=application.name,
+            DeploymentGroupName=name,
+            ServiceRoleArn=role.arn,
+            DeploymentConfigName=deployment_config,
+            DeploymentStyle=codedeploy.DeploymentStyle(
+                DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"),
+            BlueGreenDeploymentConfiguration=codedeploy.BlueGreenDeploymentConfiguration(
+                DeploymentReadyOption=codedeploy.DeploymentReadyOption(
+                    ActionOnTimeout="CONTINUE_DEPLOYMENT", WaitTimeInMinutes=0),
+                TerminateBlueInstancesOnDeploymentSuccess=codedeploy.BlueInstanceTerminationOption(
+                    Action="TERMINATE", TerminationWaitTimeInMinutes=termination_wait),
+            ),
+            ECSServices=[codedeploy.ECSService(
+                ClusterName=service.cluster_name, ServiceName=service.service_name)],
+            LoadBalancerInfo=codedeploy.LoadBalancerInfo(TargetGroupPairInfoList=[codedeploy.TargetGroupPairInfo(
+                ProdTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[production_listener.arn]),
+                TestTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[test_listener.arn]),
+                TargetGroups=[codedeploy.TargetGroupInfo(Name=blue.name), codedeploy.TargetGroupInfo(Name=green.name)],
+            )]),
+            AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(Enabled=True, Events=ROLLBACK_EVENTS),
+            AlarmConfiguration=codedeploy.AlarmConfiguration(
+                Enabled=True, IgnorePollAlarmFailure=False,
+                Alarms=[codedeploy.Alarm(Name=alarm.name) for alarm in alarms],
+            ),
+        ))
+        super().__init__(application.name, Ref(self.group))

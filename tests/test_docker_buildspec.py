@@ -1,0 +1,166 @@
+"""buildspecs/docker-build.yml: valid buildspec 0.2 whose post_build writes what CodeDeployToECS expects.
+
+The artifact-writing commands run here as CodeBuild would run them (bash, in the source
+root), with a fake image URI and the DeploySpec JSON the ecs-service template exports.
+"""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT, load_template, one
+
+BUILDSPEC = ROOT / "buildspecs" / "docker-build.yml"
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-tools-app:0123456789ab"
+PHASES = ("install", "pre_build", "build", "post_build")
+
+
+@pytest.fixture(scope="module")
+def buildspec():
+    return yaml.safe_load(BUILDSPEC.read_text())
+
+
+def deploy_spec(env, **overrides):
+    """The ecs-service template's DeploySpec export, resolved with made-up values for ``env``."""
+    text, names = load_template("ecs-service")["Outputs"]["DeploySpec"]["Value"]["Fn::Sub"]
+    values = {
+        "Family": f"shop-{env}-app",
+        "ExecutionRoleArn": f"arn:aws:iam::123456789012:role/shop-{env}-ecs-execution",
+        "TaskRoleArn": f"arn:aws:iam::123456789012:role/shop-{env}-ecs-task",
+        "Cpu": "512", "Memory": "1024", "LogGroup": f"/ecs/shop-{env}-app",
+        "ContainerName": "app", "ContainerPort": "8080", "Readonly": "true",
+    }
+    values.update(overrides)
+    assert set(names) == set(values), "the DeploySpec export's variables changed; update this test"
+    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
+
+
+def run_post_build(buildspec, tmp_path, **env):
+    """Run the post_build commands in a copy of the source root's buildspecs/ with a fake environment."""
+    shutil.copytree(ROOT / "buildspecs", tmp_path / "buildspecs")
+    variables = {k: str(v) for k, v in buildspec["env"]["variables"].items()}
+    variables.update({"PATH": "/usr/bin:/bin:/usr/local/bin", "AWS_REGION": "eu-west-1",
+                      "CODEBUILD_BUILD_SUCCEEDING": "1", "IMAGE_URI": IMAGE, "ECS_DEPLOY_TARGETS": "staging prod",
+                      "ECS_DEPLOY_SPEC_STAGING": deploy_spec("staging"), "ECS_DEPLOY_SPEC_PROD": deploy_spec("prod")})
+    variables.update(env)
+    script = "set -e\n" + "\n".join(buildspec["phases"]["post_build"]["commands"]) + "\n"
+    return subprocess.run(["bash", "-c", script], cwd=tmp_path, env=variables, capture_output=True, text=True)
+
+
+def test_valid_buildspec_0_2(buildspec):
+    assert buildspec["version"] == 0.2
+    assert set(buildspec["phases"]) <= set(PHASES)
+    for phase in buildspec["phases"].values():
+        assert phase["commands"] and all(isinstance(c, str) for c in phase["commands"])
+    assert buildspec["env"]["shell"] == "bash"
+    assert buildspec["artifacts"]["base-directory"] == buildspec["env"]["variables"]["ARTIFACT_DIR"]
+    assert buildspec["artifacts"]["files"] == ["**/*"]
+    for phase in ("pre_build", "build", "post_build"):
+        script = "\n".join(buildspec["phases"][phase]["commands"])
+        assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0, phase
+
+
+def test_logs_in_to_ecr_builds_with_cache_tags_with_commit_and_pushes(buildspec):
+    pre = "\n".join(buildspec["phases"]["pre_build"]["commands"])
+    build = "\n".join(buildspec["phases"]["build"]["commands"])
+    assert "aws ecr get-login-password" in pre and "docker login --username AWS --password-stdin" in pre
+    assert "CODEBUILD_RESOLVED_SOURCE_VERSION" in pre and "cut -c1-12" in pre
+    assert "docker pull" in pre and "--cache-from" in build
+    assert 'docker push "$IMAGE_URI"' in build
+
+
+def test_docker_hub_token_only_comes_from_the_project_environment(buildspec):
+    """The token is a PARAMETER_STORE variable of the CodeBuild project: the buildspec names no
+    parameter, holds no secret, and only pipes the variable into docker login."""
+    assert set(buildspec["env"]) == {"shell", "variables"}
+    assert "DOCKERHUB_TOKEN" not in buildspec["env"]["variables"]
+    text = BUILDSPEC.read_text()
+    assert 'printf \'%s\' "$DOCKERHUB_TOKEN" | docker login' in text
+    assert "echo $DOCKERHUB_TOKEN" not in text and "set -x" not in text
+
+
+def test_post_build_writes_what_codedeploy_to_ecs_expects(buildspec, tmp_path):
+    result = run_post_build(buildspec, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / buildspec["env"]["variables"]["ARTIFACT_DIR"]
+    assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": IMAGE}
+    assert json.loads((out / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": IMAGE}]
+    for env in ("staging", "prod"):
+        taskdef = json.loads((out / env / "taskdef.json").read_text())
+        assert taskdef["family"] == f"shop-{env}-app"
+        assert taskdef["executionRoleArn"].endswith(f"role/shop-{env}-ecs-execution")
+        assert taskdef["taskRoleArn"].endswith(f"role/shop-{env}-ecs-task")
+        assert taskdef["executionRoleArn"] != taskdef["taskRoleArn"]
+        assert taskdef["requiresCompatibilities"] == ["FARGATE"] and taskdef["networkMode"] == "awsvpc"
+        assert (taskdef["cpu"], taskdef["memory"]) == ("512", "1024")
+        [container] = taskdef["containerDefinitions"]
+        assert container["image"] == "<IMAGE1_NAME>"
+        assert container["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
+        assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
+            "awslogs-group": f"/ecs/shop-{env}-app", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "app"}}
+        appspec = yaml.safe_load((out / env / "appspec.yaml").read_text())
+        assert appspec["version"] == 0.0
+        [resource] = appspec["Resources"]
+        target = resource["TargetService"]
+        assert target["Type"] == "AWS::ECS::Service"
+        assert target["Properties"]["TaskDefinition"] == "<TASK_DEFINITION>"
+        assert target["Properties"]["LoadBalancerInfo"] == {"ContainerName": "app", "ContainerPort": 8080}
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "imageDetail.json", "imagedefinitions.json", "prod/appspec.yaml", "prod/taskdef.json",
+        "staging/appspec.yaml", "staging/taskdef.json"]
+
+
+def test_taskdef_keeps_the_hardening_of_the_stacks_task_definition(buildspec, tmp_path):
+    """A deployment must not loosen what the ecs-service stack registered."""
+    assert run_post_build(buildspec, tmp_path).returncode == 0
+    taskdef = json.loads((tmp_path / "ecs-deploy" / "prod" / "taskdef.json").read_text())
+    stack = one(load_template("ecs-service"), "AWS::ECS::TaskDefinition")[1]["Properties"]
+    [stack_container] = stack["ContainerDefinitions"]
+    [container] = taskdef["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is stack_container["ReadonlyRootFilesystem"]["Fn::If"][1] is True
+    assert container["privileged"] is stack_container["Privileged"] is False
+    assert container["linuxParameters"]["capabilities"]["drop"] == stack_container["LinuxParameters"]["Capabilities"]["Drop"]
+    assert container["mountPoints"] == [{k[0].lower() + k[1:]: v for k, v in m.items()}
+                                        for m in stack_container["MountPoints"]["Fn::If"][1]]
+    assert taskdef["volumes"] == [{"name": v["Name"]} for v in stack["Volumes"]["Fn::If"][1]]
+    assert taskdef["runtimePlatform"] == {k[0].lower() + k[1:]: v for k, v in stack["RuntimePlatform"].items()}
+
+
+def test_writable_root_filesystem_drops_the_tmp_volume(buildspec, tmp_path):
+    spec = deploy_spec("staging", Readonly="false")
+    assert run_post_build(buildspec, tmp_path, ECS_DEPLOY_TARGETS="staging", ECS_DEPLOY_SPEC_STAGING=spec).returncode == 0
+    taskdef = json.loads((tmp_path / "ecs-deploy" / "staging" / "taskdef.json").read_text())
+    assert taskdef["containerDefinitions"][0]["readonlyRootFilesystem"] is False
+    assert "volumes" not in taskdef and "mountPoints" not in taskdef["containerDefinitions"][0]
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"ECS_DEPLOY_SPEC_PROD": ""}, "ECS_DEPLOY_SPEC_PROD is not set"),
+    ({"ECS_DEPLOY_SPEC_PROD": "{not json"}, "ECS_DEPLOY_SPEC_PROD is not JSON"),
+    ({"IMAGE_URI": "app"}, "IMAGE_URI 'app' is not <registry>/<repository>:<tag>"),
+    ({"ECS_DEPLOY_TARGETS": ""}, "ECS_DEPLOY_TARGETS is empty"),
+    ({"CODEBUILD_BUILD_SUCCEEDING": "0"}, "the build failed before post_build"),
+])
+def test_bad_input_is_one_line_and_fails_the_build(buildspec, tmp_path, env, message):
+    result = run_post_build(buildspec, tmp_path, **env)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert message in line
+    assert not (tmp_path / "ecs-deploy" / "imageDetail.json").exists()
+
+
+def test_sample_app_dockerfile_runs_non_root_with_a_health_check_on_the_stack_port():
+    app = ROOT / "examples" / "sample-app"
+    lines = [l.strip() for l in (app / "Dockerfile").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    users = [l.split()[1] for l in lines if l.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("0", "root"), "the image must end as a non-root user"
+    parameters = load_template("ecs-service")["Parameters"]
+    assert f"EXPOSE {parameters['ContainerPort']['Default']}" in lines
+    healthcheck = " ".join(lines[[i for i, l in enumerate(lines) if l.startswith("HEALTHCHECK")][0]:])
+    assert parameters["HealthCheckPath"]["Default"] in healthcheck
+    assert any(l.startswith("ARG COMMIT") for l in lines), "the build passes the commit id as COMMIT"
+    ignored = (app / ".dockerignore").read_text().split()
+    assert ignored[ignored.index("*"):] == ["*", "!application.py", "!requirements.txt"]
