@@ -1,0 +1,5 @@
+import sys
+
+from .gate import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""The project's own cfn-lint rules (generator/lint/rules/): each has a passing and a failing
+fixture, and the failing one produces exactly that rule's id — nothing else from cfn-lint."""
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from generator.lint import gate
+from generator.lint.rules.CodeBuildSecretVariables import looks_secret
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules"
+CONFIG = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=["us-east-1"])
+RULE_IDS = sorted(gate.own_rule_ids())
+
+
+def ids(path: Path) -> list:
+    return sorted(m.rule.id for m in lint(path.read_text(), config=CONFIG))
+
+
+def test_every_rule_file_is_loaded_and_has_fixtures():
+    assert RULE_IDS == ["E9101", "E9102", "E9103", "E9104", "E9105", "E9106"]
+    for rule_id in RULE_IDS:
+        assert (FIXTURES / f"{rule_id}-pass.yaml").is_file() and (FIXTURES / f"{rule_id}-fail.yaml").is_file()
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_failing_fixture_produces_exactly_this_rule(rule_id):
+    found = ids(FIXTURES / f"{rule_id}-fail.yaml")
+    assert found and set(found) == {rule_id}, found
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_passing_fixture_produces_nothing(rule_id):
+    assert ids(FIXTURES / f"{rule_id}-pass.yaml") == []
+
+
+def test_rules_follow_cfn_lint_shape():
+    from cfnlint.rules import Rules
+
+    rules = {r.id: r for r in Rules.create_from_directory(str(gate.RULES_DIR)).values()}
+    assert sorted(rules) == RULE_IDS  # one class per file, helpers not loaded as rules
+    for rule in rules.values():
+        assert rule.shortdesc and rule.description and rule.source_url and rule.tags
+
+
+@pytest.mark.parametrize("name,secret", [
+    ("DB_PASSWORD", True), ("GITHUB_TOKEN", True), ("API_KEY", True), ("clientSecret", True),
+    ("KMS_KEY_ARN", False), ("SECRET_ARN", False), ("TOKEN_PARAMETER_NAME", False), ("IMAGE_TAG", False),
+])
+def test_secret_variable_names(name, secret):
+    assert looks_secret(name) is secret
+
+
+def test_stateful_rule_also_covers_buckets_unlike_cfn_lint():
+    text = (FIXTURES / "E9103-pass.yaml").read_text().replace(
+        "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      VersioningConfiguration",
+        "    Properties:\n      VersioningConfiguration")
+    assert sorted({m.rule.id for m in lint(text, config=CONFIG)}) == ["E9101"]
