@@ -1,0 +1,71 @@
+"""Exit codes and one-line messages for every expected failure."""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1       # the deployment failed (change set or execution), or AWS refused a call
+EXIT_USAGE = 2        # invalid input: parameter file, environment config, flags; no API call made
+EXIT_REFUSED = 3      # the tool refused (protected environment guard, confirmation not given)
+EXIT_INTERRUPTED = 130  # Ctrl-C while watching: the operation continues in CloudFormation
+
+
+class DeployError(Exception):
+    """An expected failure: printed as ``error: <message>`` (no traceback without --debug)."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, exit_code: int = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class UsageError(DeployError):
+    exit_code = EXIT_USAGE
+
+
+class Refused(DeployError):
+    exit_code = EXIT_REFUSED
+
+
+def one_line(err: BaseException) -> str:
+    """A readable single line for an AWS/botocore error (or any exception)."""
+    try:
+        from botocore import exceptions as bx
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        bx = None
+    if bx is not None:
+        if isinstance(err, bx.ClientError):
+            info = err.response.get("Error", {})
+            op = getattr(err, "operation_name", "") or "AWS call"
+            code = info.get("Code", "Error")
+            message = (info.get("Message") or "").strip()
+            hint = _HINTS.get(code, "")
+            return _flat(f"{op} failed: {code}: {message}{hint}")
+        if isinstance(err, bx.NoCredentialsError):
+            return "no AWS credentials found: set AWS_PROFILE / --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        if isinstance(err, bx.ProfileNotFound):
+            return _flat(f"{err}; list profiles with `aws configure list-profiles`")
+        if isinstance(err, bx.NoRegionError):
+            return "no AWS region: pass --region, set AWS_REGION, or set Region in params/<env>/environment.json"
+        if isinstance(err, bx.EndpointConnectionError):
+            return _flat(f"cannot reach the AWS endpoint: {err}; check --endpoint-url / network")
+        if isinstance(err, bx.WaiterError):
+            return _flat(f"waiting failed: {err}")
+        if isinstance(err, bx.BotoCoreError):
+            return _flat(str(err))
+    return _flat(f"{type(err).__name__}: {err}")
+
+
+_HINTS = {
+    "ExpiredToken": " (refresh your credentials, e.g. `aws sso login`)",
+    "ExpiredTokenException": " (refresh your credentials, e.g. `aws sso login`)",
+    "AccessDenied": " (the caller lacks this permission)",
+    "AccessDeniedException": " (the caller lacks this permission)",
+    "InsufficientCapabilitiesException": " (the template needs a capability the tool did not derive)",
+    "Throttling": " (retries exhausted; try again later)",
+    "ThrottlingException": " (retries exhausted; try again later)",
+}
+
+
+def _flat(text: str) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,402 @@
+"""``cfn-delivery deploy``: validate, create a change set, show it, guard, execute, watch.
+
+Exit codes: 0 deployed / no changes / dry run; 1 the deployment failed (or AWS refused a
+call); 2 invalid input (no API call made); 3 refused (protected-environment guard or no
+confirmation); 130 Ctrl-C while watching (the operation continues in CloudFormation).
+"""
+from __future__ import annotations
+
+import sys
+
+from .. import paramfile, paths, registry
+from . import changeset, envconfig, plan as planning, protect, show, watch
+from .aws import DEFAULT_MAX_ATTEMPTS, Clients, Target
+from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused,
+                     UsageError, one_line)
+
+HEALTHY = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+           "IMPORT_ROLLBACK_COMPLETE"}
+DEFAULT_POLL_SECONDS = 5.0
+
+
+class Interrupted(DeployError):
+    exit_code = EXIT_INTERRUPTED
+
+
+def register(sub, params_sub=None):
+    """Add ``deploy`` (and ``params overrides``) to the ``cfn-delivery`` parser."""
+    p = sub.add_parser(
+        "deploy", help="deploy stacks through reviewed change sets",
+        description="Deploy params/<env>/<stack>.json with templates/<stack>.yaml through a CloudFormation "
+                    "change set: validate (exit 2, no API call), skip identical stacks, show the change set, "
+                    "guard protected environments, execute and stream events. Exit codes: 0 ok / no changes, "
+                    "1 failed, 2 invalid input, 3 refused, 130 stopped watching.")
+    p.add_argument("--env", required=True, help="environment (a folder of params/)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="the stack to deploy ('all' = every stack of the environment)")
+    which.add_argument("--all", action="store_true", help="every stack of the environment, in dependency order")
+    p.add_argument("--region", help="AWS region (default: environment.json Region, then AWS_REGION / profile)")
+    p.add_argument("--profile", help="AWS profile (default: environment.json Profile, then AWS_PROFILE)")
+    p.add_argument("--endpoint-url", help="CloudFormation/S3 endpoint of a local server (tests)")
+    p.add_argument("--yes", action="store_true", help="execute without prompting")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="create the change set, show it, delete it")
+    mode.add_argument("--no-execute", action="store_true", help="create and show the change set; leave it for review")
+    mode.add_argument("--watch", action="store_true",
+                      help="follow the stack's running operation (after Ctrl-C) instead of deploying")
+    p.add_argument("--s3-bucket", help="bucket to upload templates through (needed over 51,200 bytes)")
+    p.add_argument("--allow-replacement", action="store_true",
+                   help="in a protected environment, allow replacing or removing stateful resources")
+    p.add_argument("--replace-failed", action="store_true",
+                   help="delete and recreate a stack whose first create failed (ROLLBACK_COMPLETE / REVIEW_IN_PROGRESS)")
+    p.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
+                   help=f"delay between status polls (default {DEFAULT_POLL_SECONDS:g})")
+    p.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
+                   help=f"attempts per AWS call with adaptive retries (default {DEFAULT_MAX_ATTEMPTS})")
+    p.add_argument("--debug", dest="deploy_debug", action="store_true", help="show tracebacks")
+    p.set_defaults(func=run)
+
+    if params_sub is not None:
+        o = params_sub.add_parser(
+            "overrides", help="print a parameter file as AWS CLI --parameter-overrides (or --tags) values",
+            description="Validate params/<env>/<stack>.json, then print its values as a JSON list of Key=Value "
+                        "strings, which any AWS CLI reads: aws cloudformation deploy --parameter-overrides "
+                        "file://overrides.json (AWS CLI v2 also reads the parameter file itself).")
+        o.add_argument("--env", required=True)
+        o.add_argument("--stack", required=True)
+        o.add_argument("--tags", action="store_true", help="print the stack tags instead (file tags + Project, "
+                                                            "Environment, ManagedBy)")
+        o.set_defaults(func=overrides)
+    return p
+
+
+def overrides(args) -> int:
+    """``cfn-delivery params overrides``: the parameter file as ``["Key=Value", ...]``."""
+    import json
+
+    try:
+        env = paths.check_environment(args.env)
+        stack = planning.order(env, [registry.get(args.stack).name])
+        if not stack:
+            raise UsageError(f"stack '{args.stack}' is not deployed in environment '{env}'")
+        p = planning.build(env, stack[0])
+    except (paramfile.ParamFileError, registry.UnknownStack, paths.UnknownEnvironment, UsageError) as err:
+        if getattr(args, "debug", False):
+            raise
+        for line in str(err).splitlines():
+            _err(line)
+        return EXIT_USAGE
+    values = p.tags if args.tags else p.params.parameters
+    print(json.dumps([f"{k}={v}" for k, v in values.items()]))
+    return EXIT_OK
+
+
+def _err(message: str):
+    print(f"error: {message}", file=sys.stderr)
+
+
+def run(args, clients: Clients = None, stdin=None) -> int:
+    """Entry point of the subcommand (``clients`` and ``stdin`` are injectable for tests)."""
+    debug = getattr(args, "debug", False) or getattr(args, "deploy_debug", False)
+    try:
+        return _run(args, clients, stdin or sys.stdin)
+    except (paramfile.ParamFileError, registry.UnknownStack, paths.UnknownEnvironment) as err:
+        if debug:
+            raise
+        for line in str(err).splitlines():
+            _err(line)
+        return EXIT_USAGE
+    except DeployError as err:
+        if debug:
+            raise
+        first, *rest = str(err).splitlines() or [""]
+        _err(first)
+        for line in rest:
+            print(line, file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as err:  # botocore errors: one readable line
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if debug or not isinstance(err, (BotoCoreError, ClientError)):
+            raise
+        _err(one_line(err))
+        return EXIT_FAILED
+
+
+def _stacks(args, env):
+    if args.all or args.stack == "all":
+        if args.watch:
+            raise UsageError("--watch follows one stack: give --stack <name>")
+        return planning.order(env)
+    registry.get(args.stack)  # unknown stack: clear error listing the known ones
+    found = planning.order(env, [args.stack])
+    if not found:
+        known = ", ".join(s.name for s in registry.for_environment(env))
+        raise UsageError(f"stack '{args.stack}' is not deployed in environment '{env}'; stacks of {env}: {known}")
+    return found
+
+
+def _run(args, clients, stdin) -> int:
+    # 1. everything local first: no client is constructed before this block passes
+    env = paths.check_environment(args.env)
+    if args.poll_seconds < 0 or args.max_attempts < 1:
+        raise UsageError("--poll-seconds must be >= 0 and --max-attempts >= 1")
+    stack_classes = _stacks(args, env)
+    config = envconfig.load(env)
+    plans, problems = [], []
+    for cls in stack_classes:
+        try:
+            plans.append(planning.build(env, cls))
+        except paramfile.ParamFileError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise paramfile.ParamFileError(problems)
+    for p in plans:
+        changeset.check_size(p, args.s3_bucket)
+    revision = planning.git_revision()
+
+    # 2. AWS
+    if clients is None:
+        clients = Clients(Target(region=args.region or config.region, profile=args.profile or config.profile,
+                                 endpoint_url=args.endpoint_url, max_attempts=args.max_attempts))
+    deployer = Deployer(args, clients, revision, stdin)
+    if args.watch:
+        return deployer.watch_only(plans[0])
+    in_run = set()
+    for p in plans:
+        code = deployer.deploy(p, in_run)
+        if code != EXIT_OK:
+            if len(plans) > 1:
+                rest = [q.stack for q in plans[plans.index(p) + 1:]]
+                if rest:
+                    print(f"stopped: {', '.join(rest)} not deployed")
+            return code
+        in_run.add(p.stack)
+    return EXIT_OK
+
+
+class Deployer:
+    def __init__(self, args, clients, revision, stdin):
+        self.args = args
+        self.clients = clients
+        self.revision = revision
+        self.stdin = stdin
+        self.delay = args.poll_seconds
+        self.color = sys.stdout.isatty()
+
+    @property
+    def cfn(self):
+        return self.clients.cfn
+
+    def _resume_hint(self, p) -> str:
+        return f"cfn-delivery deploy --env {p.env} --stack {p.stack} --watch"
+
+    # -- checks on the server ---------------------------------------------------
+    def check_requirements(self, p, in_run):
+        for req in p.requires:
+            req_env, _, req_stack = req.rpartition(":")
+            req_env = req_env or p.env
+            if req_env == p.env and req_stack in in_run and not (self.args.dry_run or self.args.no_execute):
+                continue
+            name = planning.stack_name(p.project, req_env, req_stack)
+            stack = changeset.describe_stack(self.cfn, name)
+            if stack is None or stack["StackStatus"] not in HEALTHY:
+                state = "does not exist" if stack is None else f"is {stack['StackStatus']}"
+                raise DeployError(f"{p.stack_name} requires {req_env}:{req_stack}, but stack {name} {state}; "
+                                  f"deploy it first: cfn-delivery deploy --env {req_env} --stack {req_stack}")
+
+    def stack_state(self, p):
+        """``(change_set_type, stack)`` after handling the states that block a deployment."""
+        stack = changeset.describe_stack(self.cfn, p.stack_name)
+        if stack is None:
+            return "CREATE", None
+        status = stack["StackStatus"]
+        if status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
+            why = ("its first create failed and was rolled back; CloudFormation cannot update it, only delete it"
+                   if status == "ROLLBACK_COMPLETE" else
+                   "it was never created (a CREATE change set was left unexecuted, e.g. by --no-execute)")
+            if not self.args.replace_failed:
+                raise DeployError(f"stack {p.stack_name} is {status}: {why}; rerun with --replace-failed to delete "
+                                  f"and recreate it (it holds no resources to keep)")
+            print(f"stack {p.stack_name} is {status}: {why}; deleting it (--replace-failed)")
+            self.cfn.delete_stack(StackName=p.stack_name)
+            self.cfn.get_waiter("stack_delete_complete").wait(
+                StackName=p.stack_name, WaiterConfig={"Delay": self.delay, "MaxAttempts": self._attempts(1800)})
+            print(f"stack {p.stack_name} deleted; creating it again")
+            return "CREATE", None
+        if status == "UPDATE_ROLLBACK_FAILED":
+            raise DeployError(
+                f"stack {p.stack_name} is UPDATE_ROLLBACK_FAILED: a rollback could not finish (a resource changed "
+                f"outside CloudFormation or a dependency is gone); fix the cause shown in the stack events, then run "
+                f"`aws cloudformation continue-update-rollback --stack-name {p.stack_name}` "
+                f"(add --resources-to-skip <LogicalId> for resources that cannot roll back) and deploy again")
+        if status in ("ROLLBACK_FAILED", "DELETE_FAILED"):
+            raise DeployError(
+                f"stack {p.stack_name} is {status}: CloudFormation could not clean it up; see the stack events, fix "
+                f"or remove the blocking resources, then `aws cloudformation delete-stack --stack-name {p.stack_name}`"
+                f" and deploy again")
+        if status.endswith("_IN_PROGRESS"):
+            raise DeployError(
+                f"stack {p.stack_name} is {status}: another operation is running; follow it with "
+                f"`{self._resume_hint(p)}` and deploy again when it has finished")
+        return "UPDATE", stack
+
+    def _attempts(self, seconds):
+        return max(1, int(seconds / max(self.delay, 0.1)))
+
+    # -- the deployment -----------------------------------------------------------
+    def deploy(self, p, in_run) -> int:
+        print(f"== {p.env}/{p.stack}: stack {p.stack_name}")
+        self.check_requirements(p, in_run)
+        cs_type, stack = self.stack_state(p)
+        deployed_stateful = {}
+        if stack is not None:
+            differences = changeset.difference(self.cfn, p, stack)
+            if not differences:
+                print(f"no changes: {p.stack_name} already runs this template, parameters and tags "
+                      f"(no change set created)")
+                return EXIT_OK
+            print(f"differs from the deployed stack in: {'; '.join(differences)}")
+            deployed_stateful = self._deployed_stateful(p)
+        template_arg = changeset.template_argument(p, self.clients, self.args.s3_bucket)
+        name = changeset.new_name(self.revision)
+        created = cs_type == "CREATE"
+        try:
+            changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg)
+        except Exception:
+            if created:  # leave no empty REVIEW_IN_PROGRESS stack behind
+                try:
+                    changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
+                except Exception:  # the original error is the one to report
+                    pass
+            raise
+        print(f"change set {name} ({cs_type}) created; waiting for it")
+        result = changeset.wait(self.cfn, p.stack_name, name, self.delay)
+        if result["Status"] == "FAILED":
+            reason = result.get("StatusReason") or "no reason given"
+            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
+            if changeset.is_no_changes(reason):
+                print(f"no changes: {p.stack_name} is up to date (change set deleted)")
+                return EXIT_OK
+            raise DeployError(f"change set for {p.stack_name} failed: {' '.join(reason.split())} (change set deleted)")
+        detail = changeset.describe(self.cfn, p.stack_name, name)
+        stateful_ids = set(p.stateful) | set(deployed_stateful)
+        rows = show.rows(detail, stateful_ids)
+        print(show.table(rows, color=self.color))
+        risky = [r for r in rows if r.risk]
+
+        if self.args.dry_run:
+            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
+            print(f"dry run: change set {name} deleted; {p.stack_name} unchanged")
+            return EXIT_OK
+        if p.config.protected and risky and not self.args.allow_replacement:
+            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
+            raise Refused(
+                f"refusing to replace or remove stateful resources in protected environment '{p.env}': "
+                f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed (change set deleted); "
+                f"rerun with --allow-replacement if the data loss is intended")
+        if self.args.no_execute:
+            print(f"change set left for review: aws cloudformation execute-change-set --stack-name {p.stack_name} "
+                  f"--change-set-name {name}  (or delete-change-set)")
+            return EXIT_OK
+        if not self.confirm(p, name):
+            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
+            raise Refused(f"not confirmed: change set {name} deleted; {p.stack_name} unchanged "
+                          f"(pass --yes to execute without a prompt)")
+        return self.execute(p, name, stack, bool(risky))
+
+    def _deployed_stateful(self, p) -> dict:
+        try:
+            return planning.stateful_resources(changeset._deployed_template(self.cfn, p.stack_name))
+        except Exception:  # best effort: types still mark stateful resources
+            return {}
+
+    def confirm(self, p, name) -> bool:
+        if self.args.yes:
+            return True
+        if p.config.protected:
+            prompt = f"{p.env} is a protected environment: type the stack name ({p.stack_name}) to execute: "
+            expected = p.stack_name
+        else:
+            prompt = f"execute change set {name} on {p.stack_name}? [y/N] "
+            expected = None
+        print(prompt, end="", flush=True)
+        answer = self.stdin.readline()
+        if not answer:
+            print()
+            return False
+        answer = answer.strip()
+        return answer == expected if expected else answer.lower() in ("y", "yes")
+
+    def execute(self, p, name, stack, risky) -> int:
+        cfn = self.cfn
+        protected = p.config.protected
+        guard = protect.stack_policy(p)
+        if protected and stack is not None:
+            # the policy must be in place before the update it guards
+            protect.set_policy(cfn, p.stack_name, protect.ALLOW_ALL if risky else guard)
+        seen = watch.event_ids(cfn, p.stack_name)
+        cfn.execute_change_set(StackName=p.stack_name, ChangeSetName=name)
+        print(f"executing change set {name}; stack events:")
+        try:
+            final, events = watch.follow(cfn, p.stack_name, seen, self.delay, started=True)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"stopped watching {p.stack_name}; the operation continues in CloudFormation\n"
+                f"resume watching with: {self._resume_hint(p)}")
+        status = final["StackStatus"]
+        ok = status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+        if protected:
+            if stack is None and ok:
+                protect.enable_termination_protection(cfn, p.stack_name)
+                print("termination protection enabled")
+            elif stack is not None and not stack.get("EnableTerminationProtection"):
+                protect.enable_termination_protection(cfn, p.stack_name)
+                print("termination protection enabled")
+            if ok or stack is not None:
+                protect.set_policy(cfn, p.stack_name, guard)
+                print(f"stack policy set: Update:Replace/Update:Delete denied on "
+                      f"{', '.join(sorted(p.stateful)) or 'no stateful resources'}")
+        return self.report(p, final, events)
+
+    def report(self, p, final, events) -> int:
+        status = final["StackStatus"]
+        if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"):
+            print(f"{p.stack_name}: {status}")
+            outputs = final.get("Outputs") or []
+            if outputs:
+                print("Outputs:")
+                width = max(len(o["OutputKey"]) for o in outputs)
+                for o in sorted(outputs, key=lambda o: o["OutputKey"]):
+                    export = f"  (export {o['ExportName']})" if o.get("ExportName") else ""
+                    print(f"  {o['OutputKey']:<{width}}  {o.get('OutputValue', '')}{export}")
+            return EXIT_OK
+        lines = [f"{p.stack_name}: {status}" + (f" ({final['StackStatusReason']})" if final.get("StackStatusReason") else "")]
+        causes = watch.root_causes(events)
+        if causes:
+            lines.append("first failure" + ("s" if len(causes) > 1 else "") + ":")
+            lines.extend(f"  {watch.describe_cause(e)}" for e in causes)
+        if status == "ROLLBACK_COMPLETE":
+            lines.append("the stack was never created; fix the cause and rerun with --replace-failed")
+        elif status == "UPDATE_ROLLBACK_COMPLETE":
+            lines.append("the update was rolled back; the stack runs its previous template")
+        raise DeployError("\n".join(lines))
+
+    def watch_only(self, p) -> int:
+        stack = changeset.describe_stack(self.cfn, p.stack_name)
+        if stack is None:
+            raise DeployError(f"stack {p.stack_name} does not exist; deploy it with "
+                              f"cfn-delivery deploy --env {p.env} --stack {p.stack}")
+        print(f"watching {p.stack_name} ({stack['StackStatus']})")
+        seen = watch.event_ids(self.cfn, p.stack_name)
+        try:
+            final, events = watch.follow(self.cfn, p.stack_name, seen, self.delay)
+        except KeyboardInterrupt:
+            raise Interrupted(f"stopped watching {p.stack_name}; the operation continues in CloudFormation\n"
+                              f"resume watching with: {self._resume_hint(p)}")
+        return self.report(p, final, events)

@@ -1,0 +1,241 @@
+"""What to deploy, worked out and checked before any API call.
+
+A :class:`StackPlan` holds everything one stack's deployment needs: the stack name
+(``{project}-{env}-{stack}``), the template text and its analysis (capabilities,
+stateful logical ids), the validated parameter file, the stack tags and the
+environment's deploy settings. :func:`build` raises ``ParamFileError`` (one line
+per problem, exit 2) for anything wrong in the inputs.
+"""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass, field
+
+from .. import paramfile, paths, registry, yamlio
+from ..core import naming
+from ..core.stack import MANAGED_BY
+from . import envconfig
+
+#: CloudFormation's limit for TemplateBody; larger templates go through S3 (TemplateURL).
+MAX_TEMPLATE_BODY = 51_200
+
+#: Resource types whose replacement or removal loses data.
+STATEFUL_TYPES = frozenset({
+    "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable",
+    "AWS::ECR::Repository", "AWS::CodeCommit::Repository", "AWS::Logs::LogGroup",
+    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::EFS::FileSystem", "AWS::Kinesis::Stream",
+    "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Backup::BackupVault",
+    "AWS::ElastiCache::ReplicationGroup", "AWS::OpenSearchService::Domain",
+})
+#: A DeletionPolicy that keeps the resource marks it stateful too (the project's convention).
+KEEPING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
+
+IAM_TYPES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::UserToGroupAddition": None,
+}
+
+#: Tags the tool sets on every stack; a parameter file may not give them other values.
+RESERVED_TAGS = ("Project", "Environment", "ManagedBy")
+
+
+@dataclass
+class StackPlan:
+    env: str
+    stack: str
+    stack_name: str
+    project: str
+    template_path: object
+    template_text: str
+    template: dict
+    params: paramfile.ParamFile
+    config: envconfig.EnvironmentConfig
+    tags: dict
+    capabilities: list
+    stateful: dict = field(default_factory=dict)   # logical id -> resource type
+    requires: tuple = ()
+
+    @property
+    def template_bytes(self) -> int:
+        return len(self.template_text.encode("utf-8"))
+
+    @property
+    def template_sha256(self) -> str:
+        return hashlib.sha256(self.template_text.encode("utf-8")).hexdigest()
+
+    def parameters(self) -> list:
+        """``Parameters`` for CreateChangeSet: the file's values (others take the template default)."""
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in self.params.parameters.items()]
+
+    def effective_parameters(self) -> dict:
+        """Every template parameter with the value the stack will get (file value, else default)."""
+        values = {}
+        for key, spec in (self.template.get("Parameters") or {}).items():
+            if key in self.params.parameters:
+                values[key] = self.params.parameters[key]
+            elif "Default" in spec:
+                default = spec["Default"]
+                values[key] = ",".join(str(v) for v in default) if isinstance(default, list) else str(default)
+        return values
+
+    def no_echo(self) -> set:
+        return {k for k, spec in (self.template.get("Parameters") or {}).items()
+                if str(spec.get("NoEcho", "false")).lower() == "true"}
+
+    def aws_tags(self) -> list:
+        return [{"Key": k, "Value": v} for k, v in self.tags.items()]
+
+
+def capabilities(template: dict) -> list:
+    """Capabilities the template needs: IAM / NAMED_IAM from IAM resources, AUTO_EXPAND from transforms."""
+    caps = set()
+    for resource in (template.get("Resources") or {}).values():
+        rtype = resource.get("Type", "")
+        if rtype in IAM_TYPES:
+            name_prop = IAM_TYPES[rtype]
+            if name_prop and name_prop in (resource.get("Properties") or {}):
+                caps.add("CAPABILITY_NAMED_IAM")
+            else:
+                caps.add("CAPABILITY_IAM")
+        if rtype.startswith("AWS::Serverless::") or rtype == "AWS::CloudFormation::Macro":
+            caps.add("CAPABILITY_AUTO_EXPAND")
+    if "Transform" in template or _has_key(template, "Fn::Transform"):
+        caps.add("CAPABILITY_AUTO_EXPAND")
+    if "CAPABILITY_NAMED_IAM" in caps:
+        caps.discard("CAPABILITY_IAM")  # NAMED_IAM implies IAM
+    return sorted(caps)
+
+
+def _has_key(value, key) -> bool:
+    if isinstance(value, dict):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
+
+
+def stateful_resources(template: dict) -> dict:
+    """Logical id -> type of the resources whose replacement or removal loses data."""
+    found = {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if not isinstance(resource, dict):
+            continue
+        rtype = resource.get("Type", "")
+        if rtype in STATEFUL_TYPES or resource.get("DeletionPolicy") in KEEPING_POLICIES:
+            found[logical_id] = rtype
+    return found
+
+
+def stack_name(project: str, env: str, stack: str) -> str:
+    return f"{project}-{env}-{stack}"
+
+
+def order(env: str, wanted=None) -> list:
+    """Stack classes of ``env`` in dependency order (same-environment ``requires`` first).
+
+    ``wanted``: names to keep (``None``: all). Raises ``paramfile.ParamFileError`` for a
+    cycle or a requirement the environment does not deploy.
+    """
+    available = {s.name: s for s in registry.for_environment(env)}
+    problems = []
+    graph = {}
+    for name, cls in available.items():
+        deps = []
+        for req in cls.requires:
+            req_env, _, req_stack = req.rpartition(":")
+            if req_env and req_env != env:
+                continue  # another environment: checked on the server before deploying
+            if req_stack not in available:
+                problems.append(f"stack '{name}' requires '{req}', which environment '{env}' does not deploy; "
+                                f"fix `requires` in generator/stacks/{name}.py or the stack's environments")
+                continue
+            deps.append(req_stack)
+        graph[name] = deps
+    if problems:
+        raise paramfile.ParamFileError(problems)
+    result, state = [], {}
+
+    def visit(name, trail):
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise paramfile.ParamFileError([f"stacks require each other in a cycle: {' -> '.join(trail + [name])}"])
+        state[name] = "visiting"
+        for dep in graph[name]:
+            visit(dep, trail + [name])
+        state[name] = "done"
+        result.append(available[name])
+
+    for name in available:  # registry order breaks ties
+        visit(name, [])
+    if wanted is not None:
+        wanted = set(wanted)
+        result = [s for s in result if s.name in wanted]
+    return result
+
+
+def build(env: str, stack_cls) -> StackPlan:
+    """Read and check one stack's inputs (no API call)."""
+    config = envconfig.load(env)
+    template_path = paths.template_file(stack_cls.name)
+    try:
+        text = template_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise paramfile.ParamFileError([f"{paramfile.display(template_path)}: template not found; run `make templates`"])
+    try:
+        template = yamlio.load(text)
+    except Exception as err:  # yaml errors carry line/column in their text
+        raise paramfile.ParamFileError([f"{paramfile.display(template_path)}: not a readable template: "
+                                        f"{' '.join(str(err).split())}; run `make templates`"])
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise paramfile.ParamFileError([f"{paramfile.display(template_path)}: no Resources section; run `make templates`"])
+    pfile_path = paths.param_file(env, stack_cls.name)
+    pfile = paramfile.validate(pfile_path, template)
+    name = paramfile.display(pfile_path)
+    declared = template.get("Parameters") or {}
+    problems = []
+    project = pfile.parameters.get(naming.PROJECT, (declared.get(naming.PROJECT) or {}).get("Default"))
+    if not project:
+        problems.append(f"{name}: Parameters.{naming.PROJECT}: required to name the stack "
+                        f"{{project}}-{env}-{stack_cls.name}; add \"{naming.PROJECT}\": \"...\"")
+    env_value = pfile.parameters.get(naming.ENVIRONMENT, (declared.get(naming.ENVIRONMENT) or {}).get("Default"))
+    if naming.ENVIRONMENT in declared and env_value != env:
+        problems.append(f"{name}: Parameters.{naming.ENVIRONMENT}: '{env_value}' but the file is in params/{env}/; "
+                        f"set it to \"{env}\"")
+    reserved = {"Project": project, "Environment": env, "ManagedBy": MANAGED_BY}
+    for key in RESERVED_TAGS:
+        if key in pfile.tags and pfile.tags[key] != reserved[key]:
+            problems.append(f"{name}: Tags.{key}: the tool sets this tag to '{reserved[key]}'; remove it from the file")
+    if problems:
+        raise paramfile.ParamFileError(problems)
+    tags = dict(pfile.tags)
+    tags.update(reserved)
+    plan = StackPlan(
+        env=env, stack=stack_cls.name, stack_name=stack_name(project, env, stack_cls.name), project=project,
+        template_path=template_path, template_text=text, template=template, params=pfile, config=config,
+        tags=tags, capabilities=capabilities(template), stateful=stateful_resources(template),
+        requires=tuple(stack_cls.requires),
+    )
+    return plan
+
+
+def git_revision() -> str:
+    """``<short sha>`` of the project checkout (``-dirty`` when templates/params differ), or ``unknown``."""
+    root = str(paths.root())
+    try:
+        sha = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", root, "diff-index", "--quiet", "HEAD", "--", "templates", "params"],
+                               capture_output=True, timeout=10).returncode != 0
+        return sha.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

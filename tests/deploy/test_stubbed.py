@@ -1,0 +1,295 @@
+"""What LocalStack stores but does not enforce (or does not emulate) is checked on the API calls:
+adaptive retries on throttling, termination protection, the stack policy, rollback triggers; plus
+the FAILED change set and the blocking stack states."""
+from __future__ import annotations
+
+import datetime
+import json
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.stub import ANY, Stubber
+
+from generator import cli
+from generator.deploy import aws, changeset, main, protect
+
+from .conftest import topic_template
+
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+ALARM = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:shop-prod-5xx"
+
+
+def _args(*argv):
+    return cli.build_parser().parse_args(["deploy", "--poll-seconds", "0", *argv])
+
+
+def _client():
+    return boto3.session.Session().client("cloudformation", region_name="eu-west-1", aws_access_key_id="a",
+                                          aws_secret_access_key="b", endpoint_url="http://127.0.0.1:9")
+
+
+def _clients(cfn):
+    clients = aws.Clients(aws.Target(region="eu-west-1"))
+    clients._clients["cloudformation"] = cfn
+    return clients
+
+
+def _missing(stubber, name):
+    stubber.add_client_error("describe_stacks", "ValidationError", f"Stack with id {name} does not exist",
+                             expected_params={"StackName": name})
+
+
+def _stack(name, status, **extra):
+    return {"Stacks": [dict({"StackName": name, "StackId": f"id/{name}", "CreationTime": NOW, "StackStatus": status},
+                            **extra)]}
+
+
+def _change_set(name, status="CREATE_COMPLETE", changes=(), reason=None):
+    body = {"ChangeSetName": "cs", "StackName": name, "Status": status, "ExecutionStatus": "AVAILABLE",
+            "Changes": list(changes)}
+    if reason:
+        body["StatusReason"] = reason
+        body["ExecutionStatus"] = "UNAVAILABLE"
+    return body
+
+
+def _event(name, logical, status, rtype="AWS::SNS::Topic", reason=None, n=0):
+    event = {"StackId": f"id/{name}", "EventId": f"e{n}", "StackName": name, "LogicalResourceId": logical,
+             "ResourceType": rtype, "Timestamp": NOW + datetime.timedelta(seconds=n), "ResourceStatus": status}
+    if reason:
+        event["ResourceStatusReason"] = reason
+    return event
+
+
+@pytest.fixture
+def prod(offline_project):
+    project = offline_project
+    project.add_stack("data")
+    template = topic_template()
+    template["Resources"]["Bucket"] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}
+    template["Resources"]["Logs"] = {"Type": "AWS::Logs::LogGroup"}
+    project.template("data", template)
+    project.params("prod", "data", tags={"Owner": "team"})
+    project.environment("prod", Protected=True, RollbackTriggers=[ALARM], MonitoringTimeInMinutes=15)
+    return project
+
+
+def _guard_policy():
+    return json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
+         "Resource": ["LogicalResourceId/Bucket", "LogicalResourceId/Logs"]},
+    ]}, sort_keys=True)
+
+
+def test_protected_create_sends_rollback_triggers_then_protects_the_stack(prod, capsys):
+    name = prod.stack_name("prod", "data")
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _missing(stub, name)
+        stub.add_response("create_change_set", {"Id": "cs-id", "StackId": f"id/{name}"}, {
+            "StackName": name, "ChangeSetName": ANY, "ChangeSetType": "CREATE", "Description": ANY,
+            "TemplateBody": ANY, "Parameters": ANY,
+            "Tags": [{"Key": "Owner", "Value": "team"}, {"Key": "Project", "Value": prod.name},
+                     {"Key": "Environment", "Value": "prod"}, {"Key": "ManagedBy", "Value": "cfn-delivery"}],
+            "RollbackConfiguration": {"RollbackTriggers": [{"Arn": ALARM, "Type": "AWS::CloudWatch::Alarm"}],
+                                      "MonitoringTimeInMinutes": 15},
+        })
+        for _ in range(3):  # waiter, final status, full description
+            stub.add_response("describe_change_set", _change_set(name))
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
+        stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
+        stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
+                          {"StackName": name, "EnableTerminationProtection": True})
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "termination protection enabled" in out and "denied on Bucket, Logs" in out
+
+
+def test_protected_update_sets_the_policy_before_executing(prod, capsys):
+    name = prod.stack_name("prod", "data")
+    cfn = _client()
+    deployed = _stack(name, "UPDATE_COMPLETE", EnableTerminationProtection=True,
+                      Parameters=[{"ParameterKey": "ProjectName", "ParameterValue": prod.name},
+                                  {"ParameterKey": "EnvironmentName", "ParameterValue": "prod"},
+                                  {"ParameterKey": "TopicSuffix", "ParameterValue": "audit"}])
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", deployed)
+        stub.add_response("get_template", {"TemplateBody": json.dumps(topic_template())})
+        stub.add_response("create_change_set", {"Id": "cs-id"}, {
+            "StackName": name, "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Description": ANY,
+            "TemplateBody": ANY, "Parameters": ANY, "Tags": ANY, "RollbackConfiguration": ANY})
+        modify = {"Type": "Resource", "ResourceChange": {
+            "Action": "Modify", "LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic",
+            "Replacement": "True", "Scope": ["Properties"],
+            "Details": [{"Target": {"Attribute": "Properties", "Name": "TopicName", "RequiresRecreation": "Always"}}]}}
+        for _ in range(3):
+            stub.add_response("describe_change_set", _change_set(name, changes=[modify]))
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("execute_change_set", {})
+        stub.add_response("describe_stacks", _stack(name, "UPDATE_COMPLETE"))
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 0, capsys.readouterr().err
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Modify"))
+    assert row.split() == ["Modify", "Topic", "AWS::SNS::Topic", "True", "Properties", "TopicName"]
+
+
+def test_failed_change_set_prints_the_reason_and_deletes_it(offline_project, capsys):
+    project = offline_project
+    project.add_stack("base")
+    project.template("base", topic_template())
+    project.params("dev", "base")
+    name = project.stack_name("dev", "base")
+    cfn = _client()
+    reason = "Template error: instance of Fn::GetAtt references undefined resource Nope"
+    with Stubber(cfn) as stub:
+        _missing(stub, name)
+        stub.add_response("create_change_set", {"Id": "cs-id"})
+        stub.add_response("describe_change_set", _change_set(name, "FAILED", reason=reason))  # waiter: failure
+        stub.add_response("describe_change_set", _change_set(name, "FAILED", reason=reason))
+        stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))
+        stub.add_response("delete_stack", {}, {"StackName": name})
+        stub.add_client_error("describe_stacks", "ValidationError", "Stack does not exist")  # waiter: gone
+        code = main.run(_args("--env", "dev", "--stack", "base", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: change set for {name} failed: {reason} (change set deleted)"
+
+
+@pytest.mark.parametrize("status, expected", [
+    ("UPDATE_ROLLBACK_FAILED", "aws cloudformation continue-update-rollback --stack-name {name}"),
+    ("UPDATE_IN_PROGRESS", "is UPDATE_IN_PROGRESS: another operation is running; follow it with "
+                           "`cfn-delivery deploy --env dev --stack base --watch`"),
+    ("REVIEW_IN_PROGRESS", "it was never created (a CREATE change set was left unexecuted, e.g. by --no-execute); "
+                           "rerun with --replace-failed"),
+    ("DELETE_FAILED", "aws cloudformation delete-stack --stack-name {name}"),
+])
+def test_blocking_states_are_explained(offline_project, capsys, status, expected):
+    project = offline_project
+    project.add_stack("base")
+    project.template("base", topic_template())
+    project.params("dev", "base")
+    name = project.stack_name("dev", "base")
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, status))
+        code = main.run(_args("--env", "dev", "--stack", "base", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and expected.format(name=name) in err, err
+
+
+def test_root_cause_skips_the_cascade():
+    from generator.deploy import watch
+
+    events = [
+        _event("s", "A", "CREATE_IN_PROGRESS", n=1),
+        _event("s", "B", "CREATE_FAILED", reason="Resource creation cancelled", n=2),
+        _event("s", "C", "CREATE_FAILED", reason="Bucket name already exists", rtype="AWS::S3::Bucket", n=3),
+        _event("s", "D", "CREATE_FAILED", n=3),  # no reason: part of the cascade on LocalStack
+        _event("s", "s", "CREATE_FAILED", rtype="AWS::CloudFormation::Stack",
+               reason="The following resource(s) failed to create: [B, C]", n=4),
+    ]
+    causes = watch.root_causes(events)
+    assert [e["LogicalResourceId"] for e in causes] == ["C"]
+    assert watch.describe_cause(causes[0]) == "C (AWS::S3::Bucket) CREATE_FAILED: Bucket name already exists"
+
+
+THROTTLED = (b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>'
+             b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>')
+
+
+class _Raw:
+    def __init__(self, body):
+        self.body = body
+
+    def stream(self, **kwargs):
+        yield self.body
+
+
+def test_throttling_is_retried_with_adaptive_mode_and_the_deploy_succeeds(project, cfn, capsys):
+    """Botocore's Stubber answers before the retry handler runs, so throttling is injected one layer
+    lower (``before-send``, where a real HTTP answer would come in): the first attempt of every
+    operation gets AWS's Throttling error, the retry goes to the LocalStack server."""
+    project.add_stack("base")
+    project.template("base", topic_template())
+    project.params("dev", "base")
+    from tests.localstack_server import aws_env
+
+    for key, value in aws_env(project.endpoint_url).items():
+        if key.startswith("AWS_"):
+            project.monkeypatch.setenv(key, value)
+    clients = aws.Clients(aws.Target(region="us-east-1", endpoint_url=project.endpoint_url))
+    tool_cfn = clients.cfn
+    assert tool_cfn.meta.config.retries == {"mode": "adaptive", "total_max_attempts": aws.DEFAULT_MAX_ATTEMPTS}
+    attempts = {}
+
+    def throttle_first(request, **kwargs):
+        operation = kwargs["event_name"].rsplit(".", 1)[-1]
+        attempts[operation] = attempts.get(operation, 0) + 1
+        if attempts[operation] == 1:
+            return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Raw(THROTTLED))
+        return None  # send it for real
+
+    tool_cfn.meta.events.register("before-send.cloudformation.*", throttle_first)
+    code = main.run(_args("--env", "dev", "--stack", "base", "--yes", "--poll-seconds", "0.5"), clients=clients)
+    assert code == 0, capsys.readouterr().err
+    for operation in ("DescribeStacks", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet"):
+        assert attempts[operation] >= 2, attempts
+    assert cfn.describe_stacks(StackName=project.stack_name("dev", "base"))["Stacks"][0]["StackStatus"] \
+        == "CREATE_COMPLETE"
+
+
+def test_throttling_exhausted_is_one_line(offline_project, capsys):
+    project = offline_project
+    project.add_stack("base")
+    project.template("base", topic_template())
+    project.params("dev", "base")
+    clients = aws.Clients(aws.Target(region="us-east-1", endpoint_url=project.endpoint_url, max_attempts=2))
+    sent = []
+
+    def always_throttle(request, **kwargs):
+        sent.append(1)
+        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Raw(THROTTLED))
+
+    clients.session  # noqa: B018 - the session reads credentials from the environment
+    project.monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    project.monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    clients.cfn.meta.events.register("before-send.cloudformation.*", always_throttle)
+    code = main.run(_args("--env", "dev", "--stack", "base", "--yes", "--max-attempts", "2"), clients=clients)
+    assert code == 1 and len(sent) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: DescribeStacks failed: Throttling: Rate exceeded (retries exhausted; try again later)")
+
+
+def test_stack_policy_keeps_the_parameter_file_statements(prod):
+    from generator.deploy import plan
+
+    path = prod.root / "params" / "prod" / "data.json"
+    data = json.loads(path.read_text())
+    data["StackPolicy"] = {"Statement": [{"Effect": "Deny", "Action": "Update:*", "Principal": "*",
+                                          "Resource": "LogicalResourceId/Topic"}]}
+    path.write_text(json.dumps(data))
+    stack_plan = plan.build("prod", prod.stacks[0])
+    policy = protect.stack_policy(stack_plan)
+    assert policy["Statement"][0]["Resource"] == "LogicalResourceId/Topic"
+    assert policy["Statement"][-1]["Resource"] == ["LogicalResourceId/Bucket", "LogicalResourceId/Logs"]
+
+
+def test_no_changes_reason_is_recognised():
+    assert changeset.is_no_changes("The submitted information didn't contain changes. "
+                                   "Submit different information to create a change set.")
+    assert not changeset.is_no_changes("Template error: something")
