@@ -16,6 +16,8 @@ from tests.helpers import as_list, load_template, statements
 #: Actions allowed with ``Resource: "*"``, each with the reason a reviewer accepts.
 UNSCOPED_ALLOWED = {
     "ecr:GetAuthorizationToken": "returns a registry login token; IAM defines no resource for it",
+    "ecs:DescribeTaskDefinition": "the rolling ECS deploy action reads the service's current task definition "
+                                   "to register the next revision; IAM defines no resource for it",
 }
 
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).

@@ -104,6 +104,9 @@ class DeliveryPipeline:
         ``category``: ``Build`` or ``Test``."""
         self.role.grant(project.grant_start_build())
         configuration = {"ProjectName": project.name}
+        if len(inputs) > 1:
+            # The buildspec is read from the first input; the others are CODEBUILD_SRC_DIR_<name>.
+            configuration["PrimarySource"] = inputs[0]
         if variables is not None:
             configuration["EnvironmentVariables"] = variables
         return self.action(name, category, "CodeBuild", configuration,

@@ -55,7 +55,7 @@ class DeliveryPipelineStack(Stack):
 
     # -- hooks ---------------------------------------------------------------
     def create_projects(self):  # pragma: no cover - abstract
-        """Set ``self.build_project``, ``self.checks`` ``[(action, project, input)]``, ``self.smoke_project``."""
+        """Set ``self.build_project``, ``self.checks`` ``[(action, project, input or [inputs])]``, ``self.smoke_project``."""
         raise NotImplementedError
 
     def deploy_action(self, target: Target):  # pragma: no cover - abstract
@@ -106,7 +106,8 @@ class DeliveryPipelineStack(Stack):
         p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project, [SOURCE], [BUILD_OUTPUT])])
         # Same RunOrder: the checks run in parallel and both must pass.
         p.add_stage(self.checks_stage, [
-            p.codebuild_action(name, project, [artifact], category="Test") for name, project, artifact in self.checks
+            p.codebuild_action(name, project, artifacts if isinstance(artifacts, list) else [artifacts], category="Test")
+            for name, project, artifacts in self.checks
         ])
         self.create_target_stages(self.staging)
         p.add_stage("Approval", [p.approval_action(

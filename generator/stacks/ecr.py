@@ -5,8 +5,8 @@ environment's ECS tasks pull from it (same account). Its policy refers to the
 roles by the naming convention (``aws:PrincipalArn`` patterns), so it can be
 deployed before those roles exist:
 
-- push: the image build project's role, ``{project}-tools-<IMAGE_BUILD_COMPONENT>-build``
-  (a ``codebuild.BuildProject`` with ``component=IMAGE_BUILD_COMPONENT``);
+- push: the image build projects' roles, ``{project}-tools-<component>-role`` for each of
+  ``IMAGE_BUILD_COMPONENTS`` (a ``codebuild.BuildProject``'s role is ``<component>-role``);
 - pull: the ECS task execution roles of every environment (``{project}-*-ecs-execution``)
   and the tools pipeline roles (``{project}-tools-*``: image scan gate, deploy actions).
 """
@@ -21,8 +21,9 @@ from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
 from . import foundation
 
-#: Component name of the CodeBuild project that builds and pushes the image (its role may push).
-IMAGE_BUILD_COMPONENT = "image"
+#: Components of the CodeBuild projects that build and push the image, one per ECS pipeline
+#: variant (``ecs-pipeline``, ``ecs-rolling-pipeline``); only their roles may push.
+IMAGE_BUILD_COMPONENTS = ("ecs-image", "ecs-rolling-image")
 #: Component name of the ECS task execution role in each environment (``ecs_service``).
 EXECUTION_ROLE_COMPONENT = "ecs-execution"
 REPOSITORY_COMPONENT = "app"
@@ -63,7 +64,8 @@ class EcrStack(Stack):
         self.repository = Repository(
             self, "Repository", naming.physical_name(REPOSITORY_COMPONENT),
             KeyReference(foundation.EXPORTS.key_arn.imported()), Ref(self.keep_images),
-            push_roles=[role_arn_pattern("${ProjectName}-${EnvironmentName}-%s-build" % IMAGE_BUILD_COMPONENT)],
+            push_roles=[role_arn_pattern("${ProjectName}-${EnvironmentName}-%s-role" % component)
+                        for component in IMAGE_BUILD_COMPONENTS],
             pull_roles=[role_arn_pattern("${ProjectName}-*-%s" % EXECUTION_ROLE_COMPONENT),
                         role_arn_pattern("${ProjectName}-${EnvironmentName}-*")],
         )

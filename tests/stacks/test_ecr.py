@@ -45,8 +45,8 @@ def test_policy_allows_only_this_accounts_named_roles(repository):
             assert pattern["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-")
     push = next(s for s in found if "ecr:PutImage" in s["Action"])
     assert push["Condition"]["ArnLike"]["aws:PrincipalArn"] == [{"Fn::Sub": (
-        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-build"
-        % ecr_stack.IMAGE_BUILD_COMPONENT)}]
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-role"
+        % component)} for component in ecr_stack.IMAGE_BUILD_COMPONENTS]
     pull = next(s for s in found if "ecr:PutImage" not in s["Action"])
     assert not [a for a in pull["Action"] if a in ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart")]
 
