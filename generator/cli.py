@@ -1,7 +1,7 @@
 """The ``cfn-delivery`` command line.
 
-Each subcommand lives in its own function with its own ``--help``; later features
-(deploy, diff, diagram) register themselves in ``SUBCOMMANDS``.
+Each subcommand has its own ``--help``; the deploy and review packages register theirs
+(``register(subparsers, params_subparsers)``) and keep their logic to themselves.
 """
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def cmd_templates(args) -> int:
         state = "wrote" if result.changed else "unchanged"
         warn = "  (over the 51,200-byte inline limit!)" if result.size > render.MAX_TEMPLATE_BYTES else ""
         print(f"{state:9} {paramfile.display(result.path)}  {result.size:>6} bytes{warn}")
+    if not args.out and not args.stack:  # pipeline diagrams follow the templates they draw
+        from .review import diagram
+        for path, state in diagram.write(readme=paths.root() / "README.md"):
+            print(f"{state:9} {paramfile.display(path)}")
     return 0
 
 
@@ -98,13 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", help="only this environment")
     p.set_defaults(func=cmd_stacks)
 
-    for register in EXTENSIONS:
-        register(sub, psub)
+    from .deploy import main as deploy_main  # deploy through change sets (generator/deploy/)
+    deploy_main.register(sub, psub)
+
+    from .review import cli as review_cli  # diff, params diff, diagram (generator/review/)
+    review_cli.register(sub, psub)
+
     return parser
-
-
-#: Functions ``register(subparsers, params_subparsers)`` adding later subcommands.
-EXTENSIONS: list = []
 
 
 def main(argv=None) -> int:

@@ -2,12 +2,24 @@
 from __future__ import annotations
 
 from .stacks.artifacts import ArtifactsStack
+from .stacks.ecr import EcrStack
+from .stacks.ecs_pipeline import EcsPipelineStack, EcsRollingPipelineStack
+from .stacks.ecs_service import EcsServiceStack
+from .stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
+from .stacks.beanstalk_pipeline import BeanstalkPipelineStack
 from .stacks.foundation import FoundationStack
 
 #: Every stack, in deploy order within an environment (a stack's ``requires`` come before it).
 STACKS = [
     FoundationStack,
     ArtifactsStack,
+    EcrStack,
+    EcsServiceStack,
+    BeanstalkAppStack,
+    BeanstalkEnvStack,
+    BeanstalkPipelineStack,
+    EcsPipelineStack,
+    EcsRollingPipelineStack,
 ]
 
 

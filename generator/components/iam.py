@@ -8,10 +8,12 @@ sees every unscoped one in one place.
 """
 from __future__ import annotations
 
+import json
+
 from awacs import iam as iam_actions
 from awacs import sts
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, iam
+from troposphere import GetAtt, Ref, encode_to_dict, iam
 
 from ..core import naming
 
@@ -55,7 +57,9 @@ class Role:
     """A service role: one trusted service principal, confused-deputy conditions, grants."""
 
     def __init__(self, stack, logical_id, service, component, source_arn=None,
-                 source_account=True, managed_policy_arns=None, description=None):
+                 source_account=True, managed_policy_arns=None, description=None, trust_conditions=None):
+        """``trust_conditions``: extra ``{ConditionClass: {key: value}}`` for the trust policy
+        (for example ``sts:ExternalId`` where a service documents it instead of ``aws:SourceAccount``)."""
         self.stack = stack
         self.logical_id = logical_id
         self._statements: list = []
@@ -64,9 +68,12 @@ class Role:
             conditions[StringEquals] = {"aws:SourceAccount": Ref("AWS::AccountId")}
         if source_arn is not None:
             conditions[ArnLike] = {"aws:SourceArn": source_arn}
+        for cls, values in (trust_conditions or {}).items():
+            conditions.setdefault(cls, {}).update(values)
         trust = Statement(
             Effect=Allow,
-            Principal=Principal("Service", service),
+            # ``service``: a service principal name, or an awacs Principal (a role that assumes this one).
+            Principal=service if isinstance(service, Principal) else Principal("Service", service),
             Action=[sts.AssumeRole],
         )
         if conditions:
@@ -100,9 +107,23 @@ class Role:
             condition=Condition(StringEquals({"iam:PassedToService": service})),
         ))
 
+    def _unique_statements(self):
+        """Grants in order, merged: statements that differ only in ``Resource`` become one
+        statement listing each resource once (components' grants overlap, e.g. on the key)."""
+        merged: dict = {}
+        for statement in self._statements:
+            props = dict(statement.properties)
+            resources = props.pop("Resource", [])
+            fingerprint = json.dumps(encode_to_dict(props), sort_keys=True)
+            _, known = merged.setdefault(fingerprint, (props, {}))
+            for resource in resources:
+                known.setdefault(json.dumps(encode_to_dict(resource), sort_keys=True), resource)
+        return [Statement(Resource=list(resources.values()), **props) for props, resources in merged.values()]
+
     def _write_policies(self):
-        scoped = [s for s in self._statements if not is_unscoped(s)]
-        wildcard = [s for s in self._statements if is_unscoped(s)]
+        statements = self._unique_statements()
+        scoped = [s for s in statements if not is_unscoped(s)]
+        wildcard = [s for s in statements if is_unscoped(s)]
         for suffix, statements in (("Policy", scoped), ("UnscopedPolicy", wildcard)):
             if statements:
                 self.stack.add(iam.PolicyType(

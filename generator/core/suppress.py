@@ -4,11 +4,17 @@ One :class:`Suppression` names the rule it breaks in each scanner's vocabulary
 (checkov, cfn-lint, cfripper) and the reason a security reviewer would accept.
 The generator writes each tool's native form from that single declaration:
 checkov ``Metadata.checkov.skip`` and cfn-lint ``Metadata.cfn-lint.config.ignore_checks``
-into the template; cfripper allow-list filters from :func:`collect`.
+into the template, and the declaration itself under ``Metadata.cfn-delivery.suppressions``
+so that the template file alone says what is suppressed and why. cfripper reads no
+metadata: ``generator.lint.suppressions`` turns that key into cfripper allow-list filter
+files (``--rules-filters-folder``) when ``make lint`` runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The generator's own metadata key: every suppression of a resource, with its reason.
+METADATA_KEY = "cfn-delivery"
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,17 @@ class Suppression:
             raise ValueError("a suppression needs a reason a reviewer can accept (20+ characters)")
         if not (self.checkov or self.cfn_lint or self.cfripper):
             raise ValueError("a suppression must name at least one rule")
+        for tool in ("checkov", "cfn_lint", "cfripper"):
+            if isinstance(getattr(self, tool), str):
+                raise ValueError(f"Suppression.{tool} takes a tuple of rule ids, not a string")
+
+    def as_metadata(self) -> dict:
+        """The declaration as written under ``Metadata.cfn-delivery.suppressions``."""
+        entry = {"reason": self.reason}
+        for tool, key in (("checkov", "checkov"), ("cfn_lint", "cfn-lint"), ("cfripper", "cfripper")):
+            if getattr(self, tool):
+                entry[key] = list(getattr(self, tool))
+        return entry
 
 
 def suppress(resource, suppression: Suppression):
@@ -36,6 +53,9 @@ def suppress(resource, suppression: Suppression):
         ignored = list(metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []))
         ignored += [rule for rule in suppression.cfn_lint if rule not in ignored]
         metadata["cfn-lint"] = {"config": {"ignore_checks": ignored}}
+    own = list(metadata.get(METADATA_KEY, {}).get("suppressions", []))
+    own.append(suppression.as_metadata())
+    metadata[METADATA_KEY] = {"suppressions": own}
     resource.Metadata = metadata
     records = getattr(resource, "_suppressions", [])
     records.append(suppression)

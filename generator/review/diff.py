@@ -26,6 +26,14 @@ PARAMETER_RISK_KEYS = ("Default", "Type", "AllowedValues", "AllowedPattern", "Mi
 RENAME_SIMILARITY = 0.8
 
 
+class _ChangedPaths:
+    """The changed property paths, in order of first appearance."""
+
+    @property
+    def properties(self):
+        return list(dict.fromkeys(v.path for v in self.values))
+
+
 @dataclass
 class ValueChange:
     path: str
@@ -34,7 +42,7 @@ class ValueChange:
 
 
 @dataclass
-class ResourceChange:
+class ResourceChange(_ChangedPaths):
     stack: str
     logical_id: str
     type: str
@@ -44,13 +52,9 @@ class ResourceChange:
     risks: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
-    @property
-    def properties(self):
-        return list(dict.fromkeys(v.path for v in self.values))
-
 
 @dataclass
-class EntryChange:
+class EntryChange(_ChangedPaths):
     """A change to a parameter, output or other template section entry."""
     stack: str
     section: str
@@ -59,10 +63,6 @@ class EntryChange:
     values: list = field(default_factory=list)
     risks: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-
-    @property
-    def properties(self):
-        return list(dict.fromkeys(v.path for v in self.values))
 
 
 @dataclass

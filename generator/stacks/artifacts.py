@@ -5,7 +5,7 @@ from troposphere import Ref
 
 from ..components.kms import KeyReference
 from ..components.s3 import BucketReference, SecureBucket, lifecycle_rules
-from ..components.sns import EncryptedTopic
+from ..components.sns import EncryptedTopic, TopicReference
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
@@ -31,6 +31,10 @@ def artifact_bucket() -> BucketReference:
 def source_bucket() -> BucketReference:
     return BucketReference(EXPORTS.source_bucket.imported(), EXPORTS.source_bucket_arn.imported(),
                            KeyReference(foundation.EXPORTS.key_arn.imported()))
+
+
+def approvals_topic() -> TopicReference:
+    return TopicReference(EXPORTS.approvals_topic.imported(), KeyReference(foundation.EXPORTS.key_arn.imported()))
 
 
 class ArtifactsStack(Stack):

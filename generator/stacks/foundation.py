@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from troposphere import Ref
 
+from ..components.alb import ACCESS_LOG_PREFIX as ALB_LOG_PREFIX
 from ..components.kms import EncryptionKey
 from ..components.logs import EncryptedLogGroup
 from ..components.s3 import SecureBucket, lifecycle_rules
@@ -12,6 +13,7 @@ from ..core.exports import ExportSet, declare
 from ..core.stack import LOG_RETENTION_DAYS, Stack
 from ..core.suppress import Suppression, suppress
 
+ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 EMAIL_PATTERN = r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$"
 
 
@@ -66,6 +68,11 @@ class FoundationStack(Stack):
             lifecycle=lifecycle_rules(expire_days=Ref(self.access_log_retention), noncurrent_days=30),
         )
         self.access_logs.allow_service_put("AllowS3ServerAccessLogDelivery", "logging.s3.amazonaws.com", "s3/*")
+        # Application load balancers (ecs-service) log under "alb/". ELB documents this service principal
+        # (with aws:SourceAccount) and now accepts it in every commercial region; the older policy naming a
+        # per-region ELB account id is legacy and not written here (see docs/architecture.md for the limits).
+        self.access_logs.allow_service_put(
+            "AllowElbAccessLogDelivery", ELB_LOG_DELIVERY, "%s/AWSLogs/${AWS::AccountId}/*" % ALB_LOG_PREFIX)
         suppress(self.access_logs.bucket, Suppression(
             "This is the access-log target bucket; logging it into itself would loop, and no other log bucket exists",
             checkov=("CKV_AWS_18",),

@@ -50,8 +50,10 @@ def test_access_log_bucket(template):
 def test_access_log_bucket_policy_grants_log_delivery_for_this_account(template):
     _, policy = one(template, "AWS::S3::BucketPolicy")
     grants = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Allow"]
-    assert [g["Principal"] for g in grants] == [{"Service": "logging.s3.amazonaws.com"}]
-    assert grants[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert [g["Principal"] for g in grants] == [{"Service": "logging.s3.amazonaws.com"},
+                                                {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
+    for grant in grants:
+        assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
     denies = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Deny"]
     assert any(d["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for d in denies)
 
