@@ -11,11 +11,9 @@ update the task definition of such a service), which is what the pipeline does.
 from __future__ import annotations
 
 from awacs import ecs as ecs_actions
-from awacs import iam as iam_actions
-from awacs.aws import Condition, StringEquals
 from troposphere import GetAtt, If, NoValue, Ref, Sub, applicationautoscaling as aas, ecs
 
-from .iam import Role, allow, unscoped
+from .iam import Role, allow, pass_role, unscoped
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 #: Fargate's CPU units and, for each, the memory sizes (MiB) it accepts.
@@ -81,8 +79,7 @@ class TaskDefinitionReference:
             allow([ecs_actions.RegisterTaskDefinition], [
                 Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${Family}:*",
                     Family=self.family)]),
-            allow([iam_actions.PassRole], [self.execution_role_arn, self.task_role_arn],
-                  condition=Condition(StringEquals({"iam:PassedToService": ECS_TASKS}))),
+            pass_role([self.execution_role_arn, self.task_role_arn], ECS_TASKS),
         ]
 
 

@@ -45,8 +45,12 @@ def unscoped(actions, why: str, condition=None) -> Statement:
     return allow(actions, ["*"], condition=condition, sid=sid)
 
 
-def source_account_condition() -> Condition:
-    return Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}))
+def pass_role(role_arns, service: str) -> Statement:
+    """``iam:PassRole`` on ``role_arns``, to ``service`` only (never on ``*``, never unconditioned)."""
+    return allow(
+        [iam_actions.PassRole], list(role_arns),
+        condition=Condition(StringEquals({"iam:PassedToService": service})),
+    )
 
 
 def is_unscoped(statement: Statement) -> bool:
@@ -99,13 +103,6 @@ class Role:
             elif statement is not None:
                 self._statements.append(statement)
         return self
-
-    def grant_pass_to(self, role: "Role", service: str):
-        """Allow this role to pass ``role`` to ``service`` only (PassRole with PassedToService)."""
-        return self.grant(allow(
-            [iam_actions.PassRole], [role.arn],
-            condition=Condition(StringEquals({"iam:PassedToService": service})),
-        ))
 
     def _unique_statements(self):
         """Grants in order, merged: statements that differ only in ``Resource`` become one

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from awacs import logs as logs_actions
-from troposphere import GetAtt, Ref, Sub, logs
+from troposphere import Ref, Sub, logs
 
 from .iam import allow
 
@@ -27,4 +27,3 @@ class EncryptedLogGroup(LogGroupReference):
             DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
         ))
         super().__init__(Ref(self.group))
-        self.arn_with_streams = GetAtt(self.group, "Arn")

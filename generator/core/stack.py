@@ -5,7 +5,7 @@ A stack is a class whose ``create`` reads as a table of contents of small steps
 """
 from __future__ import annotations
 
-from troposphere import Equals, Export, Output, Parameter, Ref, Tags, Template
+from troposphere import Export, Output, Parameter, Ref, Tags, Template
 
 from . import naming
 from .exports import CrossStackValue
@@ -67,9 +67,6 @@ class Stack:
     def condition(self, name, expression):
         self.template.add_condition(name, expression)
         return name
-
-    def is_environment(self, env: str):
-        return Equals(Ref(self.environment), env)
 
     def output(self, name, value, description, export: CrossStackValue = None, condition=None):
         kwargs = {"Description": description, "Value": value}
