@@ -18,6 +18,10 @@ UNSCOPED_ALLOWED = {
     "ecr:GetAuthorizationToken": "returns a registry login token; IAM defines no resource for it",
     "ecs:DescribeTaskDefinition": "the rolling ECS deploy action reads the service's current task definition "
                                    "to register the next revision; IAM defines no resource for it",
+    **{f"ec2:{action}": "CodeBuild describes the VPC, subnets, security groups, DHCP options and network "
+                        "interfaces before it puts a build in a VPC; IAM defines no resource for EC2 Describe actions"
+       for action in ("DescribeDhcpOptions", "DescribeNetworkInterfaces", "DescribeSecurityGroups",
+                      "DescribeSubnets", "DescribeVpcs")},
 }
 
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).
