@@ -249,3 +249,22 @@ def test_role_drops_keys_the_service_does_not_send_and_records_why():
 
     with pytest.raises(UnknownServicePrincipal, match="TRUST_CONDITION_KEYS"):
         Role(stack, "GlueRole", "glue.amazonaws.com", "glue")
+
+
+def test_role_refuses_source_keys_that_bypass_the_table_and_service_lists():
+    from awacs.aws import Principal, StringEquals
+
+    from generator.components.iam import Role
+
+    class FakeStack:
+        def add(self, resource):
+            return resource
+
+        def on_finalize(self, hook):
+            pass
+
+    with pytest.raises(ValueError, match="trust table decides"):
+        Role(FakeStack(), "R", "codepipeline.amazonaws.com", "p",
+             trust_conditions={StringEquals: {"aws:SourceAccount": "1"}})
+    with pytest.raises(ValueError, match="one service principal"):
+        Role(FakeStack(), "R", Principal("Service", ["ec2.amazonaws.com", "lambda.amazonaws.com"]), "p")

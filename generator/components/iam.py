@@ -143,6 +143,8 @@ def _service_name(service):
         value = data.get("Service")
         if isinstance(value, str):
             return value
+        if value is not None:
+            raise ValueError("a role trusts one service principal; give one name, not a list")
     return None
 
 
@@ -179,6 +181,9 @@ class Role:
         elif source_arn is not None:
             raise ValueError("aws:SourceArn applies to service principals only; a role principal sends none")
         for cls, values in (trust_conditions or {}).items():
+            sneaked = {k for k in values if k.lower() in ("aws:sourcearn", "aws:sourceaccount")}
+            if sneaked:
+                raise ValueError(f"pass {sorted(sneaked)} as source_arn/source_account, so the trust table decides")
             conditions.setdefault(cls, {}).update(values)
         trust = Statement(
             Effect=Allow,
