@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from awacs import s3 as s3_actions
 from awacs.aws import (
-    Bool, Condition, Deny, Null, Statement, StringEquals, StringNotEqualsIfExists, ArnLike, Allow, Principal,
+    Bool, Condition, Deny, Statement, StringEquals, StringNotEqualsIfExists, ArnLike, Allow, Principal,
 )
 from troposphere import GetAtt, Ref, Sub, s3
 
@@ -159,23 +159,22 @@ class SecureBucket(BucketReference):
         ))
 
     def _deny_other_encryption(self, key):
-        """Every object ends up encrypted under ``key`` and nothing else.
+        """Every object is written encrypted under ``key`` and nothing else; clients send both headers.
 
-        What S3 does with the request headers (PutObject API reference, ``x-amz-server-side-encryption``):
-        no SSE header -> the bucket's default encryption (SSE-KMS under ``key``, set above);
-        ``aws:kms`` with a key id -> that key; ``aws:kms`` WITHOUT a key id -> the AWS managed key
-        ``aws/s3``, not the bucket's default key; ``AES256`` / ``aws:kms:dsse`` -> other encryption.
-        https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html
-        So three denies, in the shape of the S3 user guide's "require SSE-KMS with a specific key"
-        policies (condition keys ``s3:x-amz-server-side-encryption`` and
-        ``s3:x-amz-server-side-encryption-aws-kms-key-id``):
-        1. an SSE header naming anything but ``aws:kms``;
-        2. a key id other than ``key`` (compared with the ARN: clients must send the key ARN);
-        3. ``aws:kms`` named with no key id (the ``aws/s3`` case).
-        Uploads naming no encryption stay allowed and get the default key: CodePipeline and CodeBuild
-        send ``aws:kms`` + the artifact store's / project's key ARN (both configured with ``key.arn``);
-        ``aws s3 cp`` sends nothing, or ``--sse aws:kms --sse-kms-key-id <key ARN>``.
-        Multipart parts (UploadPart, also ``s3:PutObject``) carry no SSE header and pass all three.
+        What S3 does with the request headers (PutObject API reference, ``x-amz-server-side-encryption``,
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html):
+        ``aws:kms`` + a key id -> that key; ``aws:kms`` WITHOUT a key id -> the AWS managed key ``aws/s3``,
+        not the bucket's default key; ``AES256`` / ``aws:kms:dsse`` -> another encryption; no header ->
+        the bucket default (``key``). The two denies are the S3 user guide's "require SSE-KMS with this
+        key" shape. ``...IfExists`` and negated operators evaluate to TRUE when the request lacks the key
+        (IAM condition operators), so each deny also fires when its header is absent:
+        1. ``s3:x-amz-server-side-encryption`` is not ``aws:kms`` (or absent);
+        2. ``s3:x-amz-server-side-encryption-aws-kms-key-id`` is not the key's ARN (or absent: this is
+           what refuses ``aws:kms`` named without a key id, the ``aws/s3`` case).
+        So clients must send ``aws:kms`` and the key ARN: CodePipeline does (artifact store
+        ``EncryptionKey`` = ``key.arn``), CodeBuild does (project ``EncryptionKey`` = ``key.arn``),
+        ``aws s3 cp`` needs ``--sse aws:kms --sse-kms-key-id <KeyArn export>``. Relying on the default
+        for header-less uploads would need a Null-guarded deny that nobody documents; not done.
         """
         objects = [self.objects()]
         self.add_policy_statement(Statement(
@@ -190,14 +189,6 @@ class SecureBucket(BucketReference):
             Action=[s3_actions.PutObject], Resource=objects,
             Condition=Condition([
                 StringNotEqualsIfExists({"s3:x-amz-server-side-encryption-aws-kms-key-id": key.arn}),
-            ]),
-        ))
-        self.add_policy_statement(Statement(
-            Sid="DenyKmsUploadsWithoutTheBucketKeyId", Effect=Deny, Principal=ANYONE,
-            Action=[s3_actions.PutObject], Resource=objects,
-            Condition=Condition([
-                StringEquals({"s3:x-amz-server-side-encryption": "aws:kms"}),
-                Null({"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"}),
             ]),
         ))
 
