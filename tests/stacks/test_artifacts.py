@@ -142,7 +142,15 @@ def _matches(operator, key, wanted, request):
         return (not present) or request[key] not in wanted
     if operator == "Bool":
         return present and str(request[key]).lower() == str(wanted[0]).lower()
+    if operator == "ArnNotLike":  # the store's own-roles deny: the request comes from one of its roles
+        return not (present and any(fnmatch.fnmatchcase(request[key], _glob(w)) for w in wanted))
     raise AssertionError(f"operator {operator} not modelled")
+
+
+def _glob(pattern):
+    import re
+    text = pattern["Fn::Sub"] if isinstance(pattern, dict) else pattern
+    return re.sub(r"\$\{[^}]+\}", "X", text)
 
 
 def _denied(policy_document, request):
@@ -160,7 +168,7 @@ OTHER_KEY = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-0000
 TLS = {"aws:SecureTransport": "true"}
 
 
-@pytest.mark.parametrize("bucket", ["ArtifactBucket", "SourceBucket"])
+@pytest.mark.parametrize("bucket", STORES + ["SourceBucket"])
 @pytest.mark.parametrize("request_headers,allowed", [
     ({"s3:x-amz-server-side-encryption": "aws:kms",
       "s3:x-amz-server-side-encryption-aws-kms-key-id": FOUNDATION_KEY}, True),   # CodePipeline / CodeBuild
@@ -175,7 +183,9 @@ TLS = {"aws:SecureTransport": "true"}
 def test_put_object_only_under_the_bucket_key(template, bucket, request_headers, allowed):
     policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
                   if p["Properties"]["Bucket"] == {"Ref": bucket})
-    denied_by = _denied(policy["Properties"]["PolicyDocument"], dict(TLS, **request_headers))
+    component = next((c for c in registry.pipeline_components() if store_id(c) == bucket), "source")
+    caller = {"aws:PrincipalArn": f"arn:X:iam::X:role/X-X-{component}-pipeline"}  # the pipeline's own role
+    denied_by = _denied(policy["Properties"]["PolicyDocument"], dict(TLS, **caller, **request_headers))
     assert (denied_by is None) is allowed, denied_by
 
 
