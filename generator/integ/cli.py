@@ -155,8 +155,8 @@ class Integ:
             _err(f"integ: interrupted; what was created is recorded in {self.state.path}; remove it with "
                  f"`cfn-delivery integ --teardown-only`")
             return 130
-        print(self.report.table())
         if self.args.no_teardown or self.stopped_at_approval:
+            print(self.report.table())
             why = "--no-teardown" if self.args.no_teardown else "stopped at a manual approval"
             print(f"integ: left deployed ({why}); remove it with `cfn-delivery integ --teardown-only`")
             return EXIT_FAILED if not self.report.passed or self.stopped_at_approval else EXIT_OK
@@ -387,9 +387,11 @@ class Integ:
     def wait_pipeline(self, d, name, version, not_before) -> bool:
         cp = self.clients.get("codepipeline")
 
+        shared = health.shared_values(self.targets)
+
         def on_stage(stage):
             for target in self.targets:
-                if stage.deploy_targets and target.matches(stage.deploy_targets):
+                if stage.deploy_targets and target.matches(stage.deploy_targets, shared):
                     self.check_target(target, f"health {name}/{stage.name} {target.key}")
 
         watcher = pipeline.Watcher(cp, name, poll_seconds=self.args.poll_seconds,

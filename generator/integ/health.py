@@ -34,10 +34,22 @@ class Target:
     outputs: dict
     target_groups: list = field(default_factory=list)   # ARNs of the stack's target groups
 
-    def matches(self, values) -> bool:
-        """Whether a pipeline deploy action's configuration names this target (an output value)."""
-        mine = {str(v) for v in self.outputs.values()}
+    def matches(self, values, shared=()) -> bool:
+        """Whether a pipeline deploy action's configuration names this target: one of its values is an
+        output value of this target that no other target has (``shared``: values several targets output,
+        such as a container name or a VPC id, which identify nothing)."""
+        mine = {str(v) for v in self.outputs.values() if v} - set(shared)
         return any(str(v) in mine for v in values)
+
+
+def shared_values(targets) -> set:
+    """Output values that more than one target has."""
+    seen, shared = set(), set()
+    for target in targets:
+        values = {str(v) for v in target.outputs.values() if v}
+        shared |= seen & values
+        seen |= values
+    return shared
 
 
 def classify(key, stack_name, outputs, resource_types, target_groups=()) -> Target:

@@ -56,6 +56,14 @@ def test_targets_are_recognised_from_outputs_and_resource_types():
     # a pipeline deploy action names its target by an output value
     assert beanstalk_target().matches(["demo-app", "demo-staging"])
     assert not beanstalk_target().matches(["demo-prod"])
+    # a value several targets output (a container name, a VPC id) identifies none of them
+    staging, prod = ecs_target(), health.classify("prod:svc", "demo-prod-svc", {
+        "ClusterName": "demo-prod", "ServiceName": "demo-prod-app", "ContainerName": "app"}, set())
+    staging.outputs["ContainerName"] = "app"
+    shared = health.shared_values([staging, prod])
+    assert shared == {"app"}
+    assert not staging.matches(["app", "imagedefinitions.json"], shared)
+    assert prod.matches(["demo-prod", "demo-prod-app"], shared) and not staging.matches(["demo-prod"], shared)
 
 
 def _environment(status="Ready", color="Green"):
