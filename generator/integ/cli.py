@@ -172,7 +172,9 @@ class Integ:
             return self.clients.session
         import boto3
 
-        return boto3.session.Session(profile_name=self.args.profile, region_name=self.args.region)
+        # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is what the SDKs and the docs use
+        region = self.args.region or os.environ.get("AWS_REGION") or None
+        return boto3.session.Session(profile_name=self.args.profile, region_name=region)
 
     # -- local checks ------------------------------------------------------------
     def prepare(self) -> list:

@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from generator import cli
 from generator.deploy import aws
 from generator.integ import cli as integ_cli, state as statefile, teardown
-from tests.localstack_server import aws_env, client, localstack  # noqa: F401  (session fixture)
+from tests.localstack_server import aws_env, localstack  # noqa: F401  (session fixture)
 
 from ..deploy.conftest import Project, naming_parameters, stack_or_none
 from .conftest import offline_client, stubbed_clients
