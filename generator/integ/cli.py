@@ -184,8 +184,14 @@ class Integ:
         from ..deploy import plan as planning
         from ..deploy.errors import DeployError
 
+        from .. import paths
+
         try:
+            for env in self.args.env or []:
+                paths.check_environment(env)
             self.deployments = integ_plan.from_project(self.args.env)
+        except paths.UnknownEnvironment as err:
+            return [f"integ: {err}"]
         except integ_plan.PlanError as err:
             return str(err).splitlines()
         if not self.deployments:

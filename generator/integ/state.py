@@ -74,12 +74,13 @@ class State:
         return self.data["resources"]
 
     def add_stack(self, name: str, env: str = "", stack: str = "") -> None:
+        """Record a stack before it is deployed (so a failed or interrupted create is torn down too)."""
         for entry in self.stacks:
             if entry["name"] == name:
-                entry["status"] = "deployed"
+                entry["status"] = "recorded"
                 break
         else:
-            self.stacks.append({"name": name, "env": env, "stack": stack, "status": "deployed"})
+            self.stacks.append({"name": name, "env": env, "stack": stack, "status": "recorded"})
         self.save()
 
     def mark_stack(self, name: str, status: str) -> None:

@@ -36,6 +36,21 @@ def test_no_credentials_exits_0_with_the_message(tmp_path):
     assert "SANDBOX" in proc.stdout
 
 
+def test_the_subcommand_is_registered_with_its_flags(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["integ", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--approve", "--teardown-only", "--no-teardown", "--env", "--state-file", "--profile", "--region"):
+        assert flag in text
+
+
+def test_an_unknown_environment_is_a_usage_error(demo, sts):
+    client, _ = sts
+    code, _, err = _run(demo, stubbed_clients(("sts", client)), "--env", "nope")
+    assert code == 2 and "unknown environment 'nope'" in err
+
+
 def test_the_makefile_target_runs_the_subcommand():
     text = open(os.path.join(ROOT, "Makefile")).read()
     assert "\ninteg: $(STAMP)\n\t$(BIN)/cfn-delivery integ $(ARGS)\n" in text
