@@ -340,14 +340,36 @@ class Integ:
 
     # -- pipelines -------------------------------------------------------------------------
     def pipelines(self) -> list:
-        """``[(deployment, plan)]`` of stacks that hold a pipeline with a ``SourceObjectKey``."""
+        """``[(deployment, plan)]`` of the stacks that hold a pipeline."""
         found = []
         for d in self.deployments:
             p = self.plans[(d.env, d.stack)]
             types = {r.get("Type") for r in p.template["Resources"].values() if isinstance(r, dict)}
-            if "AWS::CodePipeline::Pipeline" in types and "SourceObjectKey" in p.effective_parameters():
+            if "AWS::CodePipeline::Pipeline" in types:
                 found.append((d, p))
         return found
+
+    def source_key(self, d, p):
+        """``SourceObjectKey`` of the pipeline stack (parameter file, else template default), else of
+        the nearest stack it requires that has one."""
+        key = p.effective_parameters().get("SourceObjectKey")
+        if key:
+            return key
+        index = {(x.env, x.stack): x for x in self.deployments}
+        queue, seen = [d], set()
+        while queue:
+            current = queue.pop(0)
+            for req in current.cls.requires:
+                req_env, _, req_stack = req.rpartition(":")
+                node = (req_env or current.env, req_stack)
+                if node in seen or node not in index:
+                    continue
+                seen.add(node)
+                key = self.plans[node].effective_parameters().get("SourceObjectKey")
+                if key:
+                    return key
+                queue.append(index[node])
+        return None
 
     def _pipeline_name(self, d, p) -> str:
         name = self.outputs.get((d.env, d.stack), {}).get("PipelineName")
@@ -377,7 +399,9 @@ class Integ:
                     bucket = self._find_output(d, "SourceBucketName")
                     if not bucket:
                         raise reporting.StepFailed(f"no SourceBucketName output among the stacks {d.key} requires")
-                    key = p.effective_parameters()["SourceObjectKey"]
+                    key = self.source_key(d, p)
+                    if not key:
+                        raise reporting.StepFailed(f"no SourceObjectKey parameter in {d.key} or the stacks it requires")
                     not_before = _utcnow()
                     version = source.upload(self.clients.get("s3"), zip_path, bucket, key)
                     note["detail"] = f"s3://{bucket}/{key} version {version}"
