@@ -99,7 +99,14 @@ class Integ:
         except ProfileNotFound as err:
             _err(f"integ: {err}; list profiles with `aws configure list-profiles`")
             return EXIT_USAGE
-        if not preflight.has_credentials(session):
+        try:
+            found = preflight.has_credentials(session)
+        except Exception as err:  # e.g. an expired SSO token: say so rather than "no credentials"
+            from ..deploy.errors import one_line
+
+            _err(f"integ: cannot load the AWS credentials: {one_line(err)}")
+            return EXIT_USAGE
+        if not found:
             print(preflight.NO_CREDENTIALS)
             return EXIT_OK
         self.region = session.region_name

@@ -16,11 +16,9 @@ class Refused(Exception):
 
 
 def has_credentials(session) -> bool:
-    """Whether the credential chain finds anything (no API call)."""
-    try:
-        return session.get_credentials() is not None
-    except Exception:  # a broken profile or credential process: not usable either
-        return False
+    """Whether the credential chain finds anything (no API call). A chain that fails (an expired
+    SSO session, a broken credential process) raises: that is not "no credentials"."""
+    return session.get_credentials() is not None
 
 
 def identity(sts) -> dict:
