@@ -156,7 +156,7 @@ class Teardown:
             self.out("not confirmed: left in place; `cfn-delivery integ --teardown-only` removes them later")
             return False
         ok = True
-        for r in left:
+        for r in self.log_targets_last(left):
             try:
                 self.delete_resource(r["type"], r["id"])
                 self.state.mark_resource(r["type"], r["id"], "deleted")
@@ -189,11 +189,36 @@ class Teardown:
                 return False
             raise
 
+    def log_targets_last(self, resources) -> list:
+        """Buckets that receive other buckets' access logs go last (their logs would refill them)."""
+        buckets = [r["id"] for r in resources if r["type"] == BUCKET]
+        targets = set()
+        for bucket in buckets:
+            try:
+                logging = self.clients.get("s3").get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}
+            except ClientError:
+                continue
+            if logging.get("TargetBucket") in buckets:
+                targets.add(logging["TargetBucket"])
+        return sorted(resources, key=lambda r: r["type"] == BUCKET and r["id"] in targets)
+
+    def delete_bucket(self, bucket, attempts=3) -> None:
+        """Empty and delete; S3 delivers access logs late, so a bucket that refills is emptied again."""
+        s3 = self.clients.get("s3")
+        for attempt in range(attempts):
+            empty_bucket(s3, bucket)
+            try:
+                s3.delete_bucket(Bucket=bucket)
+                return
+            except ClientError as err:
+                if _code(err) != "BucketNotEmpty" or attempt == attempts - 1:
+                    raise
+                self.sleep(self.poll)
+
     def delete_resource(self, rtype, physical_id) -> None:
         c = self.clients.get
         if rtype == BUCKET:
-            empty_bucket(c("s3"), physical_id)
-            c("s3").delete_bucket(Bucket=physical_id)
+            self.delete_bucket(physical_id)
         elif rtype == LOG_GROUP:
             c("logs").delete_log_group(logGroupName=physical_id)
         elif rtype == REPOSITORY:

@@ -221,3 +221,32 @@ def test_kms_keys_are_scheduled_for_deletion_with_the_shortest_window(tmp_path):
                                  out=lambda *a, **k: None)
         assert work.run() is True
         k.assert_no_pending_responses()
+
+
+def test_the_access_log_bucket_goes_last_and_is_emptied_again_when_late_logs_refill_it(tmp_path, clock):
+    s3 = offline_client("s3")
+    with Stubber(s3) as s:
+        for bucket in ("demo-logs", "demo-source"):   # both still exist
+            s.add_response("head_bucket", {}, {"Bucket": bucket})
+        s.add_response("get_bucket_logging", {}, {"Bucket": "demo-logs"})
+        s.add_response("get_bucket_logging", {"LoggingEnabled": {"TargetBucket": "demo-logs", "TargetPrefix": "s3/"}},
+                       {"Bucket": "demo-source"})
+        s.add_response("list_object_versions", {"Versions": []}, {"Bucket": "demo-source"})
+        s.add_response("delete_bucket", {}, {"Bucket": "demo-source"})
+        s.add_response("list_object_versions", {"Versions": [{"Key": "s3/a", "VersionId": "1"}]}, {"Bucket": "demo-logs"})
+        s.add_response("delete_objects", {}, {"Bucket": "demo-logs", "Delete": {
+            "Objects": [{"Key": "s3/a", "VersionId": "1"}], "Quiet": True}})
+        s.add_client_error("delete_bucket", "BucketNotEmpty", "The bucket you tried to delete is not empty",
+                           expected_params={"Bucket": "demo-logs"})
+        s.add_response("list_object_versions", {"Versions": [{"Key": "s3/b", "VersionId": "2"}]}, {"Bucket": "demo-logs"})
+        s.add_response("delete_objects", {}, {"Bucket": "demo-logs", "Delete": {
+            "Objects": [{"Key": "s3/b", "VersionId": "2"}], "Quiet": True}})
+        s.add_response("delete_bucket", {}, {"Bucket": "demo-logs"})
+        state = statefile.State(tmp_path / "state.json")
+        state.add_resource("AWS::S3::Bucket", "demo-logs", "demo-tools-foundation")
+        state.add_resource("AWS::S3::Bucket", "demo-source", "demo-tools-artifacts")
+        work = teardown.Teardown(stubbed_clients(("s3", s3)), state, lambda prompt: "delete", out=lambda *a, **k: None,
+                                 poll_seconds=5, clock=clock, sleep=clock.sleep)
+        assert work.run() is True
+        s.assert_no_pending_responses()
+    assert clock.sleeps == [5]
