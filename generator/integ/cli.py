@@ -8,17 +8,14 @@ typed back, or the state file belongs to another account).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import time
 from types import SimpleNamespace
 
-from . import health, pipeline, preflight, report as reporting, source, state as statefile, teardown
+from . import health, pipeline, preflight, prereq, report as reporting, source, state as statefile, teardown
 from . import plan as integ_plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-TOKEN_ENV = "INTEG_DOCKERHUB_TOKEN"
 
 
 def register(sub, params_sub=None):
@@ -287,63 +284,9 @@ class Integ:
 
     # -- what a stack needs that no stack creates -------------------------------------
     def prerequisites(self, d, p) -> None:
-        values = p.effective_parameters()
-        tag = values.get("ImageTag")
-        repository = self._find_output(d, "RepositoryName")
-        if tag and repository:
-            self.bootstrap_image(d, repository, tag)
-        for key, name in sorted(values.items()):
-            if key.endswith("TokenParameter") and name.startswith("/"):
-                self.token_parameter(d, key, name)
-
-    def bootstrap_image(self, d, repository, tag) -> None:
-        ecr = self.clients.get("ecr")
-        try:
-            ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-            return
-        except Exception as err:
-            if "ImageNotFound" not in str(err):
-                raise
-        uri = self._find_output(d, "RepositoryUri") or repository
-        docker = shutil.which("docker")
-        if not docker:
-            raise reporting.StepFailed(
-                f"{d.key} needs image {uri}:{tag}, which is not in ECR, and docker is not on PATH to build it; "
-                f"push it (see the README, 'Bootstrap image') and rerun")
-        print(f"building and pushing the bootstrap image {uri}:{tag} (examples/sample-app)")
-        import base64
-
         from .. import paths
 
-        auth = ecr.get_authorization_token()["authorizationData"][0]
-        user, password = base64.b64decode(auth["authorizationToken"]).decode().split(":", 1)
-        registry_host = auth["proxyEndpoint"].replace("https://", "")
-        subprocess.run([docker, "login", "--username", user, "--password-stdin", registry_host],
-                       input=password.encode(), check=True)
-        subprocess.run([docker, "build", "-t", f"{uri}:{tag}", str(paths.root() / "examples" / "sample-app")],
-                       check=True)
-        subprocess.run([docker, "push", f"{uri}:{tag}"], check=True)
-
-    def token_parameter(self, d, key, name) -> None:
-        ssm = self.clients.get("ssm")
-        try:
-            ssm.get_parameter(Name=name)
-            return
-        except Exception as err:
-            if "ParameterNotFound" not in str(err):
-                raise
-        key_arn = self._find_output(d, "KeyArn")
-        token = os.environ.get(TOKEN_ENV)
-        if not token or not key_arn:
-            raise reporting.StepFailed(
-                f"{d.key}: {key} names SSM parameter {name}, which does not exist; set {TOKEN_ENV} to a Docker Hub "
-                f"token and rerun (integ creates it encrypted with {key_arn or 'the foundation key'} and deletes it "
-                f"at teardown), or create it yourself: aws ssm put-parameter --name {name} --type SecureString "
-                f"--key-id <foundation KeyArn> --value <token>")
-        ssm.put_parameter(Name=name, Type="SecureString", KeyId=key_arn, Value=token,
-                          Description="Docker Hub token for cfn-delivery integ")
-        self.state.add_resource(teardown.PARAMETER, name, "")
-        print(f"created SSM parameter {name} from {TOKEN_ENV} (deleted at teardown)")
+        prereq.check(self.clients, d, p, lambda key: self._find_output(d, key), self.state, paths.root())
 
     # -- pipelines -------------------------------------------------------------------------
     def pipelines(self) -> list:
