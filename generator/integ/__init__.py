@@ -3,5 +3,6 @@
 Modules: ``plan`` (what to deploy, in which order), ``preflight`` (credentials, the typed-back
 account id, placeholder parameters), ``state`` (the local record that lets teardown resume),
 ``source`` (the sample application's zip), ``pipeline`` (waiting for an execution), ``health``
-(the targets of each wave), ``teardown``, ``report`` and ``cli`` (the subcommand). See docs/integ.md.
+(the targets of each wave), ``prereq`` (an image or a secret a stack needs first), ``teardown``,
+``report`` and ``cli`` (the subcommand). See docs/integ.md.
 """
