@@ -474,3 +474,128 @@ def test_both_gates_rank_severities_alike():
     source, image = module("scan_gate"), module("image_scan_gate")
     assert source.ORDER == image.ORDER == ["LOW", "MEDIUM", "HIGH", "CRITICAL"]
     assert source.ALIASES == image.ALIASES
+
+
+# -- image-scan.yml: basic and enhanced ECR scanning -------------------------------------
+FAKE_AWS = '''#!{python}
+"""Stand-in for `aws ecr describe-image-scan-findings`: answers FAKE_AWS_ANSWERS in order, the last one again."""
+import json, os, sys
+args = sys.argv[1:]
+assert args[:2] == ["ecr", "describe-image-scan-findings"], args
+assert args[args.index("--repository-name") + 1] == "shop-tools-app" and args[args.index("--image-id") + 1] == "imageTag=0123456789ab"
+answers = json.load(open(os.environ["FAKE_AWS_ANSWERS"]))
+counter = os.environ["FAKE_AWS_ANSWERS"] + ".calls"
+calls = int(open(counter).read()) if os.path.exists(counter) else 0
+open(counter, "w").write(str(calls + 1))
+answer = answers[min(calls, len(answers) - 1)]
+if "error" in answer:
+    print(answer["error"], file=sys.stderr)
+    sys.exit(254)
+print(json.dumps(answer))
+'''
+
+
+def enhanced(status="ACTIVE", findings=(), description="Continuous scan is selected for image."):
+    return {"imageScanStatus": {"status": status, "description": description},
+            "imageScanFindings": {"enhancedFindings": list(findings)}}
+
+
+def inspector_finding(severity, cve="CVE-2099-0001", status="ACTIVE"):
+    return {"severity": severity, "status": status, "title": f"{cve} - openssl",
+            "packageVulnerabilityDetails": {"vulnerabilityId": cve,
+                                            "vulnerablePackages": [{"name": "openssl", "version": "3.0.11"}]}}
+
+
+def basic(status="COMPLETE", findings=()):
+    return {"imageScanStatus": {"status": status, "description": "The scan was completed successfully."},
+            "imageScanFindings": {"findings": [
+                {"name": name, "severity": severity, "attributes": [{"key": "package_name", "value": "libc6"}]}
+                for name, severity in findings]}}
+
+
+NOT_FOUND = {"error": "An error occurred (ScanNotFoundException) when calling the DescribeImageScanFindings operation: "
+                      "Image scan does not exist for the image"}
+
+
+@pytest.fixture
+def image_scan(source, tmp_path):
+    build_output = tmp_path / "BuildOutput"
+    build_output.mkdir()
+    (build_output / "imageDetail.json").write_text(json.dumps(
+        {"ImageURI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-tools-app:0123456789ab"}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(FAKE_AWS.format(python=sys.executable))
+    (bin_dir / "aws").chmod(0o755)
+    answers = tmp_path / "answers.json"
+
+    def run(*scans, **env):
+        answers.write_text(json.dumps(list(scans)))
+        variables = {"PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                     "CODEBUILD_SRC_DIR_BuildOutput": str(build_output), "REPOSITORY_NAME": "shop-tools-app",
+                     "FAKE_AWS_ANSWERS": str(answers), "SCAN_POLL_SECONDS": "0"}
+        variables.update(env)
+        result = run_buildspec("image-scan.yml", source, env=variables)
+        [report] = report_files(load("image-scan.yml"), "scan", source)
+        calls = int((tmp_path / "answers.json.calls").read_text())
+        return result, report, calls
+    return run
+
+
+def test_enhanced_scanning_waits_for_inspector_then_passes_below_the_threshold(image_scan):
+    result, report, calls = image_scan(
+        NOT_FOUND, enhanced("PENDING", description="Pending initial scan"),
+        enhanced("ACTIVE", [inspector_finding("MEDIUM"), inspector_finding("INFORMATIONAL", "CVE-2099-0002")]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert calls == 3, "it waited through ScanNotFound and PENDING, and did not use the COMPLETE-only waiter"
+    assert "enhanced scanning, status ACTIVE" in result.stdout and "CVE-2099-0001 openssl 3.0.11" in result.stdout
+    assert junit_totals(report) == (2, 0)
+
+
+def test_enhanced_findings_at_the_threshold_fail_and_closed_or_suppressed_ones_do_not(image_scan):
+    findings = [inspector_finding("HIGH"), inspector_finding("CRITICAL", "CVE-2099-0003", status="SUPPRESSED"),
+                inspector_finding("CRITICAL", "CVE-2099-0004", status="CLOSED")]
+    result, report, _ = image_scan(enhanced("ACTIVE", findings))
+    assert result.returncode != 0 and "image scan FAILED: 1 finding(s) at HIGH or worse" in result.stdout
+    assert junit_totals(report) == (1, 1)
+    assert "CVE-2099-0003" not in result.stdout
+
+
+def test_enhanced_scan_on_push_completes(image_scan):
+    result, _, _ = image_scan(enhanced("COMPLETE", [inspector_finding("CRITICAL")], "The scan was completed successfully."),
+                              FAIL_ON_SEVERITY="critical")
+    assert result.returncode != 0 and "CVE-2099-0001" in result.stdout
+
+
+def test_basic_scanning_waits_for_complete_and_gates_on_severity(image_scan):
+    scans = (basic("IN_PROGRESS"), basic("COMPLETE", [("CVE-2099-1", "HIGH"), ("CVE-2099-2", "LOW")]))
+    result, report, calls = image_scan(*scans)
+    assert result.returncode != 0 and calls == 2 and "basic scanning, status COMPLETE" in result.stdout
+    assert junit_totals(report) == (2, 1)
+    result, _, _ = image_scan(*scans, FAIL_ON_SEVERITY="CRITICAL")
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("env,blocks", [({}, True), ({"UNKNOWN_SEVERITY": "low"}, False)])
+def test_undefined_severity_counts_as_unknown_severity(image_scan, env, blocks):
+    result, _, _ = image_scan(basic("COMPLETE", [("CVE-2099-5", "UNDEFINED")]), **env)
+    assert (result.returncode != 0) == blocks
+    assert "UNDEFINED (counted as" in result.stdout
+
+
+@pytest.mark.parametrize("status", ["FAILED", "UNSUPPORTED_IMAGE", "SCAN_ELIGIBILITY_EXPIRED", "FINDINGS_UNAVAILABLE"])
+def test_a_scan_that_cannot_vouch_for_the_image_fails_the_gate(image_scan, status):
+    result, report, _ = image_scan(enhanced(status, description="no scan for you"))
+    assert result.returncode != 0 and f"scan status {status}: no scan for you" in result.stdout
+    assert junit_totals(report) == (1, 1)
+
+
+def test_a_scan_that_never_comes_fails_with_the_reason(image_scan):
+    result, _, calls = image_scan(NOT_FOUND, SCAN_WAIT_SECONDS="0")
+    assert result.returncode != 0 and calls == 1
+    assert "ScanNotFoundException" in result.stdout and "scan on push" in result.stdout
+
+
+def test_an_access_error_fails_at_once(image_scan):
+    result, _, calls = image_scan({"error": "An error occurred (AccessDeniedException)"})
+    assert result.returncode != 0 and calls == 1 and "AccessDeniedException" in result.stdout
