@@ -31,6 +31,8 @@ from tests.helpers import ROOT, load_template, resources
 BUILDSPECS = ROOT / "buildspecs"
 SAMPLE_APP = ROOT / "examples" / "sample-app"
 PHASES = ("install", "pre_build", "build", "post_build")
+#: The install phases fetch hashed wheels from PyPI: local runs start after them (pytest is in this venv).
+AFTER_INSTALL = ("pre_build", "build", "post_build")
 ALL_BUILDSPECS = sorted(p.name for p in BUILDSPECS.glob("*.yml"))
 
 
@@ -126,10 +128,16 @@ def test_every_codebuild_project_uses_an_existing_buildspec_and_its_report_group
         template = load_template(stack)
         groups = {g["Properties"]["Name"]["Fn::Sub"] for g in resources(template, "AWS::CodeBuild::ReportGroup").values()}
         for project in resources(template, "AWS::CodeBuild::Project").values():
-            path = project["Properties"]["Source"]["BuildSpec"]
-            assert path.startswith("buildspecs/") and (ROOT / path).is_file(), f"{stack}: {path}"
+            buildspec = project["Properties"]["Source"]["BuildSpec"]
+            if isinstance(buildspec, str) and buildspec.startswith("buildspecs/"):  # read from the source
+                assert (ROOT / buildspec).is_file(), f"{stack}: {buildspec}"
+                spec = load(Path(buildspec).name)
+            else:  # rendered into the template: must be one of buildspecs/ as generated
+                text = buildspec if isinstance(buildspec, str) else buildspec.get("Fn::Sub", [""])[0]
+                spec = yaml.safe_load(text)
+                assert spec in [load(n) for n in ALL_BUILDSPECS], f"{stack}: inline buildspec is none of buildspecs/"
             name = project["Properties"]["Name"]["Fn::Sub"]
-            for report in load(Path(path).name).get("reports", {}):
+            for report in spec.get("reports", {}):
                 assert f"{name}-{report}" in groups, f"{stack}: no report group {name}-{report} for {path}"
             checked += 1
     assert checked >= 4
@@ -183,7 +191,7 @@ def test_every_pip_install_requires_hashes_from_a_pinned_lock():
             installs.append((path.name, arguments))
             assert "--require-hashes" in arguments, f"{path.name}: pip install{arguments}"
             assert re.search(r"(-r|--requirement) \S+", arguments), f"{path.name}: installs without a lock file"
-    assert {name for name, _ in installs} >= {"security-scan.yml", "docker-build.yml", "test.yml", "Dockerfile"}
+    assert {name for name, _ in installs} >= {"security-scan.yml", "docker-build.yml", "build.yml", "test.yml", "Dockerfile"}
 
 
 def test_inline_copies_in_the_buildspecs_match_their_files():
@@ -193,7 +201,8 @@ def test_inline_copies_in_the_buildspecs_match_their_files():
     assert pins.main(["check"]) == 0
     for name, expected in {"security-scan.yml": {"buildspecs/requirements-scan.txt", "buildspecs/scan_gate.py"},
                            "image-scan.yml": {"buildspecs/image_scan_gate.py"},
-                           "docker-build.yml": {"buildspecs/requirements-sbom.txt"}}.items():
+                           "docker-build.yml": {"buildspecs/requirements-sbom.txt"},
+                           "build.yml": {"buildspecs/requirements-sbom.txt"}}.items():
         text = (BUILDSPECS / name).read_text()
         assert set(pins.inlined_paths(text)) == expected, name
         # the heredoc body is the lock as written: every pin and hash is in the buildspec itself
@@ -221,25 +230,47 @@ def test_gate_buildspecs_read_nothing_from_the_source_but_the_application(name):
 
 
 # -- running them ----------------------------------------------------------------
-def test_build_produces_the_beanstalk_bundle(source):
-    result = run_buildspec("build.yml", source)
+FAKE_CYCLONEDX = """#!{python}
+import json, sys
+args = sys.argv[1:]
+assert args[0] == "requirements" and args[args.index("--of") + 1] == "JSON", args
+pins = [l.split("==") for l in open(args[-1]) if "==" in l and not l.startswith("#")]
+json.dump({{"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {{}},
+           "components": [{{"type": "library", "name": n, "version": v.split()[0]}} for n, v in pins]}},
+          open(args[args.index("-o") + 1], "w"))
+"""
+
+
+@pytest.fixture
+def sbom_tools(tmp_path):
+    """A stand-in cyclonedx-py where the install phase puts the pinned one."""
+    tools = tmp_path / "sbom-tools"
+    (tools / "bin").mkdir(parents=True)
+    (tools / "bin" / "cyclonedx-py").write_text(FAKE_CYCLONEDX.format(python=sys.executable))
+    (tools / "bin" / "cyclonedx-py").chmod(0o755)
+    return {"SBOM_TOOLS": str(tools)}
+
+
+def test_build_produces_the_beanstalk_bundle_with_its_sbom(source, sbom_tools):
+    result = run_buildspec("build.yml", source, env=sbom_tools, phases=AFTER_INSTALL)
     assert result.returncode == 0, result.stdout + result.stderr
     spec = load("build.yml")
     files = {p.name for p in declared_files(spec, source)}
-    assert {"application.py", "Procfile", "requirements.txt", "build-info.json"} <= files
+    assert {"application.py", "Procfile", "requirements.txt", "build-info.json", "sbom.cdx.json"} <= files
     assert "test_application.py" not in files, "tests do not ship in the bundle"
     info = (source / spec["artifacts"]["base-directory"] / "build-info.json").read_text()
     assert "0123456789abcdef0123456789abcdef01234567" in info
+    sbom = json.loads((source / spec["artifacts"]["base-directory"] / "sbom.cdx.json").read_text())
+    assert {c["name"] for c in sbom["components"]} == {"gunicorn", "packaging"}
+    assert sbom["metadata"]["component"]["version"] == "0123456789abcdef0123456789abcdef01234567"
+    install = "\n".join(spec["phases"]["install"]["commands"])
+    assert "# inline: buildspecs/requirements-sbom.txt" in install and "--require-hashes" in install
 
 
-def test_build_fails_without_an_application(source):
+def test_build_fails_without_an_application(source, sbom_tools):
     (source / "application.py").unlink()
-    result = run_buildspec("build.yml", source)
+    result = run_buildspec("build.yml", source, env=sbom_tools, phases=AFTER_INSTALL)
     assert result.returncode != 0 and "no application.py" in result.stdout
-
-
-#: The install phases fetch hashed wheels from PyPI: local runs start after them (pytest is in this venv).
-AFTER_INSTALL = ("pre_build", "build", "post_build")
 
 
 def test_unit_tests_write_a_junit_report(source):
