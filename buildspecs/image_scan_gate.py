@@ -50,6 +50,14 @@ def findings_of(scan, unknown):
             attributes = {a.get("key"): a.get("value") for a in f.get("attributes", [])}
             found.append((f.get("severity"), f.get("name", "?"),
                           f"{attributes.get('package_name', '')} {attributes.get('package_version', '')}".strip()))
+    # The counts cover every finding; more counted than listed means a page was missed: those count too.
+    listed = {}
+    for f in body.get("enhancedFindings", body.get("findings", [])):
+        listed[f.get("severity")] = listed.get(f.get("severity"), 0) + 1
+    if "enhancedFindings" in body or "findings" in body:
+        for severity, count in (body.get("findingSeverityCounts") or {}).items():
+            if count > listed.get(severity, 0):
+                found.append((severity, f"{count - listed.get(severity, 0)} unlisted finding(s)", "see the ECR console"))
     result = []
     for severity, vid, where in found:
         value = ALIASES.get(str(severity or "").upper(), str(severity or "").upper())

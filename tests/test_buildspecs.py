@@ -630,3 +630,14 @@ def test_a_scan_that_never_comes_fails_with_the_reason(image_scan):
 def test_an_access_error_fails_at_once(image_scan):
     result, _, calls = image_scan({"error": "An error occurred (AccessDeniedException)"})
     assert result.returncode != 0 and calls == 1 and "AccessDeniedException" in result.stdout
+
+
+def test_findings_counted_but_not_listed_still_count(image_scan):
+    """findingSeverityCounts covers every finding: a page the listing missed cannot hide a CRITICAL one."""
+    scan = basic("COMPLETE", [("CVE-2099-1", "LOW")])
+    scan["imageScanFindings"]["findingSeverityCounts"] = {"LOW": 1, "CRITICAL": 2}
+    result, _, _ = image_scan(scan)
+    assert result.returncode != 0 and "2 unlisted finding(s)" in result.stdout
+    only_counts = {"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {"findingSeverityCounts": {"HIGH": 1}}}
+    result, _, _ = image_scan(only_counts)
+    assert result.returncode != 0 and "1 finding(s)" in result.stdout
