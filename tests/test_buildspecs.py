@@ -641,3 +641,20 @@ def test_findings_counted_but_not_listed_still_count(image_scan):
     only_counts = {"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {"findingSeverityCounts": {"HIGH": 1}}}
     result, _, _ = image_scan(only_counts)
     assert result.returncode != 0 and "1 finding(s)" in result.stdout
+
+
+REAL_TOOLS = os.environ.get("CFN_DELIVERY_SCAN_TOOLS", "")
+
+
+@pytest.mark.skipif(not (REAL_TOOLS and (Path(REAL_TOOLS) / "bin" / "bandit").exists()),
+                    reason="set CFN_DELIVERY_SCAN_TOOLS to a venv with buildspecs/requirements-scan.txt installed")
+def test_real_bandit_passes_the_sample_and_blocks_shell_injection(scan, source, tmp_path):
+    """The pinned bandit itself (offline), pip-audit still a stand-in (it needs the vulnerability service)."""
+    fake = tmp_path / "scan-tools" / "bin"
+    (fake / "bandit").unlink()
+    (fake / "bandit").symlink_to(Path(REAL_TOOLS) / "bin" / "bandit")
+    result, reports, _ = scan()
+    assert result.returncode == 0, result.stdout + result.stderr
+    (source / "shell.py").write_text("import subprocess\n\n\ndef run(command):\n    return subprocess.call(command, shell=True)\n")
+    result, reports, _ = scan()
+    assert result.returncode != 0 and "BLOCKS HIGH       B602 ./shell.py:5" in result.stdout
