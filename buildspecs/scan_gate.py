@@ -53,8 +53,8 @@ def advisory_severity(ids, api):
     for vid in sorted(ids, key=lambda v: not v.startswith("GHSA-"))[:4]:
         if not api:
             break
-        try:
-            with urllib.request.urlopen(f"{api.rstrip('/')}/vulns/{vid}", timeout=10) as answer:  # nosec B310 - https API (a test serves 127.0.0.1)
+        try:  # OSV_API_URL is the project's setting (https; the tests serve 127.0.0.1)
+            with urllib.request.urlopen(f"{api.rstrip('/')}/vulns/{vid}", timeout=10) as answer:  # nosec B310
                 record = json.load(answer)
         except Exception:  # noqa: BLE001 - an advisory we cannot read is UNKNOWN, never skipped
             continue
