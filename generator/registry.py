@@ -5,6 +5,7 @@ from .stacks.artifacts import ArtifactsStack
 from .stacks.ecr import EcrStack
 from .stacks.ecs_pipeline import EcsPipelineStack, EcsRollingPipelineStack
 from .stacks.ecs_service import EcsServiceStack
+from .stacks.ecs_native_service import EcsNativeServiceStack
 from .stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
 from .stacks.beanstalk_pipeline import BeanstalkPipelineStack
 from .stacks.foundation import FoundationStack
@@ -15,6 +16,7 @@ STACKS = [
     ArtifactsStack,
     EcrStack,
     EcsServiceStack,
+    EcsNativeServiceStack,
     BeanstalkAppStack,
     BeanstalkEnvStack,
     BeanstalkPipelineStack,

@@ -18,6 +18,9 @@ UNSCOPED_ALLOWED = {
     "ecr:GetAuthorizationToken": "returns a registry login token; IAM defines no resource for it",
     "ecs:DescribeTaskDefinition": "the rolling ECS deploy action reads the service's current task definition "
                                    "to register the next revision; IAM defines no resource for it",
+    **{f"elasticloadbalancing:{action}": "CodeDeploy and ECS blue/green read listeners, rules and target groups "
+                                         "before shifting traffic; IAM defines no resource for Describe actions"
+       for action in ("DescribeListeners", "DescribeRules", "DescribeTargetGroups", "DescribeTargetHealth")},
 }
 
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).
@@ -29,7 +32,6 @@ MANAGED_POLICIES_ALLOWED = {
     "AdministratorAccess-AWSElasticBeanstalk":
         "the CodePipeline ElasticBeanstalk deploy action updates the environment's stack, instances and "
         "load balancer with the caller's permissions; only the deploy role the pipeline assumes has it",
-    "AWSCodeDeployRoleForECS": "CodeDeploy service role policy AWS documents for ECS blue/green",
 }
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")

@@ -25,6 +25,10 @@ from functools import lru_cache
 NO_SOURCE_CONTEXT = {
     "ec2.amazonaws.com": "EC2 assumes an instance-profile role for the instance itself and sets "
                          "no aws:SourceAccount/aws:SourceArn",
+    "ecs.amazonaws.com": "ECS documents its infrastructure and lifecycle-hook roles' trust without a source "
+                         "condition (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+                         "AmazonECSInfrastructureRolePolicyForLoadBalancers.html); a condition ECS does not "
+                         "send would make the role unassumable",
 }
 CONFUSED_DEPUTY_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "sts:externalid"}
 ASSUME_ACTIONS = {"sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession",
