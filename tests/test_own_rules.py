@@ -18,7 +18,7 @@ def ids(path: Path) -> list:
 
 
 def test_every_rule_file_is_loaded_and_has_fixtures():
-    assert RULE_IDS == ["E9101", "E9102", "E9103", "E9104", "E9105", "E9106"]
+    assert RULE_IDS == ["E9101", "E9102", "E9103", "E9104", "E9105", "E9106", "E9108", "E9109", "E9113"]
     for rule_id in RULE_IDS:
         assert (FIXTURES / f"{rule_id}-pass.yaml").is_file() and (FIXTURES / f"{rule_id}-fail.yaml").is_file()
 
@@ -56,3 +56,24 @@ def test_stateful_rule_also_covers_buckets_unlike_cfn_lint():
         "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      VersioningConfiguration",
         "    Properties:\n      VersioningConfiguration")
     assert sorted({m.rule.id for m in lint(text, config=CONFIG)}) == ["E9101"]
+
+
+def test_codedeploy_rule_exempts_parameters_that_only_rename_the_service():
+    """A parameter the create-only ServiceName uses replaces the service instead of updating it."""
+    text = (FIXTURES / "E9108-pass.yaml").read_text()
+    assert "${ProjectName}-${EnvironmentName}-app" in text and ids(FIXTURES / "E9108-pass.yaml") == []
+    renamed = text.replace("ServiceName: !Sub '${ProjectName}-${EnvironmentName}-app'", "ServiceName: fixed-name")
+    assert sorted({m.rule.id for m in lint(renamed, config=CONFIG)}) == ["E9108"]
+
+
+@pytest.mark.parametrize("selection,flagged", [
+    ('{"tagStatus":"tagged","tagPrefixList":["ci-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":${Keep}}', False),
+    ('{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"imageCountMoreThan","countNumber":${Keep}}', True),
+    ('{"tagStatus":"tagged","tagPatternList":["*"],"countType":"imageCountMoreThan","countNumber":${Keep}}', True),
+])
+def test_ecr_lifecycle_rule_accepts_only_ci_prefixes(selection, flagged):
+    text = (FIXTURES / "E9113-pass.yaml").read_text()
+    old = '{"tagStatus":"tagged","tagPrefixList":["ci-"],"countType":"imageCountMoreThan","countNumber":${Keep}}'
+    assert old in text
+    found = {m.rule.id for m in lint(text.replace(old, selection), config=CONFIG)}
+    assert found == ({"E9113"} if flagged else set())
