@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
+from generator import registry
 from generator.lint import gate
 from generator.lint.rules.CodeBuildSecretVariables import looks_secret
 
@@ -77,3 +78,11 @@ def test_ecr_lifecycle_rule_accepts_only_ci_prefixes(selection, flagged):
     assert old in text
     found = {m.rule.id for m in lint(text.replace(old, selection), config=CONFIG)}
     assert found == ({"E9113"} if flagged else set())
+
+
+@pytest.mark.parametrize("stack", registry.names())
+def test_committed_templates_pass_the_ecs_rules(stack):
+    """E9108, E9109 and E9113 hold on every committed template (cfn-lint's own checks: tests/test_cfn_lint.py)."""
+    path = FIXTURES.parents[2] / "templates" / f"{stack}.yaml"
+    found = [str(m) for m in lint(path.read_text(), config=CONFIG) if m.rule.id in ("E9108", "E9109", "E9113")]
+    assert found == []

@@ -21,7 +21,7 @@ from __future__ import annotations
 from troposphere import And, Condition, Equals, If, Not, NoValue, Ref, ecs as ecs_types
 
 from ..components import alb, ecs
-from .ecs_web import LoadBalancedFargateStack, export_set
+from .ecs_web import LoadBalancedFargateStack, export_set, references
 
 STRATEGIES = ["BLUE_GREEN", "ROLLING"]
 LAMBDA_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
@@ -29,15 +29,8 @@ LAMBDA_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Z
 EXPORTS = export_set("ecs-native-service")
 
 
-def task_definition(env: str):
-    """The task definition family and roles of environment ``env`` (``grant_register()`` for the pipeline)."""
-    return ecs.TaskDefinitionReference(EXPORTS.task_family.imported(env), EXPORTS.execution_role_arn.imported(env),
-                                       EXPORTS.task_role_arn.imported(env))
-
-
-def service(env: str):
-    """The ECS service of environment ``env`` (``grant_rolling_deploy()`` for CodePipeline's ECS action)."""
-    return ecs.ServiceReference(EXPORTS.cluster_name.imported(env), EXPORTS.service_name.imported(env))
+#: ``task_definition(env)`` (``grant_register()``) and ``service(env)`` of environment ``env``.
+task_definition, service = references(EXPORTS)
 
 
 class EcsNativeServiceStack(LoadBalancedFargateStack):

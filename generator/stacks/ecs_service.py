@@ -24,8 +24,7 @@ from troposphere import Ref, Sub
 from ..components.codedeploy import (
     ECS_DEPLOYMENT_CONFIGS, DeploymentGroupReference, EcsApplication, EcsBlueGreenDeploymentGroup, service_role,
 )
-from ..components import ecs
-from .ecs_web import APP_COMPONENT, LoadBalancedFargateStack, export_set
+from .ecs_web import APP_COMPONENT, LoadBalancedFargateStack, export_set, references
 
 #: Seconds ECS ignores failing health checks of a new task (a constant: the service never updates).
 HEALTH_CHECK_GRACE_SECONDS = 60
@@ -46,15 +45,8 @@ def deployment_group(env: str):
     return DeploymentGroupReference(EXPORTS.application_name.imported(env), EXPORTS.deployment_group_name.imported(env))
 
 
-def task_definition(env: str):
-    """The task definition family and roles of environment ``env`` (``grant_register()`` for the pipeline)."""
-    return ecs.TaskDefinitionReference(EXPORTS.task_family.imported(env), EXPORTS.execution_role_arn.imported(env),
-                                       EXPORTS.task_role_arn.imported(env))
-
-
-def service(env: str):
-    """The ECS service of environment ``env``."""
-    return ecs.ServiceReference(EXPORTS.cluster_name.imported(env), EXPORTS.service_name.imported(env))
+#: ``task_definition(env)`` (``grant_register()``) and ``service(env)`` of environment ``env``.
+task_definition, service = references(EXPORTS)
 
 
 class EcsServiceStack(LoadBalancedFargateStack):

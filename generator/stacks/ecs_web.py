@@ -73,6 +73,20 @@ def export_set(stack: str, *extra) -> type:
     return type("EXPORTS", (ExportSet,), {"stack": stack, **values})
 
 
+def references(exports: type):
+    """``task_definition(env)`` and ``service(env)`` of a service stack, as a pipeline (tools) sees them:
+    the family and roles (``grant_register()``) and the service (``grant_rolling_deploy()``)."""
+
+    def task_definition(env: str) -> ecs.TaskDefinitionReference:
+        return ecs.TaskDefinitionReference(exports.task_family.imported(env), exports.execution_role_arn.imported(env),
+                                           exports.task_role_arn.imported(env))
+
+    def service(env: str) -> ecs.ServiceReference:
+        return ecs.ServiceReference(exports.cluster_name.imported(env), exports.service_name.imported(env))
+
+    return task_definition, service
+
+
 class LoadBalancedFargateStack(Stack):
     """Base of the two service stacks; subclasses add ``create_deployment_parameters``,
     ``create_service`` and ``create_deployment`` and set ``EXPORTS``."""
