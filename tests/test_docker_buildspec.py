@@ -31,7 +31,7 @@ def deploy_spec(env, **overrides):
         "ExecutionRoleArn": f"arn:aws:iam::123456789012:role/shop-{env}-ecs-execution",
         "TaskRoleArn": f"arn:aws:iam::123456789012:role/shop-{env}-ecs-task",
         "Cpu": "512", "Memory": "1024", "LogGroup": f"/ecs/shop-{env}-app",
-        "ContainerName": "app", "ContainerPort": "8080", "Readonly": "true",
+        "Readonly": "true",
     }
     values.update(overrides)
     assert set(names) == set(values), "the DeploySpec export's variables changed; update this test"

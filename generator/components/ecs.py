@@ -45,7 +45,7 @@ def fargate_size_rules(stack, cpu, memory):
             "RuleCondition": {"Fn::Equals": [Ref(cpu), str(units)]},
             "Assertions": [{
                 "Assert": {"Fn::Contains": [[str(s) for s in sizes], Ref(memory)]},
-                "AssertDescription": f"TaskMemory is not a size Fargate accepts with {units} CPU units",
+                "AssertDescription": f"Fargate rejects this TaskMemory with {units} CPU",
             }],
         })
 

@@ -209,7 +209,7 @@ class LoadBalancedFargateStack(Stack):
                 rule(f"MaxCapacityAtLeast{low}", {
                     "RuleCondition": {"Fn::Equals": [Ref(self.min_capacity), str(low)]},
                     "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Contains": [below, Ref(self.max_capacity)]}]},
-                                    "AssertDescription": f"MaxCapacity must be at least MinCapacity ({low})"}],
+                                    "AssertDescription": f"MaxCapacity < MinCapacity ({low})"}],
                 })
 
     # -- network and load balancer ------------------------------------------
