@@ -24,6 +24,7 @@ from awacs import ecr as ecr_actions
 from awacs.aws import Allow, ArnLike, ArnNotLike, AWSPrincipal, Condition, Deny, Statement
 from troposphere import GetAtt, Ref, Sub, ecr
 
+from ..core.suppress import Suppression, suppress
 from .iam import ANYONE, allow, document, unscoped
 
 PULL_ACTIONS = [ecr_actions.BatchCheckLayerAvailability, ecr_actions.BatchGetImage, ecr_actions.GetDownloadUrlForLayer]
@@ -128,4 +129,10 @@ class Repository(RepositoryReference):
         if statements:
             props["RepositoryPolicyText"] = document(statements)
         self.repository = stack.add(ecr.Repository(logical_id, **props))
+        if push_roles:
+            suppress(self.repository, Suppression(
+                "The only Principal * is in the Deny of pushes by anyone but the build roles; "
+                "CKV_AWS_32 ignores the statement's Effect",
+                checkov=("CKV_AWS_32",),
+            ))
         super().__init__(Ref(self.repository), GetAtt(self.repository, "Arn"), GetAtt(self.repository, "RepositoryUri"))

@@ -239,10 +239,6 @@ class LoadBalancedFargateStack(Stack):
             deletion_protection=Ref(self.deletion_protection),
         )
         suppress(self.load_balancer.load_balancer, Suppression(
-            "Deletion protection is a parameter, true in prod",
-            checkov=("CKV_AWS_150",),
-        ))
-        suppress(self.load_balancer.load_balancer, Suppression(
             "Internet-facing only where public (prod), then Rules require a certificate",
             cfripper=("PublicELBCheckerRule",),
         ))
