@@ -33,7 +33,7 @@ def deploy_spec(env, **overrides):
         "ExecutionRoleArn": f"arn:aws:iam::123456789012:role/shop-{env}-ecs-execution",
         "TaskRoleArn": f"arn:aws:iam::123456789012:role/shop-{env}-ecs-task",
         "Cpu": "512", "Memory": "1024", "LogGroup": f"/ecs/shop-{env}-app",
-        "ContainerName": "app", "ContainerPort": "8080", "Readonly": "true",
+        "Readonly": "true",
     }
     values.update(overrides)
     assert set(names) == set(values), "the DeploySpec export's variables changed; update this test"
@@ -161,7 +161,7 @@ def test_sample_app_dockerfile_runs_non_root_with_a_health_check_on_the_stack_po
     users = [l.split()[1] for l in lines if l.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("0", "root"), "the image must end as a non-root user"
     parameters = load_template("ecs-service")["Parameters"]
-    assert f"EXPOSE {parameters['ContainerPort']['Default']}" in lines
+    assert f"EXPOSE {load_template('ecs-service')['Outputs']['ContainerPort']['Value']}" in lines
     healthcheck = " ".join(lines[[i for i, l in enumerate(lines) if l.startswith("HEALTHCHECK")][0]:])
     assert parameters["HealthCheckPath"]["Default"] in healthcheck
     assert any(l.startswith("ARG COMMIT") for l in lines), "the build passes the commit id as COMMIT"

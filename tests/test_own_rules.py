@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
+from generator import registry
 from generator.lint import gate
 from generator.lint.rules.CodeBuildSecretVariables import looks_secret
 
@@ -21,8 +22,11 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
     assert RULE_IDS == sorted({
         "E9101", "E9102", "E9103", "E9104", "E9105", "E9106",
         "E9107",  # validation reaches internal targets
+        "E9108",  # a CODE_DEPLOY service its own stack never updates
+        "E9109",  # ecs:TagResource with ecs:CreateAction for tag-on-create
         "E9111",  # ELB access-log delivery in every region
         "E9112",  # trust-policy conditions only for services that send them
+        "E9113",  # ECR lifecycle never expires release or bootstrap images
     })
     for rule_id in RULE_IDS:
         assert (FIXTURES / f"{rule_id}-pass.yaml").is_file() and (FIXTURES / f"{rule_id}-fail.yaml").is_file()
@@ -61,3 +65,32 @@ def test_stateful_rule_also_covers_buckets_unlike_cfn_lint():
         "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      VersioningConfiguration",
         "    Properties:\n      VersioningConfiguration")
     assert sorted({m.rule.id for m in lint(text, config=CONFIG)}) == ["E9101"]
+
+
+def test_codedeploy_rule_exempts_parameters_that_only_rename_the_service():
+    """A parameter the create-only ServiceName uses replaces the service instead of updating it."""
+    text = (FIXTURES / "E9108-pass.yaml").read_text()
+    assert "${ProjectName}-${EnvironmentName}-app" in text and ids(FIXTURES / "E9108-pass.yaml") == []
+    renamed = text.replace("ServiceName: !Sub '${ProjectName}-${EnvironmentName}-app'", "ServiceName: fixed-name")
+    assert sorted({m.rule.id for m in lint(renamed, config=CONFIG)}) == ["E9108"]
+
+
+@pytest.mark.parametrize("selection,flagged", [
+    ('{"tagStatus":"tagged","tagPrefixList":["ci-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":${Keep}}', False),
+    ('{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"imageCountMoreThan","countNumber":${Keep}}', True),
+    ('{"tagStatus":"tagged","tagPatternList":["*"],"countType":"imageCountMoreThan","countNumber":${Keep}}', True),
+])
+def test_ecr_lifecycle_rule_accepts_only_ci_prefixes(selection, flagged):
+    text = (FIXTURES / "E9113-pass.yaml").read_text()
+    old = '{"tagStatus":"tagged","tagPrefixList":["ci-"],"countType":"imageCountMoreThan","countNumber":${Keep}}'
+    assert old in text
+    found = {m.rule.id for m in lint(text.replace(old, selection), config=CONFIG)}
+    assert found == ({"E9113"} if flagged else set())
+
+
+@pytest.mark.parametrize("stack", registry.names())
+def test_committed_templates_pass_the_ecs_rules(stack):
+    """E9108, E9109 and E9113 hold on every committed template (cfn-lint's own checks: tests/test_cfn_lint.py)."""
+    path = FIXTURES.parents[2] / "templates" / f"{stack}.yaml"
+    found = [str(m) for m in lint(path.read_text(), config=CONFIG) if m.rule.id in ("E9108", "E9109", "E9113")]
+    assert found == []

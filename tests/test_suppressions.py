@@ -5,7 +5,7 @@ import pytest
 from troposphere import s3
 
 from generator import render, yamlio
-from generator.core.suppress import METADATA_KEY, Suppression, suppress
+from generator.core.suppress import METADATA_KEY, Suppression, suppress, suppression_id
 from generator.lint import suppressions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,9 @@ def test_guard_suppression_writes_metadata_guard_and_the_mirror():
                                                                                         "S3_BUCKET_REPLICATION_ENABLED")))
     metadata = template["Resources"]["Bucket"]["Metadata"]
     assert metadata["guard"] == {"SuppressedRules": ["S3_BUCKET_REPLICATION_ENABLED", "S3_BUCKET_LOGGING_ENABLED"]}
-    assert metadata[METADATA_KEY]["suppressions"][0] == {"reason": reason, "guard": ["S3_BUCKET_REPLICATION_ENABLED"]}
+    first = metadata[METADATA_KEY]["suppressions"][0]
+    assert template["Metadata"][METADATA_KEY]["suppressions"][first] == {
+        "reason": reason, "guard": ["S3_BUCKET_REPLICATION_ENABLED"]}
     assert "checkov" not in metadata and "cfn-lint" not in metadata
     entries = suppressions.entries("t.yaml", template)
     assert entries[0].guard == ("S3_BUCKET_REPLICATION_ENABLED",)
@@ -69,7 +71,8 @@ def bucket_with(*declared):
     bucket = s3.Bucket("Bucket")
     for suppression in declared:
         suppress(bucket, suppression)
-    return {"Resources": {"Bucket": bucket.to_dict()}}
+    declarations = {suppression_id(s): s.as_metadata() for s in declared}
+    return {"Metadata": {METADATA_KEY: {"suppressions": declarations}}, "Resources": {"Bucket": bucket.to_dict()}}
 
 
 def test_one_declaration_writes_every_native_form():
@@ -79,8 +82,9 @@ def test_one_declaration_writes_every_native_form():
     metadata = template["Resources"]["Bucket"]["Metadata"]
     assert metadata["checkov"] == {"skip": [{"id": "CKV_AWS_18", "comment": reason}]}
     assert metadata["cfn-lint"] == {"config": {"ignore_checks": ["I3011"]}}
-    assert metadata[METADATA_KEY] == {"suppressions": [{
-        "reason": reason, "checkov": ["CKV_AWS_18"], "cfn-lint": ["I3011"], "cfripper": ["S3BucketPolicyWildcardActionRule"]}]}
+    [ident] = metadata[METADATA_KEY]["suppressions"]
+    assert template["Metadata"][METADATA_KEY]["suppressions"] == {ident: {
+        "reason": reason, "checkov": ["CKV_AWS_18"], "cfn-lint": ["I3011"], "cfripper": ["S3BucketPolicyWildcardActionRule"]}}
     assert suppressions.problems("t.yaml", template) == []
     source = suppressions.cfripper_filters_source("t.yaml", template)
     assert "eval={'eq': [{'ref': 'logical_id'}, \"Bucket\"]}" in source
@@ -112,3 +116,22 @@ def test_generator_suppressions_match_the_rendered_templates():
         in_file = sorted((e.logical_id, e.reason) for e in suppressions.entries(
             stack_cls.name, yamlio.load_file(ROOT / "templates" / f"{stack_cls.name}.yaml")))
         assert declared == in_file, stack_cls.name
+
+
+def test_a_reason_is_written_once_per_template_however_many_resources_share_it():
+    text = (ROOT / "templates" / "beanstalk-build.yaml").read_text()
+    template = yamlio.load(text)
+    declarations = template["Metadata"][METADATA_KEY]["suppressions"]
+    users = [r for r in template["Resources"].values()
+             if r.get("Metadata", {}).get(METADATA_KEY, {}).get("suppressions")]
+    assert len(users) > len(declarations) >= 1
+    for declaration in declarations.values():
+        assert text.count(declaration["reason"]) <= 1 + sum(
+            1 for r in template["Resources"].values()
+            for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", []) if skip["comment"] == declaration["reason"])
+
+
+def test_an_unknown_declaration_id_is_reported():
+    template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Metadata": {
+        METADATA_KEY: {"suppressions": ["s00000000"]}}}}}
+    assert any("suppression s00000000 is not in the template's" in p for p in suppressions.problems("t.yaml", template))

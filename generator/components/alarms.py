@@ -47,11 +47,11 @@ class MetricAlarm:
         self.arn = GetAtt(self.alarm, "Arn")
 
 
-def target_5xx_alarm(stack, load_balancer: LoadBalancer, threshold, evaluation_periods, topic):
+def target_5xx_alarm(stack, load_balancer: LoadBalancer, threshold, evaluation_periods, topic, prefix=""):
     """5xx answers from the targets (both target groups: the dimension is the load balancer)."""
     return MetricAlarm(
-        stack, "Target5xxAlarm", "target-5xx",
-        "Targets behind the load balancer answer with HTTP 5xx; stops and rolls back a CodeDeploy deployment",
+        stack, "Target5xxAlarm", prefix + "target-5xx",
+        "Targets answer HTTP 5xx; stops and rolls back a deployment",
         namespace=ALB_NAMESPACE, metric="HTTPCode_Target_5XX_Count",
         dimensions=[("LoadBalancer", load_balancer.full_name)],
         statistic="Sum", threshold=threshold, evaluation_periods=evaluation_periods, topic=topic,
@@ -63,7 +63,7 @@ def unhealthy_hosts_alarm(stack, logical_id, component, load_balancer: LoadBalan
     """Any unhealthy target in ``target_group`` for ``evaluation_periods`` minutes."""
     return MetricAlarm(
         stack, logical_id, component,
-        "Unhealthy targets in a target group; stops and rolls back a CodeDeploy deployment",
+        "Unhealthy targets; stops and rolls back a deployment",
         namespace=ALB_NAMESPACE, metric="UnHealthyHostCount",
         dimensions=[("LoadBalancer", load_balancer.full_name), ("TargetGroup", target_group.full_name)],
         statistic="Maximum", threshold=1, evaluation_periods=evaluation_periods, topic=topic,

@@ -186,3 +186,62 @@ def http_to_https_redirect(stack, logical_id, load_balancer: LoadBalancer, condi
         "an HTTP listener takes no SslPolicy",
         guard=("ELBV2_LISTENER_PROTOCOL_RULE", "ELBV2_LISTENER_SSL_POLICY_RULE"),
     ))
+
+
+class WeightedForwardRule:
+    """A rule matching every path of ``listener`` that forwards to ``blue`` (weight 100) and ``green`` (0).
+
+    Amazon ECS blue/green deployments with an Application Load Balancer shift traffic by rewriting
+    the weights of such a rule (one for production, one for test traffic); a listener's default
+    action cannot serve as that rule
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-deployment-implementation.html).
+    ECS owns the weights after creation: the rule takes no parameter, so a stack update never
+    rewrites it and never sends traffic back to a target group ECS has emptied.
+    """
+
+    def __init__(self, stack, logical_id, listener: Listener, blue: IpTargetGroup, green: IpTargetGroup):
+        self.rule = stack.add(elb.ListenerRule(
+            logical_id,
+            ListenerArn=listener.arn,
+            Priority=1,
+            Conditions=[elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["/*"]))],
+            Actions=[elb.ListenerRuleAction(Type="forward", ForwardConfig=elb.ForwardConfig(TargetGroups=[
+                elb.TargetGroupTuple(TargetGroupArn=blue.arn, Weight=100),
+                elb.TargetGroupTuple(TargetGroupArn=green.arn, Weight=0),
+            ]))],
+        ))
+        self.arn = Ref(self.rule)
+
+
+class ValidationSecurityGroup:
+    """The group a validation client (the pipeline's smoke test, in the VPC) runs with.
+
+    Egress: the listener ports to the load balancer's group (an internal load balancer), and HTTPS
+    anywhere (AWS APIs through NAT or endpoints, and a public load balancer's HTTPS listener, which
+    a client inside the VPC reaches through NAT). The load balancer's group admits this group on
+    the same listener ports.
+    """
+
+    def __init__(self, stack, vpc, groups: LoadBalancerSecurityGroups, listener_ports):
+        egress = [ec2.SecurityGroupRule(
+            IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+            Description="HTTPS to AWS APIs and to a public load balancer's HTTPS listener",
+        )]
+        for port in listener_ports:
+            egress.append(ec2.SecurityGroupRule(
+                IpProtocol="tcp", FromPort=port, ToPort=port, DestinationSecurityGroupId=groups.alb_id,
+                Description="Listener port of the load balancer",
+            ))
+        self.group = stack.add(ec2.SecurityGroup(
+            "ValidationSecurityGroup",
+            GroupDescription=Sub("${ProjectName}-${EnvironmentName} validation clients: the listener ports only"),
+            VpcId=vpc,
+            SecurityGroupEgress=egress,
+        ))
+        self.id = GetAtt(self.group, "GroupId")
+        for index, port in enumerate(listener_ports):
+            stack.add(ec2.SecurityGroupIngress(
+                f"LoadBalancerIngressFromValidation{index}", GroupId=groups.alb_id,
+                IpProtocol="tcp", FromPort=port, ToPort=port, SourceSecurityGroupId=self.id,
+                Description="Listener port from validation clients",
+            ))

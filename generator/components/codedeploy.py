@@ -1,13 +1,13 @@
 """CodeDeploy for ECS: application, blue/green deployment group, service role, and the deploy grant."""
 from __future__ import annotations
 
-from awacs import codedeploy as cd
+from awacs import cloudwatch, codedeploy as cd, ecs, elasticloadbalancing as elb
 from troposphere import Ref, Sub, codedeploy
 
 from ..core.suppress import Suppression, suppress
-from .alb import IpTargetGroup, Listener
-from .ecs import ServiceReference
-from .iam import Role, allow
+from .alb import IpTargetGroup, Listener, LoadBalancer
+from .ecs import ECS_TASKS, ServiceReference, TaskDefinitionReference
+from .iam import Role, allow, pass_role, unscoped
 
 #: The predefined ECS deployment configurations (CodeDeploy's own names).
 ECS_DEPLOYMENT_CONFIGS = [
@@ -44,25 +44,43 @@ class DeploymentGroupReference:
         ]
 
 
-def service_role(stack, application_name: str, logical_id="CodeDeployServiceRole"):
-    """The role CodeDeploy uses to shift ECS traffic.
+def service_role(stack, application_name: str, *, service: ServiceReference, task_definition: TaskDefinitionReference,
+                 listeners, load_balancer: LoadBalancer, alarms, logical_id="CodeDeployServiceRole"):
+    """The role CodeDeploy uses to shift this one service's traffic, with an inline policy in place of
+    ``AWSCodeDeployRoleForECS``.
 
-    AWS documents the managed policy ``AWSCodeDeployRoleForECS`` as the way to give CodeDeploy
-    its ECS blue/green permissions: it creates and deletes task sets, rewrites listener rules,
-    reads alarms and passes the task roles, several of them actions without resource-level
-    permissions, and AWS extends it when ECS deployments gain features. Writing our own copy
-    would be no narrower and would fall behind.
+    That managed policy (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCodeDeployRoleForECS.html)
+    allows its ECS, Elastic Load Balancing, CloudWatch, Lambda, SNS and S3 actions on ``*`` and
+    ``iam:PassRole`` on every role passable to ECS tasks. What an ECS blue/green deployment of this
+    service uses, scoped where IAM defines resources (Service Authorization Reference,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html):
+    the service and its task sets, this load balancer's two listeners and rules, the stack's alarms,
+    and ``iam:PassRole`` on the task's two roles for ECS tasks only. Not granted: ``lambda:InvokeFunction``
+    (the appspec declares no hooks), ``sns:Publish`` (no deployment triggers) and ``s3:GetObject``
+    (CodePipeline hands the appspec over as content, not as an S3 revision).
 
     ``application_name``: the application's name as ``Fn::Sub`` text (``${ProjectName}-...``); the trust
     policy admits CodeDeploy only for that application's deployment groups in this account, as CodeDeploy's
     confused-deputy guidance describes for ECS deployments.
     """
-    return Role(
+    role = Role(
         stack, logical_id, "codedeploy.amazonaws.com", "codedeploy",
         source_arn=_arn("deploymentgroup:%s/*" % application_name),
-        managed_policy_arns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AWSCodeDeployRoleForECS")],
         description="CodeDeploy: blue/green traffic shifting of the ECS service",
     )
+    role.grant(
+        allow([ecs.DescribeServices, ecs.UpdateServicePrimaryTaskSet], [service.arn]),
+        allow([ecs.CreateTaskSet, ecs.DeleteTaskSet], [service.task_sets]),
+        unscoped([elb.DescribeListeners, elb.DescribeRules, elb.DescribeTargetGroups],
+                 "elasticloadbalancing Describe actions have no resource level permission"),
+        allow([elb.ModifyListener], [listener.arn for listener in listeners]),
+        allow([elb.ModifyRule], [Sub(
+            "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:listener-rule/${Lb}/*",
+            Lb=load_balancer.full_name)]),
+        allow([cloudwatch.DescribeAlarms], [alarm.arn for alarm in alarms]),
+        pass_role([task_definition.execution_role_arn, task_definition.task_role_arn], ECS_TASKS),
+    )
+    return role
 
 
 class EcsApplication:

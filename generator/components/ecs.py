@@ -4,13 +4,20 @@ The task definition keeps the two roles apart: the *execution* role is what the
 ECS agent uses to pull the image and write logs; the *task* role is what the
 application's code gets, and starts with no permission at all.
 
-The service's deployment controller is ``CODE_DEPLOY``: after the stack creates
-it, new task definitions reach it only through CodeDeploy (CloudFormation cannot
-update the task definition of such a service), which is what the pipeline does.
+A service names its task definition by FAMILY (ECS then runs the family's latest
+ACTIVE revision) and sets no ``DesiredCount`` (Application Auto Scaling owns the count):
+its properties never change after creation, so CloudFormation never calls
+``UpdateService`` on it. That is what keeps a ``CODE_DEPLOY`` service updatable at all:
+CloudFormation's handler sends every property in ``UpdateService`` and ECS rejects the
+call for such services (https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/1529,
+https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/2234), and for an
+``ECS``-controlled service it means a stack update never rolls the pipeline's newest
+revision back to the one the stack registered. See docs/ecs.md.
 """
 from __future__ import annotations
 
-from awacs import ecs as ecs_actions
+from awacs import awslambda, ecs as ecs_actions, elasticloadbalancing as elb
+from awacs.aws import Condition, StringEquals
 from troposphere import GetAtt, If, NoValue, Ref, Sub, applicationautoscaling as aas, ecs
 
 from .iam import Role, allow, pass_role, unscoped
@@ -38,8 +45,7 @@ def fargate_size_rules(stack, cpu, memory):
             "RuleCondition": {"Fn::Equals": [Ref(cpu), str(units)]},
             "Assertions": [{
                 "Assert": {"Fn::Contains": [[str(s) for s in sizes], Ref(memory)]},
-                "AssertDescription": f"With {units} CPU units Fargate accepts memory (MiB) of "
-                                     + ", ".join(str(s) for s in sizes),
+                "AssertDescription": f"Fargate rejects this TaskMemory with {units} CPU",
             }],
         })
 
@@ -52,6 +58,22 @@ def task_roles(stack, execution_component="ecs-execution", task_component="ecs-t
                 source_arn=Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*"),
                 description="The application's own AWS permissions (none unless granted)")
     return execution, task
+
+
+def ecs_arn(resource: str, **values) -> Sub:
+    return Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:" + resource, **values)
+
+
+def tag_on_create(resources, *create_actions):
+    """``ecs:TagResource`` only while ``create_actions`` create ``resources`` (ECS tag-on-create).
+
+    A caller that registers a tagged task definition or creates a tagged service or task set is
+    authorized for ``ecs:TagResource`` too; the ``ecs:CreateAction`` condition keeps it from
+    tagging existing resources.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html
+    """
+    return allow([ecs_actions.TagResource], list(resources),
+                 condition=Condition(StringEquals({"ecs:CreateAction": list(create_actions)})))
 
 
 class Cluster:
@@ -75,10 +97,10 @@ class TaskDefinitionReference:
     def grant_register(self):
         """Register new revisions of this family and pass its two roles to ECS (what CodeDeployToECS
         needs besides the deployment group's ``grant_deploy()``)."""
+        revisions = ecs_arn("task-definition/${Family}:*", Family=self.family)
         return [
-            allow([ecs_actions.RegisterTaskDefinition], [
-                Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${Family}:*",
-                    Family=self.family)]),
+            allow([ecs_actions.RegisterTaskDefinition], [revisions]),
+            tag_on_create([revisions], "RegisterTaskDefinition"),
             pass_role([self.execution_role_arn, self.task_role_arn], ECS_TASKS),
         ]
 
@@ -123,9 +145,18 @@ class FargateTaskDefinition(TaskDefinitionReference):
         ))
         execution_role.grant(log_group.grant_write())
         super().__init__(family, execution_role.arn, task_role.arn)
+        self.logical_id = logical_id
         self.arn = Ref(self.task_definition)
         self.container_name = container_name
         self.container_port = container_port
+
+    def load_balancer(self, target_group, advanced_configuration=None):
+        """The service's ``LoadBalancers`` entry for this task definition's container."""
+        entry = ecs.LoadBalancer(ContainerName=self.container_name, ContainerPort=self.container_port,
+                                 TargetGroupArn=target_group.arn)
+        if advanced_configuration is not None:
+            entry.AdvancedConfiguration = advanced_configuration
+        return entry
 
 
 class ServiceReference:
@@ -134,8 +165,8 @@ class ServiceReference:
     def __init__(self, cluster_name, service_name):
         self.cluster_name = cluster_name
         self.service_name = service_name
-        self.arn = Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/${Service}",
-                       Cluster=cluster_name, Service=service_name)
+        self.arn = ecs_arn("service/${Cluster}/${Service}", Cluster=cluster_name, Service=service_name)
+        self.task_sets = ecs_arn("task-set/${Cluster}/${Service}/*", Cluster=cluster_name, Service=service_name)
 
     def grant_describe(self):
         return [allow([ecs_actions.DescribeServices], [self.arn])]
@@ -148,43 +179,47 @@ class ServiceReference:
                      "ecs DescribeTaskDefinition has no resource level permission"),
             allow([ecs_actions.DescribeServices, ecs_actions.UpdateService], [self.arn]),
             allow([ecs_actions.DescribeTasks, ecs_actions.ListTasks], [
-                Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${Cluster}/*",
-                    Cluster=self.cluster_name),
-                Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${Cluster}/*",
-                    Cluster=self.cluster_name),
+                ecs_arn("task/${Cluster}/*", Cluster=self.cluster_name),
+                ecs_arn("container-instance/${Cluster}/*", Cluster=self.cluster_name),
             ]),
         ]
 
 
 class FargateService(ServiceReference):
-    """A Fargate service behind a target group, deployed by CodeDeploy, in private subnets only."""
+    """A Fargate service in private subnets only, whose properties never change after creation
+    where they must not (see the module docstring): the task definition by family, no desired count.
+
+    ``controller``: ``"CODE_DEPLOY"`` (CodeDeploy blue/green) or ``"ECS"`` (rolling or ECS blue/green,
+    described by ``deployment_configuration``). ``load_balancers``: ``ecs.LoadBalancer`` objects, see
+    :meth:`FargateTaskDefinition.load_balancer`.
+    """
 
     def __init__(self, stack, logical_id, name, *, cluster: Cluster, task_definition: FargateTaskDefinition,
-                 desired_count, subnets, security_group, target_group, grace_period, depends_on=()):
+                 subnets, security_group, load_balancers, grace_period, controller,
+                 deployment_configuration=None, depends_on=()):
         self.stack = stack
         self.logical_id = logical_id
-        self.service = stack.add(ecs.Service(
-            logical_id,
-            DependsOn=list(depends_on),
+        props = dict(
+            # The task definition resource first: the family needs a revision before the service starts.
+            DependsOn=[task_definition.logical_id] + list(depends_on),
             ServiceName=name,
             Cluster=cluster.name,
-            TaskDefinition=task_definition.arn,
+            TaskDefinition=task_definition.family,
             LaunchType="FARGATE",
             PlatformVersion="LATEST",
-            DesiredCount=desired_count,
-            DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY"),
+            DeploymentController=ecs.DeploymentController(Type=controller),
             NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
                 AssignPublicIp="DISABLED", Subnets=subnets, SecurityGroups=[security_group],
             )),
-            LoadBalancers=[ecs.LoadBalancer(
-                ContainerName=task_definition.container_name, ContainerPort=task_definition.container_port,
-                TargetGroupArn=target_group,
-            )],
+            LoadBalancers=list(load_balancers),
             HealthCheckGracePeriodSeconds=grace_period,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
             EnableExecuteCommand=False,
-        ))
+        )
+        if deployment_configuration is not None:
+            props["DeploymentConfiguration"] = deployment_configuration
+        self.service = stack.add(ecs.Service(logical_id, **props))
         super().__init__(cluster.name, GetAtt(self.service, "Name"))
 
     def autoscale_on_cpu(self, min_capacity, max_capacity, target_percent, cooldown=60):
@@ -215,3 +250,49 @@ class FargateService(ServiceReference):
             ),
         ))
         return target
+
+
+# -- Amazon ECS blue/green (deployment controller ECS, strategy BLUE_GREEN) -------------------
+ECS_SERVICE = "ecs.amazonaws.com"
+#: The stage a lifecycle hook runs at: replacement tasks receive test traffic, production not yet.
+HOOK_STAGES = ["POST_TEST_TRAFFIC_SHIFT"]
+
+
+def load_balancer_infrastructure_role(stack, logical_id, component, *, target_groups, listeners, listener_rules):
+    """The role ECS assumes to move traffic between the two target groups of a blue/green service.
+
+    AWS's ``AmazonECSInfrastructureRolePolicyForLoadBalancers`` grants these actions on every target
+    group, listener and rule of the account; this one names only the service's own
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html,
+    https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSInfrastructureRolePolicyForLoadBalancers.html).
+    The trust has no condition: ECS's documented trust policy for this role shows none.
+    """
+    role = Role(stack, logical_id, ECS_SERVICE, component, source_account=False,
+                description="ECS: shifts blue/green traffic between this service's target groups")
+    role.grant(
+        unscoped([elb.DescribeListeners, elb.DescribeRules, elb.DescribeTargetGroups, elb.DescribeTargetHealth],
+                 "elasticloadbalancing Describe actions have no resource level permission"),
+        allow([elb.RegisterTargets, elb.DeregisterTargets], [group.arn for group in target_groups]),
+        allow([elb.ModifyListener], [listener.arn for listener in listeners]),
+        allow([elb.ModifyRule], list(listener_rules)),
+    )
+    return role
+
+
+def lifecycle_hook(stack, function_arn, condition, component="ecs-hook"):
+    """A Lambda lifecycle hook at :data:`HOOK_STAGES`, with a role that may invoke only that function;
+    the role and its policy exist only under ``condition`` (the function parameter is set).
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html
+    """
+    role = Role(stack, "LifecycleHookRole", ECS_SERVICE, component, source_account=False,
+                description="ECS: invokes the blue/green lifecycle hook function")
+    role.role.Condition = condition
+    role.grant(allow([awslambda.InvokeFunction], [function_arn]))
+
+    def conditional_policy():
+        stack.template.resources[role.logical_id + "Policy"].Condition = condition
+
+    stack.on_finalize(conditional_policy)  # after the role's own finalizer has written the policy
+    return If(condition, [ecs.DeploymentLifecycleHook(
+        HookTargetArn=function_arn, RoleArn=role.arn, TargetType="AWS_LAMBDA", LifecycleStages=HOOK_STAGES,
+    )], NoValue)

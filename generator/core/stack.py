@@ -9,7 +9,7 @@ from troposphere import Export, Output, Parameter, Ref, Tags, Template
 
 from . import naming
 from .exports import CrossStackValue
-from .suppress import collect
+from .suppress import METADATA_KEY, collect, declarations
 
 MANAGED_BY = "cfn-delivery"
 REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "CostCenter")
@@ -93,14 +93,18 @@ class Stack:
         for callback in self._finalizers:
             callback()
         self._tag_resources()
-        self.template.set_metadata({
+        metadata = {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
                     {"Label": {"default": group}, "Parameters": names} for group, names in self._groups.items()
                 ],
                 "ParameterLabels": {name: {"default": label} for name, label in self._labels.items()},
             }
-        })
+        }
+        suppressed = declarations(self.template)
+        if suppressed:
+            metadata[METADATA_KEY] = {"suppressions": suppressed}
+        self.template.set_metadata(metadata)
         return self.template
 
     def suppressions(self):

@@ -48,6 +48,15 @@ class Suppression:
         return entry
 
 
+def suppression_id(suppression: Suppression) -> str:
+    """A short, stable id for a declaration (the same reason and rules give the same id)."""
+    import hashlib
+    import json
+
+    text = json.dumps(suppression.as_metadata(), sort_keys=True)
+    return "s" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
 def suppress(resource, suppression: Suppression):
     """Attach ``suppression`` to a troposphere resource (idempotent; merges with earlier ones)."""
     metadata = dict(getattr(resource, "resource", {}).get("Metadata", {}) or {})
@@ -63,14 +72,23 @@ def suppress(resource, suppression: Suppression):
         rules = list(metadata.get("guard", {}).get("SuppressedRules", []))
         rules += [rule for rule in suppression.guard if rule not in rules]
         metadata["guard"] = {"SuppressedRules": rules}
+    # The resource names its declarations by id; each declaration (reason and rules) is written once,
+    # in the template's own Metadata.cfn-delivery.suppressions, by Stack.build (see ``declarations``).
     own = list(metadata.get(METADATA_KEY, {}).get("suppressions", []))
-    own.append(suppression.as_metadata())
+    if suppression_id(suppression) not in own:
+        own.append(suppression_id(suppression))
     metadata[METADATA_KEY] = {"suppressions": own}
     resource.Metadata = metadata
     records = getattr(resource, "_suppressions", [])
     records.append(suppression)
     resource.__dict__["_suppressions"] = records  # troposphere's __setattr__ only takes known props
     return resource
+
+
+def declarations(template) -> dict:
+    """``{id: declaration}`` of every suppression used in a troposphere template, sorted by id."""
+    found = {suppression_id(s): s.as_metadata() for _, s in collect(template)}
+    return {key: found[key] for key in sorted(found)}
 
 
 def collect(template) -> list:

@@ -275,11 +275,10 @@ def admin_class(name: str, document) -> str:
     return ""
 
 
-def _suppressed(resource: dict, rule: str) -> bool:
-    from ..core.suppress import METADATA_KEY
+def _suppressed(resource: dict, rule: str, template: dict = None) -> bool:
+    from .suppressions import resource_declarations
 
-    metadata = resource.get("Metadata") if isinstance(resource.get("Metadata"), dict) else {}
-    for item in (metadata.get(METADATA_KEY) or {}).get("suppressions", []) or []:
+    for item in resource_declarations(template or {}, resource):
         if isinstance(item, dict) and rule in (item.get("least-privilege") or []) and \
                 len(str(item.get("reason") or "").strip()) >= 20:
             return True
@@ -299,7 +298,7 @@ def check_managed_policies(name: str, template: dict) -> list:
             if kind == "template":
                 continue  # an AWS::IAM::ManagedPolicy of this template: its PolicyDocument is checked itself
             if document is None:
-                if not _suppressed(resource, UNVERIFIABLE_RULE):
+                if not _suppressed(resource, UNVERIFIABLE_RULE, template):
                     what = "AWS managed policy unknown to the IAM data" if kind == "aws" else "not an AWS managed policy"
                     problems.append(f"{where}: cannot verify ({what}); replace it with an inline policy, or declare "
                                     f"Suppression(reason, least_privilege=(\"{UNVERIFIABLE_RULE}\",))")

@@ -42,12 +42,29 @@ def _metadata(resource) -> dict:
     return metadata if isinstance(metadata, dict) else {}
 
 
+def _declarations(template: dict) -> dict:
+    """The template's ``Metadata.cfn-delivery.suppressions``: ``{id: {reason, <tool>: [rules]}}``."""
+    found = ((_metadata(template).get(METADATA_KEY) or {}).get("suppressions")) or {}
+    return found if isinstance(found, dict) else {}
+
+
+def resource_declarations(template: dict, resource) -> list:
+    """The declarations a resource names (by id; an inline mapping is read as it is)."""
+    known = _declarations(template)
+    found = []
+    for item in (_metadata(resource).get(METADATA_KEY) or {}).get("suppressions", []) or []:
+        if isinstance(item, str):
+            found.append(known.get(item, {"unknown-id": item}))
+        else:
+            found.append(item if isinstance(item, dict) else {})
+    return found
+
+
 def entries(name: str, template: dict) -> list:
     """Every declared suppression of ``template`` (``name`` is how messages call the template)."""
     found = []
     for logical_id, resource in sorted((template.get("Resources") or {}).items()):
-        for item in (_metadata(resource).get(METADATA_KEY) or {}).get("suppressions", []) or []:
-            item = item if isinstance(item, dict) else {}
+        for item in resource_declarations(template, resource):
             found.append(Entry(
                 name, logical_id, str(item.get("reason") or "").strip(),
                 tuple(item.get("checkov") or ()), tuple(item.get("cfn-lint") or ()), tuple(item.get("cfripper") or ()),
@@ -59,7 +76,14 @@ def entries(name: str, template: dict) -> list:
 def problems(name: str, template: dict) -> list:
     """One line per suppression without a reason, or a native skip no declaration explains."""
     found = []
+    for logical_id, resource in sorted((template.get("Resources") or {}).items()):
+        for item in resource_declarations(template, resource):
+            if "unknown-id" in item:
+                found.append(f"{name}: resource {logical_id}: suppression {item['unknown-id']} is not in the template's "
+                             f"Metadata.{METADATA_KEY}.suppressions; regenerate with `make templates`")
     for entry in entries(name, template):
+        if not entry.reason and not entry.rules():
+            continue  # an unknown id, reported above
         where = f"{name}: resource {entry.logical_id}"
         if len(entry.reason) < MIN_REASON:
             found.append(f"{where}: suppression of {entry.rules() or 'no rule'} has no reason a reviewer can "

@@ -5,14 +5,16 @@ environment's ECS tasks pull from it (same account). Its policy refers to the
 roles by the naming convention (``aws:PrincipalArn`` patterns), so it can be
 deployed before those roles exist:
 
-- push: the image build projects' roles, ``{project}-tools-<component>-role`` for each of
-  ``IMAGE_BUILD_COMPONENTS`` (a ``codebuild.BuildProject``'s role is ``<component>-role``);
+- push: DENIED to every principal except the image build projects' roles,
+  ``{project}-tools-<component>-role`` for each of ``IMAGE_BUILD_COMPONENTS`` (a
+  ``codebuild.BuildProject``'s role is ``<component>-role``), and, while ``BootstrapPusherArn``
+  is set, that one role (the operator pushing the ``bootstrap`` image once);
 - pull: the ECS task execution roles of every environment (``{project}-*-ecs-execution``)
   and the tools pipeline roles (``{project}-tools-*``: image scan gate, deploy actions).
 """
 from __future__ import annotations
 
-from troposphere import Ref
+from troposphere import Equals, If, Not, Ref
 
 from ..components.ecr import Repository, RepositoryReference, role_arn_pattern
 from ..components.kms import KeyReference
@@ -22,8 +24,10 @@ from ..core.stack import Stack
 from . import foundation
 
 #: Components of the CodeBuild projects that build and push the image, one per ECS pipeline
-#: variant (``ecs-pipeline``, ``ecs-rolling-pipeline``); only their roles may push.
+#: Components of the CodeBuild projects that build and push the image, one per ECS pipeline
+#: (``ecs-build``, ``ecs-native-build``); only their roles may push.
 IMAGE_BUILD_COMPONENTS = ("ecs-codedeploy-image", "ecs-native-image")
+ROLE_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/*-]{1,128}$"
 #: Component name of the ECS task execution role in each environment (``ecs_service``).
 EXECUTION_ROLE_COMPONENT = "ecs-execution"
 REPOSITORY_COMPONENT = "app"
@@ -57,15 +61,23 @@ class EcrStack(Stack):
         self.keep_images = self.parameter(
             "KeepImageCount", "Retention", "Images kept",
             Type="Number", Default=50, MinValue=1, MaxValue=1000,
-            Description="Newest images the lifecycle policy keeps; older ones expire (untagged ones after a day)",
+            Description="Newest CI-only (ci-*) images kept; release tags never expire, untagged ones after a day",
         )
+        self.bootstrap_pusher = self.parameter(
+            "BootstrapPusherArn", "Access", "Bootstrap pusher role ARN",
+            Type="String", Default="", AllowedPattern=ROLE_ARN_PATTERN,
+            ConstraintDescription="an IAM role ARN (may end in *), or empty",
+            Description="Role that may push besides the build roles (the bootstrap image); leave empty after",
+        )
+        self.has_pusher = self.condition("HasBootstrapPusher", Not(Equals(Ref(self.bootstrap_pusher), "")))
 
     def create_repository(self):
+        build_roles = [role_arn_pattern("${ProjectName}-${EnvironmentName}-%s-role" % component)
+                       for component in IMAGE_BUILD_COMPONENTS]
         self.repository = Repository(
             self, "Repository", naming.physical_name(REPOSITORY_COMPONENT),
             KeyReference(foundation.EXPORTS.key_arn.imported()), Ref(self.keep_images),
-            push_roles=[role_arn_pattern("${ProjectName}-${EnvironmentName}-%s-role" % component)
-                        for component in IMAGE_BUILD_COMPONENTS],
+            push_roles=If(self.has_pusher, build_roles + [Ref(self.bootstrap_pusher)], build_roles),
             pull_roles=[role_arn_pattern("${ProjectName}-*-%s" % EXECUTION_ROLE_COMPONENT),
                         role_arn_pattern("${ProjectName}-${EnvironmentName}-*")],
         )

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from generator.components.ecr import CI_TAG_PREFIX
 from generator.stacks import ecr as ecr_stack
 from tests.helpers import load_template, one, statements
 
@@ -22,33 +23,56 @@ def test_immutable_scanned_encrypted_and_retained(repository):
     assert p["RepositoryName"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
 
 
-def test_lifecycle_keeps_the_newest_n_images(repository):
+def test_lifecycle_expires_only_untagged_and_ci_images(repository):
     text, variables = repository["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"]["Fn::Sub"]
     assert variables == {"Keep": {"Ref": "KeepImageCount"}}
     policy = json.loads(text.replace("${Keep}", "25"))
     rules = {r["selection"]["tagStatus"]: r for r in policy["rules"]}
-    assert rules["any"]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 25}
-    assert rules["any"]["action"] == {"type": "expire"}
-    # ECR requires the "any" rule to have the lowest priority (highest number).
-    assert rules["any"]["rulePriority"] == max(r["rulePriority"] for r in policy["rules"])
+    assert set(rules) == {"untagged", "tagged"}, "no rule may select 'any': it would expire release tags"
     assert rules["untagged"]["selection"]["countType"] == "sinceImagePushed"
+    tagged = rules["tagged"]["selection"]
+    assert tagged == {"tagStatus": "tagged", "tagPrefixList": [CI_TAG_PREFIX], "countType": "imageCountMoreThan",
+                      "countNumber": 25}
+    assert all(r["action"] == {"type": "expire"} for r in policy["rules"])
 
 
-def test_policy_allows_only_this_accounts_named_roles(repository):
+@pytest.mark.parametrize("tag,expires", [("bootstrap", False), ("3f2c9a1", False), ("v1.4.0", False),
+                                         ("ci-1234", True), ("ci-feature-x", True)])
+def test_release_and_bootstrap_tags_match_no_expiring_rule(repository, tag, expires):
+    text, _ = repository["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"]["Fn::Sub"]
+    policy = json.loads(text.replace("${Keep}", "25"))
+    matching = [r for r in policy["rules"] if r["selection"]["tagStatus"] == "tagged"
+                and any(tag.startswith(p) for p in r["selection"]["tagPrefixList"])]
+    assert bool(matching) is expires
+
+
+def test_push_is_denied_to_everyone_but_the_build_roles(repository):
     found = statements(repository["Properties"]["RepositoryPolicyText"])
-    assert found, "the repository needs a policy"
-    for statement in found:
-        assert statement["Effect"] == "Allow"
-        assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
-        assert set(statement["Condition"]) == {"ArnLike"}
-        for pattern in statement["Condition"]["ArnLike"]["aws:PrincipalArn"]:
-            assert pattern["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-")
-    push = next(s for s in found if "ecr:PutImage" in s["Action"])
-    assert push["Condition"]["ArnLike"]["aws:PrincipalArn"] == [{"Fn::Sub": (
-        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-role"
-        % component)} for component in ecr_stack.IMAGE_BUILD_COMPONENTS]
-    pull = next(s for s in found if "ecr:PutImage" not in s["Action"])
+    [deny] = [s for s in found if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*"
+    assert set(deny["Action"]) == {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                                   "ecr:CompleteLayerUpload"}
+    build_roles = [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-role"
+                    % component} for component in ecr_stack.IMAGE_BUILD_COMPONENTS]
+    condition, with_pusher, without = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"]
+    assert condition == "HasBootstrapPusher"
+    assert without == build_roles and with_pusher == build_roles + [{"Ref": "BootstrapPusherArn"}]
+    assert set(ecr_stack.IMAGE_BUILD_COMPONENTS) == {"ecs-image", "ecs-native-image"}
+    assert load_template("ecr")["Parameters"]["BootstrapPusherArn"]["Default"] == ""
+    # No statement allows pushing: the build roles push with their own identity grants.
+    assert not [s for s in found if s["Effect"] == "Allow" and "ecr:PutImage" in s["Action"]]
+
+
+def test_pull_is_allowed_only_to_this_accounts_named_roles(repository):
+    [pull] = [s for s in statements(repository["Properties"]["RepositoryPolicyText"]) if s["Effect"] == "Allow"]
+    assert pull["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert set(pull["Condition"]) == {"ArnLike"}
+    patterns = pull["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    for pattern in patterns:
+        assert pattern["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-")
     assert not [a for a in pull["Action"] if a in ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart")]
+    # Both service stacks' execution roles (ecs-execution, native-ecs-execution) match the pattern.
+    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-*-ecs-execution"} in patterns
 
 
 def test_exports():

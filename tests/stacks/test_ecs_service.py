@@ -1,5 +1,6 @@
 """The ecs-service stack: blue/green through CodeDeploy, Fargate hardening, least-privilege network and IAM."""
 import json
+import re
 
 import pytest
 
@@ -22,20 +23,42 @@ def test_service_uses_codedeploy_controller_in_private_subnets(template):
     p = service["Properties"]
     assert p["DeploymentController"] == {"Type": "CODE_DEPLOY"}
     assert p["LaunchType"] == "FARGATE"
-    assert p["DesiredCount"] == {"Ref": "DesiredCount"}
     vpc = p["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert vpc["AssignPublicIp"] == "DISABLED"
     assert vpc["Subnets"] == {"Ref": "TaskSubnetIds"}
     assert vpc["SecurityGroups"] == [{"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}]
     assert template["Parameters"]["TaskSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
-    assert p["LoadBalancers"] == [{"ContainerName": {"Ref": "ContainerName"}, "ContainerPort": {"Ref": "ContainerPort"},
+    assert p["LoadBalancers"] == [{"ContainerName": "app", "ContainerPort": 8080,
                                    "TargetGroupArn": {"Ref": "BlueTargetGroup"}}]
 
 
-def test_service_waits_for_its_listeners_and_the_execution_roles_policies(template):
+def parameters_in(value) -> set:
+    return {v["Ref"] for v in walk(value) if isinstance(v, dict) and isinstance(v.get("Ref"), str)} | {
+        name for v in walk(value) if isinstance(v, dict) and "Fn::Sub" in v
+        for name in re.findall(r"\$\{([A-Za-z0-9]+)\}", v["Fn::Sub"] if isinstance(v["Fn::Sub"], str)
+                               else v["Fn::Sub"][0])}
+
+
+def test_no_stack_update_ever_changes_the_codedeploy_service(template):
+    """CloudFormation sends every property in UpdateService, which ECS rejects for CODE_DEPLOY services
+    (cloudformation-coverage-roadmap #1529): only names (which replace the service) and the network may vary."""
     _, service = one(template, "AWS::ECS::Service")
-    assert set(service["DependsOn"]) == {"ProductionListener", "TestListener", "TaskExecutionRolePolicy",
-                                         "TaskExecutionRoleUnscopedPolicy"}
+    p = service["Properties"]
+    # The task definition by family (ECS runs the latest ACTIVE revision), never the stack's revision ARN.
+    assert p["TaskDefinition"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
+    assert p["TaskDefinition"] == props(template, "TaskDefinition")["Family"]
+    assert "DesiredCount" not in p, "Application Auto Scaling owns the count"
+    naming = {"ProjectName", "EnvironmentName"}
+    varying = parameters_in({k: v for k, v in p.items() if k not in ("NetworkConfiguration", "Tags")})
+    assert varying <= naming | set(template["Resources"]) | {"AWS::Region", "AWS::AccountId", "AWS::Partition"}
+    assert not (varying & set(template["Parameters"])) - naming
+    assert not {"DesiredCount", "ContainerName", "ContainerPort"} & set(template["Parameters"])
+
+
+def test_service_waits_for_its_task_definition_listeners_and_the_execution_roles_policies(template):
+    _, service = one(template, "AWS::ECS::Service")
+    assert set(service["DependsOn"]) == {"TaskDefinition", "ProductionListener", "TestListener",
+                                         "TaskExecutionRolePolicy", "TaskExecutionRoleUnscopedPolicy"}
     assert set(service["DependsOn"]) <= set(template["Resources"])
 
 
@@ -134,7 +157,7 @@ def test_task_definition_is_fargate_hardened(template):
 
 def test_cpu_memory_rules_accept_exactly_fargates_combinations(template):
     assert template["Parameters"]["TaskCpu"]["AllowedValues"] == sorted(FARGATE_MEMORY)
-    rules = template["Rules"]
+    rules = {k: v for k, v in template["Rules"].items() if k.startswith("FargateMemory")}
     assert len(rules) == len(FARGATE_MEMORY)
     for cpu, sizes in FARGATE_MEMORY.items():
         rule = rules[f"FargateMemoryFor{cpu}Cpu"]
@@ -149,14 +172,15 @@ def test_task_security_group_only_accepts_the_load_balancer_group(template):
     [rule] = tasks["SecurityGroupIngress"]
     assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
     assert "CidrIp" not in rule and "CidrIpv6" not in rule
-    assert rule["FromPort"] == rule["ToPort"] == {"Ref": "ContainerPort"}
+    assert rule["FromPort"] == rule["ToPort"] == 8080
     standalone = resources(template, "AWS::EC2::SecurityGroupIngress")
     assert not [r for r in standalone.values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}]
 
 
 def test_load_balancer_group_accepts_only_listener_ports_from_the_cidr_parameter(template):
     p = props(template, "LoadBalancerSecurityGroup")
-    standalone = resources(template, "AWS::EC2::SecurityGroupIngress")
+    standalone = {k: v for k, v in resources(template, "AWS::EC2::SecurityGroupIngress").items()
+                  if "SourceSecurityGroupId" not in v["Properties"]}
     assert all(r["Properties"]["GroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
                and r["Condition"] == "HasCertificate" for r in standalone.values())
     rules = p["SecurityGroupIngress"] + [r["Properties"] for r in standalone.values()]
@@ -173,6 +197,7 @@ def test_load_balancer_group_accepts_only_listener_ports_from_the_cidr_parameter
     [placeholder] = p["SecurityGroupEgress"]
     assert placeholder["CidrIp"] == "255.255.255.255/32"
     [egress] = resources(template, "AWS::EC2::SecurityGroupEgress").values()
+    assert egress["Properties"]["GroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
     assert egress["Properties"]["DestinationSecurityGroupId"] == {"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}
 
 
@@ -233,9 +258,9 @@ def test_cluster_has_container_insights(template):
     assert cluster["Properties"]["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
 
 
-def test_codedeploy_role_uses_the_documented_managed_policy(template):
+def test_codedeploy_role_has_a_scoped_inline_policy_instead_of_the_managed_one(template):
     role = props(template, "CodeDeployServiceRole")
-    assert role["ManagedPolicyArns"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCodeDeployRoleForECS"}]
+    assert "ManagedPolicyArns" not in role
     [trust] = statements(role["AssumeRolePolicyDocument"])
     assert trust["Principal"] == {"Service": "codedeploy.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
@@ -244,13 +269,33 @@ def test_codedeploy_role_uses_the_documented_managed_policy(template):
         "${ProjectName}-${EnvironmentName}-app/*")}}
     assert props(template, "CodeDeployApplication")["ApplicationName"] == {
         "Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
+    scoped = {tuple(s["Action"]): s for s in statements(props(template, "CodeDeployServiceRolePolicy")["PolicyDocument"])}
+    service = {"Cluster": {"Ref": "Cluster"}, "Service": {"Fn::GetAtt": ["Service", "Name"]}}
+    assert scoped[("ecs:DescribeServices", "ecs:UpdateServicePrimaryTaskSet")]["Resource"] == [{"Fn::Sub": [
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/${Service}", service]}]
+    assert scoped[("ecs:CreateTaskSet", "ecs:DeleteTaskSet")]["Resource"] == [{"Fn::Sub": [
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-set/${Cluster}/${Service}/*", service]}]
+    assert scoped[("elasticloadbalancing:ModifyListener",)]["Resource"] == [{"Ref": "ProductionListener"},
+                                                                           {"Ref": "TestListener"}]
+    assert scoped[("elasticloadbalancing:ModifyRule",)]["Resource"][0]["Fn::Sub"][1] == {
+        "Lb": {"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]}}
+    assert scoped[("cloudwatch:DescribeAlarms",)]["Resource"] == [
+        {"Fn::GetAtt": [a, "Arn"]} for a in ("Target5xxAlarm", "BlueUnhealthyHostsAlarm", "GreenUnhealthyHostsAlarm")]
+    passing = scoped[("iam:PassRole",)]
+    assert passing["Resource"] == [{"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}, {"Fn::GetAtt": ["TaskRole", "Arn"]}]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    [unscoped] = statements(props(template, "CodeDeployServiceRoleUnscopedPolicy")["PolicyDocument"])
+    assert all(a.startswith("elasticloadbalancing:Describe") for a in unscoped["Action"])
+    everything = [a for s in scoped.values() for a in s["Action"]] + unscoped["Action"]
+    assert not [a for a in everything if a.split(":")[0] in ("s3", "sns", "lambda")]
 
 
 def test_exports_cover_what_the_ecs_pipeline_needs(template):
     exported = {k for k, v in template["Outputs"].items() if "Export" in v}
     assert {"ClusterName", "ServiceName", "CodeDeployApplicationName", "DeploymentGroupName", "TaskDefinitionFamily",
             "TaskExecutionRoleArn", "TaskRoleArn", "ProductionListenerArn", "TestListenerArn", "BlueTargetGroupName",
-            "GreenTargetGroupName", "DeploySpec"} <= exported
+            "GreenTargetGroupName", "DeploySpec", "VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId",
+            "ServiceUrl", "ContainerName", "ContainerPort", "LogGroupName"} <= exported
 
 
 def test_no_literal_partition_region_or_account(template):
@@ -265,7 +310,8 @@ def test_parameter_files(env):
     cpu, memory = int(params["TaskCpu"]), int(params["TaskMemory"])
     assert memory in FARGATE_MEMORY[cpu], f"{env}: {cpu} CPU units cannot have {memory} MiB"
     assert params["ReadonlyRootFilesystem"] == "true"
-    assert int(params["MinCapacity"]) <= int(params["DesiredCount"]) <= int(params["MaxCapacity"])
+    assert int(params["MinCapacity"]) <= int(params["MaxCapacity"])
+    assert bool(params["CertificateArn"]) == bool(params["ServiceHostName"])
 
 
 def test_prod_protects_its_load_balancer_and_deploys_gradually():
@@ -286,6 +332,9 @@ def test_pipeline_grants_are_scoped_to_this_environments_resources():
                                       else o.to_dict())) for s in statements_ if isinstance(s, Statement)]
 
     register = rendered(ecs_service.task_definition("prod").grant_register())
+    [tagging] = [s for s in register if s["Action"] == ["ecs:TagResource"]]
+    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}
+    assert tagging["Resource"][0]["Fn::Sub"][0].endswith(":task-definition/${Family}:*")
     [registration] = [s for s in register if s["Action"] == ["ecs:RegisterTaskDefinition"]]
     assert registration["Resource"][0]["Fn::Sub"][0].endswith(":task-definition/${Family}:*")
     [pass_role] = [s for s in register if s["Action"] == ["iam:PassRole"]]

@@ -1,0 +1,143 @@
+"""The ecs-native-service stack: deployment controller ECS, Amazon ECS blue/green (or rolling), alarm rollback."""
+import json
+
+import pytest
+
+from generator.stacks import ecs_native_service
+from tests.helpers import PARAMS, load_template, one, resources, statements, walk
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_template("ecs-native-service")
+
+
+def props(template, logical_id):
+    return template["Resources"][logical_id]["Properties"]
+
+
+def service_props(template):
+    return one(template, "AWS::ECS::Service")[1]["Properties"]
+
+
+def test_ecs_controller_with_strategy_and_bake_time_parameters(template):
+    p = service_props(template)
+    assert p["DeploymentController"] == {"Type": "ECS"}
+    config = p["DeploymentConfiguration"]
+    assert config["Strategy"] == {"Ref": "DeploymentStrategy"}
+    assert config["BakeTimeInMinutes"] == {"Ref": "BakeTimeInMinutes"}
+    parameters = template["Parameters"]
+    assert parameters["DeploymentStrategy"]["AllowedValues"] == ["BLUE_GREEN", "ROLLING"]
+    assert parameters["DeploymentStrategy"]["Default"] == "BLUE_GREEN"
+    assert (parameters["BakeTimeInMinutes"]["MinValue"], parameters["BakeTimeInMinutes"]["MaxValue"]) == (0, 1440)
+    assert template["Conditions"]["IsBlueGreen"] == {"Fn::Equals": [{"Ref": "DeploymentStrategy"}, "BLUE_GREEN"]}
+
+
+def test_alarms_roll_back_and_rolling_deployments_have_the_circuit_breaker(template):
+    config = service_props(template)["DeploymentConfiguration"]
+    alarms = config["Alarms"]
+    assert alarms["Enable"] is True and alarms["Rollback"] is True
+    assert alarms["AlarmNames"] == [{"Ref": a} for a in resources(template, "AWS::CloudWatch::Alarm")]
+    assert len(alarms["AlarmNames"]) == 3
+    assert config["DeploymentCircuitBreaker"] == {"Fn::If": ["IsBlueGreen", {"Ref": "AWS::NoValue"},
+                                                             {"Enable": True, "Rollback": True}]}
+
+
+def test_advanced_configuration_names_alternate_group_rules_and_infrastructure_role(template):
+    [balancer] = service_props(template)["LoadBalancers"]
+    assert balancer["TargetGroupArn"] == {"Ref": "BlueTargetGroup"}
+    assert (balancer["ContainerName"], balancer["ContainerPort"]) == ("app", 8080)
+    condition, advanced, otherwise = balancer["AdvancedConfiguration"]["Fn::If"]
+    assert condition == "IsBlueGreen" and otherwise == {"Ref": "AWS::NoValue"}
+    assert advanced == {"AlternateTargetGroupArn": {"Ref": "GreenTargetGroup"},
+                        "ProductionListenerRule": {"Ref": "ProductionListenerRule"},
+                        "TestListenerRule": {"Ref": "TestListenerRule"},
+                        "RoleArn": {"Fn::GetAtt": ["EcsInfrastructureRole", "Arn"]}}
+
+
+def test_listener_rules_forward_weighted_to_both_target_groups(template):
+    for rule, listener in (("ProductionListenerRule", "ProductionListener"), ("TestListenerRule", "TestListener")):
+        p = props(template, rule)
+        assert p["ListenerArn"] == {"Ref": listener}
+        [action] = p["Actions"]
+        assert action["Type"] == "forward"
+        assert action["ForwardConfig"]["TargetGroups"] == [
+            {"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100},
+            {"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 0}]
+        # ECS owns the weights after creation: nothing in the rule may vary with a parameter.
+        refs = {v["Ref"] for v in walk({k: v for k, v in p.items() if k != "Tags"}) if isinstance(v, dict) and "Ref" in v}
+        assert refs == {"BlueTargetGroup", "GreenTargetGroup", listener}
+
+
+def test_infrastructure_role_is_scoped_to_this_services_load_balancer_resources(template):
+    role = props(template, "EcsInfrastructureRole")
+    assert "ManagedPolicyArns" not in role
+    [trust] = statements(role["AssumeRolePolicyDocument"])
+    assert trust["Principal"] == {"Service": "ecs.amazonaws.com"}
+    scoped = {tuple(s["Action"]): s["Resource"] for s in statements(props(template, "EcsInfrastructureRolePolicy")["PolicyDocument"])}
+    assert scoped == {
+        ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"):
+            [{"Ref": "BlueTargetGroup"}, {"Ref": "GreenTargetGroup"}],
+        ("elasticloadbalancing:ModifyListener",): [{"Ref": "ProductionListener"}, {"Ref": "TestListener"}],
+        ("elasticloadbalancing:ModifyRule",): [{"Ref": "ProductionListenerRule"}, {"Ref": "TestListenerRule"}],
+    }
+    [unscoped] = statements(props(template, "EcsInfrastructureRoleUnscopedPolicy")["PolicyDocument"])
+    assert all(a.startswith("elasticloadbalancing:Describe") for a in unscoped["Action"])
+
+
+def test_lifecycle_hook_is_optional_and_its_role_invokes_only_that_function(template):
+    parameter = template["Parameters"]["LifecycleHookFunctionArn"]
+    assert parameter["Default"] == ""
+    assert template["Conditions"]["HasLifecycleHook"] == {"Fn::And": [
+        {"Condition": "IsBlueGreen"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "LifecycleHookFunctionArn"}, ""]}]}]}
+    condition, [hook], otherwise = service_props(template)["DeploymentConfiguration"]["LifecycleHooks"]["Fn::If"]
+    assert condition == "HasLifecycleHook" and otherwise == {"Ref": "AWS::NoValue"}
+    assert hook["HookTargetArn"] == {"Ref": "LifecycleHookFunctionArn"} and hook["TargetType"] == "AWS_LAMBDA"
+    assert hook["RoleArn"] == {"Fn::GetAtt": ["LifecycleHookRole", "Arn"]}
+    for logical_id in ("LifecycleHookRole", "LifecycleHookRolePolicy"):
+        assert template["Resources"][logical_id]["Condition"] == "HasLifecycleHook"
+    [invoke] = statements(props(template, "LifecycleHookRolePolicy")["PolicyDocument"])
+    assert invoke["Action"] == ["lambda:InvokeFunction"] and invoke["Resource"] == [{"Ref": "LifecycleHookFunctionArn"}]
+
+
+def test_service_is_never_rolled_back_by_a_stack_update(template):
+    p = service_props(template)
+    assert p["TaskDefinition"] == props(template, "TaskDefinition")["Family"] == {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-native"}
+    assert "DesiredCount" not in p
+    assert one(template, "AWS::ECS::Service")[1]["DependsOn"][0] == "TaskDefinition"
+
+
+def test_exports_are_what_the_native_pipeline_imports(template):
+    exported = {k for k, v in template["Outputs"].items() if "Export" in v}
+    assert {v.key for v in ecs_native_service.EXPORTS.values()} == exported
+    assert {"ClusterName", "ServiceName", "TaskDefinitionFamily", "TaskExecutionRoleArn", "TaskRoleArn", "ContainerName",
+            "ContainerPort", "LogGroupName", "ServiceUrl", "DeploySpec", "VpcId", "ValidationSubnetIds",
+            "ValidationSecurityGroupId"} <= exported
+    assert template["Outputs"]["ServiceName"]["Export"]["Name"] == {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-ecs-native-service-ServiceName"}
+
+
+def test_pipeline_grants_register_with_tag_on_create_and_update_only_this_service():
+    from awacs.aws import Statement
+
+    def rendered(found):
+        return [json.loads(json.dumps(s.JSONrepr(), default=lambda o: o.JSONrepr() if hasattr(o, "JSONrepr")
+                                      else o.to_dict())) for s in found if isinstance(s, Statement)]
+
+    register = rendered(ecs_native_service.task_definition("staging").grant_register())
+    [tagging] = [s for s in register if s["Action"] == ["ecs:TagResource"]]
+    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}
+    deploy = rendered(ecs_native_service.service("staging").grant_rolling_deploy())
+    [update] = [s for s in deploy if "ecs:UpdateService" in s["Action"]]
+    assert update["Resource"][0]["Fn::Sub"][1]["Service"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-staging-ecs-native-service-ServiceName"}}
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_parameter_files(env):
+    params = json.loads((PARAMS / env / "ecs-native-service.json").read_text())["Parameters"]
+    assert params["DeploymentStrategy"] in ("BLUE_GREEN", "ROLLING")
+    assert params["ReadonlyRootFilesystem"] == "true"
+    if env == "prod":
+        assert params["DeletionProtection"] == "true" and int(params["BakeTimeInMinutes"]) >= 10

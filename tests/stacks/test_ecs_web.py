@@ -1,0 +1,130 @@
+"""What both ECS service stacks share: the validation contract (exports, security group, URL) and the Rules."""
+import json
+
+import pytest
+
+from generator.stacks.ecs_web import MAX_CAPACITY, MIN_CAPACITY
+from tests.helpers import PARAMS, load_template, resources
+
+STACKS = ["ecs-service", "ecs-native-service"]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def stack(request):
+    return request.param, load_template(request.param)
+
+
+def evaluate(expression, values):
+    """The Rules functions the templates use, evaluated on a parameter set (strings, as CloudFormation sees them)."""
+    if isinstance(expression, dict):
+        [(name, args)] = expression.items()
+        if name == "Ref":
+            return values[args]
+        if name == "Fn::Equals":
+            return evaluate(args[0], values) == evaluate(args[1], values)
+        if name == "Fn::Not":
+            return not evaluate(args[0], values)
+        if name == "Fn::Contains":
+            return evaluate(args[1], values) in [evaluate(a, values) for a in args[0]]
+        raise AssertionError(f"unexpected function {name}")
+    return str(expression)
+
+
+def broken_rules(template, values) -> list:
+    params = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    params.update(values)
+    return sorted(name for name, rule in template["Rules"].items()
+                  if evaluate(rule.get("RuleCondition", True), params)
+                  and not all(evaluate(a["Assert"], params) for a in rule["Assertions"]))
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_parameter_files_pass_the_rules(stack, env):
+    name, template = stack
+    values = json.loads((PARAMS / env / f"{name}.json").read_text())["Parameters"]
+    assert set(values) == set(template["Parameters"])
+    assert broken_rules(template, values) == []
+
+
+def test_public_load_balancer_requires_a_certificate_and_a_certificate_a_host_name(stack):
+    _, template = stack
+    public = {"LoadBalancerScheme": "internet-facing", "CertificateArn": "", "ServiceHostName": ""}
+    assert broken_rules(template, public) == ["PublicLoadBalancerHasCertificate"]
+    certificate = dict(public, CertificateArn="arn:aws:acm:eu-west-1:111122223333:certificate/x")
+    assert broken_rules(template, certificate) == ["CertificateHasHostName"]
+    assert broken_rules(template, dict(certificate, ServiceHostName="shop.example.com")) == []
+
+
+@pytest.mark.parametrize("low", MIN_CAPACITY)
+@pytest.mark.parametrize("high", MAX_CAPACITY)
+def test_min_capacity_may_not_exceed_max_capacity(stack, low, high):
+    _, template = stack
+    broken = broken_rules(template, {"MinCapacity": str(low), "MaxCapacity": str(high)})
+    assert bool(broken) is (low > high), broken
+    assert template["Parameters"]["MinCapacity"]["AllowedValues"] == MIN_CAPACITY
+    assert template["Parameters"]["MaxCapacity"]["AllowedValues"] == MAX_CAPACITY
+
+
+def test_validation_contract_exports(stack):
+    name, template = stack
+    outputs = template["Outputs"]
+    for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl"):
+        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (name, key)}
+    assert outputs["VpcId"]["Value"] == {"Ref": "VpcId"}
+    assert outputs["ValidationSubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "TaskSubnetIds"}]}
+    assert outputs["ValidationSecurityGroupId"]["Value"] == {"Fn::GetAtt": ["ValidationSecurityGroup", "GroupId"]}
+    # With a certificate validation calls the name the certificate covers, never the load balancer's DNS name.
+    assert outputs["ServiceUrl"]["Value"] == {"Fn::If": ["HasCertificate", {"Fn::Sub": "https://${ServiceHostName}"},
+                                                         {"Fn::Sub": ["http://${Dns}", {"Dns": {"Fn::GetAtt": [
+                                                             "LoadBalancer", "DNSName"]}}]}]}
+
+
+def test_validation_group_reaches_the_listener_ports_and_the_load_balancer_admits_it(stack):
+    _, template = stack
+    group = template["Resources"]["ValidationSecurityGroup"]["Properties"]
+    ports = [{"Fn::If": ["HasCertificate", 443, 80]}, {"Ref": "TestListenerPort"}]
+    to_lb = [r for r in group["SecurityGroupEgress"] if "DestinationSecurityGroupId" in r]
+    assert [r["FromPort"] for r in to_lb] == ports
+    assert all(r["DestinationSecurityGroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
+               for r in to_lb)
+    [https] = [r for r in group["SecurityGroupEgress"] if "CidrIp" in r]
+    assert https["FromPort"] == https["ToPort"] == 443
+    admitted = [r["Properties"] for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+                if r["Properties"].get("SourceSecurityGroupId") == {"Fn::GetAtt": ["ValidationSecurityGroup", "GroupId"]}]
+    assert [r["FromPort"] for r in admitted] == ports
+    assert all(r["GroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]} for r in admitted)
+
+
+def test_port_80_only_redirects(stack):
+    _, template = stack
+    listeners = resources(template, "AWS::ElasticLoadBalancingV2::Listener")
+    on_80 = [k for k, v in listeners.items() if v["Properties"]["Port"] == 80]
+    assert on_80 == ["HttpRedirectListener"]
+    [action] = listeners["HttpRedirectListener"]["Properties"]["DefaultActions"]
+    assert action["Type"] == "redirect" and action["RedirectConfig"]["Protocol"] == "HTTPS"
+
+
+def test_prod_is_public_with_tls_and_staging_internal():
+    for name in STACKS:
+        prod = json.loads((PARAMS / "prod" / f"{name}.json").read_text())["Parameters"]
+        staging = json.loads((PARAMS / "staging" / f"{name}.json").read_text())["Parameters"]
+        assert prod["LoadBalancerScheme"] == "internet-facing" and prod["CertificateArn"] and prod["ServiceHostName"]
+        assert staging["LoadBalancerScheme"] == "internal"
+
+
+def test_the_two_stacks_of_one_environment_use_different_physical_names():
+    names = {}
+    for name in STACKS:
+        template = load_template(name)
+        for logical_id, resource in template["Resources"].items():
+            for key in ("ServiceName", "ClusterName", "Family", "RoleName", "AlarmName", "LogGroupName"):
+                value = resource.get("Properties", {}).get(key)
+                if value is not None:
+                    names.setdefault(json.dumps(value, sort_keys=True), []).append(f"{name}/{logical_id}")
+    assert not {k: v for k, v in names.items() if len({p.split('/')[0] for p in v}) > 1}
+
+
+def test_templates_stay_deployable_inline():
+    from tests.helpers import TEMPLATES
+    for name in STACKS:
+        assert (TEMPLATES / f"{name}.yaml").stat().st_size < 51200
