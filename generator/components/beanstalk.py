@@ -1,0 +1,189 @@
+"""Elastic Beanstalk grants: what the CodePipeline deploy action needs for one environment, and what
+the environment's instances need — scoped statements instead of AWS's admin-class managed policies.
+
+Why not the managed policies:
+- ``AdministratorAccess-AWSElasticBeanstalk`` (what AWS suggests for the deploy action) "grants
+  account administrative permissions" over every Beanstalk application and environment of the
+  account: one deploy role could then change production while production waits for approval.
+- ``AWSElasticBeanstalkWebTier`` (the documented instance profile policy) lets an instance write to
+  every ``elasticbeanstalk-*`` bucket, so a staging instance can overwrite the bundles production
+  deploys (and it now also grants Bedrock model invocation and Marketplace subscriptions).
+
+The CodePipeline ElasticBeanstalk deploy action creates an application version from the input
+artifact (copied into the account's Beanstalk storage bucket) and calls ``UpdateEnvironment``.
+Beanstalk then carries out the deployment *with the caller's permissions*: it reads and updates the
+environment's CloudFormation stack (``awseb-e-<id>-stack``; immutable deployments add a temporary
+``awseb-e-<id>-immutable-stack``), suspends and resumes Auto Scaling processes, launches and
+terminates instances through launch templates, and registers targets with the load balancer.
+https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-Beanstalk.html
+https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/AWSHowTo.iam.managed-policies.html
+"""
+from __future__ import annotations
+
+from awacs import autoscaling as asg
+from awacs import cloudformation as cfn
+from awacs import cloudwatch as cw
+from awacs import ec2
+from awacs import elasticbeanstalk as eb
+from awacs import elasticloadbalancing as elb
+from awacs import logs, s3
+from awacs.aws import ArnLike, Condition, StringEquals
+from troposphere import Sub
+
+from .iam import allow, pass_role, unscoped
+
+#: Tag Beanstalk puts on the resources of an environment (the stack, its instances, launch templates,
+#: Auto Scaling groups): https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/using-features.tagging.html
+ENVIRONMENT_TAG = "elasticbeanstalk:environment-name"
+#: Prefix of every resource Beanstalk creates for an environment (stacks, groups, alarms, target groups).
+MANAGED_PREFIX = "awseb-"
+EC2_SERVICE = "ec2.amazonaws.com"
+
+
+def _arn(service: str, resource: str, account: bool = True, **variables) -> Sub:
+    return Sub("arn:${AWS::Partition}:%s:${AWS::Region}:%s:%s" % (service, "${AWS::AccountId}" if account else "",
+                                                                    resource), **variables)
+
+
+def storage_bucket_arn(objects: str = "") -> Sub:
+    """The account's Beanstalk storage bucket ``elasticbeanstalk-<region>-<account>`` (``objects``:
+    a key pattern, e.g. ``"*"``, for object ARNs). Beanstalk creates it on first use."""
+    suffix = "/" + objects if objects else ""
+    return Sub("arn:${AWS::Partition}:s3:::elasticbeanstalk-${AWS::Region}-${AWS::AccountId}" + suffix)
+
+
+def application_arn(application_name) -> Sub:
+    return _arn("elasticbeanstalk", "application/${App}", App=application_name)
+
+
+def application_versions_arn(application_name) -> Sub:
+    return _arn("elasticbeanstalk", "applicationversion/${App}/*", App=application_name)
+
+
+def environment_arn(application_name, environment_name) -> Sub:
+    return _arn("elasticbeanstalk", "environment/${App}/${Env}", App=application_name, Env=environment_name)
+
+
+def _tagged(environment_name) -> Condition:
+    """Only resources Beanstalk tagged as this environment's."""
+    return Condition(StringEquals({"aws:ResourceTag/" + ENVIRONMENT_TAG: environment_name}))
+
+
+def deploy_grants(application_name, environment_name, instance_role_arn=None, service_role_arn=None) -> list:
+    """Everything the CodePipeline ``ElasticBeanstalk`` deploy action needs to deploy to ONE environment.
+
+    ``application_name`` / ``environment_name``: strings or intrinsics (e.g. the beanstalk-app and
+    beanstalk-env exports). ``instance_role_arn`` / ``service_role_arn``: the environment's roles
+    (beanstalk-env exports ``InstanceRoleArn`` / ``ServiceRoleArn``); ``iam:PassRole`` is granted on
+    them only, to EC2 and Beanstalk respectively.
+
+    Use one deploy role per wave (the role the pipeline's deploy action assumes), each granted only its
+    own environment::
+
+        role.grant(deploy_grants(APP_EXPORTS.application_name.imported(),
+                                 EXPORTS.environment_name.imported(env), ...))
+
+    or simply ``role.grant(beanstalk.environment_deploy_grants(env))`` from ``generator.stacks.beanstalk``,
+    which fills in the exports. Add the artifact bucket's ``grant_read()`` (the input artifact).
+
+    Scope: Beanstalk API calls on this application and environment only. Beanstalk's own resources are
+    named from the environment *id* (``awseb-e-<id>-...``), which no template can know; they are
+    scoped by the ``awseb-`` prefix, and every call that changes an existing stack, instance or launch
+    template additionally requires the ``elasticbeanstalk:environment-name`` tag of this environment.
+    Describe calls without resource-level permissions are ``Resource: "*"`` with the reason.
+    """
+    app_arn = application_arn(application_name)
+    versions = application_versions_arn(application_name)
+    env_arn = environment_arn(application_name, environment_name)
+    stacks = _arn("cloudformation", "stack/%s*/*" % MANAGED_PREFIX)
+    groups = _arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/%s*" % MANAGED_PREFIX)
+    tagged = _tagged(environment_name)
+    statements = [
+        # The application version (from the input artifact) and the environment update.
+        allow([eb.CreateApplicationVersion, eb.DescribeApplicationVersions, eb.DescribeApplications,
+               eb.DescribeEvents], [app_arn, versions]),
+        allow([eb.UpdateEnvironment, eb.DescribeEnvironments, eb.DescribeEnvironmentResources,
+               eb.DescribeEnvironmentHealth, eb.DescribeInstancesHealth, eb.DescribeEvents,
+               eb.DescribeConfigurationSettings], [env_arn]),
+        unscoped([eb.CreateStorageLocation],
+                 "elasticbeanstalk CreateStorageLocation returns the account storage bucket and has no resource"),
+        # The bundle in the Beanstalk storage bucket (copied there by the action, read back by the
+        # stack update); the bucket itself exists from the environment's creation.
+        allow([s3.GetBucketLocation, s3.ListBucket], [storage_bucket_arn()]),
+        allow([s3.GetObject, s3.GetObjectVersion, s3.PutObject], [storage_bucket_arn("*")]),
+        # The environment's stack: read any Beanstalk stack, change only this environment's.
+        allow([cfn.DescribeStacks, cfn.DescribeStackResource, cfn.DescribeStackResources, cfn.DescribeStackEvents,
+               cfn.GetTemplate, cfn.ListStackResources, cfn.CreateStack], [stacks]),
+        allow([cfn.UpdateStack, cfn.CancelUpdateStack, cfn.ContinueUpdateRollback, cfn.DeleteStack], [stacks],
+              condition=tagged),
+        # Auto Scaling: Beanstalk suspends/resumes processes and resizes the group during a rolling
+        # deployment, and creates/deletes a temporary group in an immutable one.
+        unscoped([asg.DescribeAutoScalingGroups, asg.DescribeAutoScalingInstances, asg.DescribeScalingActivities,
+                  asg.DescribeLaunchConfigurations, asg.DescribeNotificationConfigurations,
+                  asg.DescribeScheduledActions, asg.DescribePolicies, asg.DescribeLifecycleHooks,
+                  asg.DescribeLoadBalancerTargetGroups],
+                 "autoscaling describe calls have no resource level permission"),
+        allow([asg.SuspendProcesses, asg.ResumeProcesses, asg.UpdateAutoScalingGroup, asg.SetDesiredCapacity,
+               asg.TerminateInstanceInAutoScalingGroup, asg.CreateAutoScalingGroup, asg.DeleteAutoScalingGroup,
+               asg.AttachInstances, asg.DetachInstances, asg.CreateOrUpdateTags, asg.PutNotificationConfiguration,
+               asg.PutScalingPolicy, asg.DeletePolicy], [groups]),
+        # EC2: launch through launch templates only; change and terminate only this environment's.
+        unscoped([ec2.DescribeInstances, ec2.DescribeInstanceStatus, ec2.DescribeImages, ec2.DescribeSecurityGroups,
+                  ec2.DescribeSubnets, ec2.DescribeVpcs, ec2.DescribeLaunchTemplates,
+                  ec2.DescribeLaunchTemplateVersions, ec2.DescribeAccountAttributes, ec2.DescribeAvailabilityZones],
+                 "ec2 describe calls have no resource level permission"),
+        allow([ec2.CreateLaunchTemplate], [_arn("ec2", "launch-template/*")]),
+        allow([ec2.CreateLaunchTemplateVersion, ec2.ModifyLaunchTemplate, ec2.DeleteLaunchTemplate],
+              [_arn("ec2", "launch-template/*")], condition=tagged),
+        allow([ec2.RunInstances], [
+            _arn("ec2", "instance/*"), _arn("ec2", "volume/*"), _arn("ec2", "network-interface/*"),
+            _arn("ec2", "subnet/*"), _arn("ec2", "security-group/*"), _arn("ec2", "launch-template/*"),
+            _arn("ec2", "image/*", account=False),
+        ], condition=Condition(ArnLike({"ec2:LaunchTemplate": _arn("ec2", "launch-template/*")}))),
+        allow([ec2.CreateTags], [
+            _arn("ec2", "instance/*"), _arn("ec2", "volume/*"), _arn("ec2", "network-interface/*"),
+            _arn("ec2", "launch-template/*"),
+        ], condition=Condition(StringEquals({"ec2:CreateAction": ["RunInstances", "CreateLaunchTemplate",
+                                                                   "CreateLaunchTemplateVersion"]}))),
+        allow([ec2.TerminateInstances], [_arn("ec2", "instance/*")], condition=tagged),
+        # The load balancer: Beanstalk's target groups only.
+        unscoped([elb.DescribeLoadBalancers, elb.DescribeTargetGroups, elb.DescribeTargetHealth, elb.DescribeListeners,
+                  elb.DescribeRules, elb.DescribeLoadBalancerAttributes, elb.DescribeTargetGroupAttributes,
+                  elb.DescribeTags],
+                 "elasticloadbalancing describe calls have no resource level permission"),
+        allow([elb.RegisterTargets, elb.DeregisterTargets],
+              [_arn("elasticloadbalancing", "targetgroup/%s*/*" % MANAGED_PREFIX)]),
+        # Scaling alarms the environment's stacks own.
+        allow([cw.DescribeAlarms, cw.PutMetricAlarm, cw.DeleteAlarms],
+              [_arn("cloudwatch", "alarm:%s*" % MANAGED_PREFIX)]),
+    ]
+    if instance_role_arn is not None:
+        statements.append(pass_role([instance_role_arn], EC2_SERVICE))
+    if service_role_arn is not None:
+        statements.append(pass_role([service_role_arn], "elasticbeanstalk.amazonaws.com"))
+    return statements
+
+
+def instance_grants(application_name, environment_name) -> list:
+    """What a web-tier instance of one environment needs (instead of ``AWSElasticBeanstalkWebTier``).
+
+    - stream its logs (``aws:elasticbeanstalk:cloudwatch:logs``) to this environment's log groups
+      ``/aws/elasticbeanstalk/<environment>/...`` (Beanstalk creates the groups);
+    - report enhanced health (``elasticbeanstalk:PutInstanceStatistics``) for this environment;
+    - read the Beanstalk storage bucket (platform hooks, environment files and the application bundle
+      Beanstalk stages there), and write only requested log bundles under ``resources/environments/logs/``
+      (tail/bundle logs) — never an application bundle.
+    X-Ray and SSM are not granted: the environment enables neither the X-Ray daemon nor Session Manager.
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/iam-instanceprofile.html
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/AWSHowTo.cloudwatchlogs.html
+    """
+    log_groups = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/elasticbeanstalk/${Env}/*",
+                     Env=environment_name)
+    return [
+        allow([logs.CreateLogStream, logs.PutLogEvents, logs.DescribeLogStreams], [log_groups]),
+        allow([eb.PutInstanceStatistics], [application_arn(application_name),
+                                           environment_arn(application_name, environment_name)]),
+        allow([s3.GetBucketLocation, s3.ListBucket], [storage_bucket_arn()]),
+        allow([s3.GetObject, s3.GetObjectVersion], [storage_bucket_arn("*")]),
+        allow([s3.PutObject], [storage_bucket_arn("resources/environments/logs/*")]),
+    ]
