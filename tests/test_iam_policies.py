@@ -19,10 +19,27 @@ UNSCOPED_ALLOWED = {
     "ecs:DescribeTaskDefinition": "the rolling ECS deploy action reads the service's current task definition "
                                    "to register the next revision; IAM defines no resource for it",
 }
+#: The Beanstalk deploy action (components/beanstalk.py deploy_grants): Beanstalk runs the deployment with
+#: the caller's permissions and first looks up the environment's resources; none of these has a resource type.
+UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environment's Auto Scaling group, instances, "
+                                 "load balancer and storage bucket; IAM defines no resource for it"
+                         for action in (
+    "elasticbeanstalk:CreateStorageLocation",
+    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeScalingActivities", "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeNotificationConfigurations", "autoscaling:DescribeScheduledActions",
+    "autoscaling:DescribePolicies", "autoscaling:DescribeLifecycleHooks", "autoscaling:DescribeLoadBalancerTargetGroups",
+    "ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "ec2:DescribeImages", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeAccountAttributes", "ec2:DescribeAvailabilityZones",
+    "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTags",
+)})
 
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).
 MANAGED_POLICIES_ALLOWED = {
-    "AWSElasticBeanstalkWebTier": "Beanstalk instance profile policy AWS documents for web-tier instances",
     "AWSElasticBeanstalkEnhancedHealth": "Beanstalk service role policy AWS documents for enhanced health",
     "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy":
         "Beanstalk service role policy AWS documents for managed platform updates",

@@ -18,7 +18,7 @@ def ids(path: Path) -> list:
 
 
 def test_every_rule_file_is_loaded_and_has_fixtures():
-    assert RULE_IDS == ["E9101", "E9102", "E9103", "E9104", "E9105", "E9106"]
+    assert RULE_IDS == ["E9101", "E9102", "E9103", "E9104", "E9105", "E9106", "E9110"]
     for rule_id in RULE_IDS:
         assert (FIXTURES / f"{rule_id}-pass.yaml").is_file() and (FIXTURES / f"{rule_id}-fail.yaml").is_file()
 
