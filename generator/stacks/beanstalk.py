@@ -25,7 +25,7 @@ from . import foundation
 #: updates in place. List current ARNs with the command in docs/beanstalk.md.
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-elasticbeanstalk-environment.html
 PLATFORM_ARN_PATTERN = r"^arn:aws[a-z-]*:elasticbeanstalk:[a-z0-9-]+::platform/[^/]+/[0-9]+\.[0-9]+\.[0-9]+$"
-PLATFORM_EXAMPLE = "arn:aws:elasticbeanstalk:eu-west-1::platform/Python 3.12 running on 64bit Amazon Linux 2023/4.5.2"
+PLATFORM_EXAMPLE = "arn:<partition>:elasticbeanstalk:<region>::platform/Python 3.12 running on 64bit Amazon Linux 2023/4.5.2"
 MAX_MIN_SIZE = 20
 MAX_MAX_SIZE = 40
 DEPLOYMENT_POLICIES = ["Immutable", "RollingWithAdditionalBatch"]
