@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from .stacks.artifacts import ArtifactsStack
 from .stacks.ecr import EcrStack
-from .stacks.ecs_pipeline import EcsPipelineStack, EcsRollingPipelineStack
+from .stacks.ecs_pipeline import (EcsBuildStack, EcsNativeBuildStack, EcsNativePipelineStack, EcsNativeValidationStack,
+                                  EcsPipelineStack, EcsValidationStack)
+from .stacks.ecs_native_service import EcsNativeServiceStack
 from .stacks.ecs_service import EcsServiceStack
 from .stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
-from .stacks.beanstalk_pipeline import BeanstalkPipelineStack
+from .stacks.beanstalk_pipeline import BeanstalkBuildStack, BeanstalkPipelineStack, BeanstalkValidationStack
 from .stacks.foundation import FoundationStack
 
 #: Every stack, in deploy order within an environment (a stack's ``requires`` come before it).
@@ -15,12 +17,33 @@ STACKS = [
     ArtifactsStack,
     EcrStack,
     EcsServiceStack,
+    EcsNativeServiceStack,
     BeanstalkAppStack,
     BeanstalkEnvStack,
+    BeanstalkBuildStack,
+    BeanstalkValidationStack,
     BeanstalkPipelineStack,
+    EcsBuildStack,
+    EcsValidationStack,
     EcsPipelineStack,
-    EcsRollingPipelineStack,
+    EcsNativeBuildStack,
+    EcsNativeValidationStack,
+    EcsNativePipelineStack,
 ]
+
+
+def pipeline_components() -> list:
+    """The component of every pipeline, in registry order.
+
+    Components must be prefix-free (no ``a`` with another ``a-...``): an artifact store admits
+    the roles ``{project}-{env}-<component>-*``, which must not match another pipeline's roles."""
+    found = [s.delivery.component for s in STACKS if getattr(s, "build_class", None) is not None]
+    for a in found:
+        for b in found:
+            if a != b and b.startswith(a + "-"):
+                raise ValueError(f"pipeline components '{a}' and '{b}': one is a prefix of the other, so the "
+                                 f"artifact store of '{a}' would admit the roles of '{b}'; rename one")
+    return found
 
 
 class UnknownStack(LookupError):

@@ -18,6 +18,10 @@ UNSCOPED_ALLOWED = {
     "ecr:GetAuthorizationToken": "returns a registry login token; IAM defines no resource for it",
     "ecs:DescribeTaskDefinition": "the rolling ECS deploy action reads the service's current task definition "
                                    "to register the next revision; IAM defines no resource for it",
+    **{f"ec2:{action}": "CodeBuild describes the VPC, subnets, security groups, DHCP options and network "
+                        "interfaces before it puts a build in a VPC; IAM defines no resource for EC2 Describe actions"
+       for action in ("DescribeDhcpOptions", "DescribeNetworkInterfaces", "DescribeSecurityGroups",
+                      "DescribeSubnets", "DescribeVpcs")},
 }
 #: The Beanstalk deploy action (components/beanstalk.py deploy_grants): Beanstalk runs the deployment with
 #: the caller's permissions and first looks up the environment's resources; none of these has a resource type.
@@ -39,14 +43,11 @@ UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environme
 )})
 
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).
+#: Never an admin-class one (issue 10 item 10): the least-privilege gate fails those whatever this says.
 MANAGED_POLICIES_ALLOWED = {
     "AWSElasticBeanstalkEnhancedHealth": "Beanstalk service role policy AWS documents for enhanced health",
     "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy":
         "Beanstalk service role policy AWS documents for managed platform updates",
-    "AdministratorAccess-AWSElasticBeanstalk":
-        "the CodePipeline ElasticBeanstalk deploy action updates the environment's stack, instances and "
-        "load balancer with the caller's permissions; only the deploy role the pipeline assumes has it",
-    "AWSCodeDeployRoleForECS": "CodeDeploy service role policy AWS documents for ECS blue/green",
 }
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
@@ -144,6 +145,14 @@ def test_allow_list_holds_only_actions_without_resource_level_permissions():
     assert all(len(reason) >= 20 for reason in MANAGED_POLICIES_ALLOWED.values())
 
 
+def test_no_allow_listed_managed_policy_is_admin_class():
+    from generator.lint.least_privilege import admin_class, aws_managed_policies
+
+    data = aws_managed_policies()
+    for name in MANAGED_POLICIES_ALLOWED:
+        assert not admin_class(name, data[name]["Document"]), f"{name} is admin-class: replace it, never allow it"
+
+
 def test_checker_catches_bad_policies():
     bad = {"Resources": {"P": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "arn:x"},
@@ -163,3 +172,120 @@ def test_checker_catches_bad_policies():
         {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
     ]}}}}}
     assert problems(good) == []
+
+
+# -- trust policies follow the one trust table (generator.components.iam.TRUST_CONDITION_KEYS) ------
+from generator.components.iam import TRUST_CONDITION_KEYS, TRUST_RULE  # noqa: E402
+from generator.core.suppress import METADATA_KEY  # noqa: E402
+
+SOURCE_KEYS = {"aws:sourcearn": "source_arn", "aws:sourceaccount": "source_account"}
+
+
+def service_trusts():
+    """``(stack, logical id, service, condition keys (lower case), role resource)`` for every service trust."""
+    for stack in registry.names():
+        for logical_id, resource in load_template(stack)["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            for statement in statements(resource["Properties"]["AssumeRolePolicyDocument"]):
+                for service in as_list((statement.get("Principal") or {}).get("Service", [])):
+                    keys = {k.lower() for block in (statement.get("Condition") or {}).values() for k in block}
+                    yield stack, logical_id, service, keys, resource
+
+
+def test_templates_trust_service_principals():
+    assert {service for *_, service, _, _ in service_trusts()} >= {
+        "codepipeline.amazonaws.com", "codebuild.amazonaws.com", "codedeploy.amazonaws.com",
+        "events.amazonaws.com", "ecs-tasks.amazonaws.com", "elasticbeanstalk.amazonaws.com", "ec2.amazonaws.com"}
+
+
+def test_every_trusted_service_principal_is_in_the_trust_table():
+    unknown = {(stack, logical_id, service) for stack, logical_id, service, _, _ in service_trusts()
+               if service not in TRUST_CONDITION_KEYS}
+    assert not unknown, f"look these up and add them to TRUST_CONDITION_KEYS: {sorted(unknown)}"
+
+
+def test_trust_conditions_are_present_exactly_where_the_table_says():
+    for stack, logical_id, service, keys, _ in service_trusts():
+        sends = TRUST_CONDITION_KEYS[service]
+        for key, attribute in SOURCE_KEYS.items():
+            if key in keys:
+                assert getattr(sends, attribute), f"{stack}/{logical_id}: {service} does not send {key}"
+        # every role asks for aws:SourceAccount unless it opts out, so it is there wherever it is sent
+        assert ("aws:sourceaccount" in keys) == sends.source_account, f"{stack}/{logical_id}: {service} {keys}"
+
+
+def test_a_trust_without_source_keys_carries_a_suppression_citing_the_service_doc():
+    checked = 0
+    for stack, logical_id, service, keys, resource in service_trusts():
+        sends = TRUST_CONDITION_KEYS[service]
+        declared = [item for item in (resource.get("Metadata", {}).get(METADATA_KEY) or {}).get("suppressions", [])
+                    if TRUST_RULE in item.get("least-privilege", [])]
+        if keys & set(SOURCE_KEYS):
+            assert not declared, f"{stack}/{logical_id}: conditioned trust needs no suppression"
+            continue
+        assert not sends.sends_any
+        assert len(declared) == 1 and sends.doc in declared[0]["reason"], f"{stack}/{logical_id}: {declared}"
+        checked += 1
+    assert checked >= 4  # pipeline roles, Beanstalk service/lifecycle roles, the instance role
+
+
+def test_every_table_entry_cites_an_aws_doc():
+    for service, keys in TRUST_CONDITION_KEYS.items():
+        assert service.endswith(".amazonaws.com") and keys.doc.startswith("https://docs.aws.amazon.com/"), service
+        assert keys.note, f"{service}: say what the doc shows"
+
+
+def test_role_drops_keys_the_service_does_not_send_and_records_why():
+    from troposphere import Sub
+
+    from generator.components.iam import Role, UnknownServicePrincipal
+
+    class FakeStack:
+        def __init__(self):
+            self.resources = []
+
+        def add(self, resource):
+            self.resources.append(resource)
+            return resource
+
+        def on_finalize(self, hook):
+            pass
+
+    stack = FakeStack()
+    role = Role(stack, "PipelineRole", "codepipeline.amazonaws.com", "pipeline",
+                source_arn=Sub("arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:p"))
+    rendered = stack.resources[0].to_dict()
+    trust = rendered["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert "Condition" not in trust
+    assert role.trust_suppression.least_privilege == (TRUST_RULE,)
+    assert TRUST_CONDITION_KEYS["codepipeline.amazonaws.com"].doc in role.trust_suppression.reason
+    assert rendered["Metadata"][METADATA_KEY]["suppressions"][0]["least-privilege"] == [TRUST_RULE]
+
+    built = Role(stack, "BuildRole", "codebuild.amazonaws.com", "build", source_arn="arn:project")
+    condition = stack.resources[1].to_dict()["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    assert condition == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                         "ArnLike": {"aws:SourceArn": "arn:project"}}
+    assert built.trust_suppression is None and "Metadata" not in stack.resources[1].to_dict()
+
+    with pytest.raises(UnknownServicePrincipal, match="TRUST_CONDITION_KEYS"):
+        Role(stack, "GlueRole", "glue.amazonaws.com", "glue")
+
+
+def test_role_refuses_source_keys_that_bypass_the_table_and_service_lists():
+    from awacs.aws import Principal, StringEquals
+
+    from generator.components.iam import Role
+
+    class FakeStack:
+        def add(self, resource):
+            return resource
+
+        def on_finalize(self, hook):
+            pass
+
+    with pytest.raises(ValueError, match="trust table decides"):
+        Role(FakeStack(), "R", "codepipeline.amazonaws.com", "p",
+             trust_conditions={StringEquals: {"aws:SourceAccount": "1"}})
+    with pytest.raises(ValueError, match="one service principal"):
+        Role(FakeStack(), "R", Principal("Service", ["ec2.amazonaws.com", "lambda.amazonaws.com"]), "p")

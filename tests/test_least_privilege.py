@@ -119,15 +119,17 @@ def trust(principal, condition=None):
 
 def test_trust_policies():
     no_condition = check_template("fixture.yaml", trust({"Service": "codebuild.amazonaws.com"}))
-    assert no_condition == ["fixture.yaml: Role AssumeRolePolicyDocument statement 0: trust of codebuild.amazonaws.com "
-                            "has no aws:SourceAccount/aws:SourceArn condition (confused-deputy protection)"]
+    assert len(no_condition) == 1 and no_condition[0].startswith(
+        "fixture.yaml: Role AssumeRolePolicyDocument statement 0: trust of codebuild.amazonaws.com has no "
+        "aws:SourceAccount/aws:SourceArn condition (confused-deputy protection; codebuild.amazonaws.com sends them: "
+        "https://docs.aws.amazon.com/codebuild/")
     two = check_template("fixture.yaml", trust({"Service": ["codebuild.amazonaws.com", "lambda.amazonaws.com"]},
                                                {"StringEquals": {"aws:SourceAccount": "1"}}))
     assert any("exactly one principal, found 2" in p for p in two)
     other_account = check_template("fixture.yaml", trust({"AWS": "arn:aws:iam::999999999999:root"}))
     assert any("not a role of this account" in p for p in other_account)
     assert check_template("fixture.yaml", trust({"AWS": {"Fn::GetAtt": ["Other", "Arn"]}})) == []
-    assert check_template("fixture.yaml", trust({"Service": "ec2.amazonaws.com"})) == []  # NO_SOURCE_CONTEXT
+    assert check_template("fixture.yaml", trust({"Service": "ec2.amazonaws.com"})) == []  # sends no source keys
     assert check_template("fixture.yaml", trust({"Service": "codebuild.amazonaws.com"},
                                                 {"ArnLike": {"aws:SourceArn": "arn"}})) == []
 
@@ -145,3 +147,107 @@ def test_unscoped_statements_sit_in_their_own_policy_resource(path):
         unscoped = [least_privilege.as_list(s.get("Resource")) == ["*"]
                     for s in least_privilege.as_list(resource["Properties"]["PolicyDocument"]["Statement"])]
         assert all(unscoped) or not any(unscoped), f"{path.name}: {logical_id} mixes Resource \"*\" and scoped statements"
+
+
+# -- trust conditions follow the trust table (generator.components.iam.TRUST_CONDITION_KEYS) --------
+def test_a_condition_on_a_key_the_service_does_not_send_fails():
+    for service in ("codepipeline.amazonaws.com", "ec2.amazonaws.com", "elasticbeanstalk.amazonaws.com"):
+        problems = check_template("fixture.yaml", trust({"Service": service},
+                                                        {"StringEquals": {"aws:SourceAccount": "1"}}))
+        assert any(f"trust of {service} conditions on aws:SourceAccount, which {service} does not send" in p
+                   and "the role cannot be assumed" in p for p in problems), problems
+
+
+def test_services_that_send_no_keys_need_no_condition_and_sts_external_id_is_fine():
+    assert check_template("fixture.yaml", trust({"Service": "codepipeline.amazonaws.com"})) == []
+    assert check_template("fixture.yaml", trust({"Service": "elasticbeanstalk.amazonaws.com"},
+                                                {"StringEquals": {"sts:ExternalId": "elasticbeanstalk"}})) == []
+
+
+def test_an_unknown_service_principal_is_a_finding():
+    problems = check_template("fixture.yaml", trust({"Service": "glue.amazonaws.com"}))
+    assert any("service principal glue.amazonaws.com is not in the trust table" in p for p in problems), problems
+
+
+# -- ManagedPolicyArns: expanded from the IAM data and held to the same rules ---------------------
+def role_with_managed(*arns, metadata=None):
+    role = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "ManagedPolicyArns": list(arns)}}
+    if metadata:
+        role["Metadata"] = metadata
+    return {"Resources": {"DeployRole": role}}
+
+
+def aws_policy(path_and_name):
+    return {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/" + path_and_name}
+
+
+def test_managed_policy_data_is_local_and_knows_the_policies_we_judge():
+    data = least_privilege.aws_managed_policies()
+    assert {"AdministratorAccess-AWSElasticBeanstalk", "AWSCodeDeployRoleForECS", "AWSElasticBeanstalkWebTier"} <= set(data)
+
+
+@pytest.mark.parametrize("name,why", [
+    ("AdministratorAccess-AWSElasticBeanstalk", "administrator/full-access policy by name"),
+    ("AdministratorAccess", "administrator/full-access policy by name"),
+    ("PowerUserAccess", "administrator/full-access policy by name"),
+    ("IAMFullAccess", "administrator/full-access policy by name"),
+    ("AmazonS3FullAccess", "administrator/full-access policy by name"),
+    ("AWSCodeDeployRoleForECS", 'it allows iam:PassRole on "*"'),
+])
+def test_an_admin_class_managed_policy_is_one_finding_naming_template_role_and_policy(name, why):
+    problems = check_template("fixture.yaml", role_with_managed(aws_policy(name)))
+    why = f"{name} is an {why}" if why.startswith("administrator") else why
+    assert problems == [f"fixture.yaml: DeployRole ManagedPolicyArns {name}: admin-class AWS managed policy ({why}); "
+                        f"replace it with a scoped policy"]
+
+
+def test_a_plain_string_arn_in_any_partition_is_recognised():
+    problems = check_template("fixture.yaml", role_with_managed("arn:aws-cn:iam::aws:policy/AdministratorAccess"))
+    assert len(problems) == 1 and "admin-class" in problems[0]
+
+
+def test_a_narrow_managed_policy_passes_or_fails_on_its_content():
+    # AWSXRayDaemonWriteAccess: X-Ray write actions that support no resource-level permission
+    assert check_template("fixture.yaml", role_with_managed(aws_policy("AWSXRayDaemonWriteAccess"))) == []
+    # AmazonECSTaskExecutionRolePolicy: ecr:BatchGetImage and logs:PutLogEvents on "*", both scopable
+    problems = check_template("fixture.yaml",
+                              role_with_managed(aws_policy("service-role/AmazonECSTaskExecutionRolePolicy")))
+    assert any(p.startswith("fixture.yaml: DeployRole ManagedPolicyArns service-role/AmazonECSTaskExecutionRolePolicy "
+                            "statement 0: Resource \"*\" with ecr:BatchGetImage") for p in problems), problems
+    # AWSElasticBeanstalkWebTier: s3:Get*/s3:List* on every elasticbeanstalk-* bucket
+    problems = check_template("fixture.yaml", role_with_managed(aws_policy("AWSElasticBeanstalkWebTier")))
+    assert any("wildcard action s3:Get*" in p for p in problems), problems
+
+
+def test_a_managed_policy_at_the_wrong_path_or_unknown_cannot_be_verified():
+    for arn in (aws_policy("AmazonECSTaskExecutionRolePolicy"), aws_policy("NoSuchPolicyAnywhere")):
+        problems = check_template("fixture.yaml", role_with_managed(arn))
+        assert len(problems) == 1 and "cannot verify (AWS managed policy unknown to the IAM data)" in problems[0]
+
+
+def test_a_customer_managed_policy_is_reported_as_not_verifiable_unless_allowed_with_a_reason():
+    arn = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/team-boundary"}
+    problems = check_template("fixture.yaml", role_with_managed(arn))
+    assert problems == ["fixture.yaml: DeployRole ManagedPolicyArns arn:${AWS::Partition}:iam::${AWS::AccountId}:"
+                        "policy/team-boundary: cannot verify (not an AWS managed policy); replace it with an inline "
+                        "policy, or declare Suppression(reason, least_privilege=(\"IAM_UNVERIFIABLE_MANAGED_POLICY\",))"]
+    from generator.core.suppress import Suppression
+
+    allowed = Suppression("The platform team's boundary policy, reviewed in their own repository",
+                          least_privilege=(least_privilege.UNVERIFIABLE_RULE,))
+    metadata = {"cfn-delivery": {"suppressions": [allowed.as_metadata()]}}
+    assert check_template("fixture.yaml", role_with_managed(arn, metadata=metadata)) == []
+    # an allowance never covers an admin-class policy
+    problems = check_template("fixture.yaml", role_with_managed(arn, aws_policy("AdministratorAccess"), metadata=metadata))
+    assert len(problems) == 1 and "admin-class" in problems[0]
+
+
+def test_a_managed_policy_of_the_same_template_is_judged_as_its_own_resource():
+    template = role_with_managed({"Ref": "Scoped"})
+    template["Resources"]["Scoped"] = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": [BUCKET]}]}}}
+    problems = check_template("fixture.yaml", template)
+    assert problems == ["fixture.yaml: Scoped PolicyDocument statement 0: Allow with wildcard action s3:*; name each action"]

@@ -18,7 +18,12 @@ def ids(path: Path) -> list:
 
 
 def test_every_rule_file_is_loaded_and_has_fixtures():
-    assert RULE_IDS == ["E9101", "E9102", "E9103", "E9104", "E9105", "E9106", "E9110"]
+    assert RULE_IDS == sorted({
+        "E9101", "E9102", "E9103", "E9104", "E9105", "E9106",
+        "E9107",  # validation reaches internal targets
+        "E9110",  # Beanstalk platform by ARN
+        "E9112",  # trust-policy conditions only for services that send them
+    })
     for rule_id in RULE_IDS:
         assert (FIXTURES / f"{rule_id}-pass.yaml").is_file() and (FIXTURES / f"{rule_id}-fail.yaml").is_file()
 

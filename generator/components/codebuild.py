@@ -1,9 +1,14 @@
 """CodeBuild projects for pipelines: one role, one log group, one cache place per project.
 
-A :class:`BuildProject` runs a buildspec file from ``buildspecs/`` (read from the
-source artifact), encrypts its output with the environment key, logs to its own
-KMS-encrypted log group with retention, caches to the artifact bucket (or locally),
-and hands the pipeline the one grant it needs: :meth:`BuildProject.grant_start_build`.
+A :class:`BuildProject` runs a buildspec file from ``buildspecs/``. By default the file's
+text is rendered into the template at generate time, so whoever can write the source
+cannot change what a gate (test, scan, validation) runs; only a project created with
+``buildspec_from_source=True`` reads ``buildspecs/<file>`` from the source artifact.
+It encrypts its output with the environment key, logs to its own KMS-encrypted log
+group with retention, caches to the artifact bucket (or locally), optionally runs in a
+VPC (:class:`VpcAccess`, for targets only reachable from inside it), and hands the
+pipeline the one grant it needs: :meth:`BuildProject.grant_start_build` (or, from
+another stack, :class:`ProjectReference`).
 
 :func:`build_settings` declares the parameters every pipeline's projects share
 (image, compute type, timeouts, log retention), so each pipeline stack asks for them once.
@@ -12,14 +17,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from awacs import codebuild as cb
+from awacs import ec2 as ec2_actions
 from awacs import ssm
-from troposphere import GetAtt, Ref, Sub, codebuild
+from awacs.aws import Condition, StringEquals
+from troposphere import GetAtt, Ref, Split, Sub, codebuild
 
 from ..core import naming
 from ..core.stack import LOG_RETENTION_DAYS
-from .iam import Role, allow
+from .iam import Role, allow, unscoped
 from .kms import KeyReference
 from .logs import EncryptedLogGroup
 from .s3 import BucketReference
@@ -32,6 +40,60 @@ LOCAL_CACHE = "local"
 STANDARD_IMAGE = "aws/codebuild/standard:7.0"
 COMPUTE_TYPES = ["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"]
 REPORT_ACTIONS = [cb.CreateReport, cb.UpdateReport, cb.BatchPutTestCases, cb.BatchPutCodeCoverages]
+#: The buildspec files, rendered into templates at generate time.
+BUILDSPEC_DIR = Path(__file__).resolve().parents[2] / "buildspecs"
+#: What CodeBuild does with the service role to put a build in a VPC: create, describe and
+#: delete the build's network interface. https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html#customer-managed-policies-example-create-vpc-network-interface
+ENI_DESCRIBE_ACTIONS = [
+    ec2_actions.DescribeDhcpOptions, ec2_actions.DescribeNetworkInterfaces, ec2_actions.DescribeSecurityGroups,
+    ec2_actions.DescribeSubnets, ec2_actions.DescribeVpcs,
+]
+
+
+def buildspec_text(name: str) -> str:
+    """The text of ``buildspecs/<name>`` as it goes into a template."""
+    path = BUILDSPEC_DIR / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"buildspec {path} not found; add it to buildspecs/") from None
+    lines = [line.rstrip() for line in text.splitlines()]  # trailing blanks would force a quoted style
+    # The file's header comment documents it for readers of buildspecs/; the template says where it is from.
+    while lines and (lines[0].startswith("#") or not lines[0]):
+        lines.pop(0)
+    return f"# buildspecs/{name}, rendered by `make templates`\n" + "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class VpcAccess:
+    """Where a build runs when its target is only reachable inside a VPC (an internal load balancer):
+    the VPC, its private subnets (``List``-valued or comma-joined text) and the client security group."""
+
+    vpc_id: object
+    subnet_ids: object
+    security_group_id: object
+    subnets_joined: bool = True
+
+    def config(self):
+        subnets = Split(",", self.subnet_ids) if self.subnets_joined else self.subnet_ids
+        return codebuild.VpcConfig(VpcId=self.vpc_id, Subnets=subnets, SecurityGroupIds=[self.security_group_id])
+
+    def grants(self):
+        """The service role's network-interface permissions, scoped to this account and region, the
+        client security group, and interface permissions authorised for CodeBuild only."""
+        interface = Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*")
+        return [
+            allow([ec2_actions.CreateNetworkInterface], [
+                interface,
+                Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:subnet/*"),
+                Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/${Group}",
+                    Group=self.security_group_id),
+            ]),
+            allow([ec2_actions.DeleteNetworkInterface], [interface]),
+            allow([ec2_actions.CreateNetworkInterfacePermission], [interface],
+                  condition=Condition(StringEquals({"ec2:AuthorizedService": "codebuild.amazonaws.com"}))),
+            unscoped(ENI_DESCRIBE_ACTIONS, "ec2 Describe actions have no resource level permission"),
+        ]
 
 
 @dataclass(frozen=True)
@@ -88,10 +150,13 @@ class BuildProject:
 
     def __init__(self, stack, logical_id, component, buildspec, *, settings: BuildSettings,
                  key: KeyReference, artifact_bucket: BucketReference, description,
-                 cache=S3_CACHE, privileged=False, report=None, environment=(), writes_artifacts=True):
+                 cache=S3_CACHE, privileged=False, report=None, environment=(), writes_artifacts=True,
+                 buildspec_from_source=False, vpc: VpcAccess = None):
         self.stack = stack
         self.logical_id = logical_id
-        self.buildspec = f"buildspecs/{buildspec}"
+        self.buildspec_file = buildspec
+        self.buildspec_from_source = buildspec_from_source
+        self.buildspec = f"buildspecs/{buildspec}" if buildspec_from_source else buildspec_text(buildspec)
         full_name = "${ProjectName}-${EnvironmentName}-%s" % component
         self.name = Sub(full_name)
         self.arn = naming.arn("codebuild", "project/" + full_name)
@@ -112,6 +177,8 @@ class BuildProject:
                 ExportConfig=codebuild.ReportExportConfig(ExportConfigType="NO_EXPORT"),
             ))
             self.role.grant(allow(REPORT_ACTIONS, [GetAtt(self.report_group, "Arn")]))
+        if vpc is not None:
+            self.role.grant(vpc.grants())
         self.project = stack.add(codebuild.Project(
             logical_id,
             Name=self.name,
@@ -132,6 +199,10 @@ class BuildProject:
             TimeoutInMinutes=settings.timeout,
             QueuedTimeoutInMinutes=settings.queued_timeout,
         ))
+        if vpc is not None:
+            self.project.VpcConfig = vpc.config()
+            # CodeBuild needs the interface permissions before the first build; the policy is its own resource.
+            self.project.DependsOn = [self.role.logical_id + "Policy", self.role.logical_id + "UnscopedPolicy"]
         for name, value in environment:
             self.add_variable(name, value)
 
@@ -164,6 +235,18 @@ class BuildProject:
         if key is not None:
             self.role.grant(key.grant_decrypt("ssm"))
         return self
+
+    def grant_start_build(self):
+        """What a pipeline role needs to run this project and follow its builds."""
+        return [allow([cb.StartBuild, cb.BatchGetBuilds, cb.StopBuild], [self.arn])]
+
+
+class ProjectReference:
+    """A project known by name (this stack's or imported from the build stack)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.arn = Sub("arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${Name}", Name=name)
 
     def grant_start_build(self):
         """What a pipeline role needs to run this project and follow its builds."""

@@ -9,6 +9,7 @@ sees every unscoped one in one place.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from awacs import iam as iam_actions
 from awacs import sts
@@ -16,6 +17,7 @@ from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Stat
 from troposphere import GetAtt, Ref, encode_to_dict, iam
 
 from ..core import naming
+from ..core.suppress import Suppression, suppress
 
 POLICY_VERSION = "2012-10-17"
 
@@ -57,26 +59,134 @@ def is_unscoped(statement: Statement) -> bool:
     return statement.properties.get("Resource") == ["*"]
 
 
+#: The IAM user guide's confused-deputy page (source of E9112 and of the least-privilege trust check).
+CONFUSED_DEPUTY_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"
+#: The least-privilege gate's rule id for "a service trust carries aws:SourceArn/aws:SourceAccount"
+#: (generator/lint/least_privilege.py); named by the suppression a trust without them carries.
+TRUST_RULE = "IAM_TRUST_CONFUSED_DEPUTY"
+
+
+@dataclass(frozen=True)
+class TrustKeys:
+    """Which confused-deputy keys a service principal sends when it calls ``sts:AssumeRole``,
+    as its own documentation shows (``doc``). A trust condition on a key the service does not
+    send never matches: the role becomes unassumable and the stack that uses it fails."""
+    source_arn: bool
+    source_account: bool
+    doc: str
+    note: str = ""
+
+    @property
+    def sends_any(self) -> bool:
+        return self.source_arn or self.source_account
+
+
+#: ONE table, read by :class:`Role`, rule E9112 and the least-privilege gate. A service principal
+#: that is not here cannot be trusted until its documentation has been looked up and recorded.
+TRUST_CONDITION_KEYS = {
+    "codebuild.amazonaws.com": TrustKeys(
+        True, True, "https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html",
+        "the service-role trust example conditions on aws:SourceAccount and aws:SourceArn = the project ARN"),
+    "codedeploy.amazonaws.com": TrustKeys(
+        True, True, "https://docs.aws.amazon.com/codedeploy/latest/userguide/security_confused_deputy.html",
+        "aws:SourceArn = the deployment group ARN (EC2/On-Premises, Lambda and ECS deployments through a "
+        "deployment group; the CloudFormation blue/green hook sends the stack ARN instead)"),
+    "events.amazonaws.com": TrustKeys(
+        True, True, "https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html",
+        "event bus rule targets: aws:SourceArn = the rule ARN"),
+    "ecs-tasks.amazonaws.com": TrustKeys(
+        True, True, "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html",
+        "task role trust: aws:SourceArn arn:<partition>:ecs:<region>:<account>:* and aws:SourceAccount"),
+    "codepipeline.amazonaws.com": TrustKeys(
+        False, False, "https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-create-service-role-cli.html",
+        "CodePipeline documents its service-role trust without conditions and has no confused-deputy page"),
+    "elasticbeanstalk.amazonaws.com": TrustKeys(
+        False, False, "https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/iam-servicerole.html",
+        "Elastic Beanstalk documents sts:ExternalId = elasticbeanstalk as its service-role trust condition"),
+    "ec2.amazonaws.com": TrustKeys(
+        False, False, "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html",
+        "EC2 assumes an instance-profile role for the instance itself; its trust is documented without conditions"),
+    "lambda.amazonaws.com": TrustKeys(
+        False, False, "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
+        "the execution-role trust is documented without conditions"),
+    "ecs.amazonaws.com": TrustKeys(
+        False, False,
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html",
+        "the infrastructure role for load balancers (ECS blue/green) is documented without conditions"),
+    "cloudformation.amazonaws.com": TrustKeys(
+        False, False, "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html",
+        "the stack service role is documented without conditions; CloudFormation's confused-deputy page "
+        "covers extensions, not the stack service role"),
+}
+
+
+class UnknownServicePrincipal(ValueError):
+    """A trust names a service principal that :data:`TRUST_CONDITION_KEYS` does not list."""
+
+
+def trust_keys(service: str) -> TrustKeys:
+    try:
+        return TRUST_CONDITION_KEYS[service]
+    except KeyError:
+        raise UnknownServicePrincipal(
+            f"service principal {service!r} is not in generator.components.iam.TRUST_CONDITION_KEYS: look up "
+            f"which of aws:SourceArn/aws:SourceAccount it sends on sts:AssumeRole (its \"cross-service confused "
+            f"deputy prevention\" page, {CONFUSED_DEPUTY_DOC}) and add it with the doc URL") from None
+
+
+def _service_name(service):
+    """The service principal name of ``service`` (a string or an awacs ``Principal``), or None."""
+    if isinstance(service, str):
+        return service
+    if isinstance(service, Principal):
+        data = service.data if isinstance(service.data, dict) else {}
+        value = data.get("Service")
+        if isinstance(value, str):
+            return value
+        if value is not None:
+            raise ValueError("a role trusts one service principal; give one name, not a list")
+    return None
+
+
 class Role:
-    """A service role: one trusted service principal, confused-deputy conditions, grants."""
+    """A service role: one trusted principal, the confused-deputy conditions that principal's
+    service sends (per :data:`TRUST_CONDITION_KEYS`), grants."""
 
     def __init__(self, stack, logical_id, service, component, source_arn=None,
                  source_account=True, managed_policy_arns=None, description=None, trust_conditions=None):
-        """``trust_conditions``: extra ``{ConditionClass: {key: value}}`` for the trust policy
+        """``service``: a service principal name, or an awacs Principal (a role that assumes this one).
+        ``source_arn`` / ``source_account``: what the caller asks for; only the keys the service sends
+        are written, the rest are dropped and recorded as a suppression citing the service's doc.
+        ``trust_conditions``: extra ``{ConditionClass: {key: value}}`` for the trust policy
         (for example ``sts:ExternalId`` where a service documents it instead of ``aws:SourceAccount``)."""
         self.stack = stack
         self.logical_id = logical_id
         self._statements: list = []
+        self.service = _service_name(service)
+        self.trust_suppression = None
         conditions = {}
-        if source_account:
-            conditions[StringEquals] = {"aws:SourceAccount": Ref("AWS::AccountId")}
-        if source_arn is not None:
-            conditions[ArnLike] = {"aws:SourceArn": source_arn}
+        if self.service is not None:
+            keys = trust_keys(self.service)
+            if source_account and keys.source_account:
+                conditions[StringEquals] = {"aws:SourceAccount": Ref("AWS::AccountId")}
+            if source_arn is not None and keys.source_arn:
+                conditions[ArnLike] = {"aws:SourceArn": source_arn}
+            if not conditions:
+                # Recorded for review (the gate prints it); nothing is lost: the service sends no key to check.
+                self.trust_suppression = Suppression(
+                    f"{self.service} sends no aws:SourceArn/aws:SourceAccount on AssumeRole ({keys.doc}); "
+                    f"a condition on them would make the role unassumable",
+                    least_privilege=(TRUST_RULE,),
+                )
+        elif source_arn is not None:
+            raise ValueError("aws:SourceArn applies to service principals only; a role principal sends none")
         for cls, values in (trust_conditions or {}).items():
+            sneaked = {k for k in values if k.lower() in ("aws:sourcearn", "aws:sourceaccount")}
+            if sneaked:
+                raise ValueError(f"pass {sorted(sneaked)} as source_arn/source_account, so the trust table decides")
             conditions.setdefault(cls, {}).update(values)
         trust = Statement(
             Effect=Allow,
-            # ``service``: a service principal name, or an awacs Principal (a role that assumes this one).
             Principal=service if isinstance(service, Principal) else Principal("Service", service),
             Action=[sts.AssumeRole],
         )
@@ -91,6 +201,8 @@ class Role:
         if managed_policy_arns:
             props["ManagedPolicyArns"] = list(managed_policy_arns)
         self.role = stack.add(iam.Role(logical_id, **props))
+        if self.trust_suppression is not None:
+            suppress(self.role, self.trust_suppression)
         self.arn = GetAtt(self.role, "Arn")
         self.name = Ref(self.role)
         stack.on_finalize(self._write_policies)

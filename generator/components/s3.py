@@ -94,6 +94,8 @@ class SecureBucket(BucketReference):
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
         )
+        if name is None:  # CloudFormation generates a unique name from the stack name and logical id
+            del props["BucketName"]
         if access_logs is not None:
             props["LoggingConfiguration"] = s3.LoggingConfiguration(
                 DestinationBucketName=access_logs.name, LogFilePrefix=log_prefix or f"s3/{logical_id}/",

@@ -23,20 +23,23 @@ class Suppression:
     checkov: tuple = ()
     cfn_lint: tuple = ()
     cfripper: tuple = ()
+    #: rule ids of the project's least-privilege check (generator/lint/least_privilege.py)
+    least_privilege: tuple = ()
 
     def __post_init__(self):
         if not self.reason or len(self.reason.strip()) < 20:
             raise ValueError("a suppression needs a reason a reviewer can accept (20+ characters)")
-        if not (self.checkov or self.cfn_lint or self.cfripper):
+        if not (self.checkov or self.cfn_lint or self.cfripper or self.least_privilege):
             raise ValueError("a suppression must name at least one rule")
-        for tool in ("checkov", "cfn_lint", "cfripper"):
+        for tool in ("checkov", "cfn_lint", "cfripper", "least_privilege"):
             if isinstance(getattr(self, tool), str):
                 raise ValueError(f"Suppression.{tool} takes a tuple of rule ids, not a string")
 
     def as_metadata(self) -> dict:
         """The declaration as written under ``Metadata.cfn-delivery.suppressions``."""
         entry = {"reason": self.reason}
-        for tool, key in (("checkov", "checkov"), ("cfn_lint", "cfn-lint"), ("cfripper", "cfripper")):
+        for tool, key in (("checkov", "checkov"), ("cfn_lint", "cfn-lint"), ("cfripper", "cfripper"),
+                          ("least_privilege", "least-privilege")):
             if getattr(self, tool):
                 entry[key] = list(getattr(self, tool))
         return entry

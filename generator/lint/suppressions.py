@@ -14,7 +14,7 @@ from pathlib import Path
 from ..core.suppress import METADATA_KEY
 
 MIN_REASON = 20
-TOOLS = ("checkov", "cfn-lint", "cfripper")
+TOOLS = ("checkov", "cfn-lint", "cfripper", "least-privilege")
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,12 @@ class Entry:
     checkov: tuple = ()
     cfn_lint: tuple = ()
     cfripper: tuple = ()
+    least_privilege: tuple = ()
 
     def rules(self) -> str:
         parts = []
-        for tool, ids in (("checkov", self.checkov), ("cfn-lint", self.cfn_lint), ("cfripper", self.cfripper)):
+        for tool, ids in (("checkov", self.checkov), ("cfn-lint", self.cfn_lint), ("cfripper", self.cfripper),
+                          ("least-privilege", self.least_privilege)):
             if ids:
                 parts.append(f"{tool} {', '.join(ids)}")
         return "; ".join(parts)
@@ -48,6 +50,7 @@ def entries(name: str, template: dict) -> list:
             found.append(Entry(
                 name, logical_id, str(item.get("reason") or "").strip(),
                 tuple(item.get("checkov") or ()), tuple(item.get("cfn-lint") or ()), tuple(item.get("cfripper") or ()),
+                tuple(item.get("least-privilege") or ()),
             ))
     return found
 
@@ -60,8 +63,9 @@ def problems(name: str, template: dict) -> list:
         if len(entry.reason) < MIN_REASON:
             found.append(f"{where}: suppression of {entry.rules() or 'no rule'} has no reason a reviewer can "
                          f"accept ({MIN_REASON}+ characters); give Suppression(reason=...) in the generator")
-        if not (entry.checkov or entry.cfn_lint or entry.cfripper):
-            found.append(f"{where}: suppression names no rule; list the checkov/cfn_lint/cfripper ids it covers")
+        if not (entry.checkov or entry.cfn_lint or entry.cfripper or entry.least_privilege):
+            found.append(f"{where}: suppression names no rule; list the checkov/cfn_lint/cfripper/least_privilege "
+                         f"ids it covers")
     for logical_id, resource in sorted((template.get("Resources") or {}).items()):
         metadata = _metadata(resource)
         declared = [e for e in entries(name, template) if e.logical_id == logical_id]

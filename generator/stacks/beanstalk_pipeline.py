@@ -1,27 +1,33 @@
-"""``beanstalk-pipeline`` (tools): build once, test and scan in parallel, deploy to the staging
-Beanstalk environment, validate, wait for approval, deploy the same artifact to production.
+"""Elastic Beanstalk delivery (tools): ``beanstalk-build`` (the projects) and ``beanstalk-pipeline``
+(build once, test and scan in parallel, deploy to the staging Beanstalk environment, validate,
+wait for approval, deploy the same artifact to production).
 
-Only what is Beanstalk-specific lives here: the four CodeBuild projects and the
-ElasticBeanstalk deploy actions. Stages, roles, trigger, approval, rollback and
-notifications come from :class:`~.delivery.DeliveryPipelineStack`.
+Only what is Beanstalk-specific lives here: the build and check projects and the
+ElasticBeanstalk deploy actions. Each target's deploy role holds exactly what the deploy
+action needs for that one environment (``components.beanstalk.deploy_grants``), never an
+AWS managed administrator policy.
 """
 from __future__ import annotations
 
 from troposphere import Sub
 
-from ..components.codebuild import LOCAL_CACHE, BuildProject
-from .beanstalk import APP_EXPORTS, EXPORTS, managed_policy
-from .delivery import BUILD_OUTPUT, DeliveryPipelineStack, Target
+from ..components import beanstalk as beanstalk_component
+from ..components.codebuild import BuildProject
+from .beanstalk import APP_EXPORTS, EXPORTS
+from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
+
+BEANSTALK = Delivery("beanstalk", "beanstalk-build", "beanstalk-validation", "beanstalk-pipeline", "beanstalk-env")
 
 
-class BeanstalkPipelineStack(DeliveryPipelineStack):
-    name = "beanstalk-pipeline"
-    description = "Elastic Beanstalk delivery pipeline: build, test and scan, staging, approval, production"
-    requires = ("foundation", "artifacts", "beanstalk-app", "staging:beanstalk-env", "prod:beanstalk-env")
-    component = "beanstalk"
+class BeanstalkBuildStack(DeliveryBuildStack):
+    name = BEANSTALK.build_stack
+    description = "Elastic Beanstalk delivery projects: build, unit tests, security scan, per-target validation"
+    requires = ("foundation", "artifacts", "staging:beanstalk-env", "prod:beanstalk-env")
+    delivery = BEANSTALK
+    check_actions = (("Test", "TestProject", ["Source"]), ("SecurityScan", "ScanProject", ["Source"]))
 
     def create_projects(self):
-        common = dict(settings=self.build, key=self.key, artifact_bucket=self.artifact_bucket)
+        common = self.common
         self.build_project = BuildProject(
             self, "BuildProject", "beanstalk-build", "build.yml", description="Package the application bundle",
             environment=[("APP_DIR", ".")], **common,
@@ -37,29 +43,35 @@ class BeanstalkPipelineStack(DeliveryPipelineStack):
                 environment=[("APP_DIR", "."), ("FAIL_ON_SEVERITY", "high")], writes_artifacts=False, **common,
             ), "Source"),
         ]
-        self.smoke_project = BuildProject(
-            self, "SmokeProject", "beanstalk-smoke", "smoke-test.yml", description="Smoke test a deployed target",
-            report="smoke",
-            cache=LOCAL_CACHE, writes_artifacts=False, **common,
-        )
-        # The ElasticBeanstalk deploy action updates the environment's CloudFormation stack, Auto
-        # Scaling group, load balancer and instances with the caller's permissions; AWS documents
-        # the managed policy AdministratorAccess-AWSElasticBeanstalk for that. It is kept off the
-        # pipeline role: only this role, assumable by the pipeline role alone, carries it.
-        self.deploy_role = self.pipeline.action_role(
-            "DeployRole", "beanstalk-deploy", "Beanstalk deploy actions of the pipeline",
-            managed_policy_arns=[managed_policy("AdministratorAccess-AWSElasticBeanstalk")],
-        )
-        self.deploy_role.grant(self.artifact_bucket.grant_read())
 
-    def deploy_action(self, target: Target):
+
+class BeanstalkValidationStack(DeliveryValidationStack):
+    name = BEANSTALK.validation_stack
+    description = "Elastic Beanstalk delivery: validation of each target from inside its VPC"
+    requires = ("foundation", "artifacts", "staging:beanstalk-env", "prod:beanstalk-env")
+    delivery = BEANSTALK
+
+
+class BeanstalkPipelineStack(DeliveryPipelineStack):
+    name = BEANSTALK.pipeline_stack
+    description = "Elastic Beanstalk delivery pipeline: build, test and scan, staging, approval, production"
+    requires = ("foundation", "artifacts", "beanstalk-app", "beanstalk-build", "beanstalk-validation",
+                "staging:beanstalk-env", "prod:beanstalk-env")
+    delivery = BEANSTALK
+    build_class = BeanstalkBuildStack
+
+    def deploy_grants(self, target: Target):
+        return beanstalk_component.deploy_grants(APP_EXPORTS.application_name.imported(),
+                                                 EXPORTS.environment_name.imported(target.env))
+
+    def deploy_action(self, target: Target, role):
         return self.pipeline.action(
             "Deploy", "Deploy", "ElasticBeanstalk", {
                 "ApplicationName": APP_EXPORTS.application_name.imported(),
                 "EnvironmentName": EXPORTS.environment_name.imported(target.env),
             },
-            inputs=[BUILD_OUTPUT], role_arn=self.deploy_role.arn,
+            inputs=[BUILD_OUTPUT], role_arn=role.arn,
         )
 
     def target_url(self, target: Target):
-        return Sub("http://${Host}", Host=EXPORTS.endpoint.imported(target.env))
+        return self.delivery.target_export("ServiceUrl").imported(target.env)

@@ -1,11 +1,24 @@
-"""The shape every delivery pipeline shares, for stacks that differ only in how they build and deploy.
+"""The shape every delivery pipeline shares, split along its natural seams into three stacks.
 
-``Source → Build → (checks in parallel) → DeployStaging → ValidateStaging → Approval
-→ DeployProduction → ValidateProduction``. A subclass sets ``component`` and
-implements :meth:`create_projects` (the build, the parallel checks, the smoke test),
-:meth:`deploy_action` and :meth:`target_url`; parameters, imports from the tools
-foundation and artifacts stacks, the pipeline role, source trigger, approval,
-rollback and notifications come from here.
+``<kind>-build`` holds the CodeBuild projects that build and check the release (the application
+build, the checks that run in parallel) with their roles and log groups; ``<kind>-validation``
+holds one validation project per target, each in its target's VPC; ``<kind>-pipeline`` holds
+the pipeline, its role, the per-target deploy roles, the source trigger and the notification
+rules, and runs the projects it imports from the other two::
+
+    Source → Build → (checks in parallel) → Deploy<Staging> → Validate<Staging> → Approval
+    → Deploy<Production> → Validate<Production>
+
+A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
+:class:`DeliveryBuildStack` (``create_projects``: the build, the checks),
+:class:`DeliveryValidationStack` (nothing to add) and :class:`DeliveryPipelineStack`
+(``deploy_action``, ``deploy_grants``); the rest is here.
+
+Gates cannot be bypassed from the source: every project's buildspec is rendered into the
+build template from ``buildspecs/`` at generate time (see ``components.codebuild``), and each
+pipeline writes to its own artifact store (``artifacts.artifact_store``), which only its roles
+may write. Validation runs inside the target's VPC (the target may be an internal load
+balancer) and calls the URL the target exports, with TLS verification on.
 """
 from __future__ import annotations
 
@@ -13,11 +26,12 @@ from dataclasses import dataclass
 
 from troposphere import Ref, Sub
 
-from ..components.codebuild import action_variables, build_settings
+from ..components.codebuild import BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, build_settings
 from ..components.kms import KeyReference
 from ..components.pipeline import SOURCE, DeliveryPipeline
 from ..components.sns import TopicReference
 from ..core import naming
+from ..core.exports import declare
 from ..core.stack import Stack
 from . import artifacts, foundation
 
@@ -26,43 +40,203 @@ BUILD_OUTPUT = "BuildOutput"
 
 @dataclass(frozen=True)
 class Target:
-    """A deployment target: ``label`` in stage names, ``environment`` a parameter naming its environment."""
+    """A deployment target: ``label`` in stage names, ``parameter`` the parameter naming its environment."""
 
     label: str
-    environment: object
+    parameter: str
+    default: str
+    description: str
 
     @property
     def env(self) -> str:
         """The environment as a ``${...}`` reference for ``CrossStackValue.imported(env=...)``."""
-        return "${%s}" % self.environment.title
+        return "${%s}" % self.parameter
+
+    @property
+    def slug(self) -> str:
+        return self.label.lower()
+
+
+#: What every deployment target stack exports so that the pipeline can validate it where it runs.
+TARGET_EXPORT_KEYS = {
+    "VpcId": "VPC of the target",
+    "ValidationSubnetIds": "Private subnets (comma-joined) a validation client can run in",
+    "ValidationSecurityGroupId": "Security group for validation clients, admitted by the load balancer",
+    "ServiceUrl": "URL validation calls: https://<ServiceHostName> with a certificate, else the load balancer",
+}
+
+STAGING = Target("Staging", "StagingEnvironment", "staging", "Environment deployed first; its stacks' exports name the target")
+PRODUCTION = Target("Production", "ProductionEnvironment", "prod", "Environment deployed after the manual approval")
+TARGETS = (STAGING, PRODUCTION)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One pipeline: ``component`` prefixes every physical name of its two stacks (pipeline
+    ``{project}-{env}-{component}``, its roles ``{project}-{env}-{component}-*``)."""
+
+    component: str
+    build_stack: str
+    validation_stack: str
+    pipeline_stack: str
+    #: The stack (in each target environment) whose exports describe the deployment target.
+    target_stack: str
+
+    def target_export(self, key: str):
+        """An export every target stack declares (see ``TARGET_EXPORT_KEYS``)."""
+        if key not in TARGET_EXPORT_KEYS:
+            raise KeyError(f"{key} is not one of the target exports {', '.join(TARGET_EXPORT_KEYS)}")
+        return declare(self.target_stack, key, TARGET_EXPORT_KEYS[key])
+
+    def project_export(self, logical_id: str, stack: str = None):
+        return declare(stack or self.build_stack, f"{logical_id}Name",
+                       f"CodeBuild project {logical_id} of pipeline {self.component}")
+
+    def project(self, logical_id: str, stack: str = None) -> ProjectReference:
+        """A project of this delivery's build (or validation) stack, as the pipeline stack sees it."""
+        return ProjectReference(self.project_export(logical_id, stack).imported())
+
+    @staticmethod
+    def validation_project_id(target) -> str:
+        return f"Validate{target.label}Project"
+
+
+def target_parameters(stack) -> dict:
+    """Declare the target environment parameters of ``stack``: ``{Target: Parameter}``."""
+    return {
+        target: stack.parameter(
+            target.parameter, "Targets", f"{target.label} environment",
+            Type="String", Default=target.default, AllowedPattern=naming.ENVIRONMENT_PATTERN,
+            ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
+            Description=target.description,
+        )
+        for target in TARGETS
+    }
+
+
+class DeliveryBuildStack(Stack):
+    """``<kind>-build`` (tools): the projects of one pipeline. Subclasses set ``delivery``,
+    ``check_actions`` and implement :meth:`create_projects` (set ``self.build_project`` and
+    ``self.checks``, with the logical ids declared here, which the pipeline stack imports)."""
+
+    environments = ("tools",)
+    delivery: Delivery = None
+    build_project_id = "BuildProject"
+    #: Whether the projects read the target environments (their parameters are declared only then).
+    reads_targets = False
+    #: ``(action name, project logical id, input artifacts)`` of the checks, run in parallel.
+    check_actions = ()
+    @property
+    def component(self):
+        return self.delivery.component
+
+    def create(self):
+        self.targets = target_parameters(self) if self.reads_targets else {}
+        self.build = build_settings(self)
+        self.create_parameters()
+        self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
+        self.artifact_bucket = artifacts.artifact_store(self.component)
+        self.common = dict(settings=self.build, key=self.key, artifact_bucket=self.artifact_bucket)
+        self.checks = []
+        self.create_projects()
+        self.create_outputs()
+
+    # -- hooks ---------------------------------------------------------------
+    def create_parameters(self):
+        """Kind-specific parameters (none by default)."""
+
+    def create_projects(self):  # pragma: no cover - abstract
+        """Set ``self.build_project`` and ``self.checks`` ``[(action, project, input or [inputs])]``."""
+        raise NotImplementedError
+
+    def projects(self) -> dict:
+        """Every project by logical id (what the pipeline stack imports)."""
+        found = {self.build_project.logical_id: self.build_project}
+        found.update({project.logical_id: project for _, project, _ in self.checks})
+        return found
+
+    def create_outputs(self):
+        declared = [self.build_project_id] + [logical_id for _, logical_id, _ in self.check_actions]
+        built = [self.build_project.logical_id] + [project.logical_id for _, project, _ in self.checks]
+        if declared != built:
+            raise ValueError(f"{self.name}: projects {built} differ from the declared build_project_id/check_actions "
+                             f"{declared} the pipeline stack imports")
+        for logical_id, project in self.projects().items():
+            self.export(self.delivery.project_export(logical_id), project.name)
+
+
+class DeliveryValidationStack(Stack):
+    """``<kind>-validation`` (tools): one validation project per target, inside the target's VPC
+    (the target may be an internal load balancer), calling the URL the target exports with TLS
+    verification on. Subclasses set ``name``, ``description``, ``requires`` and ``delivery``."""
+
+    environments = ("tools",)
+    delivery: Delivery = None
+    buildspec = "smoke-test.yml"
+
+    @property
+    def component(self):
+        return self.delivery.component
+
+    def create(self):
+        self.targets = target_parameters(self)
+        self.health_path = self.parameter(
+            "HealthCheckPath", "Targets", "Health check path",
+            Type="String", Default="/health", AllowedPattern=r"^/[A-Za-z0-9/._-]*$",
+            ConstraintDescription="a URL path starting with /",
+            Description="Path the validation requests on each target",
+        )
+        self.build = build_settings(self)
+        key = KeyReference(foundation.EXPORTS.key_arn.imported())
+        value = self.delivery.target_export
+        for target in TARGETS:
+            env = target.env
+            vpc = VpcAccess(value("VpcId").imported(env), value("ValidationSubnetIds").imported(env),
+                            value("ValidationSecurityGroupId").imported(env))
+            logical_id = self.delivery.validation_project_id(target)
+            project = BuildProject(
+                self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
+                description=f"Validate the {target.label.lower()} target as deployed", report="smoke",
+                cache=LOCAL_CACHE, writes_artifacts=False, vpc=vpc, settings=self.build, key=key,
+                artifact_bucket=artifacts.artifact_store(self.component),
+                environment=[("TARGET_URL", value("ServiceUrl").imported(env)), ("HEALTH_PATH", Ref(self.health_path))],
+            )
+            self.export(self.delivery.project_export(logical_id, self.name), project.name)
 
 
 class DeliveryPipelineStack(Stack):
+    """``<kind>-pipeline`` (tools). Subclasses set ``delivery``, ``build_class`` (their build stack,
+    for the project and check names) and implement :meth:`deploy_action` / :meth:`deploy_grants`."""
+
     environments = ("tools",)
-    #: Pipeline ``{project}-{env}-{component}``; prefix of its projects, roles and rules.
-    component = ""
+    delivery: Delivery = None
+    build_class = None
     build_stage = "Build"
     checks_stage = "TestAndScan"
+
+    @property
+    def component(self):
+        return self.delivery.component
 
     def create(self):
         self.create_parameters()
         self.create_imports()
         self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key)
-        self.create_projects()
+        self.create_deploy_roles()
         self.create_stages()
         self.pipeline.notify(self.notifications)
         self.output("PipelineName", self.pipeline.name, "Name of the pipeline")
 
     # -- hooks ---------------------------------------------------------------
-    def create_projects(self):  # pragma: no cover - abstract
-        """Set ``self.build_project``, ``self.checks`` ``[(action, project, input or [inputs])]``, ``self.smoke_project``."""
+    def deploy_action(self, target: Target, role):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def deploy_action(self, target: Target):  # pragma: no cover - abstract
+    def deploy_grants(self, target: Target):  # pragma: no cover - abstract
+        """Statements the deploy action for ``target`` needs (its own role gets exactly these)."""
         raise NotImplementedError
 
     def target_url(self, target: Target):  # pragma: no cover - abstract
-        """Base URL (``http(s)://host``) of the deployed application in ``target``."""
+        """URL of the deployed application in ``target`` (the approval links to staging's)."""
         raise NotImplementedError
 
     # -- shared steps --------------------------------------------------------
@@ -73,57 +247,56 @@ class DeliveryPipelineStack(Stack):
             ConstraintDescription="an S3 object key ending in .zip",
             Description="Key of the source archive in the source bucket; uploading it starts the pipeline",
         )
-        self.staging = Target("Staging", self.parameter(
-            "StagingEnvironment", "Targets", "Staging environment",
-            Type="String", Default="staging", AllowedPattern=naming.ENVIRONMENT_PATTERN,
-            ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
-            Description="Environment deployed first; its stacks' exports name the target",
-        ))
-        self.production = Target("Production", self.parameter(
-            "ProductionEnvironment", "Targets", "Production environment",
-            Type="String", Default="prod", AllowedPattern=naming.ENVIRONMENT_PATTERN,
-            ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
-            Description="Environment deployed after the manual approval",
-        ))
-        self.health_path = self.parameter(
-            "HealthCheckPath", "Targets", "Health check path",
-            Type="String", Default="/health", AllowedPattern=r"^/[A-Za-z0-9/._-]*$",
-            ConstraintDescription="a URL path starting with /",
-            Description="Path the smoke tests request on each target",
-        )
-        self.build = build_settings(self)
+        self.targets = target_parameters(self)
 
     def create_imports(self):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
-        self.artifact_bucket = artifacts.artifact_bucket()
+        self.artifact_bucket = artifacts.artifact_store(self.component)
         self.source_bucket = artifacts.source_bucket()
         self.approvals = artifacts.approvals_topic()
         self.notifications = TopicReference(foundation.EXPORTS.notifications_topic.imported(), self.key)
 
+    def create_deploy_roles(self):
+        """One deploy role per target, assumable by this pipeline's role only, with exactly that
+        target's grants: a production deploy cannot run with staging's role or the other way round."""
+        self.deploy_roles = {}
+        for target in TARGETS:
+            role = self.pipeline.action_role(
+                f"Deploy{target.label}Role", f"{self.component}-deploy-{target.slug}",
+                f"Deploy action of pipeline {self.component} for the {target.label.lower()} target")
+            role.grant(self.artifact_bucket.grant_read(), self.deploy_grants(target))
+            self.deploy_roles[target] = role
+
+    def build_project(self, logical_id):
+        """A project of the build stack, imported (``self.project`` is the ProjectName parameter)."""
+        return self.delivery.project(logical_id)
+
     def create_stages(self):
         p = self.pipeline
+        build = self.build_class
         p.source_stage(self.source_bucket, Ref(self.source_key))
-        p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project, [SOURCE], [BUILD_OUTPUT])])
-        # Same RunOrder: the checks run in parallel and both must pass.
+        p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project(build.build_project_id), [SOURCE],
+                                                          [BUILD_OUTPUT])])
+        # Same RunOrder: the checks run in parallel and all must pass.
         p.add_stage(self.checks_stage, [
-            p.codebuild_action(name, project, artifacts if isinstance(artifacts, list) else [artifacts], category="Test")
-            for name, project, artifacts in self.checks
+            p.codebuild_action(action, self.build_project(logical_id), inputs, category="Test")
+            for action, logical_id, inputs in build.check_actions
         ])
-        self.create_target_stages(self.staging)
+        self.create_target_stages(STAGING)
         p.add_stage("Approval", [p.approval_action(
             "PromoteToProduction", self.approvals,
             Sub("Promote the build validated on ${Staging} to ${Production}. Open the link, check the staging "
                 "release, then approve to deploy the same artifact to production.",
-                Staging=Ref(self.staging.environment), Production=Ref(self.production.environment)),
-            self.target_url(self.staging),
+                Staging=Ref(self.targets[STAGING]), Production=Ref(self.targets[PRODUCTION])),
+            self.target_url(STAGING),
         )])
-        self.create_target_stages(self.production)
+        self.create_target_stages(PRODUCTION)
 
     def create_target_stages(self, target: Target):
         p = self.pipeline
-        p.add_stage("Deploy" + target.label, [self.deploy_action(target)], rollback_on_failure=True)
-        variables = action_variables({"TARGET_URL": "${Url}", "HEALTH_PATH": "${Path}"},
-                                     Url=self.target_url(target), Path=Ref(self.health_path))
+        p.add_stage("Deploy" + target.label, [self.deploy_action(target, self.deploy_roles[target])],
+                    rollback_on_failure=True)
+        validation = self.delivery.project(self.delivery.validation_project_id(target), self.delivery.validation_stack)
         p.add_stage("Validate" + target.label, [
-            p.codebuild_action("SmokeTest", self.smoke_project, [SOURCE], variables=variables, category="Test"),
+            p.codebuild_action("SmokeTest", validation, [SOURCE], category="Test"),
         ])

@@ -23,7 +23,7 @@ from . import foundation
 
 #: Components of the CodeBuild projects that build and push the image, one per ECS pipeline
 #: variant (``ecs-pipeline``, ``ecs-rolling-pipeline``); only their roles may push.
-IMAGE_BUILD_COMPONENTS = ("ecs-image", "ecs-rolling-image")
+IMAGE_BUILD_COMPONENTS = ("ecs-codedeploy-image", "ecs-native-image")
 #: Component name of the ECS task execution role in each environment (``ecs_service``).
 EXECUTION_ROLE_COMPONENT = "ecs-execution"
 REPOSITORY_COMPONENT = "app"

@@ -1,38 +1,55 @@
-"""``ecs-pipeline`` (tools): build the container image once, unit test and gate on the ECR scan in
-parallel, deploy blue/green to the staging ECS service through CodeDeploy, validate, wait for
-approval, deploy the same image to production.
+"""ECS delivery (tools), in two variants that differ only in the deploy action and the service
+kind they target — each pipeline targets only services whose deployment controller accepts its
+deploy action:
 
-``ecs-rolling-pipeline`` is the simpler variant: the same stages, but the ECS deploy action
-updates the service in place from ``imagedefinitions.json``. It is for services that use the
-``ECS`` deployment controller; the ``ecs-service`` stack creates ``CODE_DEPLOY`` services only.
+- ``ecs-build`` + ``ecs-pipeline``: CodePipeline's ``CodeDeployToECS`` action, blue/green through
+  CodeDeploy, for the ``ecs-service`` stacks (deployment controller ``CODE_DEPLOY``);
+- ``ecs-native-build`` + ``ecs-native-pipeline``: CodePipeline's ``ECS`` action (UpdateService
+  with ``imagedefinitions.json``), for the ``ecs-native-service`` stacks (deployment controller
+  ``ECS``: Amazon ECS's built-in blue/green or rolling deployments). The ``ECS`` action cannot
+  deploy a ``CODE_DEPLOY`` service: ECS refuses UpdateService with a task definition for it
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html).
 
-Only what is ECS-specific lives here: the image build, image scan, unit test and smoke test
-projects and the deploy actions. Stages, roles, trigger, approval, rollback and notifications
-come from :class:`~.delivery.DeliveryPipelineStack`.
+Both build the image once, run the unit tests, the source and dependency scan and the ECR image
+scan gate in parallel, then deploy the same image to staging, validate it, wait for approval
+and deploy it to production.
 """
 from __future__ import annotations
 
-from troposphere import Ref, Sub
+from troposphere import Ref
 
 from ..components.codebuild import LOCAL_CACHE, BuildProject
-from . import ecr, ecs_service
-from .delivery import BUILD_OUTPUT, DeliveryPipelineStack, Target
+from . import ecr, ecs_native_service, ecs_service
+from .delivery import (BUILD_OUTPUT, PRODUCTION, STAGING, TARGETS, Delivery, DeliveryBuildStack,
+                       DeliveryPipelineStack, DeliveryValidationStack, Target)
 
 SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: Folder of each target's ``taskdef.json`` / ``appspec.yaml`` in the build output: the pipeline's
 #: deploy slot, not the environment name (a parameter), so the paths hold whatever the targets are.
-ARTIFACT_DIRS = {"Staging": "staging", "Production": "prod"}
+ARTIFACT_DIRS = {STAGING: "staging", PRODUCTION: "prod"}
+
+CODEDEPLOY = Delivery("ecs-codedeploy", "ecs-build", "ecs-validation", "ecs-pipeline", "ecs-service")
+NATIVE = Delivery("ecs-native", "ecs-native-build", "ecs-native-validation", "ecs-native-pipeline", "ecs-native-service")
 
 
-class EcsPipelineStack(DeliveryPipelineStack):
-    name = "ecs-pipeline"
-    description = "ECS delivery pipeline: image build, test and image scan, blue/green staging, approval, production"
+class EcsBuildStack(DeliveryBuildStack):
+    """The image build, its checks and the validation projects of one ECS pipeline."""
+
+    name = CODEDEPLOY.build_stack
+    description = "ECS (CodeDeploy blue/green) delivery projects: image build, unit tests, scans, validation"
     requires = ("foundation", "artifacts", "ecr", "staging:ecs-service", "prod:ecs-service")
-    component = "ecs"
-    build_stage = "BuildImage"
+    delivery = CODEDEPLOY
+    #: The target stack module: ``EXPORTS.deploy_spec`` per environment feeds ``taskdef.json``.
+    service_module = ecs_service
+    build_project_id = "ImageBuildProject"
+    reads_targets = True  # each target's DeploySpec export feeds its taskdef.json
+    check_actions = (
+        ("UnitTest", "TestProject", ["Source"]),
+        ("SecurityScan", "ScanProject", ["Source"]),
+        ("ImageScan", "ImageScanProject", ["Source", BUILD_OUTPUT]),
+    )
 
     def create_parameters(self):
-        super().create_parameters()
         self.dockerhub_username = self.parameter(
             "DockerHubUsername", "Image build", "Docker Hub user",
             Type="String", Default="shopbuild", AllowedPattern=r"^[a-z0-9]{4,30}$",
@@ -52,7 +69,7 @@ class EcsPipelineStack(DeliveryPipelineStack):
         )
 
     def create_projects(self):
-        common = dict(settings=self.build, key=self.key, artifact_bucket=self.artifact_bucket)
+        common = self.common
         repository = ecr.repository()
         image_component = f"{self.component}-image"
         if image_component not in ecr.IMAGE_BUILD_COMPONENTS:
@@ -64,51 +81,66 @@ class EcsPipelineStack(DeliveryPipelineStack):
             privileged=True, cache=LOCAL_CACHE, environment=self.image_build_variables(repository), **common,
         ).add_parameter_store_variable("DOCKERHUB_TOKEN", Ref(self.dockerhub_token), self.key)
         self.build_project.role.grant(repository.grant_push())
-        scan = BuildProject(
+        image_scan = BuildProject(
             self, "ImageScanProject", f"{self.component}-image-scan", "image-scan.yml",
             description="Gate on the ECR scan of the image",
             environment=[("REPOSITORY_NAME", repository.name), ("FAIL_ON_SEVERITY", Ref(self.scan_threshold))],
             report="scan", writes_artifacts=False, **common,
         )
-        scan.role.grant(repository.grant_read_scan_findings())
+        image_scan.role.grant(repository.grant_read_scan_findings())
         self.checks = [
             ("UnitTest", BuildProject(
                 self, "TestProject", f"{self.component}-test", "test.yml", description="Unit tests (JUnit report)",
                 report="junit", environment=[("APP_DIR", ".")], writes_artifacts=False, **common,
             ), "Source"),
-            ("ImageScan", scan, ["Source", BUILD_OUTPUT]),
+            ("SecurityScan", BuildProject(
+                self, "ScanProject", f"{self.component}-scan", "security-scan.yml",
+                description="SAST and dependency scan of the application source; fails on high or critical findings",
+                report="sast", environment=[("APP_DIR", "."), ("FAIL_ON_SEVERITY", "high")], writes_artifacts=False,
+                **common,
+            ), "Source"),
+            ("ImageScan", image_scan, ["Source", BUILD_OUTPUT]),
         ]
-        self.smoke_project = BuildProject(
-            self, "SmokeProject", f"{self.component}-smoke", "smoke-test.yml",
-            description="Smoke test a deployed target", report="smoke", cache=LOCAL_CACHE,
-            writes_artifacts=False, **common,
-        )
-        # The deploy actions run as the pipeline role (it already reads the artifacts): it gets
-        # exactly what they need on the two targets and nothing wider, unlike Beanstalk's deploy.
-        for target in (self.staging, self.production):
-            self.pipeline.role.grant(self.deploy_grants(target))
 
     def image_build_variables(self, repository):
         """What ``buildspecs/docker-build.yml`` reads (see its header)."""
         variables = [
             ("REPOSITORY_URI", repository.uri),
             ("DOCKER_CONTEXT", "."),
-            ("ECS_DEPLOY_TARGETS", " ".join(ARTIFACT_DIRS[t.label] for t in (self.staging, self.production))),
+            ("ECS_DEPLOY_TARGETS", " ".join(ARTIFACT_DIRS[t] for t in TARGETS)),
             ("DOCKERHUB_USERNAME", Ref(self.dockerhub_username)),
         ]
-        for target in (self.staging, self.production):
-            variables.append(("ECS_DEPLOY_SPEC_" + ARTIFACT_DIRS[target.label].upper(),
-                              ecs_service.EXPORTS.deploy_spec.imported(target.env)))
+        for target in TARGETS:
+            variables.append(("ECS_DEPLOY_SPEC_" + ARTIFACT_DIRS[target].upper(),
+                              self.service_module.EXPORTS.deploy_spec.imported(target.env)))
         return variables
 
-    # -- deploy --------------------------------------------------------------
+
+class EcsValidationStack(DeliveryValidationStack):
+    name = CODEDEPLOY.validation_stack
+    description = "ECS (CodeDeploy blue/green) delivery: validation of each target from inside its VPC"
+    requires = ("foundation", "artifacts", "staging:ecs-service", "prod:ecs-service")
+    delivery = CODEDEPLOY
+
+
+class EcsPipelineStack(DeliveryPipelineStack):
+    """Blue/green through CodeDeploy (``CodeDeployToECS``) to the ``ecs-service`` of each target."""
+
+    name = CODEDEPLOY.pipeline_stack
+    description = "ECS delivery pipeline (CodeDeploy blue/green): image build, tests and scans, staging, approval, production"
+    requires = ("foundation", "artifacts", "ecr", "ecs-build", "ecs-validation", "staging:ecs-service",
+                "prod:ecs-service")
+    delivery = CODEDEPLOY
+    build_class = EcsBuildStack
+    build_stage = "BuildImage"
+
     def deploy_grants(self, target: Target):
         return [ecs_service.deployment_group(target.env).grant_deploy(),
                 ecs_service.task_definition(target.env).grant_register()]
 
-    def deploy_action(self, target: Target):
+    def deploy_action(self, target: Target, role):
         group = ecs_service.deployment_group(target.env)
-        folder = ARTIFACT_DIRS[target.label]
+        folder = ARTIFACT_DIRS[target]
         return self.pipeline.action(
             "Deploy", "Deploy", "CodeDeployToECS", {
                 "ApplicationName": group.application_name,
@@ -120,31 +152,50 @@ class EcsPipelineStack(DeliveryPipelineStack):
                 "Image1ArtifactName": BUILD_OUTPUT,
                 "Image1ContainerName": "IMAGE1_NAME",
             },
-            inputs=[BUILD_OUTPUT],
+            inputs=[BUILD_OUTPUT], role_arn=role.arn,
         )
 
     def target_url(self, target: Target):
-        return ecs_service.EXPORTS.service_url.imported(target.env)
+        return self.delivery.target_export("ServiceUrl").imported(target.env)
 
 
-class EcsRollingPipelineStack(EcsPipelineStack):
-    """The rolling variant: CodePipeline's ECS deploy action, ``imagedefinitions.json`` from the build."""
+class EcsNativeBuildStack(EcsBuildStack):
+    name = NATIVE.build_stack
+    description = "ECS (native deployments) delivery projects: image build, unit tests, scans, validation"
+    requires = ("foundation", "artifacts", "ecr", "staging:ecs-native-service", "prod:ecs-native-service")
+    delivery = NATIVE
+    service_module = ecs_native_service
 
-    name = "ecs-rolling-pipeline"
-    description = "ECS delivery pipeline, rolling deploys: image build, test and image scan, staging, approval, production"
-    component = "ecs-rolling"
+
+class EcsNativeValidationStack(DeliveryValidationStack):
+    name = NATIVE.validation_stack
+    description = "ECS (native deployments) delivery: validation of each target from inside its VPC"
+    requires = ("foundation", "artifacts", "staging:ecs-native-service", "prod:ecs-native-service")
+    delivery = NATIVE
+
+
+class EcsNativePipelineStack(EcsPipelineStack):
+    """CodePipeline's ``ECS`` action to the ``ecs-native-service`` of each target: the service's own
+    deployment (built-in blue/green with bake time and alarm rollback, or rolling) takes it from there."""
+
+    name = NATIVE.pipeline_stack
+    description = "ECS delivery pipeline (ECS native blue/green or rolling): image build, tests and scans, staging, approval, production"
+    requires = ("foundation", "artifacts", "ecr", "ecs-native-build", "ecs-native-validation",
+                "staging:ecs-native-service", "prod:ecs-native-service")
+    delivery = NATIVE
+    build_class = EcsNativeBuildStack
 
     def deploy_grants(self, target: Target):
-        return [ecs_service.service(target.env).grant_rolling_deploy(),
-                ecs_service.task_definition(target.env).grant_register()]
+        return [ecs_native_service.service(target.env).grant_rolling_deploy(),
+                ecs_native_service.task_definition(target.env).grant_register()]
 
-    def deploy_action(self, target: Target):
-        service = ecs_service.service(target.env)
+    def deploy_action(self, target: Target, role):
+        service = ecs_native_service.service(target.env)
         return self.pipeline.action(
             "Deploy", "Deploy", "ECS", {
                 "ClusterName": service.cluster_name,
                 "ServiceName": service.service_name,
                 "FileName": "imagedefinitions.json",
             },
-            inputs=[BUILD_OUTPUT],
+            inputs=[BUILD_OUTPUT], role_arn=role.arn,
         )

@@ -1,6 +1,9 @@
-"""The artifacts stack: hardened KMS buckets and the approvals topic."""
+"""The artifacts stack: hardened KMS buckets (source, one artifact store per pipeline) and the approvals topic."""
+import fnmatch
+
 import pytest
 
+from generator import registry
 from tests.helpers import load_template, resources, statements
 
 FOUNDATION_KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
@@ -16,11 +19,19 @@ def buckets(template):
     return resources(template, "AWS::S3::Bucket")
 
 
-def test_two_buckets(buckets):
-    assert set(buckets) == {"ArtifactBucket", "SourceBucket"}
+def store_id(component):
+    return "".join(part.capitalize() for part in component.split("-")) + "ArtifactBucket"
 
 
-@pytest.mark.parametrize("bucket", ["ArtifactBucket", "SourceBucket"])
+STORES = [store_id(c) for c in registry.pipeline_components()]
+
+
+def test_source_bucket_and_one_artifact_store_per_pipeline(buckets):
+    assert len(STORES) >= 3
+    assert set(buckets) == {"SourceBucket", *STORES}
+
+
+@pytest.mark.parametrize("bucket", STORES + ["SourceBucket"])
 def test_bucket_hardening(buckets, bucket):
     resource = buckets[bucket]
     props = resource["Properties"]
@@ -40,9 +51,64 @@ def test_bucket_hardening(buckets, bucket):
     assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain"
 
 
-def test_artifacts_expire_after_parameterised_days(buckets):
-    rules = {r["Id"]: r for r in buckets["ArtifactBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+@pytest.mark.parametrize("bucket", STORES)
+def test_artifacts_expire_after_parameterised_days(buckets, bucket):
+    rules = {r["Id"]: r for r in buckets[bucket]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["ExpireObjects"]["ExpirationInDays"] == {"Ref": "ArtifactRetentionDays"}
+
+
+def _role_names(template):
+    """``{logical id: name pattern}`` of the template's roles, ``${...}`` turned into ``*``."""
+    import re
+    names = {}
+    for logical_id, role in resources(template, "AWS::IAM::Role").items():
+        name = role["Properties"]["RoleName"]["Fn::Sub"]
+        names[logical_id] = re.sub(r"\$\{[^}]+\}", "X", name)
+    return names
+
+
+@pytest.mark.parametrize("component", registry.pipeline_components())
+def test_only_this_pipelines_roles_may_write_its_store(template, templates, component):
+    """The bypass: a build of another pipeline (privileged Docker on arbitrary source) overwriting this
+    pipeline's approved artifacts. The store's policy denies PutObject to every other principal."""
+    import re
+    policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
+                  if p["Properties"]["Bucket"] == {"Ref": store_id(component)})
+    deny = next(s for s in statements(policy["Properties"]["PolicyDocument"])
+                if s.get("Sid") == "DenyWritesByOtherThanThisPipelinesRoles")
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == ["s3:PutObject"]
+    pattern = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::Sub"]
+    glob = re.sub(r"\$\{[^}]+\}", "X", pattern.split(":role/")[1])
+    own = other = 0
+    for stack_cls in registry.STACKS:
+        if getattr(stack_cls, "delivery", None) is None:
+            continue
+        for role in _role_names(templates[stack_cls.name]).values():
+            if stack_cls.delivery.component == component:
+                own += 1
+                assert fnmatch.fnmatchcase(role, glob), f"{stack_cls.name} role {role} cannot write its own store"
+            else:
+                other += 1
+                assert not fnmatch.fnmatchcase(role, glob), f"{stack_cls.name} role {role} may write {component}'s store"
+    assert own and other
+
+
+def test_no_role_is_granted_writes_to_another_pipelines_store(templates):
+    for stack_cls in registry.STACKS:
+        delivery = getattr(stack_cls, "delivery", None)
+        if delivery is None:
+            continue
+        template = templates[stack_cls.name]
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            for statement in statements(policy["Properties"]["PolicyDocument"]):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if "s3:PutObject" not in actions:
+                    continue
+                text = str(statement["Resource"])
+                for component in registry.pipeline_components():
+                    prefix = "".join(p.capitalize() for p in component.split("-")) + "ArtifactBucket"
+                    if prefix in text:
+                        assert component == delivery.component, (stack_cls.name, text)
 
 
 def test_source_bucket_sends_eventbridge_notifications(buckets):
@@ -50,7 +116,7 @@ def test_source_bucket_sends_eventbridge_notifications(buckets):
     assert config == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
 
 
-@pytest.mark.parametrize("bucket", ["ArtifactBucket", "SourceBucket"])
+@pytest.mark.parametrize("bucket", STORES + ["SourceBucket"])
 def test_bucket_policy_denies_plain_http_and_foreign_encryption(template, bucket):
     policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
                   if p["Properties"]["Bucket"] == {"Ref": bucket})
@@ -68,5 +134,6 @@ def test_approvals_topic_encrypted_with_tools_key(template):
 
 
 def test_exports(template):
-    assert set(template["Outputs"]) == {
-        "ArtifactBucketName", "ArtifactBucketArn", "SourceBucketName", "SourceBucketArn", "ApprovalsTopicArn"}
+    stores = {f"{store_id(c)[:-len('Bucket')]}Bucket{suffix}" for c in registry.pipeline_components()
+              for suffix in ("Name", "Arn")}
+    assert set(template["Outputs"]) == {"SourceBucketName", "SourceBucketArn", "ApprovalsTopicArn", *stores}

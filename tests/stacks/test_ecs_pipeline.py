@@ -1,4 +1,7 @@
-"""The ECS pipelines (blue/green and rolling), asserted on the rendered templates."""
+"""The ECS deliveries (CodeDeploy blue/green and ECS-native), asserted on the rendered templates.
+
+The shape every pipeline shares is in test_delivery.py; this file holds what is ECS-specific:
+the image build, the image scan gate, and which deploy action targets which service kind."""
 import json
 import subprocess
 import sys
@@ -7,32 +10,32 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
+from generator.stacks.ecs_pipeline import CODEDEPLOY, NATIVE
 from tests.helpers import ROOT, load_template, resources, statements
 
-STAGES = ["Source", "BuildImage", "TestAndScan", "DeployStaging", "ValidateStaging", "Approval",
-          "DeployProduction", "ValidateProduction"]
 SSM_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Name}",
                        {"Name": {"Ref": "DockerHubTokenParameter"}}]}
 KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
+DELIVERIES = {"codedeploy": CODEDEPLOY, "native": NATIVE}
 
 
-def imported(env, name):
-    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${%s}-ecs-service-%s" % (env, name)}}
+def imported(env, name, stack="ecs-service"):
+    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${%s}-%s-%s" % (env, stack, name)}}
 
 
-@pytest.fixture(scope="module", params=["ecs-pipeline", "ecs-rolling-pipeline"])
-def template(request):
-    return load_template(request.param)
-
-
-@pytest.fixture(scope="module")
-def blue_green():
-    return load_template("ecs-pipeline")
+@pytest.fixture(scope="module", params=sorted(DELIVERIES))
+def delivery(request):
+    return DELIVERIES[request.param]
 
 
 @pytest.fixture(scope="module")
-def rolling():
-    return load_template("ecs-rolling-pipeline")
+def build(delivery):
+    return load_template(delivery.build_stack)
+
+
+@pytest.fixture(scope="module")
+def template(delivery):
+    return load_template(delivery.pipeline_stack)
 
 
 def pipeline(template):
@@ -54,93 +57,88 @@ def role_of(template, project_id):
     return template["Resources"][project_id]["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
 
 
-def test_stage_order(template):
-    assert [s["Name"] for s in pipeline(template)["Stages"]] == STAGES
-    assert [a["Name"] for s in pipeline(template)["Stages"] for a in s["Actions"]
-            if s["Name"] == "Approval"] == ["PromoteToProduction"]
+def buildspec_name(project):
+    return project["Properties"]["Source"]["BuildSpec"].splitlines()[0].split("buildspecs/")[1].split(",")[0]
 
 
-def test_unit_test_and_image_scan_run_in_parallel(template):
-    pair = stages(template)["TestAndScan"]
-    assert set(pair) == {"UnitTest", "ImageScan"}
-    assert pair["UnitTest"]["RunOrder"] == pair["ImageScan"]["RunOrder"]
-    # The scan reads imageDetail.json from the build output; its buildspec comes from the source.
-    scan = pair["ImageScan"]
+def test_tests_and_both_scans_run_in_parallel(template, build):
+    checks = stages(template)["TestAndScan"]
+    assert set(checks) == {"UnitTest", "SecurityScan", "ImageScan"}
+    assert len({a["RunOrder"] for a in checks.values()}) == 1
+    # The image scan reads imageDetail.json from the build output.
+    scan = checks["ImageScan"]
     assert [a["Name"] for a in scan["InputArtifacts"]] == ["Source", "BuildOutput"]
     assert scan["Configuration"]["PrimarySource"] == "Source"
-    assert scan["Configuration"]["ProjectName"] == {"Fn::Sub": pipeline(template)["Name"]["Fn::Sub"] + "-image-scan"}
+    assert buildspec_name(build["Resources"]["ScanProject"]) == "security-scan.yml"
 
 
-def test_image_scan_gate_waits_for_ecr_and_fails_at_the_threshold(template):
-    project = template["Resources"]["ImageScanProject"]["Properties"]
-    assert project["Source"]["BuildSpec"] == "buildspecs/image-scan.yml"
+def test_image_scan_gate_fails_at_the_threshold(build):
+    project = build["Resources"]["ImageScanProject"]["Properties"]
+    assert buildspec_name(build["Resources"]["ImageScanProject"]) == "image-scan.yml"
+    assert project["Source"]["BuildSpec"].split("\n", 1)[1] in (ROOT / "buildspecs" / "image-scan.yml").read_text()
     variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
     assert variables["FAIL_ON_SEVERITY"] == {"Ref": "ImageScanFailOnSeverity"}
-    assert template["Parameters"]["ImageScanFailOnSeverity"]["Default"] == "CRITICAL"
-    spec = yaml.safe_load((ROOT / "buildspecs" / "image-scan.yml").read_text())
-    commands = "\n".join(spec["phases"]["build"]["commands"])
-    assert "aws ecr wait image-scan-complete" in commands and "describe-image-scan-findings" in commands
-    actions = {a for s in policies_of(template, role_of(template, "ImageScanProject")) for a in s["Action"]}
+    assert build["Parameters"]["ImageScanFailOnSeverity"]["Default"] == "CRITICAL"
+    actions = {a for s in policies_of(build, role_of(build, "ImageScanProject")) for a in s["Action"]}
     assert {"ecr:DescribeImageScanFindings", "ecr:DescribeImages"} <= actions
     assert not {"ecr:PutImage", "ecr:InitiateLayerUpload"} & actions
 
 
-def test_only_the_image_build_project_is_privileged(template):
-    projects = resources(template, "AWS::CodeBuild::Project")
+def test_only_the_image_build_project_is_privileged(build, template):
+    projects = resources(build, "AWS::CodeBuild::Project")
     privileged = sorted(k for k, v in projects.items() if v["Properties"]["Environment"]["PrivilegedMode"])
     assert privileged == ["ImageBuildProject"]
-    build = projects["ImageBuildProject"]["Properties"]
-    assert build["Source"]["BuildSpec"] == "buildspecs/docker-build.yml"
-    assert "LOCAL_DOCKER_LAYER_CACHE" in build["Cache"]["Modes"]
-    assert stages(template)["BuildImage"]["Build"]["Configuration"]["ProjectName"] == build["Name"]
+    assert buildspec_name(projects["ImageBuildProject"]) == "docker-build.yml"
+    assert "LOCAL_DOCKER_LAYER_CACHE" in projects["ImageBuildProject"]["Properties"]["Cache"]["Modes"]
+    name = stages(template)["BuildImage"]["Build"]["Configuration"]["ProjectName"]
+    assert name["Fn::ImportValue"]["Fn::Sub"].endswith("-ImageBuildProjectName")
 
 
-def test_image_build_variables_name_both_targets(template):
+def test_image_build_variables_name_both_targets(build, delivery):
     variables = {v["Name"]: v for v in
-                 template["Resources"]["ImageBuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]}
+                 build["Resources"]["ImageBuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]}
     assert variables["ECS_DEPLOY_TARGETS"]["Value"] == "staging prod"
-    assert variables["ECS_DEPLOY_SPEC_STAGING"]["Value"] == imported("StagingEnvironment", "DeploySpec")
-    assert variables["ECS_DEPLOY_SPEC_PROD"]["Value"] == imported("ProductionEnvironment", "DeploySpec")
+    assert variables["ECS_DEPLOY_SPEC_STAGING"]["Value"] == imported("StagingEnvironment", "DeploySpec", delivery.target_stack)
+    assert variables["ECS_DEPLOY_SPEC_PROD"]["Value"] == imported("ProductionEnvironment", "DeploySpec", delivery.target_stack)
     assert variables["REPOSITORY_URI"]["Value"] == {
         "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-tools-ecr-RepositoryUri"}}
 
 
-def test_docker_hub_token_only_as_parameter_store_variable(template):
-    variables = [v for r in resources(template, "AWS::CodeBuild::Project").values()
+def test_docker_hub_token_only_as_parameter_store_variable(build):
+    variables = [v for r in resources(build, "AWS::CodeBuild::Project").values()
                  for v in r["Properties"]["Environment"].get("EnvironmentVariables", [])]
     [token] = [v for v in variables if v["Name"] == "DOCKERHUB_TOKEN"]
     assert token == {"Name": "DOCKERHUB_TOKEN", "Value": {"Ref": "DockerHubTokenParameter"}, "Type": "PARAMETER_STORE"}
     assert [v for v in variables if v["Type"] != "PLAINTEXT"] == [token]
-    parameter = template["Parameters"]["DockerHubTokenParameter"]
+    parameter = build["Parameters"]["DockerHubTokenParameter"]
     assert parameter["Type"] == "String" and parameter["Default"].startswith("/")
     assert "NoEcho" not in parameter  # a parameter name, not a secret
 
 
-def test_ssm_read_is_scoped_to_the_one_parameter_and_decrypt_via_ssm(template):
-    ssm = [(role_id, s) for role_id in resources(template, "AWS::IAM::Role")
-           for s in policies_of(template, role_id) if any(a.startswith("ssm:") for a in s["Action"])]
+def test_ssm_read_is_scoped_to_the_one_parameter_and_decrypt_via_ssm(build):
+    ssm = [(role_id, s) for role_id in resources(build, "AWS::IAM::Role")
+           for s in policies_of(build, role_id) if any(a.startswith("ssm:") for a in s["Action"])]
     assert len(ssm) == 1
     role_id, statement = ssm[0]
-    assert role_id == role_of(template, "ImageBuildProject")
+    assert role_id == role_of(build, "ImageBuildProject")
     assert statement["Action"] == ["ssm:GetParameters"] and statement["Resource"] == [SSM_ARN]
-    decrypt = [s for s in policies_of(template, role_id)
+    decrypt = [s for s in policies_of(build, role_id)
                if "kms:Decrypt" in s["Action"] and "ssm" in json.dumps(s.get("Condition", {}))]
     assert len(decrypt) == 1 and decrypt[0]["Resource"] == [KEY]
 
 
-def test_image_build_role_matches_the_repository_push_policy(template):
+def test_image_build_role_is_one_the_repository_lets_push(build):
     ecr = load_template("ecr")
-    policy = ecr["Resources"]["Repository"]["Properties"]["RepositoryPolicyText"]
-    [push] = [s for s in statements(policy) if "ecr:PutImage" in s["Action"]]
-    role_name = template["Resources"][role_of(template, "ImageBuildProject")]["Properties"]["RoleName"]["Fn::Sub"]
-    patterns = [p["Fn::Sub"].rsplit("role/", 1)[1] for p in push["Condition"]["ArnLike"]["aws:PrincipalArn"]]
-    assert role_name in patterns
+    policy = json.dumps(ecr["Resources"]["Repository"]["Properties"]["RepositoryPolicyText"])
+    role_name = build["Resources"][role_of(build, "ImageBuildProject")]["Properties"]["RoleName"]["Fn::Sub"]
+    assert role_name in policy
 
 
-def test_blue_green_deploys_through_codedeploy_to_ecs(blue_green):
+def test_codedeploy_variant_deploys_through_codedeploy_to_ecs():
+    template = load_template(CODEDEPLOY.pipeline_stack)
     for label, env in (("Staging", "StagingEnvironment"), ("Production", "ProductionEnvironment")):
         folder = "staging" if label == "Staging" else "prod"
-        [deploy] = stages(blue_green)["Deploy" + label].values()
+        [deploy] = stages(template)["Deploy" + label].values()
         assert deploy["ActionTypeId"]["Provider"] == "CodeDeployToECS"
         assert deploy["Configuration"] == {
             "ApplicationName": imported(env, "CodeDeployApplicationName"),
@@ -152,40 +150,51 @@ def test_blue_green_deploys_through_codedeploy_to_ecs(blue_green):
             "Image1ArtifactName": "BuildOutput",
             "Image1ContainerName": "IMAGE1_NAME",
         }
-        assert [a["Name"] for a in deploy["InputArtifacts"]] == ["BuildOutput"]
-    pipeline_role = pipeline(blue_green)["RoleArn"]["Fn::GetAtt"][0]
-    actions = {a for s in policies_of(blue_green, pipeline_role) for a in s["Action"]}
-    assert {"codedeploy:CreateDeployment", "ecs:RegisterTaskDefinition", "iam:PassRole"} <= actions
-    assert "ecs:UpdateService" not in actions
-    [pass_role] = [s for s in policies_of(blue_green, pipeline_role) if s["Action"] == ["iam:PassRole"]]
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+        role = deploy["RoleArn"]["Fn::GetAtt"][0]
+        actions = {a for s in policies_of(template, role) for a in s["Action"]}
+        assert {"codedeploy:CreateDeployment", "ecs:RegisterTaskDefinition", "iam:PassRole"} <= actions
+        assert "ecs:UpdateService" not in actions
+        [pass_role] = [s for s in policies_of(template, role) if s["Action"] == ["iam:PassRole"]]
+        assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    pipeline_role = pipeline(template)["RoleArn"]["Fn::GetAtt"][0]
+    assert not {a for s in policies_of(template, pipeline_role) for a in s["Action"]
+                if a.startswith(("codedeploy:", "ecs:", "iam:"))}, "deploy permissions belong to the deploy roles"
 
 
-def test_rolling_variant_uses_the_ecs_provider_with_imagedefinitions(rolling):
+def test_native_variant_uses_the_ecs_action_on_ecs_controlled_services():
+    template = load_template(NATIVE.pipeline_stack)
     for label, env in (("Staging", "StagingEnvironment"), ("Production", "ProductionEnvironment")):
-        [deploy] = stages(rolling)["Deploy" + label].values()
+        [deploy] = stages(template)["Deploy" + label].values()
         assert deploy["ActionTypeId"]["Provider"] == "ECS"
-        assert deploy["Configuration"] == {"ClusterName": imported(env, "ClusterName"),
-                                           "ServiceName": imported(env, "ServiceName"),
+        assert deploy["Configuration"] == {"ClusterName": imported(env, "ClusterName", NATIVE.target_stack),
+                                           "ServiceName": imported(env, "ServiceName", NATIVE.target_stack),
                                            "FileName": "imagedefinitions.json"}
-    pipeline_role = pipeline(rolling)["RoleArn"]["Fn::GetAtt"][0]
-    actions = {a for s in policies_of(rolling, pipeline_role) for a in s["Action"]}
-    assert "ecs:UpdateService" in actions and "codedeploy:CreateDeployment" not in actions
+        actions = {a for s in policies_of(template, deploy["RoleArn"]["Fn::GetAtt"][0]) for a in s["Action"]}
+        assert "ecs:UpdateService" in actions and "codedeploy:CreateDeployment" not in actions
 
 
-def test_variants_do_not_collide(blue_green, rolling):
+def test_each_pipeline_targets_only_services_whose_controller_accepts_its_action():
+    """CodePipeline's ECS action calls UpdateService, which ECS refuses for CODE_DEPLOY services; CodeDeployToECS
+    needs a CODE_DEPLOY service. The target stack of each variant must use the matching controller."""
+    accepts = {"ECS": "ECS", "CodeDeployToECS": "CODE_DEPLOY"}
+    for delivery in DELIVERIES.values():
+        pipeline_template = load_template(delivery.pipeline_stack)
+        providers = {a["ActionTypeId"]["Provider"] for s in pipeline(pipeline_template)["Stages"]
+                     for a in s["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"}
+        [provider] = providers
+        services = resources(load_template(delivery.target_stack), "AWS::ECS::Service").values()
+        controllers = {s["Properties"].get("DeploymentController", {}).get("Type", "ECS") for s in services}
+        assert controllers == {accepts[provider]}, (delivery.pipeline_stack, providers, controllers)
+
+
+def test_variants_do_not_collide():
     def names(t):
         return {json.dumps(r["Properties"].get(k)) for r in t["Resources"].values()
                 for k in ("Name", "RoleName") if k in r["Properties"]}
-    assert not names(blue_green) & names(rolling)
-
-
-def test_deploy_stages_roll_back_and_smoke_tests_use_the_service_url(template):
-    for label, env in (("Staging", "StagingEnvironment"), ("Production", "ProductionEnvironment")):
-        stage = next(s for s in pipeline(template)["Stages"] if s["Name"] == "Deploy" + label)
-        assert stage["OnFailure"] == {"Result": "ROLLBACK"}
-        smoke = stages(template)["Validate" + label]["SmokeTest"]
-        assert imported(env, "ServiceUrl") in smoke["Configuration"]["EnvironmentVariables"]["Fn::Sub"][1].values()
+    for stack in ("build", "validation", "pipeline"):
+        a = load_template(getattr(CODEDEPLOY, stack + "_stack"))
+        b = load_template(getattr(NATIVE, stack + "_stack"))
+        assert not names(a) & names(b), stack
 
 
 def gate_script():

@@ -1,0 +1,262 @@
+"""The shape every delivery pipeline shares (stacks/delivery.py), asserted on the rendered templates of
+every pipeline in the registry: its build, validation and pipeline stacks."""
+import json
+
+import pytest
+
+from generator import registry
+from generator.components.codebuild import BUILDSPEC_DIR
+from generator.stacks.delivery import TARGET_EXPORT_KEYS, TARGETS
+from tests.helpers import as_list, resources, statements
+
+PIPELINES = [s for s in registry.STACKS if getattr(s, "build_class", None) is not None]
+KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
+GATE_BUILDSPECS = {"test.yml", "security-scan.yml", "image-scan.yml", "smoke-test.yml"}
+
+
+@pytest.fixture(params=PIPELINES, ids=lambda s: s.name)
+def delivery(request, templates):
+    cls = request.param
+    d = cls.delivery
+    return {
+        "cls": cls, "delivery": d,
+        "pipeline_template": templates[d.pipeline_stack],
+        "build": templates[d.build_stack], "validation": templates[d.validation_stack],
+        "pipeline": next(iter(resources(templates[d.pipeline_stack], "AWS::CodePipeline::Pipeline").values()))["Properties"],
+    }
+
+
+def stages(d):
+    return {s["Name"]: s for s in d["pipeline"]["Stages"]}
+
+
+def pipeline_arn(d):
+    return {"Fn::Sub": "arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:"
+                       "${ProjectName}-${EnvironmentName}-%s" % d["delivery"].component}
+
+
+def test_every_pipeline_is_registered_with_its_three_stacks(delivery):
+    d = delivery["delivery"]
+    names = registry.names()
+    assert {d.build_stack, d.validation_stack, d.pipeline_stack} <= set(names)
+    assert names.index(d.build_stack) < names.index(d.pipeline_stack)
+    assert names.index(d.validation_stack) < names.index(d.pipeline_stack)
+    assert {d.build_stack, d.validation_stack} <= set(delivery["cls"].requires)
+
+
+def test_stage_order(delivery):
+    cls = delivery["cls"]
+    assert [s["Name"] for s in delivery["pipeline"]["Stages"]] == [
+        "Source", cls.build_stage, cls.checks_stage, "DeployStaging", "ValidateStaging", "Approval",
+        "DeployProduction", "ValidateProduction"]
+
+
+def test_checks_run_in_parallel_and_write_nothing(delivery):
+    checks = stages(delivery)[delivery["cls"].checks_stage]["Actions"]
+    assert len(checks) >= 2 and len({a["RunOrder"] for a in checks}) == 1
+    assert {a["Name"] for a in checks} >= {"SecurityScan"}, "every pipeline scans its source and dependencies"
+    assert all("OutputArtifacts" not in a for a in checks)
+
+
+def test_v2_pipeline_with_its_own_artifact_store_under_the_tools_key(delivery):
+    p = delivery["pipeline"]
+    assert p["PipelineType"] == "V2"
+    assert p["ArtifactStore"]["EncryptionKey"] == {"Id": KEY, "Type": "KMS"}
+    export = p["ArtifactStore"]["Location"]["Fn::ImportValue"]["Fn::Sub"]
+    prefix = "".join(part.capitalize() for part in delivery["delivery"].component.split("-"))
+    assert export == "${ProjectName}-${EnvironmentName}-artifacts-%sArtifactBucketName" % prefix
+
+
+def test_approval_is_the_only_path_to_production(delivery):
+    names = [s["Name"] for s in delivery["pipeline"]["Stages"]]
+    approval = names.index("Approval")
+    [gate] = stages(delivery)["Approval"]["Actions"]
+    assert gate["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
+    assert approval == names.index("DeployProduction") - 1
+    for index, stage in enumerate(delivery["pipeline"]["Stages"]):
+        for action in stage["Actions"]:
+            if "Production" in json.dumps(action.get("RoleArn", "")) or "ProductionEnvironment" in json.dumps(action):
+                if action is not gate:
+                    assert index > approval, f"{stage['Name']}/{action['Name']} reaches production before approval"
+    assert "DisableInboundStageTransitions" not in delivery["pipeline"]
+
+
+def test_approval_links_to_the_staging_url(delivery):
+    [gate] = stages(delivery)["Approval"]["Actions"]
+    link = json.dumps(gate["Configuration"]["ExternalEntityLink"])
+    assert "${StagingEnvironment}" in link and "ServiceUrl" in link
+    assert gate["Configuration"]["NotificationArn"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-artifacts-ApprovalsTopicArn"}}
+
+
+def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
+    template = delivery["pipeline_template"]
+    roles = resources(template, "AWS::IAM::Role")
+    pipeline_role = roles["PipelineRole"]["Properties"]["RoleName"]
+    used = []
+    for target in TARGETS:
+        stage = stages(delivery)["Deploy" + target.label]
+        assert stage["OnFailure"] == {"Result": "ROLLBACK"}
+        [deploy] = stage["Actions"]
+        assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}], "the same build output is promoted"
+        role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
+        used.append(role_id)
+        role = roles[role_id]
+        [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"AWS": {"Fn::Sub": [
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Name}", {"Name": pipeline_role}]}}
+        assert "ManagedPolicyArns" not in role["Properties"], "deploy roles carry no AWS managed policy"
+        other = PRODUCTION_OR_STAGING[target.label]
+        grants = json.dumps([p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()
+                             if p["Properties"]["Roles"] == [{"Ref": role_id}]])
+        assert "${%sEnvironment}" % target.label in grants
+        assert "${%sEnvironment}" % other not in grants, f"{role_id} may also deploy to {other}"
+    assert len(set(used)) == 2
+    assume = [s for s in statements(resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]
+                                    ["PolicyDocument"]) if s["Action"] == ["sts:AssumeRole"]]
+    assert {r["Fn::GetAtt"][0] for s in assume for r in s["Resource"]} == set(used)
+
+
+PRODUCTION_OR_STAGING = {"Staging": "Production", "Production": "Staging"}
+
+
+def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
+    template = delivery["validation"]
+    d = delivery["delivery"]
+    projects = resources(template, "AWS::CodeBuild::Project")
+    assert len(projects) == len(TARGETS)
+    for target in TARGETS:
+        project = projects[d.validation_project_id(target)]["Properties"]
+        prefix = "${ProjectName}-${%s}-%s-" % (target.parameter, d.target_stack)
+        vpc = project["VpcConfig"]
+        assert vpc["VpcId"] == {"Fn::ImportValue": {"Fn::Sub": prefix + "VpcId"}}
+        assert vpc["Subnets"] == {"Fn::Split": [",", {"Fn::ImportValue": {"Fn::Sub": prefix + "ValidationSubnetIds"}}]}
+        assert vpc["SecurityGroupIds"] == [{"Fn::ImportValue": {"Fn::Sub": prefix + "ValidationSecurityGroupId"}}]
+        variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+        assert variables["TARGET_URL"] == {"Fn::ImportValue": {"Fn::Sub": prefix + "ServiceUrl"}}
+        assert "insecure" not in project["Source"]["BuildSpec"] and " -k " not in project["Source"]["BuildSpec"]
+        role = project["ServiceRole"]["Fn::GetAtt"][0]
+        grants = [s for p in resources(template, "AWS::IAM::Policy").values()
+                  if p["Properties"]["Roles"] == [{"Ref": role}] for s in statements(p["Properties"]["PolicyDocument"])]
+        actions = {a for s in grants for a in as_list(s["Action"])}
+        assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                "ec2:DescribeSubnets"} <= actions
+        [permission] = [s for s in grants if "ec2:CreateNetworkInterfacePermission" in as_list(s["Action"])]
+        assert permission["Condition"] == {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}
+    stage_actions = [stages(delivery)["Validate" + t.label]["Actions"][0] for t in TARGETS]
+    imported = [a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"] for a in stage_actions]
+    assert imported == ["${ProjectName}-${EnvironmentName}-%s-%sName" % (d.validation_stack, d.validation_project_id(t))
+                        for t in TARGETS]
+
+
+def test_target_exports_the_pipeline_needs_are_declared_by_the_target_stack(delivery, templates):
+    d = delivery["delivery"]
+    outputs = templates[d.target_stack]["Outputs"]
+    for key in TARGET_EXPORT_KEYS:
+        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (d.target_stack, key)}
+
+
+def _projects(delivery):
+    return {**resources(delivery["build"], "AWS::CodeBuild::Project"),
+            **resources(delivery["validation"], "AWS::CodeBuild::Project")}
+
+
+def test_no_project_reads_its_buildspec_from_the_source(delivery):
+    """The bypass: whoever can write the source replaces security-scan.yml with `exit 0`. Every buildspec is
+    in the template, rendered from buildspecs/ (so a changed file shows in review as a template change)."""
+    for logical_id, project in _projects(delivery).items():
+        spec = project["Properties"]["Source"]["BuildSpec"]
+        assert isinstance(spec, str) and "\nphases:" in spec, f"{logical_id} reads its buildspec from elsewhere"
+        name = spec.splitlines()[0].split("buildspecs/")[1].split(",")[0]
+        assert (BUILDSPEC_DIR / name).is_file()
+    used = {p["Properties"]["Source"]["BuildSpec"].splitlines()[0].split("buildspecs/")[1].split(",")[0]
+            for p in _projects(delivery).values()}
+    assert {"security-scan.yml", "smoke-test.yml"} <= used <= GATE_BUILDSPECS | {"build.yml", "docker-build.yml"}
+
+
+def test_every_codebuild_project_is_hardened(delivery):
+    for template in (delivery["build"], delivery["validation"]):
+        projects = resources(template, "AWS::CodeBuild::Project")
+        groups = resources(template, "AWS::Logs::LogGroup")
+        for logical_id, project in projects.items():
+            props = project["Properties"]
+            assert props["TimeoutInMinutes"] == {"Ref": "BuildTimeoutMinutes"}
+            assert props["QueuedTimeoutInMinutes"] == {"Ref": "BuildQueuedTimeoutMinutes"}
+            assert props["EncryptionKey"] == KEY
+            assert props["Environment"]["Image"] == {"Ref": "BuildImage"}
+            logs = props["LogsConfig"]["CloudWatchLogs"]
+            group = groups[logs["GroupName"]["Ref"]]
+            assert group["Properties"]["RetentionInDays"] == {"Ref": "BuildLogRetentionDays"}
+            assert group["Properties"]["KmsKeyId"] == KEY
+            assert sum(props["ServiceRole"] == p["Properties"]["ServiceRole"] for p in projects.values()) == 1, \
+                f"{logical_id}: role shared"
+
+
+def test_pipeline_role_may_only_start_the_projects_it_runs(delivery):
+    template = delivery["pipeline_template"]
+    grants = statements(resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"])
+    [codebuild] = [s for s in grants if "codebuild:StartBuild" in s["Action"]]
+    started = {json.dumps(r["Fn::Sub"][1]["Name"], sort_keys=True) for r in codebuild["Resource"]}
+    run = {json.dumps(a["Configuration"]["ProjectName"], sort_keys=True)
+           for s in delivery["pipeline"]["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"}
+    assert started == run
+    assert len(run) == 1 + len(delivery["cls"].build_class.check_actions) + len(TARGETS)
+
+
+def test_build_exports_exactly_the_projects_the_pipeline_imports(delivery):
+    d = delivery["delivery"]
+    exported = {o["Export"]["Name"]["Fn::Sub"] for t in (delivery["build"], delivery["validation"])
+                for o in t["Outputs"].values()}
+    imported = {a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"]
+                for s in delivery["pipeline"]["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"}
+    assert imported <= exported
+    assert all(name.startswith("${ProjectName}-${EnvironmentName}-%s-" % d.build_stack) or
+               name.startswith("${ProjectName}-${EnvironmentName}-%s-" % d.validation_stack) for name in exported)
+
+
+def test_s3_source_without_polling_started_by_eventbridge(delivery):
+    template = delivery["pipeline_template"]
+    [source] = stages(delivery)["Source"]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "S3"
+    assert source["Configuration"]["PollForSourceChanges"] is False
+    rule = resources(template, "AWS::Events::Rule")["PipelineSourceRule"]["Properties"]
+    assert rule["EventPattern"]["detail"]["object"]["key"] == [{"Ref": "SourceObjectKey"}]
+    [target] = rule["Targets"]
+    assert target["Arn"] == pipeline_arn(delivery)
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    grants = [s for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]
+              for s in statements(p["Properties"]["PolicyDocument"])]
+    assert grants == [{"Effect": "Allow", "Action": ["codepipeline:StartPipelineExecution"],
+                       "Resource": [pipeline_arn(delivery)]}]
+
+
+def test_notifications_for_failures_and_approvals(delivery):
+    rules = resources(delivery["pipeline_template"], "AWS::Events::Rule")
+    assert rules["PipelineFailedRule"]["Properties"]["EventPattern"]["detail"] == {"state": ["FAILED"]}
+    approval = rules["PipelineApprovalRule"]["Properties"]["EventPattern"]
+    assert approval["detail"] == {"state": ["STARTED"], "type": {"category": ["Approval"]}}
+    for name in ("PipelineFailedRule", "PipelineApprovalRule"):
+        [target] = rules[name]["Properties"]["Targets"]
+        assert "InputTransformer" in target
+        assert rules[name]["Properties"]["EventPattern"]["resources"] == [pipeline_arn(delivery)]
+
+
+def test_targets_are_parameters_not_literals(delivery):
+    for template in (delivery["pipeline_template"], delivery["validation"]):
+        params = template["Parameters"]
+        assert params["StagingEnvironment"]["Default"] == "staging"
+        assert params["ProductionEnvironment"]["Default"] == "prod"
+        imports = [json.dumps(v) for v in _walk(template["Resources"]) if isinstance(v, dict) and "Fn::ImportValue" in v]
+        assert imports
+        for text in imports:
+            assert "${ProjectName}-staging-" not in text and "${ProjectName}-prod-" not in text, text
+
+
+def _walk(value):
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
