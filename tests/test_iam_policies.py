@@ -35,7 +35,7 @@ UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environme
     "autoscaling:DescribePolicies", "autoscaling:DescribeLifecycleHooks", "autoscaling:DescribeLoadBalancerTargetGroups",
     "ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "ec2:DescribeImages", "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
-    "ec2:DescribeAccountAttributes", "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeAccountAttributes", "ec2:DescribeAvailabilityZones", "ec2:DescribeAddresses",
     "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeLoadBalancerAttributes",
@@ -45,9 +45,8 @@ UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environme
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).
 #: Never an admin-class one (issue 10 item 10): the least-privilege gate fails those whatever this says.
 MANAGED_POLICIES_ALLOWED = {
-    "AWSElasticBeanstalkEnhancedHealth": "Beanstalk service role policy AWS documents for enhanced health",
-    "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy":
-        "Beanstalk service role policy AWS documents for managed platform updates",
+    # none: the Beanstalk roles use scoped grants (components/beanstalk.py) instead of
+    # AWSElasticBeanstalkWebTier / EnhancedHealth / ManagedUpdatesCustomerRolePolicy.
 }
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
@@ -135,7 +134,7 @@ def test_managed_policies_exist_at_their_iam_path():
                 assert path_and_name == known[name]["Path"] + name, \
                     f"{stack}/{logical_id}: {text} should be ...:policy{known[name]['Path']}{name}"
                 checked += 1
-    assert checked >= 4
+    assert checked >= 0  # every managed policy left is checked; the goal is none
 
 
 def test_allow_list_holds_only_actions_without_resource_level_permissions():

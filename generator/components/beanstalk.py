@@ -95,9 +95,6 @@ def deploy_grants(application_name, environment_name, instance_role_arn=None, se
     app_arn = application_arn(application_name)
     versions = application_versions_arn(application_name)
     env_arn = environment_arn(application_name, environment_name)
-    stacks = _arn("cloudformation", "stack/%s*/*" % MANAGED_PREFIX)
-    groups = _arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/%s*" % MANAGED_PREFIX)
-    tagged = _tagged(environment_name)
     statements = [
         # The application version (from the input artifact) and the environment update.
         allow([eb.CreateApplicationVersion, eb.DescribeApplicationVersions, eb.DescribeApplications,
@@ -111,6 +108,24 @@ def deploy_grants(application_name, environment_name, instance_role_arn=None, se
         # stack update); the bucket itself exists from the environment's creation.
         allow([s3.GetBucketLocation, s3.ListBucket], [storage_bucket_arn()]),
         allow([s3.GetObject, s3.GetObjectVersion, s3.PutObject], [storage_bucket_arn("*")]),
+    ] + managed_resource_grants(environment_name)
+    if instance_role_arn is not None:
+        statements.append(pass_role([instance_role_arn], EC2_SERVICE))
+    if service_role_arn is not None:
+        statements.append(pass_role([service_role_arn], "elasticbeanstalk.amazonaws.com"))
+    return statements
+
+
+def managed_resource_grants(environment_name) -> list:
+    """The resources Beanstalk manages for an environment (its ``awseb-`` stacks, Auto Scaling groups,
+    launch templates, instances, target groups, alarms), as a deployment or platform update changes
+    them: read any Beanstalk-managed one, change only those tagged as this environment's (or, for
+    resources a deployment creates, only ``awseb-`` names or launches through a launch template)."""
+    stacks = _arn("cloudformation", "stack/%s*/*" % MANAGED_PREFIX)
+    groups = _arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/%s*" % MANAGED_PREFIX)
+    launch_templates = _arn("ec2", "launch-template/*")
+    tagged = _tagged(environment_name)
+    return [
         # The environment's stack: read any Beanstalk stack, change only this environment's.
         allow([cfn.DescribeStacks, cfn.DescribeStackResource, cfn.DescribeStackResources, cfn.DescribeStackEvents,
                cfn.GetTemplate, cfn.ListStackResources, cfn.CreateStack], [stacks]),
@@ -132,17 +147,16 @@ def deploy_grants(application_name, environment_name, instance_role_arn=None, se
                   ec2.DescribeSubnets, ec2.DescribeVpcs, ec2.DescribeLaunchTemplates,
                   ec2.DescribeLaunchTemplateVersions, ec2.DescribeAccountAttributes, ec2.DescribeAvailabilityZones],
                  "ec2 describe calls have no resource level permission"),
-        allow([ec2.CreateLaunchTemplate], [_arn("ec2", "launch-template/*")]),
-        allow([ec2.CreateLaunchTemplateVersion, ec2.ModifyLaunchTemplate, ec2.DeleteLaunchTemplate],
-              [_arn("ec2", "launch-template/*")], condition=tagged),
+        allow([ec2.CreateLaunchTemplate], [launch_templates]),
+        allow([ec2.CreateLaunchTemplateVersion, ec2.ModifyLaunchTemplate, ec2.DeleteLaunchTemplate,
+               ec2.DeleteLaunchTemplateVersions], [launch_templates], condition=tagged),
         allow([ec2.RunInstances], [
             _arn("ec2", "instance/*"), _arn("ec2", "volume/*"), _arn("ec2", "network-interface/*"),
-            _arn("ec2", "subnet/*"), _arn("ec2", "security-group/*"), _arn("ec2", "launch-template/*"),
+            _arn("ec2", "subnet/*"), _arn("ec2", "security-group/*"), launch_templates,
             _arn("ec2", "image/*", account=False),
-        ], condition=Condition(ArnLike({"ec2:LaunchTemplate": _arn("ec2", "launch-template/*")}))),
+        ], condition=Condition(ArnLike({"ec2:LaunchTemplate": launch_templates}))),
         allow([ec2.CreateTags], [
-            _arn("ec2", "instance/*"), _arn("ec2", "volume/*"), _arn("ec2", "network-interface/*"),
-            _arn("ec2", "launch-template/*"),
+            _arn("ec2", "instance/*"), _arn("ec2", "volume/*"), _arn("ec2", "network-interface/*"), launch_templates,
         ], condition=Condition(StringEquals({"ec2:CreateAction": ["RunInstances", "CreateLaunchTemplate",
                                                                    "CreateLaunchTemplateVersion"]}))),
         allow([ec2.TerminateInstances], [_arn("ec2", "instance/*")], condition=tagged),
@@ -157,11 +171,49 @@ def deploy_grants(application_name, environment_name, instance_role_arn=None, se
         allow([cw.DescribeAlarms, cw.PutMetricAlarm, cw.DeleteAlarms],
               [_arn("cloudwatch", "alarm:%s*" % MANAGED_PREFIX)]),
     ]
-    if instance_role_arn is not None:
-        statements.append(pass_role([instance_role_arn], EC2_SERVICE))
-    if service_role_arn is not None:
-        statements.append(pass_role([service_role_arn], "elasticbeanstalk.amazonaws.com"))
-    return statements
+
+
+def service_grants(application_name, environment_name, instance_role_arn) -> list:
+    """The environment's Beanstalk service role, instead of ``AWSElasticBeanstalkEnhancedHealth`` and
+    ``AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy``.
+
+    Those two policies are what AWS documents for the service role, but the least-privilege gate
+    rejects them: the managed-updates one allows ``elasticbeanstalk:*`` and ``cloudformation:*`` on
+    every Beanstalk resource of the account, ``iam:PassRole`` to *any* role, and security-group,
+    address, ECS and RDS operations on ``*``. This is the subset a load-balanced web environment uses:
+    enhanced health (describe the instances, group and targets; stream the health log) and managed
+    platform updates (update this environment; change the resources Beanstalk manages for it, exactly
+    as a deployment does; pass only the environment's instance role to EC2). Not granted, because this
+    environment uses none of them: Elastic IPs (single-instance environments), SQS (worker tier),
+    ECS (multi-container Docker), RDS (a coupled database), SNS (notifications).
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/iam-servicerole.html
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/environment-platform-update-managed.html
+    """
+    env_arn = environment_arn(application_name, environment_name)
+    log_groups = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/elasticbeanstalk/${Env}/*",
+                     Env=environment_name)
+    platforms = Sub("arn:${AWS::Partition}:elasticbeanstalk:${AWS::Region}::platform/*")
+    return [
+        # Managed platform updates of this environment.
+        allow([eb.UpdateEnvironment, eb.DescribeEnvironments, eb.DescribeEnvironmentResources,
+               eb.DescribeEnvironmentHealth, eb.DescribeInstancesHealth, eb.DescribeEvents,
+               eb.DescribeConfigurationSettings, eb.DescribeConfigurationOptions, eb.ValidateConfigurationSettings,
+               eb.DescribeEnvironmentManagedActions, eb.DescribeEnvironmentManagedActionHistory,
+               eb.ApplyEnvironmentManagedAction, eb.ListTagsForResource], [env_arn]),
+        allow([eb.DescribeApplications, eb.DescribeApplicationVersions, eb.DescribeEvents],
+              [application_arn(application_name), application_versions_arn(application_name)]),
+        allow([eb.DescribePlatformVersion, eb.ListPlatformVersions], [platforms]),
+        pass_role([instance_role_arn], EC2_SERVICE),
+        # Enhanced health: the health log stream and the instances' console output.
+        allow([logs.CreateLogGroup, logs.PutRetentionPolicy, logs.DescribeLogStreams, logs.CreateLogStream,
+               logs.PutLogEvents], [log_groups]),
+        unscoped([ec2.DescribeAddresses], "ec2 DescribeAddresses has no resource level permission"),
+        allow([ec2.GetConsoleOutput, ec2.DescribeInstanceAttribute], [_arn("ec2", "instance/*")],
+              condition=_tagged(environment_name)),
+        # The storage bucket: platform updates read the environment's files and bundle.
+        allow([s3.GetBucketLocation, s3.ListBucket], [storage_bucket_arn()]),
+        allow([s3.GetObject, s3.GetObjectVersion, s3.PutObject], [storage_bucket_arn("*")]),
+    ] + managed_resource_grants(environment_name)
 
 
 def instance_grants(application_name, environment_name) -> list:

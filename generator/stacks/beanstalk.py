@@ -226,13 +226,13 @@ class BeanstalkEnvStack(Stack):
                                      "(clients and validation call https://<ServiceHostName>)",
             }],
         })
-        # Rules have no numeric comparison: one rule per MinSize value lists the MaxSize values allowed.
+        # Rules have no numeric comparison: one rule per MinSize value lists the MaxSize values that are
+        # too small (shorter than listing the allowed ones; MaxSize's AllowedValues bound the rest).
         for low in range(2, MAX_MIN_SIZE + 1):
-            allowed = [str(n) for n in range(low, MAX_MAX_SIZE + 1)]
             self.template.add_rule(f"MaxSizeAtLeastMinSize{low}", {
                 "RuleCondition": {"Fn::Equals": [Ref(self.min_size), str(low)]},
                 "Assertions": [{
-                    "Assert": {"Fn::Contains": [allowed, Ref(self.max_size)]},
+                    "Assert": {"Fn::Not": [{"Fn::Contains": [[str(n) for n in range(1, low)], Ref(self.max_size)]}]},
                     "AssertDescription": f"MaxSize must be at least MinSize ({low})",
                 }],
             })
@@ -249,16 +249,15 @@ class BeanstalkEnvStack(Stack):
         self.instance_role.grant(components.instance_grants(app_name, env_name))
         self.instance_profile = InstanceProfile(self, "InstanceProfile", self.instance_role)
         # Beanstalk documents sts:ExternalId "elasticbeanstalk" as its service role trust condition.
-        # AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy is broad (elasticbeanstalk:* and
-        # iam:PassRole to any role for EC2/Beanstalk/CloudFormation...), but it is the service's own
-        # role, not one a deploy or an instance can use; see docs/beanstalk.md.
+        # Scoped grants instead of AWSElasticBeanstalkEnhancedHealth and
+        # AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy (elasticbeanstalk:*, cloudformation:* and
+        # iam:PassRole to any role): see components/beanstalk.py service_grants.
         self.service_role = Role(
             self, "ServiceRole", "elasticbeanstalk.amazonaws.com", "web-service", source_account=False,
             trust_conditions={StringEquals: {"sts:ExternalId": "elasticbeanstalk"}},
-            managed_policy_arns=[managed_policy("service-role/AWSElasticBeanstalkEnhancedHealth"),
-                                 managed_policy("AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy")],
-            description="Elastic Beanstalk service: health reporting and managed updates",
+            description="Elastic Beanstalk service: enhanced health and managed updates of one environment",
         )
+        self.service_role.grant(components.service_grants(app_name, env_name, self.instance_role.arn))
 
     def create_validation_group(self):
         """A group for validation clients (a CodeBuild project in the VPC): egress to the VPC on the
@@ -323,8 +322,9 @@ class BeanstalkEnvStack(Stack):
         }
         self.env = self.add(elasticbeanstalk.Environment(
             "Environment",
-            # instances report health and stream logs from their first boot: grants attached first
-            DependsOn=[self.instance_role.logical_id + "Policy"],
+            # (both roles' grants attached first: instances report health and stream logs from their
+            # first boot, and the service works with the service role's grants from the start)
+            DependsOn=["InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"],
             ApplicationName=APP_EXPORTS.application_name.imported("${DeliveryEnvironment}"),
             EnvironmentName=naming.physical_name("web"),
             Description=Sub("${ProjectName} ${EnvironmentName} web environment"),

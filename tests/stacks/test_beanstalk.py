@@ -122,12 +122,12 @@ def test_rules_require_tls_for_public_and_min_not_above_max(env_template):
     maxes = [str(v) for v in params["MaxSize"]["AllowedValues"]]
     for low in mins:
         rule = rules.get(f"MaxSizeAtLeastMinSize{low}")
-        allowed = [m for m in maxes if int(m) >= int(low)]
-        if allowed == maxes:
+        too_small = [m for m in maxes if int(m) < int(low)]
+        if not too_small:
             assert rule is None
             continue
         assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "MinSize"}, low]}
-        assert rule["Assertions"][0]["Assert"] == {"Fn::Contains": [allowed, {"Ref": "MaxSize"}]}
+        assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Contains": [too_small, {"Ref": "MaxSize"}]}]}
 
 
 def test_committed_environments_keep_their_own_rules():
@@ -158,18 +158,26 @@ def test_instance_role_is_scoped_not_web_tier(env_template):
         "Fn::Sub": "${ProjectName}-${EnvironmentName}-web"}
     assert "elasticbeanstalk:PutInstanceStatistics" in by_action
     assert not any(a.startswith(("xray:", "ssm:", "bedrock:")) for a in by_action)
-    environment = one(env_template, "AWS::ElasticBeanstalk::Environment")[1]
-    assert "InstanceRolePolicy" in environment["DependsOn"]
 
 
-def test_service_role_keeps_only_documented_non_admin_policies(env_template):
+def test_service_role_is_scoped_to_its_environment(env_template):
     roles = resources(env_template, "AWS::IAM::Role")
-    managed = sorted(a["Fn::Sub"].rsplit("/", 1)[1] for a in roles["ServiceRole"]["Properties"]["ManagedPolicyArns"])
-    assert managed == ["AWSElasticBeanstalkEnhancedHealth", "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy"]
     for role in roles.values():
-        for arn in role["Properties"].get("ManagedPolicyArns", []):
-            assert arn["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::aws:policy/")
-            assert "Administrator" not in arn["Fn::Sub"] and "WebTier" not in arn["Fn::Sub"]
+        assert "ManagedPolicyArns" not in role["Properties"], "no AWS managed policy (admin-class or broad)"
+    service = [p for p in resources(env_template, "AWS::IAM::Policy").values()
+               if p["Properties"]["Roles"] == [{"Ref": "ServiceRole"}]]
+    grants = [s for p in service for s in statements(p["Properties"]["PolicyDocument"])]
+    actions = {a for s in grants for a in s["Action"]}
+    assert "elasticbeanstalk:UpdateEnvironment" in actions and "cloudformation:UpdateStack" in actions
+    assert not any(a.endswith("*") for a in actions)
+    assert not any(a.startswith(("rds:", "sqs:", "ecs:", "sns:")) for a in actions)
+    [update] = [s for s in grants if "elasticbeanstalk:UpdateEnvironment" in s["Action"]]
+    assert update["Resource"][0]["Fn::Sub"][0].endswith(":environment/${App}/${Env}")
+    [passes] = [s for s in grants if "iam:PassRole" in s["Action"]]
+    assert passes["Resource"] == [{"Fn::GetAtt": ["InstanceRole", "Arn"]}]
+    assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    environment = one(env_template, "AWS::ElasticBeanstalk::Environment")[1]
+    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"}
     [service_trust] = roles["ServiceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert service_trust["Principal"] == {"Service": "elasticbeanstalk.amazonaws.com"}
     assert service_trust["Condition"] == {"StringEquals": {"sts:ExternalId": "elasticbeanstalk"}}
