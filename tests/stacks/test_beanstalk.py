@@ -314,3 +314,26 @@ def test_environment_deploy_grants_read_the_waves_exports():
         assert "${ProjectName}-prod-beanstalk-env-" + key in text
     assert "${ProjectName}-${EnvironmentName}-beanstalk-app-ApplicationName" in text
     assert "staging" not in text
+
+
+def test_platforms_command_lists_ready_versions_newest_first():
+    import boto3
+    from botocore.stub import Stubber
+
+    from generator import platforms
+    client = boto3.client("elasticbeanstalk", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = "arn:aws:elasticbeanstalk:eu-west-1::platform/Python 3.12 running on 64bit Amazon Linux 2023/"
+    filters = [{"Type": "PlatformBranchName", "Operator": "=", "Values": [platforms.DEFAULT_BRANCH]},
+               {"Type": "PlatformStatus", "Operator": "=", "Values": ["Ready"]}]
+    with Stubber(client) as stub:
+        stub.add_response("list_platform_versions", {
+            "PlatformSummaryList": [{"PlatformArn": arn + "4.5.2", "PlatformVersion": "4.5.2"}], "NextToken": "t"},
+            {"Filters": filters})
+        stub.add_response("list_platform_versions", {
+            "PlatformSummaryList": [{"PlatformArn": arn + "4.10.0", "PlatformVersion": "4.10.0"}]},
+            {"Filters": filters, "NextToken": "t"})
+        rows = platforms.current(client)
+    assert [r[0] for r in rows] == [arn + "4.10.0", arn + "4.5.2"]
+    import re
+    pattern = load_template("beanstalk-env")["Parameters"]["PlatformArn"]["AllowedPattern"]
+    assert all(re.fullmatch(pattern, r[0]) for r in rows)
