@@ -337,3 +337,14 @@ def test_platforms_command_lists_ready_versions_newest_first():
     import re
     pattern = load_template("beanstalk-env")["Parameters"]["PlatformArn"]["AllowedPattern"]
     assert all(re.fullmatch(pattern, r[0]) for r in rows)
+
+
+def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
+    from generator.components.beanstalk import UNSCOPED_REVIEWED
+    policy = resources(env_template, "AWS::IAM::Policy")["ServiceRoleUnscopedPolicy"]
+    [entry] = policy["Metadata"]["cfn-delivery"]["suppressions"]
+    assert entry == UNSCOPED_REVIEWED.as_metadata() and entry["cfripper"] == ["WildcardResourceRule"]
+    from tests.test_iam_policies import resource_types
+    for statement in statements(policy["Properties"]["PolicyDocument"]):
+        assert statement["Resource"] == ["*"]
+        assert all(resource_types(a) == [] for a in statement["Action"])
