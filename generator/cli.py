@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .review import cli as review_cli  # diff, params diff, diagram (generator/review/)
     review_cli.register(sub, psub)
 
+    from .integ import cli as integ_cli  # real-account end-to-end check (generator/integ/)
+    integ_cli.register(sub, psub)
+
     return parser
 
 

@@ -10,6 +10,7 @@ from .stacks.ecs_service import EcsServiceStack
 from .stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
 from .stacks.beanstalk_pipeline import BeanstalkBuildStack, BeanstalkPipelineStack, BeanstalkValidationStack
 from .stacks.foundation import FoundationStack
+from .stacks.scanners import ImageScannerStack, SourceScannerStack
 
 #: Every stack, in deploy order within an environment (a stack's ``requires`` come before it).
 STACKS = [
@@ -18,6 +19,8 @@ STACKS = [
     EcrStack,
     EcsServiceStack,
     EcsNativeServiceStack,
+    SourceScannerStack,
+    ImageScannerStack,
     BeanstalkAppStack,
     BeanstalkEnvStack,
     BeanstalkBuildStack,

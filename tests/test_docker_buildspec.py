@@ -3,10 +3,12 @@
 The artifact-writing commands run here as CodeBuild would run them (bash, in the source
 root), with a fake image URI and the DeploySpec JSON the ecs-service template exports.
 """
+import glob
 import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -57,8 +59,9 @@ def test_valid_buildspec_0_2(buildspec):
         assert phase["commands"] and all(isinstance(c, str) for c in phase["commands"])
     assert buildspec["env"]["shell"] == "bash"
     assert buildspec["artifacts"]["base-directory"] == buildspec["env"]["variables"]["ARTIFACT_DIR"]
-    assert buildspec["artifacts"]["files"] == ["**/*"]
-    for phase in ("pre_build", "build", "post_build"):
+    assert buildspec["artifacts"]["files"] == ["imageDetail.json", "imagedefinitions.json", "*/taskdef.json",
+                                               "*/appspec.yaml", "sbom.cdx.json"]
+    for phase in ("install", "pre_build", "build", "post_build"):
         script = "\n".join(buildspec["phases"][phase]["commands"])
         assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0, phase
 
@@ -164,3 +167,66 @@ def test_sample_app_dockerfile_runs_non_root_with_a_health_check_on_the_stack_po
     assert any(l.startswith("ARG COMMIT") for l in lines), "the build passes the commit id as COMMIT"
     ignored = (app / ".dockerignore").read_text().split()
     assert ignored[ignored.index("*"):] == ["*", "!application.py", "!requirements.txt"]
+
+
+# -- SBOM and the pinned base image ------------------------------------------------
+FAKE_CYCLONEDX = """#!{python}
+import json, sys
+args = sys.argv[1:]
+assert args[0] == "requirements" and "--of" in args and args[args.index("--of") + 1] == "JSON", args
+pins = [l.split("==") for l in open(args[-1]) if "==" in l and not l.startswith("#")]
+bom = {{"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {{"tools": []}},
+        "components": [{{"type": "library", "name": n, "version": v.split()[0]}} for n, v in pins]}}
+json.dump(bom, open(args[args.index("-o") + 1], "w"))
+"""
+
+
+def run_build_phase(buildspec, tmp_path):
+    """The build phase with the image already in ECR (a stand-in `aws` says so) and a stand-in cyclonedx-py."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "examples" / "sample-app", src, ignore=shutil.ignore_patterns("__pycache__"))
+    tools = tmp_path / "sbom-tools" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "cyclonedx-py").write_text(FAKE_CYCLONEDX.format(python=sys.executable))
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "aws").write_text("#!/bin/sh\n[ \"$2\" = describe-images ] && exit 0; exit 1\n")
+    for script in (tools / "cyclonedx-py", tmp_path / "bin" / "aws"):
+        script.chmod(0o755)
+    variables = {k: str(v) for k, v in buildspec["env"]["variables"].items()}
+    variables.update({"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin:/usr/local/bin", "SBOM_TOOLS": str(tools.parent),
+                      "DOCKER_CONTEXT": ".", "REPOSITORY_NAME": "shop-tools-app", "IMAGE_TAG": IMAGE.rsplit(":", 1)[1],
+                      "IMAGE_URI": IMAGE})
+    script = "set -e\n" + "\n".join(buildspec["phases"]["build"]["commands"]) + "\n"
+    return subprocess.run(["bash", "-c", script], cwd=src, env=variables, capture_output=True, text=True), src
+
+
+def test_the_build_writes_an_sbom_of_the_image_into_the_artifacts(buildspec, tmp_path):
+    result, src = run_build_phase(buildspec, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already in ECR" in result.stdout
+    out = src / buildspec["env"]["variables"]["ARTIFACT_DIR"]
+    sbom = json.loads((out / "sbom.cdx.json").read_text())
+    assert {(c["name"], c["version"]) for c in sbom["components"]} == {("gunicorn", "23.0.0"), ("packaging", "26.4")}
+    subject = sbom["metadata"]["component"]
+    assert (subject["type"], subject["name"], subject["version"]) == ("container", IMAGE.rsplit(":", 1)[0], "0123456789ab")
+    [base] = [p["value"] for p in subject["properties"] if p["name"] == "base-image"]
+    assert re.fullmatch(r"python:3\.12-slim@sha256:[0-9a-f]{64}", base)
+    shipped = [p for pattern in buildspec["artifacts"]["files"] for p in glob.glob(str(out / pattern))]
+    assert str(out / "sbom.cdx.json") in shipped, "the SBOM travels in BuildOutput with the release"
+
+
+def test_the_sbom_generator_is_installed_from_the_hashed_lock(buildspec):
+    install = "\n".join(buildspec["phases"]["install"]["commands"])
+    assert "# inline: buildspecs/requirements-sbom.txt" in install and "cyclonedx-bom==" in install
+    assert '"$SBOM_TOOLS/bin/python" -m pip install --quiet --require-hashes --only-binary=:all: -r /tmp/requirements-sbom.txt' in install
+
+
+def test_sample_app_base_image_is_pinned_by_digest_and_installs_hashed_wheels():
+    dockerfile = (ROOT / "examples" / "sample-app" / "Dockerfile").read_text()
+    froms = re.findall(r"^FROM\s+(?:--\S+\s+)*(\S+)", dockerfile, re.M)
+    assert froms and all(re.fullmatch(r"[\w./:-]+@sha256:[0-9a-f]{64}", f) for f in froms), froms
+    assert "ARG" not in dockerfile.split("FROM", 1)[0], "no build argument may swap the pinned base"
+    [install] = re.findall(r"pip install ([^\\\n]*)", dockerfile)
+    assert "--require-hashes" in install and "-r requirements.txt" in install
+    requirements = (ROOT / "examples" / "sample-app" / "requirements.txt").read_text()
+    assert re.search(r"^gunicorn==[\d.]+ \\\n +--hash=sha256:[0-9a-f]{64}", requirements, re.M)

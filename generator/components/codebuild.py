@@ -146,12 +146,14 @@ class BuildProject:
     ``cache``: ``"s3"`` (artifact bucket, prefix ``build-cache/<project name>``) or ``"local"``.
     ``report``: name of a JUnit report declared in the buildspec's ``reports:`` section;
     the report group ``{project name}-{report}`` is created so CodeBuild uses it.
+    ``also_reads``: further artifact stores whose input artifacts the project reads (a scanner
+    shared by several pipelines); it never writes to them.
     """
 
     def __init__(self, stack, logical_id, component, buildspec, *, settings: BuildSettings,
                  key: KeyReference, artifact_bucket: BucketReference, description,
                  cache=S3_CACHE, privileged=False, report=None, environment=(), writes_artifacts=True,
-                 buildspec_from_source=False, vpc: VpcAccess = None):
+                 buildspec_from_source=False, vpc: VpcAccess = None, also_reads=()):
         self.stack = stack
         self.logical_id = logical_id
         self.buildspec_file = buildspec
@@ -167,7 +169,8 @@ class BuildProject:
                                            key, settings.log_retention)
         # Input artifacts are read from the artifact bucket; output artifacts (when the project
         # has any) and an S3 cache are written to it, with the key through S3 only.
-        self.role.grant(self.log_group.grant_write(), artifact_bucket.grant_read())
+        self.role.grant(self.log_group.grant_write(), artifact_bucket.grant_read(),
+                        [bucket.grant_read() for bucket in also_reads])
         if writes_artifacts:
             self.role.grant(artifact_bucket.grant_write())
         self.report_group = None

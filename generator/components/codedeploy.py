@@ -4,6 +4,7 @@ from __future__ import annotations
 from awacs import codedeploy as cd
 from troposphere import Ref, Sub, codedeploy
 
+from ..core.suppress import Suppression, suppress
 from .alb import IpTargetGroup, Listener
 from .ecs import ServiceReference
 from .iam import Role, allow
@@ -103,5 +104,10 @@ class EcsBlueGreenDeploymentGroup(DeploymentGroupReference):
                 Enabled=True, IgnorePollAlarmFailure=False,
                 Alarms=[codedeploy.Alarm(Name=alarm.name) for alarm in alarms],
             ),
+        ))
+        suppress(self.group, Suppression(
+            "The pipeline's CodeDeploy action in the tools stack addresses the deployment group by its "
+            "{project}-{env}-{component} name, so the name must be known before this stack exists",
+            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
         ))
         super().__init__(application.name, Ref(self.group))

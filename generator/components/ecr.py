@@ -19,6 +19,7 @@ from awacs import ecr as ecr_actions
 from awacs.aws import Allow, ArnLike, AWSPrincipal, Condition, Statement
 from troposphere import GetAtt, Ref, Sub, ecr
 
+from ..core.suppress import Suppression, suppress
 from .iam import allow, document, unscoped
 
 PULL_ACTIONS = [ecr_actions.BatchCheckLayerAvailability, ecr_actions.BatchGetImage, ecr_actions.GetDownloadUrlForLayer]
@@ -112,4 +113,9 @@ class Repository(RepositoryReference):
         if statements:
             props["RepositoryPolicyText"] = document(statements)
         self.repository = stack.add(ecr.Repository(logical_id, **props))
+        suppress(self.repository, Suppression(
+            "Build projects and task definitions in other stacks address the repository by its "
+            "{project}-{env}-{component} name (the image URI); it is retained on delete and replace",
+            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
+        ))
         super().__init__(Ref(self.repository), GetAtt(self.repository, "Arn"), GetAtt(self.repository, "RepositoryUri"))

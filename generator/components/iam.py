@@ -21,6 +21,17 @@ from ..core.suppress import Suppression, suppress
 
 POLICY_VERSION = "2012-10-17"
 
+#: Every role is named ``{project}-{env}-{component}`` (Guard's CFN_NO_EXPLICIT_RESOURCE_NAMES flags it).
+ROLE_NAME_SUPPRESSION = Suppression(
+    "Named {project}-{env}-{component}: ECR, KMS, bucket and PassRole grants in other stacks match roles by ARN pattern",
+    guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
+)
+#: The role's ``Resource: "*"`` policy holds only statements built by :func:`unscoped`.
+UNSCOPED_POLICY_SUPPRESSION = Suppression(
+    "Only actions without resource-level permissions (iam.unscoped; checked by the least-privilege gate)",
+    guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
+)
+
 
 def document(statements) -> PolicyDocument:
     return PolicyDocument(Version=POLICY_VERSION, Statement=list(statements))
@@ -201,6 +212,7 @@ class Role:
         if managed_policy_arns:
             props["ManagedPolicyArns"] = list(managed_policy_arns)
         self.role = stack.add(iam.Role(logical_id, **props))
+        suppress(self.role, ROLE_NAME_SUPPRESSION)
         if self.trust_suppression is not None:
             suppress(self.role, self.trust_suppression)
         self.arn = GetAtt(self.role, "Arn")
@@ -235,12 +247,14 @@ class Role:
         wildcard = [s for s in statements if is_unscoped(s)]
         for suffix, statements in (("Policy", scoped), ("UnscopedPolicy", wildcard)):
             if statements:
-                self.stack.add(iam.PolicyType(
+                policy = self.stack.add(iam.PolicyType(
                     self.logical_id + suffix,
                     PolicyName=self.logical_id + suffix,  # policy names are per role
                     Roles=[Ref(self.role)],
                     PolicyDocument=document(statements),
                 ))
+                if statements is wildcard:
+                    suppress(policy, UNSCOPED_POLICY_SUPPRESSION)
 
 
 class InstanceProfile:

@@ -14,7 +14,30 @@ from awacs.aws import (
 )
 from troposphere import GetAtt, Ref, Sub, s3
 
+from ..core.suppress import Suppression, suppress
 from .iam import ANYONE, allow, document
+
+#: Guard registry rules every SecureBucket answers the same way (generator/lint/guard/s3.guard).
+BUCKET_SUPPRESSIONS = (
+    Suppression(
+        "ObjectLockEnabled is create-only: turning it on replaces the named, retained bucket, which "
+        "CloudFormation cannot do; objects expire by lifecycle, and versioning, the TLS and encryption "
+        "denies and writer-scoped grants protect them",
+        guard=("S3_BUCKET_DEFAULT_LOCK_ENABLED",),
+    ),
+    Suppression(
+        "ACLs are disabled (ObjectOwnership BucketOwnerEnforced) and all four public-access blocks are on; "
+        "S3 rejects an AccessControl on such a bucket (InvalidBucketAclWithObjectOwnership), so the "
+        "rule's wanted 'AccessControl: Private' cannot be written",
+        guard=("S3_BUCKET_NO_PUBLIC_RW_ACL",),
+    ),
+    Suppression(
+        "Single-Region delivery tooling: artifacts are rebuilt from the source commit and logs are "
+        "short-lived; cross-Region replication needs a destination bucket and role in a second Region, "
+        "which this project does not deploy",
+        guard=("S3_BUCKET_REPLICATION_ENABLED",),
+    ),
+)
 
 READ_ACTIONS = [s3_actions.GetObject, s3_actions.GetObjectVersion]
 BUCKET_READ_ACTIONS = [s3_actions.GetBucketLocation, s3_actions.GetBucketVersioning, s3_actions.ListBucket]
@@ -105,6 +128,8 @@ class SecureBucket(BucketReference):
                 EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True),
             )
         self.bucket = stack.add(s3.Bucket(logical_id, **props))
+        for suppression in BUCKET_SUPPRESSIONS:
+            suppress(self.bucket, suppression)
         super().__init__(Ref(self.bucket), GetAtt(self.bucket, "Arn"), key)
         self._deny_insecure_transport()
         if key is not None:
@@ -126,26 +151,44 @@ class SecureBucket(BucketReference):
         ))
 
     def _deny_insecure_transport(self):
+        # The shape AWS documents (S3 user guide, "Enforce encryption in transit"), with the
+        # condition value a JSON boolean: Guard's S3_BUCKET_SSL_REQUESTS_ONLY matches `false`, not "false".
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
         self.add_policy_statement(Statement(
             Sid="DenyInsecureTransport", Effect=Deny, Principal=ANYONE, Action=[s3_actions.Action("*")],
             Resource=[self.arn, self.objects()],
-            Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+            Condition=Condition(Bool({"aws:SecureTransport": False})),
         ))
 
     def _deny_other_encryption(self, key):
-        # Uploads that name another algorithm or key are refused; uploads naming none get the
-        # default SSE-KMS encryption above, so no object is ever stored unencrypted or under
-        # another key, and clients (CodePipeline, `aws s3 cp`) need no extra header.
+        """Every object is written encrypted under ``key`` and nothing else; clients send both headers.
+
+        What S3 does with the request headers (PutObject API reference, ``x-amz-server-side-encryption``,
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html):
+        ``aws:kms`` + a key id -> that key; ``aws:kms`` WITHOUT a key id -> the AWS managed key ``aws/s3``,
+        not the bucket's default key; ``AES256`` / ``aws:kms:dsse`` -> another encryption; no header ->
+        the bucket default (``key``). The two denies are the S3 user guide's "require SSE-KMS with this
+        key" shape. ``...IfExists`` and negated operators evaluate to TRUE when the request lacks the key
+        (IAM condition operators), so each deny also fires when its header is absent:
+        1. ``s3:x-amz-server-side-encryption`` is not ``aws:kms`` (or absent);
+        2. ``s3:x-amz-server-side-encryption-aws-kms-key-id`` is not the key's ARN (or absent: this is
+           what refuses ``aws:kms`` named without a key id, the ``aws/s3`` case).
+        So clients must send ``aws:kms`` and the key ARN: CodePipeline does (artifact store
+        ``EncryptionKey`` = ``key.arn``), CodeBuild does (project ``EncryptionKey`` = ``key.arn``),
+        ``aws s3 cp`` needs ``--sse aws:kms --sse-kms-key-id <KeyArn export>``. Relying on the default
+        for header-less uploads would need a Null-guarded deny that nobody documents; not done.
+        """
+        objects = [self.objects()]
         self.add_policy_statement(Statement(
             Sid="DenyUploadsNotUsingTheBucketKmsKey", Effect=Deny, Principal=ANYONE,
-            Action=[s3_actions.PutObject], Resource=[self.objects()],
+            Action=[s3_actions.PutObject], Resource=objects,
             Condition=Condition([
                 StringNotEqualsIfExists({"s3:x-amz-server-side-encryption": "aws:kms"}),
             ]),
         ))
         self.add_policy_statement(Statement(
             Sid="DenyUploadsUnderAnotherKmsKey", Effect=Deny, Principal=ANYONE,
-            Action=[s3_actions.PutObject], Resource=[self.objects()],
+            Action=[s3_actions.PutObject], Resource=objects,
             Condition=Condition([
                 StringNotEqualsIfExists({"s3:x-amz-server-side-encryption-aws-kms-key-id": key.arn}),
             ]),

@@ -1,10 +1,11 @@
 """Rule suppressions as data: declared once next to the resource, with a reason.
 
 One :class:`Suppression` names the rule it breaks in each scanner's vocabulary
-(checkov, cfn-lint, cfripper) and the reason a security reviewer would accept.
-The generator writes each tool's native form from that single declaration:
-checkov ``Metadata.checkov.skip`` and cfn-lint ``Metadata.cfn-lint.config.ignore_checks``
-into the template, and the declaration itself under ``Metadata.cfn-delivery.suppressions``
+(checkov, cfn-lint, cfripper, AWS CloudFormation Guard) and the reason a security reviewer
+would accept. The generator writes each tool's native form from that single declaration:
+checkov ``Metadata.checkov.skip``, cfn-lint ``Metadata.cfn-lint.config.ignore_checks`` and
+Guard ``Metadata.guard.SuppressedRules`` (the key the AWS Guard Rules Registry's rules and the
+project's own ``generator/lint/guard/*.guard`` read) into the template, and the declaration itself under ``Metadata.cfn-delivery.suppressions``
 so that the template file alone says what is suppressed and why. cfripper reads no
 metadata: ``generator.lint.suppressions`` turns that key into cfripper allow-list filter
 files (``--rules-filters-folder``) when ``make lint`` runs.
@@ -25,13 +26,15 @@ class Suppression:
     cfripper: tuple = ()
     #: rule ids of the project's least-privilege check (generator/lint/least_privilege.py)
     least_privilege: tuple = ()
+    #: Guard rule names (``S3_BUCKET_REPLICATION_ENABLED``...): ``Metadata.guard.SuppressedRules``.
+    guard: tuple = ()
 
     def __post_init__(self):
         if not self.reason or len(self.reason.strip()) < 20:
             raise ValueError("a suppression needs a reason a reviewer can accept (20+ characters)")
-        if not (self.checkov or self.cfn_lint or self.cfripper or self.least_privilege):
+        if not (self.checkov or self.cfn_lint or self.cfripper or self.least_privilege or self.guard):
             raise ValueError("a suppression must name at least one rule")
-        for tool in ("checkov", "cfn_lint", "cfripper", "least_privilege"):
+        for tool in ("checkov", "cfn_lint", "cfripper", "least_privilege", "guard"):
             if isinstance(getattr(self, tool), str):
                 raise ValueError(f"Suppression.{tool} takes a tuple of rule ids, not a string")
 
@@ -39,7 +42,7 @@ class Suppression:
         """The declaration as written under ``Metadata.cfn-delivery.suppressions``."""
         entry = {"reason": self.reason}
         for tool, key in (("checkov", "checkov"), ("cfn_lint", "cfn-lint"), ("cfripper", "cfripper"),
-                          ("least_privilege", "least-privilege")):
+                          ("least_privilege", "least-privilege"), ("guard", "guard")):
             if getattr(self, tool):
                 entry[key] = list(getattr(self, tool))
         return entry
@@ -56,6 +59,10 @@ def suppress(resource, suppression: Suppression):
         ignored = list(metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []))
         ignored += [rule for rule in suppression.cfn_lint if rule not in ignored]
         metadata["cfn-lint"] = {"config": {"ignore_checks": ignored}}
+    if suppression.guard:
+        rules = list(metadata.get("guard", {}).get("SuppressedRules", []))
+        rules += [rule for rule in suppression.guard if rule not in rules]
+        metadata["guard"] = {"SuppressedRules": rules}
     own = list(metadata.get(METADATA_KEY, {}).get("suppressions", []))
     own.append(suppression.as_metadata())
     metadata[METADATA_KEY] = {"suppressions": own}

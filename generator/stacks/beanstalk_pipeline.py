@@ -24,7 +24,7 @@ class BeanstalkBuildStack(DeliveryBuildStack):
     description = "Elastic Beanstalk delivery projects: build, unit tests, security scan, per-target validation"
     requires = ("foundation", "artifacts", "staging:beanstalk-env", "prod:beanstalk-env")
     delivery = BEANSTALK
-    check_actions = (("Test", "TestProject", ["Source"]), ("SecurityScan", "ScanProject", ["Source"]))
+    check_actions = (("Test", "TestProject", ["Source"]),)
 
     def create_projects(self):
         common = self.common
@@ -36,11 +36,6 @@ class BeanstalkBuildStack(DeliveryBuildStack):
             ("Test", BuildProject(
                 self, "TestProject", "beanstalk-test", "test.yml", description="Unit tests (JUnit report)",
                 report="junit", environment=[("APP_DIR", ".")], writes_artifacts=False, **common,
-            ), "Source"),
-            ("SecurityScan", BuildProject(
-                self, "ScanProject", "beanstalk-scan", "security-scan.yml",
-                description="SAST and dependency scan; fails on high or critical findings", report="sast",
-                environment=[("APP_DIR", "."), ("FAIL_ON_SEVERITY", "high")], writes_artifacts=False, **common,
             ), "Source"),
         ]
 
@@ -55,8 +50,8 @@ class BeanstalkValidationStack(DeliveryValidationStack):
 class BeanstalkPipelineStack(DeliveryPipelineStack):
     name = BEANSTALK.pipeline_stack
     description = "Elastic Beanstalk delivery pipeline: build, test and scan, staging, approval, production"
-    requires = ("foundation", "artifacts", "beanstalk-app", "beanstalk-build", "beanstalk-validation",
-                "staging:beanstalk-env", "prod:beanstalk-env")
+    requires = ("foundation", "artifacts", "source-scanner", "beanstalk-app", "beanstalk-build",
+                "beanstalk-validation", "staging:beanstalk-env", "prod:beanstalk-env")
     delivery = BEANSTALK
     build_class = BeanstalkBuildStack
 

@@ -26,16 +26,20 @@ from dataclasses import dataclass
 
 from troposphere import Ref, Sub
 
-from ..components.codebuild import BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, build_settings
+from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
+                                    build_settings)
 from ..components.kms import KeyReference
 from ..components.pipeline import SOURCE, DeliveryPipeline
 from ..components.sns import TopicReference
 from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
-from . import artifacts, foundation
+from . import artifacts, foundation, scanners
 
 BUILD_OUTPUT = "BuildOutput"
+#: Thresholds of the source and dependency scan (``buildspecs/security-scan.yml``): findings at this
+#: severity or worse block the release.
+SCAN_SEVERITIES = ["critical", "high", "medium", "low"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def target_parameters(stack) -> dict:
 class DeliveryBuildStack(Stack):
     """``<kind>-build`` (tools): the projects of one pipeline. Subclasses set ``delivery``,
     ``check_actions`` and implement :meth:`create_projects` (set ``self.build_project`` and
-    ``self.checks``, with the logical ids declared here, which the pipeline stack imports)."""
+    ``self.checks``, with the logical ids declared here, which the pipeline stack imports).
+    The security scans are not here: every pipeline runs the shared ``scanners`` projects."""
 
     environments = ("tools",)
     delivery: Delivery = None
@@ -248,6 +253,18 @@ class DeliveryPipelineStack(Stack):
             Description="Key of the source archive in the source bucket; uploading it starts the pipeline",
         )
         self.targets = target_parameters(self)
+        self.scan_threshold = self.parameter(
+            "ScanFailOnSeverity", "Checks", "Source scan gate",
+            Type="String", Default="high", AllowedValues=SCAN_SEVERITIES,
+            Description="The source and dependency scan fails on findings of this severity or worse",
+        )
+
+    def scan_actions(self) -> list:
+        """The shared scanners (``scanners`` stack) this pipeline runs beside its own checks:
+        ``[(action name, project, input artifacts, action variables)]``."""
+        return [("SecurityScan", scanners.security_scan(), [SOURCE],
+                 action_variables({"APP_DIR": ".", "FAIL_ON_SEVERITY": "${Threshold}"},
+                                  Threshold=Ref(self.scan_threshold)))]
 
     def create_imports(self):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
@@ -277,10 +294,13 @@ class DeliveryPipelineStack(Stack):
         p.source_stage(self.source_bucket, Ref(self.source_key))
         p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project(build.build_project_id), [SOURCE],
                                                           [BUILD_OUTPUT])])
-        # Same RunOrder: the checks run in parallel and all must pass.
+        # Same RunOrder: the checks and the shared scans run in parallel and all must pass.
         p.add_stage(self.checks_stage, [
             p.codebuild_action(action, self.build_project(logical_id), inputs, category="Test")
             for action, logical_id, inputs in build.check_actions
+        ] + [
+            p.codebuild_action(action, project, inputs, variables=variables, category="Test")
+            for action, project, inputs, variables in self.scan_actions()
         ])
         self.create_target_stages(STAGING)
         p.add_stage("Approval", [p.approval_action(

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from troposphere import Ref
 
-from ..components.codebuild import LOCAL_CACHE, BuildProject
-from . import ecr, ecs_native_service, ecs_service
+from ..components.codebuild import LOCAL_CACHE, BuildProject, action_variables
+from ..components.pipeline import SOURCE
+from . import ecr, ecs_native_service, ecs_service, scanners
 from .delivery import (BUILD_OUTPUT, PRODUCTION, STAGING, TARGETS, Delivery, DeliveryBuildStack,
                        DeliveryPipelineStack, DeliveryValidationStack, Target)
 
-SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+IMAGE_SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: Folder of each target's ``taskdef.json`` / ``appspec.yaml`` in the build output: the pipeline's
 #: deploy slot, not the environment name (a parameter), so the paths hold whatever the targets are.
 ARTIFACT_DIRS = {STAGING: "staging", PRODUCTION: "prod"}
@@ -43,11 +44,7 @@ class EcsBuildStack(DeliveryBuildStack):
     service_module = ecs_service
     build_project_id = "ImageBuildProject"
     reads_targets = True  # each target's DeploySpec export feeds its taskdef.json
-    check_actions = (
-        ("UnitTest", "TestProject", ["Source"]),
-        ("SecurityScan", "ScanProject", ["Source"]),
-        ("ImageScan", "ImageScanProject", ["Source", BUILD_OUTPUT]),
-    )
+    check_actions = (("UnitTest", "TestProject", ["Source"]),)
 
     def create_parameters(self):
         self.dockerhub_username = self.parameter(
@@ -62,15 +59,10 @@ class EcsBuildStack(DeliveryBuildStack):
             ConstraintDescription="an SSM parameter name starting with /",
             Description="SecureString parameter (foundation key) holding the Docker Hub token, read at build time",
         )
-        self.scan_threshold = self.parameter(
-            "ImageScanFailOnSeverity", "Image build", "Image scan gate",
-            Type="String", Default="CRITICAL", AllowedValues=SCAN_SEVERITIES,
-            Description="ImageScan fails on ECR findings of this severity or worse",
-        )
 
     def create_projects(self):
         common = self.common
-        repository = ecr.repository()
+        repository = ecr.repository("${EnvironmentName}")
         image_component = f"{self.component}-image"
         if image_component not in ecr.IMAGE_BUILD_COMPONENTS:
             raise ValueError(f"{self.name}: image build component '{image_component}' is missing from "
@@ -81,25 +73,11 @@ class EcsBuildStack(DeliveryBuildStack):
             privileged=True, cache=LOCAL_CACHE, environment=self.image_build_variables(repository), **common,
         ).add_parameter_store_variable("DOCKERHUB_TOKEN", Ref(self.dockerhub_token), self.key)
         self.build_project.role.grant(repository.grant_push())
-        image_scan = BuildProject(
-            self, "ImageScanProject", f"{self.component}-image-scan", "image-scan.yml",
-            description="Gate on the ECR scan of the image",
-            environment=[("REPOSITORY_NAME", repository.name), ("FAIL_ON_SEVERITY", Ref(self.scan_threshold))],
-            report="scan", writes_artifacts=False, **common,
-        )
-        image_scan.role.grant(repository.grant_read_scan_findings())
         self.checks = [
             ("UnitTest", BuildProject(
                 self, "TestProject", f"{self.component}-test", "test.yml", description="Unit tests (JUnit report)",
                 report="junit", environment=[("APP_DIR", ".")], writes_artifacts=False, **common,
             ), "Source"),
-            ("SecurityScan", BuildProject(
-                self, "ScanProject", f"{self.component}-scan", "security-scan.yml",
-                description="SAST and dependency scan of the application source; fails on high or critical findings",
-                report="sast", environment=[("APP_DIR", "."), ("FAIL_ON_SEVERITY", "high")], writes_artifacts=False,
-                **common,
-            ), "Source"),
-            ("ImageScan", image_scan, ["Source", BUILD_OUTPUT]),
         ]
 
     def image_build_variables(self, repository):
@@ -128,11 +106,27 @@ class EcsPipelineStack(DeliveryPipelineStack):
 
     name = CODEDEPLOY.pipeline_stack
     description = "ECS delivery pipeline (CodeDeploy blue/green): image build, tests and scans, staging, approval, production"
-    requires = ("foundation", "artifacts", "ecr", "ecs-build", "ecs-validation", "staging:ecs-service",
-                "prod:ecs-service")
+    requires = ("foundation", "artifacts", "ecr", "source-scanner", "image-scanner", "ecs-build", "ecs-validation",
+                "staging:ecs-service", "prod:ecs-service")
     delivery = CODEDEPLOY
     build_class = EcsBuildStack
     build_stage = "BuildImage"
+
+    def create_parameters(self):
+        super().create_parameters()
+        self.image_scan_threshold = self.parameter(
+            "ImageScanFailOnSeverity", "Checks", "Image scan gate",
+            Type="String", Default="HIGH", AllowedValues=IMAGE_SCAN_SEVERITIES,
+            Description="ImageScan fails on ECR findings of this severity or worse",
+        )
+
+    def scan_actions(self) -> list:
+        """The source scan, and the gate on ECR's scan of the image the build pushed (it reads
+        ``imageDetail.json`` from the build output)."""
+        variables = action_variables({"REPOSITORY_NAME": "${Repository}", "FAIL_ON_SEVERITY": "${Threshold}"},
+                                     Repository=ecr.repository("${EnvironmentName}").name,
+                                     Threshold=Ref(self.image_scan_threshold))
+        return super().scan_actions() + [("ImageScan", scanners.image_scan(), [SOURCE, BUILD_OUTPUT], variables)]
 
     def deploy_grants(self, target: Target):
         return [ecs_service.deployment_group(target.env).grant_deploy(),
@@ -180,8 +174,8 @@ class EcsNativePipelineStack(EcsPipelineStack):
 
     name = NATIVE.pipeline_stack
     description = "ECS delivery pipeline (ECS native blue/green or rolling): image build, tests and scans, staging, approval, production"
-    requires = ("foundation", "artifacts", "ecr", "ecs-native-build", "ecs-native-validation",
-                "staging:ecs-native-service", "prod:ecs-native-service")
+    requires = ("foundation", "artifacts", "ecr", "source-scanner", "image-scanner", "ecs-native-build",
+                "ecs-native-validation", "staging:ecs-native-service", "prod:ecs-native-service")
     delivery = NATIVE
     build_class = EcsNativeBuildStack
 

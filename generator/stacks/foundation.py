@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from troposphere import Ref
 
+from ..components import elb_logs
 from ..components.alb import ACCESS_LOG_PREFIX as ALB_LOG_PREFIX
 from ..components.kms import EncryptionKey
 from ..components.logs import EncryptedLogGroup
@@ -13,7 +14,7 @@ from ..core.exports import ExportSet, declare
 from ..core.stack import LOG_RETENTION_DAYS, Stack
 from ..core.suppress import Suppression, suppress
 
-ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
+ELB_LOG_DELIVERY = elb_logs.SERVICE_PRINCIPAL
 EMAIL_PATTERN = r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$"
 
 
@@ -68,14 +69,14 @@ class FoundationStack(Stack):
             lifecycle=lifecycle_rules(expire_days=Ref(self.access_log_retention), noncurrent_days=30),
         )
         self.access_logs.allow_service_put("AllowS3ServerAccessLogDelivery", "logging.s3.amazonaws.com", "s3/*")
-        # Application load balancers (ecs-service) log under "alb/". ELB documents this service principal
-        # (with aws:SourceAccount) and now accepts it in every commercial region; the older policy naming a
-        # per-region ELB account id is legacy and not written here (see docs/architecture.md for the limits).
-        self.access_logs.allow_service_put(
-            "AllowElbAccessLogDelivery", ELB_LOG_DELIVERY, "%s/AWSLogs/${AWS::AccountId}/*" % ALB_LOG_PREFIX)
+        # Application load balancers (ecs-service) log under "alb/": the Region's ELB account where
+        # the Region predates August 2022, the ELB log-delivery service principal elsewhere (a Mappings
+        # table + condition; see components/elb_logs.py and
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html#attach-bucket-policy).
+        elb_logs.allow_access_log_delivery(self, self.access_logs, ALB_LOG_PREFIX)
         suppress(self.access_logs.bucket, Suppression(
             "This is the access-log target bucket; logging it into itself would loop, and no other log bucket exists",
-            checkov=("CKV_AWS_18",),
+            checkov=("CKV_AWS_18",), guard=("S3_BUCKET_LOGGING_ENABLED",),
         ))
 
     def create_notifications(self):

@@ -121,11 +121,72 @@ def test_bucket_policy_denies_plain_http_and_foreign_encryption(template, bucket
     policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
                   if p["Properties"]["Bucket"] == {"Ref": bucket})
     denies = {s["Sid"]: s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Deny"}
-    assert denies["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert denies["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     assert denies["DenyUploadsNotUsingTheBucketKmsKey"]["Condition"] == {
         "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}
     assert denies["DenyUploadsUnderAnotherKmsKey"]["Condition"] == {
         "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": FOUNDATION_KEY}}
+
+
+# -- item 13: evaluate the bucket policy's denies against PutObject requests ----------------------
+def _matches(operator, key, wanted, request):
+    """IAM condition operators used by the bucket policies (request: condition key -> value).
+    ``...IfExists`` with an absent key evaluates to true (IAM policy reference, condition operators)."""
+    wanted = wanted if isinstance(wanted, list) else [wanted]
+    present = key in request
+    if operator == "Null":
+        return (not present) == (str(wanted[0]).lower() == "true")
+    if operator == "StringEquals":
+        return present and request[key] in wanted
+    if operator == "StringNotEqualsIfExists":
+        return (not present) or request[key] not in wanted
+    if operator == "Bool":
+        return present and str(request[key]).lower() == str(wanted[0]).lower()
+    if operator == "ArnNotLike":  # the store's own-roles deny: the request comes from one of its roles
+        return not (present and any(fnmatch.fnmatchcase(request[key], _glob(w)) for w in wanted))
+    raise AssertionError(f"operator {operator} not modelled")
+
+
+def _glob(pattern):
+    import re
+    text = pattern["Fn::Sub"] if isinstance(pattern, dict) else pattern
+    return re.sub(r"\$\{[^}]+\}", "X", text)
+
+
+def _denied(policy_document, request):
+    for statement in statements(policy_document):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] != "Deny" or not {"s3:PutObject", "s3:*"} & set(actions):
+            continue
+        if all(_matches(op, key, value, request)
+               for op, pairs in statement["Condition"].items() for key, value in pairs.items()):
+            return statement["Sid"]
+    return None
+
+
+OTHER_KEY = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+TLS = {"aws:SecureTransport": "true"}
+
+
+@pytest.mark.parametrize("bucket", STORES + ["SourceBucket"])
+@pytest.mark.parametrize("request_headers,allowed", [
+    ({"s3:x-amz-server-side-encryption": "aws:kms",
+      "s3:x-amz-server-side-encryption-aws-kms-key-id": FOUNDATION_KEY}, True),   # CodePipeline / CodeBuild
+    ({}, False),                                          # no header: refused, clients send both headers
+    ({"s3:x-amz-server-side-encryption": "aws:kms",
+      "s3:x-amz-server-side-encryption-aws-kms-key-id": OTHER_KEY}, False),        # another key
+    ({"s3:x-amz-server-side-encryption-aws-kms-key-id": FOUNDATION_KEY}, False),   # key id, no algorithm
+    ({"s3:x-amz-server-side-encryption": "AES256"}, False),                        # SSE-S3
+    ({"s3:x-amz-server-side-encryption": "aws:kms:dsse"}, False),
+    ({"s3:x-amz-server-side-encryption": "aws:kms"}, False),                       # aws/s3 managed key
+], ids=["bucket-key", "no-header", "other-key", "key-without-algorithm", "aes256", "dsse", "kms-without-key-id"])
+def test_put_object_only_under_the_bucket_key(template, bucket, request_headers, allowed):
+    policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
+                  if p["Properties"]["Bucket"] == {"Ref": bucket})
+    component = next((c for c in registry.pipeline_components() if store_id(c) == bucket), "source")
+    caller = {"aws:PrincipalArn": f"arn:X:iam::X:role/X-X-{component}-pipeline"}  # the pipeline's own role
+    denied_by = _denied(policy["Properties"]["PolicyDocument"], dict(TLS, **caller, **request_headers))
+    assert (denied_by is None) is allowed, denied_by
 
 
 def test_approvals_topic_encrypted_with_tools_key(template):

@@ -59,9 +59,9 @@ def test_test_results_go_to_a_junit_report_group(build):
     assert all(g["Properties"]["Type"] == "TEST" for g in groups.values())
 
 
-def test_scan_and_test_do_not_write_pipeline_artifacts(build):
-    scan_policy = resources(build, "AWS::IAM::Policy")["ScanProjectRolePolicy"]["Properties"]["PolicyDocument"]
-    writes = [s for s in statements(scan_policy) if "s3:PutObject" in as_list(s["Action"])]
+def test_tests_do_not_write_pipeline_artifacts(build):
+    policy = resources(build, "AWS::IAM::Policy")["TestProjectRolePolicy"]["Properties"]["PolicyDocument"]
+    writes = [s for s in statements(policy) if "s3:PutObject" in as_list(s["Action"])]
     assert all("/build-cache/" in json.dumps(s["Resource"]) for s in writes)
 
 

@@ -156,21 +156,29 @@ def test_target_exports_the_pipeline_needs_are_declared_by_the_target_stack(deli
         assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (d.target_stack, key)}
 
 
-def _projects(delivery):
-    return {**resources(delivery["build"], "AWS::CodeBuild::Project"),
-            **resources(delivery["validation"], "AWS::CodeBuild::Project")}
+SCANNERS = ("source-scanner", "image-scanner")
 
 
-def test_no_project_reads_its_buildspec_from_the_source(delivery):
-    """The bypass: whoever can write the source replaces security-scan.yml with `exit 0`. Every buildspec is
-    in the template, rendered from buildspecs/ (so a changed file shows in review as a template change)."""
-    for logical_id, project in _projects(delivery).items():
+def _projects(delivery, templates):
+    found = {**resources(delivery["build"], "AWS::CodeBuild::Project"),
+             **resources(delivery["validation"], "AWS::CodeBuild::Project")}
+    for stack in SCANNERS:
+        if stack in delivery["cls"].requires:
+            found.update({f"{stack}/{k}": v for k, v in resources(templates[stack], "AWS::CodeBuild::Project").items()})
+    return found
+
+
+def test_no_project_reads_its_buildspec_from_the_source(delivery, templates):
+    """The bypass: whoever can write the source replaces security-scan.yml with `exit 0`. Every buildspec the
+    pipeline runs is in a template, rendered from buildspecs/ (a changed file shows in review as a template
+    change); the gates (tests, scans, validation) read nothing from the source but the application."""
+    for logical_id, project in _projects(delivery, templates).items():
         spec = project["Properties"]["Source"]["BuildSpec"]
         assert isinstance(spec, str) and "\nphases:" in spec, f"{logical_id} reads its buildspec from elsewhere"
         name = spec.splitlines()[0].split("buildspecs/")[1].split(",")[0]
         assert (BUILDSPEC_DIR / name).is_file()
     used = {p["Properties"]["Source"]["BuildSpec"].splitlines()[0].split("buildspecs/")[1].split(",")[0]
-            for p in _projects(delivery).values()}
+            for p in _projects(delivery, templates).values()}
     assert {"security-scan.yml", "smoke-test.yml"} <= used <= GATE_BUILDSPECS | {"build.yml", "docker-build.yml"}
 
 
@@ -200,18 +208,26 @@ def test_pipeline_role_may_only_start_the_projects_it_runs(delivery):
     run = {json.dumps(a["Configuration"]["ProjectName"], sort_keys=True)
            for s in delivery["pipeline"]["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"}
     assert started == run
-    assert len(run) == 1 + len(delivery["cls"].build_class.check_actions) + len(TARGETS)
+    scans = sum(stack in delivery["cls"].requires for stack in SCANNERS)
+    assert len(run) == 1 + len(delivery["cls"].build_class.check_actions) + scans + len(TARGETS)
 
 
-def test_build_exports_exactly_the_projects_the_pipeline_imports(delivery):
+def test_every_project_the_pipeline_runs_is_exported_by_a_stack_it_requires(delivery, templates):
     d = delivery["delivery"]
-    exported = {o["Export"]["Name"]["Fn::Sub"] for t in (delivery["build"], delivery["validation"])
-                for o in t["Outputs"].values()}
+    sources = [delivery["build"], delivery["validation"]] + [templates[s] for s in SCANNERS if s in delivery["cls"].requires]
+    exported = {o["Export"]["Name"]["Fn::Sub"] for t in sources for o in t["Outputs"].values()}
     imported = {a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"]
                 for s in delivery["pipeline"]["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"}
     assert imported <= exported
-    assert all(name.startswith("${ProjectName}-${EnvironmentName}-%s-" % d.build_stack) or
-               name.startswith("${ProjectName}-${EnvironmentName}-%s-" % d.validation_stack) for name in exported)
+
+
+def test_scans_take_their_threshold_from_the_pipeline_template(delivery):
+    """A shared scanner is told its threshold by the pipeline (a reviewed parameter), never by the source."""
+    checks = {a["Name"]: a for a in stages(delivery)[delivery["cls"].checks_stage]["Actions"]}
+    scan = checks["SecurityScan"]["Configuration"]["EnvironmentVariables"]["Fn::Sub"]
+    variables = {v["name"]: v["value"] for v in json.loads(scan[0])}
+    assert variables["FAIL_ON_SEVERITY"] == "${Threshold}" and scan[1]["Threshold"] == {"Ref": "ScanFailOnSeverity"}
+    assert delivery["pipeline_template"]["Parameters"]["ScanFailOnSeverity"]["Default"] == "high"
 
 
 def test_s3_source_without_polling_started_by_eventbridge(delivery):

@@ -3,13 +3,8 @@
 The shape every pipeline shares is in test_delivery.py; this file holds what is ECS-specific:
 the image build, the image scan gate, and which deploy action targets which service kind."""
 import json
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
 
 import pytest
-import yaml
-
 from generator.stacks.ecs_pipeline import CODEDEPLOY, NATIVE
 from tests.helpers import ROOT, load_template, resources, statements
 
@@ -61,7 +56,7 @@ def buildspec_name(project):
     return project["Properties"]["Source"]["BuildSpec"].splitlines()[0].split("buildspecs/")[1].split(",")[0]
 
 
-def test_tests_and_both_scans_run_in_parallel(template, build):
+def test_tests_and_both_scans_run_in_parallel(template):
     checks = stages(template)["TestAndScan"]
     assert set(checks) == {"UnitTest", "SecurityScan", "ImageScan"}
     assert len({a["RunOrder"] for a in checks.values()}) == 1
@@ -69,19 +64,24 @@ def test_tests_and_both_scans_run_in_parallel(template, build):
     scan = checks["ImageScan"]
     assert [a["Name"] for a in scan["InputArtifacts"]] == ["Source", "BuildOutput"]
     assert scan["Configuration"]["PrimarySource"] == "Source"
-    assert buildspec_name(build["Resources"]["ScanProject"]) == "security-scan.yml"
+    assert scan["Configuration"]["ProjectName"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-image-scanner-ImageScanProjectName"}}
 
 
-def test_image_scan_gate_fails_at_the_threshold(build):
-    project = build["Resources"]["ImageScanProject"]["Properties"]
-    assert buildspec_name(build["Resources"]["ImageScanProject"]) == "image-scan.yml"
-    assert project["Source"]["BuildSpec"].split("\n", 1)[1] in (ROOT / "buildspecs" / "image-scan.yml").read_text()
-    variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
-    assert variables["FAIL_ON_SEVERITY"] == {"Ref": "ImageScanFailOnSeverity"}
-    assert build["Parameters"]["ImageScanFailOnSeverity"]["Default"] == "CRITICAL"
-    actions = {a for s in policies_of(build, role_of(build, "ImageScanProject")) for a in s["Action"]}
-    assert {"ecr:DescribeImageScanFindings", "ecr:DescribeImages"} <= actions
-    assert not {"ecr:PutImage", "ecr:InitiateLayerUpload"} & actions
+def test_image_scan_gate_fails_at_the_threshold(template):
+    scanner = load_template("image-scanner")
+    project = scanner["Resources"]["ImageScanProject"]
+    assert buildspec_name(project) == "image-scan.yml"
+    assert project["Properties"]["Source"]["BuildSpec"].split("\n", 1)[1] in \
+        (ROOT / "buildspecs" / "image-scan.yml").read_text()
+    scan = stages(template)["TestAndScan"]["ImageScan"]["Configuration"]["EnvironmentVariables"]["Fn::Sub"]
+    variables = {v["name"]: v["value"] for v in json.loads(scan[0])}
+    assert variables == {"REPOSITORY_NAME": "${Repository}", "FAIL_ON_SEVERITY": "${Threshold}"}
+    assert scan[1]["Threshold"] == {"Ref": "ImageScanFailOnSeverity"}
+    assert template["Parameters"]["ImageScanFailOnSeverity"]["Default"] == "HIGH"
+    actions = {a for s in policies_of(scanner, role_of(scanner, "ImageScanProject")) for a in s["Action"]}
+    assert {"ecr:DescribeImageScanFindings", "ecr:DescribeImages", "inspector2:ListFindings"} <= actions
+    assert not {"ecr:PutImage", "ecr:InitiateLayerUpload", "s3:PutObject"} & actions
 
 
 def test_only_the_image_build_project_is_privileged(build, template):
@@ -101,7 +101,7 @@ def test_image_build_variables_name_both_targets(build, delivery):
     assert variables["ECS_DEPLOY_SPEC_STAGING"]["Value"] == imported("StagingEnvironment", "DeploySpec", delivery.target_stack)
     assert variables["ECS_DEPLOY_SPEC_PROD"]["Value"] == imported("ProductionEnvironment", "DeploySpec", delivery.target_stack)
     assert variables["REPOSITORY_URI"]["Value"] == {
-        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-tools-ecr-RepositoryUri"}}
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-ecr-RepositoryUri"}}
 
 
 def test_docker_hub_token_only_as_parameter_store_variable(build):
@@ -195,34 +195,3 @@ def test_variants_do_not_collide():
         a = load_template(getattr(CODEDEPLOY, stack + "_stack"))
         b = load_template(getattr(NATIVE, stack + "_stack"))
         assert not names(a) & names(b), stack
-
-
-def gate_script():
-    spec = yaml.safe_load((ROOT / "buildspecs" / "image-scan.yml").read_text())
-    [command] = [c for c in spec["phases"]["build"]["commands"] if c.startswith("python3 - ")]
-    return command.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]
-
-
-@pytest.mark.parametrize("threshold, counts, fails", [
-    ("CRITICAL", {"HIGH": 4, "LOW": 9}, 0),
-    ("CRITICAL", {"CRITICAL": 1}, 1),
-    ("HIGH", {"HIGH": 2, "MEDIUM": 3}, 1),
-    ("LOW", {"CRITICAL": 1, "LOW": 1}, 2),
-    ("HIGH", None, 0),
-])
-def test_image_scan_gate_script(tmp_path, threshold, counts, fails):
-    (tmp_path / "counts.json").write_text(json.dumps(counts))
-    report = tmp_path / "scan.xml"
-    result = subprocess.run([sys.executable, "-", threshold, str(tmp_path / "counts.json"), str(report)],
-                            input=gate_script(), text=True, capture_output=True)
-    assert (result.returncode != 0) == bool(fails), result.stderr
-    suite = ET.parse(report).getroot()
-    assert int(suite.get("failures")) == fails
-    assert int(suite.get("tests")) == ["CRITICAL", "HIGH", "MEDIUM", "LOW"].index(threshold) + 1
-
-
-def test_image_scan_gate_rejects_an_unknown_threshold(tmp_path):
-    (tmp_path / "counts.json").write_text("{}")
-    result = subprocess.run([sys.executable, "-", "SEVERE", str(tmp_path / "counts.json"), str(tmp_path / "r.xml")],
-                            input=gate_script(), text=True, capture_output=True)
-    assert result.returncode != 0 and "FAIL_ON_SEVERITY 'SEVERE'" in result.stderr

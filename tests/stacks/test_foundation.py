@@ -45,17 +45,70 @@ def test_access_log_bucket(template):
         "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
     assert {r["Id"] for r in props["LifecycleConfiguration"]["Rules"]} >= {"ExpireObjects", "AbortIncompleteMultipartUploads"}
     assert bucket["Metadata"]["checkov"]["skip"][0]["id"] == "CKV_AWS_18"
+    assert "S3_BUCKET_LOGGING_ENABLED" in bucket["Metadata"]["guard"]["SuppressedRules"]
 
 
-def test_access_log_bucket_policy_grants_log_delivery_for_this_account(template):
+def test_access_log_bucket_policy_grants_s3_log_delivery_for_this_account(template):
     _, policy = one(template, "AWS::S3::BucketPolicy")
     grants = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Allow"]
-    assert [g["Principal"] for g in grants] == [{"Service": "logging.s3.amazonaws.com"},
-                                                {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
-    for grant in grants:
-        assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    s3_logging = [g for g in grants if g["Principal"] == {"Service": "logging.s3.amazonaws.com"}]
+    assert len(s3_logging) == 1
+    assert s3_logging[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
     denies = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Deny"]
-    assert any(d["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for d in denies)
+    # the TLS deny in the shape Guard's S3_BUCKET_SSL_REQUESTS_ONLY reads: a JSON boolean
+    assert any(d["Condition"] == {"Bool": {"aws:SecureTransport": False}} for d in denies)
+
+
+def _elb_grant(template):
+    _, policy = one(template, "AWS::S3::BucketPolicy")
+    return next(s for s in statements(policy["Properties"]["PolicyDocument"]) if s.get("Sid") == "AllowElbAccessLogDelivery")
+
+
+def test_elb_account_mapping_is_the_documented_table(template):
+    from generator.components.elb_logs import ELB_ACCOUNT_IDS
+
+    mapping = template["Mappings"]["ElbAccessLogAccounts"]
+    assert {region: row["AccountId"] for region, row in mapping.items()} == ELB_ACCOUNT_IDS
+    assert mapping["us-east-1"]["AccountId"] == "127311923021"
+    assert mapping["eu-west-1"]["AccountId"] == "156460612806"
+    assert "ap-southeast-3" in mapping  # Jakarta (Dec 2021) is in the pre-August-2022 table
+    assert not {"ap-south-2", "eu-central-2", "eu-south-2", "me-central-1", "il-central-1", "ca-west-1",
+                "ap-southeast-4"} & set(mapping)  # opened since August 2022: service principal
+
+
+def _regions_in(condition):
+    if isinstance(condition, dict) and "Fn::Or" in condition:
+        return [r for part in condition["Fn::Or"] for r in _regions_in(part)]
+    left, right = condition["Fn::Equals"]
+    assert left == {"Ref": "AWS::Region"}
+    return [right]
+
+
+def test_elb_condition_is_exactly_the_mapped_regions(template):
+    grant = _elb_grant(template)
+    condition_name = grant["Principal"]["Fn::If"][0]
+    regions = _regions_in(template["Conditions"][condition_name])
+    assert sorted(regions) == sorted(template["Mappings"]["ElbAccessLogAccounts"])
+
+
+def test_elb_grant_legacy_branch_is_the_region_account_root(template):
+    grant = _elb_grant(template)
+    _, legacy, _ = grant["Principal"]["Fn::If"]
+    arn, variables = legacy["AWS"]["Fn::Sub"]
+    assert arn == "arn:${AWS::Partition}:iam::${ElbAccount}:root"
+    assert variables["ElbAccount"] == {"Fn::FindInMap": ["ElbAccessLogAccounts", {"Ref": "AWS::Region"}, "AccountId"]}
+    # no aws:SourceAccount/SourceArn: never set when an account (not a service principal) calls
+    assert "Condition" not in grant
+
+
+def test_elb_grant_new_region_branch_is_the_service_principal(template):
+    grant = _elb_grant(template)
+    _, _, new = grant["Principal"]["Fn::If"]
+    assert new == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    assert grant["Action"] in ("s3:PutObject", ["s3:PutObject"])
+    # both branches limited to this account's log path under the ALB prefix
+    resource = grant["Resource"][0]["Fn::Sub"]
+    assert resource[0] == "${Arn}/alb/AWSLogs/${AWS::AccountId}/*"
 
 
 def test_notifications_topic_encrypted_and_publishers_limited_to_account(template):

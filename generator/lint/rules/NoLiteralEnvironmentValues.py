@@ -6,7 +6,8 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from generator.lint.rules._common import ACCOUNT_ID, PARTITION, REGION, SOURCE_URL, strings
 
 #: Sections scanned. Parameters are the inputs (a default is the caller's choice) and Mappings
-#: exist to hold per-region literals; Metadata and descriptions are prose.
+#: exist to hold per-region literals; Metadata and descriptions are prose. A region compared with
+#: ``AWS::Region`` (``Fn::Equals``) is a per-region switch like a Mappings key, not a hard-coded value.
 SECTIONS = ("Resources", "Outputs", "Conditions", "Rules")
 PROSE_KEYS = {"Metadata", "Description"}
 
@@ -30,6 +31,8 @@ class NoLiteralEnvironmentValues(CloudFormationLintRule):
             for path, text in strings(body, [section]):
                 if any(key in PROSE_KEYS for key in path if isinstance(key, str)):
                     continue
+                if _region_switch(cfn.template, path, text):
+                    continue
                 for pattern, what, fix in (
                     (PARTITION, "partition", "${AWS::Partition}"),
                     (REGION, "region", "${AWS::Region}"),
@@ -41,3 +44,16 @@ class NoLiteralEnvironmentValues(CloudFormationLintRule):
                             path, f"literal {what} '{found.group(0)}' at {'/'.join(map(str, path))}; use {fix}",
                         ))
         return matches
+
+
+def _region_switch(template, path, text) -> bool:
+    """``Fn::Equals: [{Ref: AWS::Region}, "<region>"]``: the one literal region that is a switch."""
+    if len(path) < 2 or path[-2] != "Fn::Equals" or not REGION.fullmatch(text):
+        return False
+    node = template
+    for key in path[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(node, list) and len(node) == 2 and {"Ref": "AWS::Region"} in node

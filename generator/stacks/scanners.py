@@ -1,0 +1,87 @@
+"""The security gates every pipeline runs, built once in tools, one stack each:
+
+- ``source-scanner``: ``SecurityScanProject`` (``buildspecs/security-scan.yml``), SAST and dependency
+  scan of the source;
+- ``image-scanner``: ``ImageScanProject`` (``buildspecs/image-scan.yml``), the gate on ECR's scan
+  (basic or enhanced) of the image a build pushed.
+
+Their buildspecs are rendered into the templates (the source cannot change what a gate runs) and
+are large (the scanners are pinned by version and hash, inline), so they live here once rather than
+in every pipeline's build stack, each in its own template to keep both far from the size limit. Each pipeline passes its settings (``APP_DIR``, ``FAIL_ON_SEVERITY``,
+``REPOSITORY_NAME``) as action variables from its own, reviewed template. The projects read the
+input artifacts of every pipeline's artifact store and write to none: a store's policy admits
+writes from its own pipeline's roles only (``artifacts``), so a shared scanner cannot swap artifacts.
+"""
+from __future__ import annotations
+
+from awacs import inspector2
+
+from ..components.codebuild import LOCAL_CACHE, BuildProject, ProjectReference, build_settings
+from ..components.iam import unscoped
+from ..components.kms import KeyReference
+from ..core.exports import ExportSet, declare
+from ..core.stack import Stack
+from . import artifacts, ecr, foundation
+
+#: Role components of the scanners: not a prefix-match of any pipeline's roles (``registry``).
+COMPONENT = "scanner"
+
+
+class SOURCE_EXPORTS(ExportSet):
+    stack = "source-scanner"
+    project = declare(stack, "SecurityScanProjectName", "CodeBuild project: SAST and dependency scan of the source")
+
+
+class IMAGE_EXPORTS(ExportSet):
+    stack = "image-scanner"
+    project = declare(stack, "ImageScanProjectName", "CodeBuild project: gate on ECR's scan of the built image")
+
+
+def security_scan() -> ProjectReference:
+    return ProjectReference(SOURCE_EXPORTS.project.imported())
+
+
+def image_scan() -> ProjectReference:
+    return ProjectReference(IMAGE_EXPORTS.project.imported())
+
+
+class _ScannerStack(Stack):
+    environments = ("tools",)
+
+    def common(self):
+        from ..registry import pipeline_components  # the registry imports this module
+
+        stores = [artifacts.artifact_store(component) for component in pipeline_components()]
+        return dict(settings=build_settings(self), key=KeyReference(foundation.EXPORTS.key_arn.imported()),
+                    artifact_bucket=stores[0], also_reads=stores[1:], cache=LOCAL_CACHE, writes_artifacts=False)
+
+
+class SourceScannerStack(_ScannerStack):
+    name = SOURCE_EXPORTS.stack
+    description = "Source and dependency scan shared by every pipeline (SAST, vulnerable dependencies, pinned tools)"
+    requires = ("foundation", "artifacts")
+
+    def create(self):
+        project = BuildProject(
+            self, "SecurityScanProject", f"{COMPONENT}-source", "security-scan.yml",
+            description="SAST and dependency scan; every scanner runs, fails at the end on findings at the threshold",
+            report="sast", **self.common(),
+        )
+        self.export(SOURCE_EXPORTS.project, project.name)
+
+
+class ImageScannerStack(_ScannerStack):
+    name = IMAGE_EXPORTS.stack
+    description = "Gate on ECR's scan (basic or enhanced) of the image a pipeline built, shared by every ECS pipeline"
+    requires = ("foundation", "artifacts", "ecr")
+
+    def create(self):
+        project = BuildProject(
+            self, "ImageScanProject", f"{COMPONENT}-image", "image-scan.yml",
+            description="Gate on ECR's scan (basic or enhanced) of the built image", report="scan", **self.common(),
+        )
+        project.role.grant(ecr.repository("${EnvironmentName}").grant_read_scan_findings(), unscoped(
+            [inspector2.ListFindings, inspector2.ListCoverage],
+            "inspector2 ListFindings and ListCoverage have no resource level permission; enhanced ECR scanning "
+            "reports through Amazon Inspector"))
+        self.export(IMAGE_EXPORTS.project, project.name)
