@@ -342,8 +342,8 @@ def test_platforms_command_lists_ready_versions_newest_first():
 def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
     from generator.components.beanstalk import UNSCOPED_REVIEWED
     policy = resources(env_template, "AWS::IAM::Policy")["ServiceRoleUnscopedPolicy"]
-    [entry] = policy["Metadata"]["cfn-delivery"]["suppressions"]
-    assert entry == UNSCOPED_REVIEWED.as_metadata() and entry["cfripper"] == ["WildcardResourceRule"]
+    entries = policy["Metadata"]["cfn-delivery"]["suppressions"]
+    assert UNSCOPED_REVIEWED.as_metadata() in entries and UNSCOPED_REVIEWED.cfripper == ("WildcardResourceRule",)
     from tests.test_iam_policies import resource_types
     for statement in statements(policy["Properties"]["PolicyDocument"]):
         assert statement["Resource"] == ["*"]
