@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", help="only this environment")
     p.set_defaults(func=cmd_stacks)
 
+    from . import platforms  # current Beanstalk platform ARNs (generator/platforms.py)
+    platforms.register(sub)
+
     from .deploy import main as deploy_main  # deploy through change sets (generator/deploy/)
     deploy_main.register(sub, psub)
 

@@ -6,6 +6,10 @@ deploy --parameter-overrides file://...`` also reads::
     {"Parameters": {"Key": "value"}, "Tags": {"Key": "value"}, "StackPolicy": {...}}
 
 Every problem becomes one line naming the file, the key, what was expected and the fix.
+
+The template's ``Rules`` are evaluated locally too (:func:`check_rules`), with each parameter's
+effective value (the file's, else the template default), so a combination CloudFormation would
+refuse fails here, before any API call.
 """
 from __future__ import annotations
 
@@ -157,6 +161,182 @@ def _check_tags(name, tags):
     return problems
 
 
+# -- template Rules ------------------------------------------------------------------
+
+PSEUDO_PARAMETERS = ("AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region",
+                     "AWS::StackId", "AWS::StackName", "AWS::URLSuffix")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be evaluated locally (unsupported function, malformed arguments)."""
+
+
+class _Unknown(Exception):
+    """A referenced parameter has no value (reported elsewhere as required)."""
+
+
+def _is_list_type(ptype: str) -> bool:
+    return ptype == "CommaDelimitedList" or (ptype.startswith("List<") and ptype.endswith(">"))
+
+
+def effective_values(template: dict, parameters: dict) -> dict:
+    """Parameter name -> value as CloudFormation sees it in Rules: a string, or a list of strings
+    for ``List<...>`` and ``CommaDelimitedList`` parameters (the file's value, else the default)."""
+    values = {}
+    for key, spec in (template.get("Parameters") or {}).items():
+        if key in parameters and isinstance(parameters[key], str):
+            raw = parameters[key]
+        elif "Default" in spec:
+            raw = spec["Default"]
+        else:
+            continue
+        raw = raw if isinstance(raw, str) else (",".join(str(v) for v in raw) if isinstance(raw, list) else str(raw))
+        values[key] = [v.strip() for v in raw.split(",")] if _is_list_type(spec.get("Type", "String")) and raw \
+            else ([] if _is_list_type(spec.get("Type", "String")) else raw)
+    return values
+
+
+def _string(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise RuleError(f"expected a string, got {json.dumps(value)}")
+
+
+def _strings(value, function):
+    if not isinstance(value, list):
+        raise RuleError(f"{function} expects a list of strings, got {json.dumps(value)}")
+    return [_string(v) for v in value]
+
+
+def _args(value, function, count):
+    if not isinstance(value, list) or len(value) != count:
+        raise RuleError(f"{function} takes a list of {count} arguments, got {json.dumps(value)}")
+    return value
+
+
+def _bool(value, function):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise RuleError(f"{function} expects conditions, got {json.dumps(value)}")
+
+
+def evaluate(expression, values: dict):
+    """Evaluate a Rules expression: ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Fn::Contains``,
+    ``Fn::EachMemberEquals``, ``Fn::EachMemberIn`` and ``Ref`` to a parameter (``values``: from
+    :func:`effective_values`). Anything else raises :class:`RuleError`."""
+    if isinstance(expression, list):
+        return [evaluate(item, values) for item in expression]
+    if not isinstance(expression, dict):
+        return expression
+    if len(expression) != 1:
+        raise RuleError(f"expected one function, got {json.dumps(expression)}")
+    [(function, arg)] = expression.items()
+    if function == "Ref":
+        if arg in PSEUDO_PARAMETERS:
+            raise RuleError(f"Ref {arg}: pseudo parameters are not known before deployment")
+        if arg not in values:
+            raise _Unknown(arg)
+        return values[arg]
+    if function not in RULE_FUNCTIONS:
+        raise RuleError(f"{function} is not supported locally; supported: Ref, {', '.join(RULE_FUNCTIONS)}")
+    return RULE_FUNCTIONS[function](arg, values)
+
+
+def _equals(arg, values):
+    left, right = (evaluate(a, values) for a in _args(arg, "Fn::Equals", 2))
+    if isinstance(left, list) or isinstance(right, list):
+        return left == right
+    return _string(left) == _string(right)
+
+
+def _not(arg, values):
+    [condition] = _args(arg, "Fn::Not", 1)
+    return not _bool(evaluate(condition, values), "Fn::Not")
+
+
+def _and(arg, values):
+    if not isinstance(arg, list) or not 2 <= len(arg) <= 10:
+        raise RuleError(f"Fn::And takes 2 to 10 conditions, got {json.dumps(arg)}")
+    return all(_bool(evaluate(c, values), "Fn::And") for c in arg)
+
+
+def _or(arg, values):
+    if not isinstance(arg, list) or not 2 <= len(arg) <= 10:
+        raise RuleError(f"Fn::Or takes 2 to 10 conditions, got {json.dumps(arg)}")
+    return any(_bool(evaluate(c, values), "Fn::Or") for c in arg)
+
+
+def _contains(arg, values):
+    allowed, value = (evaluate(a, values) for a in _args(arg, "Fn::Contains", 2))
+    return _string(value) in _strings(allowed, "Fn::Contains")
+
+
+def _each_member_equals(arg, values):
+    members, value = (evaluate(a, values) for a in _args(arg, "Fn::EachMemberEquals", 2))
+    return all(m == _string(value) for m in _strings(members, "Fn::EachMemberEquals"))
+
+
+def _each_member_in(arg, values):
+    members, allowed = (evaluate(a, values) for a in _args(arg, "Fn::EachMemberIn", 2))
+    allowed = set(_strings(allowed, "Fn::EachMemberIn"))
+    return all(m in allowed for m in _strings(members, "Fn::EachMemberIn"))
+
+
+RULE_FUNCTIONS = {
+    "Fn::Equals": _equals, "Fn::Not": _not, "Fn::And": _and, "Fn::Or": _or, "Fn::Contains": _contains,
+    "Fn::EachMemberEquals": _each_member_equals, "Fn::EachMemberIn": _each_member_in,
+}
+
+
+def _referenced(expression) -> list:
+    """Parameter names an expression refers to, in order."""
+    found = []
+    if isinstance(expression, dict):
+        for key, value in expression.items():
+            if key == "Ref" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_referenced(value))
+    elif isinstance(expression, list):
+        for item in expression:
+            found.extend(_referenced(item))
+    return list(dict.fromkeys(found))
+
+
+def _shown(value) -> str:
+    return ",".join(value) if isinstance(value, list) else value
+
+
+def check_rules(name: str, template: dict, parameters: dict) -> list:
+    """One line per failed ``Rules`` assertion: file, rule, the assertion's description and the fix."""
+    rules = template.get("Rules") or {}
+    values = effective_values(template, parameters)
+    problems = []
+    for rule_name, rule in rules.items():
+        where = f"{name}: Rules.{rule_name}"
+        try:
+            if "RuleCondition" in rule and not _bool(evaluate(rule["RuleCondition"], values), "RuleCondition"):
+                continue
+            for assertion in rule.get("Assertions") or []:
+                if _bool(evaluate(assertion.get("Assert"), values), "Assert"):
+                    continue
+                refs = _referenced([rule.get("RuleCondition"), assertion.get("Assert")])
+                now = ", ".join(f"{r}={_shown(values[r])!r}" for r in refs if r in values)
+                description = assertion.get("AssertDescription") or "assertion failed"
+                problems.append(f"{where}: {description}; fix: change {', '.join(refs)} (now {now})")
+        except _Unknown:
+            continue  # a parameter without a value is reported as required
+        except RuleError as err:
+            problems.append(f"{where}: cannot evaluate locally: {err}")
+    return problems
+
+
 def validate(path, template: dict) -> ParamFile:
     """Check the parameter file at ``path`` against ``template`` (a parsed template dict)."""
     name = display(path)
@@ -187,6 +367,7 @@ def validate(path, template: dict) -> ParamFile:
     policy = data.get("StackPolicy")
     if policy is not None and not (isinstance(policy, dict) and isinstance(policy.get("Statement"), list)):
         problems.append(f"{name}: StackPolicy must be a stack policy document with a Statement list")
+    problems.extend(check_rules(name, template, parameters))
     if problems:
         raise ParamFileError(problems)
     return ParamFile(Path(path), dict(parameters), dict(tags) if isinstance(tags, dict) else {}, policy)

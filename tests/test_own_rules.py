@@ -24,6 +24,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9107",  # validation reaches internal targets
         "E9108",  # a CODE_DEPLOY service its own stack never updates
         "E9109",  # ecs:TagResource with ecs:CreateAction for tag-on-create
+        "E9110",  # Beanstalk platform by ARN
         "E9111",  # ELB access-log delivery in every region
         "E9112",  # trust-policy conditions only for services that send them
         "E9113",  # ECR lifecycle never expires release or bootstrap images

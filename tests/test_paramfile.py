@@ -124,3 +124,138 @@ def test_missing_file(tmp_path):
     with pytest.raises(paramfile.ParamFileError) as err:
         paramfile.validate(tmp_path / "nope.json", TEMPLATE)
     assert "nope.json: file not found" in str(err.value)
+
+
+# -- template Rules, evaluated locally -------------------------------------------------------
+
+def committed(env, stack):
+    return json.loads((PARAMS / env / f"{stack}.json").read_text())
+
+
+def rule_problems(tmp_path, stack, data):
+    path = tmp_path / f"{stack}.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(paramfile.ParamFileError) as err:
+        paramfile.validate(path, load_template(stack))
+    for line in err.value.problems:
+        assert "\n" not in line and f"{stack}.json: Rules." in line
+    return err.value.problems
+
+
+def test_public_beanstalk_without_certificate_fails_its_rule(tmp_path):
+    data = committed("prod", "beanstalk-env")
+    assert data["Parameters"]["LoadBalancerScheme"] == "public"
+    data["Parameters"]["CertificateArn"] = ""
+    [line] = rule_problems(tmp_path, "beanstalk-env", data)
+    description = load_template("beanstalk-env")["Rules"]["PublicLoadBalancerNeedsCertificate"]["Assertions"][0][
+        "AssertDescription"]
+    assert "beanstalk-env.json: Rules.PublicLoadBalancerNeedsCertificate: " in line
+    assert description in line
+    assert "fix: change LoadBalancerScheme, CertificateArn (now LoadBalancerScheme='public', CertificateArn='')" in line
+
+
+def test_certificate_without_host_name_and_min_above_max_fail(tmp_path):
+    data = committed("prod", "beanstalk-env")
+    data["Parameters"].update({"ServiceHostName": "", "MinSize": "5", "MaxSize": "3"})
+    found = rule_problems(tmp_path, "beanstalk-env", data)
+    assert len(found) == 2
+    assert any("Rules.CertificateNeedsServiceHostName: With a certificate, set ServiceHostName" in p for p in found)
+    assert any("Rules.MaxSizeAtLeastMinSize5: MaxSize must be at least MinSize (5)" in p
+               and "(now MinSize='5', MaxSize='3')" in p for p in found)
+
+
+def test_default_values_count_for_rules(tmp_path):
+    """A parameter left out takes its default (MaxSize 2), which breaks MinSize 3."""
+    data = committed("dev", "beanstalk-env")
+    data["Parameters"]["MinSize"] = "3"
+    del data["Parameters"]["MaxSize"]
+    [line] = rule_problems(tmp_path, "beanstalk-env", data)
+    assert "Rules.MaxSizeAtLeastMinSize3" in line and "MaxSize='2'" in line
+
+
+def test_ecs_fargate_size_rules(tmp_path):
+    data = committed("prod", "ecs-service")
+    data["Parameters"].update({"TaskCpu": "256", "TaskMemory": "4096"})
+    [line] = rule_problems(tmp_path, "ecs-service", data)
+    assert "Rules.FargateMemoryFor256Cpu: With 256 CPU units Fargate accepts memory (MiB) of 512, 1024, 2048" in line
+    data["Parameters"]["TaskMemory"] = "2048"
+    path = tmp_path / "ok.json"
+    path.write_text(json.dumps(data))
+    paramfile.validate(path, load_template("ecs-service"))
+
+
+def test_good_files_pass_their_rules():
+    for env in ("dev", "staging", "prod"):
+        for stack in ("beanstalk-env", "ecs-service"):
+            template = load_template(stack)
+            assert template.get("Rules"), stack
+            assert paramfile.check_rules("f.json", template, committed(env, stack)["Parameters"]) == []
+
+
+def test_params_validate_cli_reports_a_broken_rule_with_exit_2(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from generator import cli
+    root = tmp_path / "repo"
+    shutil.copytree(PARAMS, root / "params")
+    shutil.copytree(PARAMS.parent / "templates", root / "templates")
+    path = root / "params" / "prod" / "beanstalk-env.json"
+    data = json.loads(path.read_text())
+    data["Parameters"]["CertificateArn"] = ""
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("CFN_DELIVERY_ROOT", str(root))
+    assert cli.main(["params", "validate", "--env", "prod", "--stack", "beanstalk-env"]) == 2
+    err = capsys.readouterr().err
+    assert "beanstalk-env.json: Rules.PublicLoadBalancerNeedsCertificate:" in err
+
+
+RULE_VALUES = {"Scheme": "public", "Cert": "", "Subnets": ["subnet-1", "subnet-2"], "Size": "3"}
+
+
+@pytest.mark.parametrize("expression,expected", [
+    ({"Fn::Equals": [{"Ref": "Scheme"}, "public"]}, True),
+    ({"Fn::Equals": [{"Ref": "Size"}, 3]}, True),  # rule values are strings; numbers compare as strings
+    ({"Fn::Equals": [{"Ref": "Cert"}, "x"]}, False),
+    ({"Fn::Not": [{"Fn::Equals": [{"Ref": "Cert"}, ""]}]}, False),
+    ({"Fn::And": [{"Fn::Equals": [{"Ref": "Scheme"}, "public"]}, {"Fn::Equals": [{"Ref": "Cert"}, ""]}]}, True),
+    ({"Fn::And": [{"Fn::Equals": [{"Ref": "Scheme"}, "public"]}, {"Fn::Equals": [{"Ref": "Cert"}, "x"]}]}, False),
+    ({"Fn::Or": [{"Fn::Equals": [{"Ref": "Scheme"}, "internal"]}, {"Fn::Equals": [{"Ref": "Cert"}, ""]}]}, True),
+    ({"Fn::Or": [{"Fn::Equals": [{"Ref": "Scheme"}, "internal"]}, {"Fn::Equals": [{"Ref": "Cert"}, "x"]}]}, False),
+    ({"Fn::Contains": [["1", "2", "3"], {"Ref": "Size"}]}, True),
+    ({"Fn::Contains": [["1", "2"], {"Ref": "Size"}]}, False),
+    ({"Fn::EachMemberEquals": [{"Ref": "Subnets"}, "subnet-1"]}, False),
+    ({"Fn::EachMemberEquals": [["a", "a"], "a"]}, True),
+    ({"Fn::EachMemberIn": [{"Ref": "Subnets"}, ["subnet-1", "subnet-2", "subnet-3"]]}, True),
+    ({"Fn::EachMemberIn": [{"Ref": "Subnets"}, ["subnet-1"]]}, False),
+])
+def test_rule_functions(expression, expected):
+    assert paramfile.evaluate(expression, RULE_VALUES) is expected
+
+
+def test_list_parameters_are_lists_in_rules():
+    template = {"Parameters": {"Subnets": {"Type": "List<AWS::EC2::Subnet::Id>", "Default": "subnet-a, subnet-b"},
+                               "Names": {"Type": "CommaDelimitedList"}, "Count": {"Type": "Number", "Default": 2}}}
+    values = paramfile.effective_values(template, {"Names": "x,y"})
+    assert values == {"Subnets": ["subnet-a", "subnet-b"], "Names": ["x", "y"], "Count": "2"}
+
+
+@pytest.mark.parametrize("expression,message", [
+    ({"Fn::ValueOf": ["Subnets", "VpcId"]}, "Fn::ValueOf is not supported locally; supported: Ref, Fn::Equals"),
+    ({"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}, "Ref AWS::Region: pseudo parameters are not known"),
+    ({"Fn::Equals": ["a"]}, "Fn::Equals takes a list of 2 arguments"),
+    ({"Fn::Not": ["maybe"]}, "Fn::Not expects conditions"),
+])
+def test_unsupported_rule_functions_give_a_clear_error(expression, message):
+    with pytest.raises(paramfile.RuleError, match=message.replace("(", r"\(")):
+        paramfile.evaluate(expression, RULE_VALUES)
+
+
+def test_unsupported_function_in_a_template_rule_is_one_problem_line(tmp_path):
+    template = {"Parameters": {"Vpc": {"Type": "String", "Default": "v"}},
+                "Rules": {"SubnetsInVpc": {"Assertions": [{"Assert": {"Fn::EachMemberEquals": [
+                    {"Fn::ValueOfAll": ["AWS::EC2::Subnet::Id", "VpcId"]}, {"Ref": "Vpc"}]}}]}}}
+    path = write(tmp_path, {"Parameters": {}})
+    with pytest.raises(paramfile.ParamFileError) as err:
+        paramfile.validate(path, template)
+    [line] = err.value.problems
+    assert "stack.json: Rules.SubnetsInVpc: cannot evaluate locally: Fn::ValueOfAll is not supported locally" in line

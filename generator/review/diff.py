@@ -24,6 +24,11 @@ OTHER_SECTIONS = ("AWSTemplateFormatVersion", "Transform", "Description", "Metad
 PARAMETER_RISK_KEYS = ("Default", "Type", "AllowedValues", "AllowedPattern", "MinValue",
                        "MaxValue", "MinLength", "MaxLength")
 RENAME_SIMILARITY = 0.8
+#: Parameter values whose change deserves a reviewer's attention beyond "value changed".
+VALUE_NOTES = {
+    "PlatformArn": "platform: the Elastic Beanstalk environment moves to another platform version "
+                   "(updated in place, instances replaced per its DeploymentPolicy); try it in staging first",
+}
 
 
 class _ChangedPaths:
@@ -313,8 +318,10 @@ def diff_parameters(stack: str, old: dict, new: dict, old_values=None, new_value
             secret = str((new[name] or {}).get("NoEcho", "")).lower() == "true"  # never shown
             if name in old_values and name in new_values and str(old_values[name]) != str(new_values[name]) \
                     and str(old_values[name]) != "****" and not secret:
+                note = VALUE_NOTES.get(name)
                 out.append(EntryChange(stack, "Parameters", name, "value",
-                                       [ValueChange("Value", old_values[name], new_values[name])], [], []))
+                                       [ValueChange("Value", old_values[name], new_values[name])],
+                                       [risks.PARAMETER] if note else [], [note] if note else []))
     return out
 
 

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from awacs import elasticbeanstalk as eb
 from awacs.aws import StringEquals
-from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, elasticbeanstalk
+from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, ec2, elasticbeanstalk
 
+from ..components import beanstalk as components
 from ..components.iam import InstanceProfile, Role, allow
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import LOG_RETENTION_DAYS, Stack
 from . import foundation
 
-#: A current Amazon Linux 2023 Python platform (see `aws elasticbeanstalk list-available-solution-stacks`).
-DEFAULT_SOLUTION_STACK = "64bit Amazon Linux 2023 v4.5.2 running Python 3.12"
+#: The platform is chosen by ARN only, and has no default: a default would name a platform version that
+#: Beanstalk retires, and changing ``SolutionStackName`` replaces the environment (it is a create-only
+#: property in the resource schema), which fails for an environment with a fixed name. ``PlatformArn``
+#: updates in place. List current ARNs with the command in docs/beanstalk.md.
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-elasticbeanstalk-environment.html
+PLATFORM_ARN_PATTERN = r"^arn:aws[a-z-]*:elasticbeanstalk:[a-z0-9-]+::platform/[^/]+/[0-9]+\.[0-9]+\.[0-9]+$"
+PLATFORM_EXAMPLE = "arn:<partition>:elasticbeanstalk:<region>::platform/Python 3.12 running on 64bit Amazon Linux 2023/4.5.2"
+MAX_MIN_SIZE = 20
+MAX_MAX_SIZE = 40
 DEPLOYMENT_POLICIES = ["Immutable", "RollingWithAdditionalBatch"]
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
@@ -38,6 +46,24 @@ class EXPORTS(ExportSet):
     stack = "beanstalk-env"
     environment_name = declare(stack, "EnvironmentName", "Elastic Beanstalk environment name")
     endpoint = declare(stack, "EndpointHost", "Host name of the environment's load balancer")
+    vpc_id = declare(stack, "VpcId", "VPC of the environment")
+    validation_subnets = declare(stack, "ValidationSubnetIds", "Private subnets (comma-joined) a validation client can run in")
+    validation_security_group = declare(stack, "ValidationSecurityGroupId",
+                                        "Security group for validation clients (egress 80/443 to the VPC)")
+    service_url = declare(stack, "ServiceUrl", "URL validation calls: https://<ServiceHostName> with a certificate, "
+                                               "else http://<load balancer>")
+    instance_role_arn = declare(stack, "InstanceRoleArn", "Role of the environment's instances (pass it to EC2)")
+    service_role_arn = declare(stack, "ServiceRoleArn", "Beanstalk service role of the environment")
+
+
+def environment_deploy_grants(env: str) -> list:
+    """The CodePipeline ElasticBeanstalk deploy action's grants for the environment ``env`` (a wave),
+    as seen from the pipeline stack in ``tools`` (names and roles from this stack's exports)."""
+    return components.deploy_grants(
+        APP_EXPORTS.application_name.imported(), EXPORTS.environment_name.imported(env),
+        instance_role_arn=EXPORTS.instance_role_arn.imported(env),
+        service_role_arn=EXPORTS.service_role_arn.imported(env),
+    )
 
 
 class BeanstalkAppStack(Stack):
@@ -86,10 +112,11 @@ class BeanstalkEnvStack(Stack):
 
     def create(self):
         self.create_parameters()
+        self.create_rules()
         self.create_roles()
+        self.create_validation_group()
         self.create_environment()
-        self.export(EXPORTS.environment_name, Ref(self.env))
-        self.export(EXPORTS.endpoint, GetAtt(self.env, "EndpointURL"))
+        self.create_exports()
 
     def create_parameters(self):
         p = self.parameter
@@ -99,27 +126,26 @@ class BeanstalkEnvStack(Stack):
             ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
             Description="Environment whose beanstalk-app stack owns the application",
         )
-        self.solution_stack = p(
-            "SolutionStackName", "Platform", "Solution stack",
-            Type="String", Default=DEFAULT_SOLUTION_STACK, AllowedPattern=r"^64bit Amazon Linux .+ running .+$",
-            ConstraintDescription="a Beanstalk solution stack name such as " + DEFAULT_SOLUTION_STACK,
-            Description="Platform by solution stack name (ignored when PlatformArn is set)",
-        )
         self.platform_arn = p(
             "PlatformArn", "Platform", "Platform ARN",
-            Type="String", Default="", AllowedPattern=r"^$|^arn:[a-z-]+:elasticbeanstalk:[a-z0-9-]+::platform/.+$",
-            ConstraintDescription="empty, or a Beanstalk platform ARN",
-            Description="Platform by ARN; empty to use SolutionStackName",
+            Type="String", AllowedPattern=PLATFORM_ARN_PATTERN,
+            ConstraintDescription="a Beanstalk platform version ARN such as " + PLATFORM_EXAMPLE
+                                  + " (list current ones: see docs/beanstalk.md)",
+            Description="Platform version by ARN (changes update the environment in place); "
+                        "aws elasticbeanstalk list-platform-versions lists current ones",
         )
         self.instance_type = p(
             "InstanceType", "Capacity", "Instance type",
             Type="String", Default="t3.small", AllowedPattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
             ConstraintDescription="an EC2 instance type such as t3.small", Description="EC2 instance type",
         )
-        self.min_size = p("MinSize", "Capacity", "Minimum instances", Type="Number", Default=1, MinValue=1,
-                          MaxValue=20, Description="Minimum instances in the Auto Scaling group")
-        self.max_size = p("MaxSize", "Capacity", "Maximum instances", Type="Number", Default=2, MinValue=1,
-                          MaxValue=40, Description="Maximum instances in the Auto Scaling group")
+        # AllowedValues (not MinValue/MaxValue) so each value has one spelling the Rules can compare.
+        self.min_size = p("MinSize", "Capacity", "Minimum instances", Type="Number", Default=1,
+                          AllowedValues=list(range(1, MAX_MIN_SIZE + 1)),
+                          Description="Minimum instances in the Auto Scaling group (at most MaxSize)")
+        self.max_size = p("MaxSize", "Capacity", "Maximum instances", Type="Number", Default=2,
+                          AllowedValues=list(range(1, MAX_MAX_SIZE + 1)),
+                          Description="Maximum instances in the Auto Scaling group")
         self.deployment_policy = p(
             "DeploymentPolicy", "Deployment", "Deployment policy",
             Type="String", Default="Immutable", AllowedValues=DEPLOYMENT_POLICIES,
@@ -159,7 +185,21 @@ class BeanstalkEnvStack(Stack):
             "CertificateArn", "Network", "HTTPS certificate",
             Type="String", Default="", AllowedPattern=r"^$|^arn:[a-z-]+:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$",
             ConstraintDescription="empty, or an ACM certificate ARN",
-            Description="ACM certificate for an HTTPS listener on 443 (empty: HTTP on 80 only)",
+            Description="ACM certificate for the HTTPS listener on 443; required for a public load balancer. "
+                        "With a certificate the port-80 listener is disabled",
+        )
+        self.host_name = p(
+            "ServiceHostName", "Network", "Service host name",
+            Type="String", Default="",
+            AllowedPattern=r"^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+            ConstraintDescription="empty, or a lower-case DNS name such as shop.example.com",
+            Description="DNS name the certificate covers and clients (and validation) call; required with a certificate",
+        )
+        self.vpc_cidr = p(
+            "VpcCidr", "Network", "VPC CIDR",
+            Type="String", AllowedPattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$",
+            ConstraintDescription="the VPC's IPv4 CIDR block such as 10.0.0.0/16",
+            Description="CIDR of the VPC; validation clients may connect to it on 80 and 443",
         )
         self.log_retention = p(
             "LogRetentionDays", "Logging", "Log retention (days)",
@@ -167,27 +207,75 @@ class BeanstalkEnvStack(Stack):
             Description="Days CloudWatch Logs keeps instance and health logs",
         )
 
+    def create_rules(self):
+        """Template ``Rules``: CloudFormation refuses these parameter combinations before any change,
+        and ``params validate`` evaluates the same assertions locally."""
+        self.template.add_rule("PublicLoadBalancerNeedsCertificate", {
+            "RuleCondition": {"Fn::Equals": [Ref(self.lb_scheme), "public"]},
+            "Assertions": [{
+                "Assert": {"Fn::Not": [{"Fn::Equals": [Ref(self.certificate), ""]}]},
+                "AssertDescription": "A public load balancer serves HTTPS only: set CertificateArn "
+                                     "(and ServiceHostName), or use LoadBalancerScheme internal",
+            }],
+        })
+        self.template.add_rule("CertificateNeedsServiceHostName", {
+            "RuleCondition": {"Fn::Not": [{"Fn::Equals": [Ref(self.certificate), ""]}]},
+            "Assertions": [{
+                "Assert": {"Fn::Not": [{"Fn::Equals": [Ref(self.host_name), ""]}]},
+                "AssertDescription": "With a certificate, set ServiceHostName to the DNS name it covers "
+                                     "(clients and validation call https://<ServiceHostName>)",
+            }],
+        })
+        # Rules have no numeric comparison: one rule per MinSize value lists the MaxSize values that are
+        # too small (shorter than listing the allowed ones; MaxSize's AllowedValues bound the rest).
+        for low in range(2, MAX_MIN_SIZE + 1):
+            self.template.add_rule(f"MaxSizeAtLeastMinSize{low}", {
+                "RuleCondition": {"Fn::Equals": [Ref(self.min_size), str(low)]},
+                "Assertions": [{
+                    "Assert": {"Fn::Not": [{"Fn::Contains": [[str(n) for n in range(1, low)], Ref(self.max_size)]}]},
+                    "AssertDescription": f"MaxSize must be at least MinSize ({low})",
+                }],
+            })
+
     def create_roles(self):
-        # AWS documents these managed policies as the way to give Beanstalk instances and the
-        # Beanstalk service what they need (their contents track platform changes AWS makes);
-        # nothing else is attached and no inline grant is added.
+        env_name = naming.physical_name("web")
+        app_name = APP_EXPORTS.application_name.imported("${DeliveryEnvironment}")
+        # Scoped inline grants instead of AWSElasticBeanstalkWebTier, which lets any instance write to
+        # every elasticbeanstalk-* bucket (a staging instance could replace production's bundles).
         self.instance_role = Role(
             self, "InstanceRole", "ec2.amazonaws.com", "web-instance", source_account=False,
-            managed_policy_arns=[managed_policy("AWSElasticBeanstalkWebTier")],
-            description="Elastic Beanstalk web-tier instances",
+            description="Elastic Beanstalk web-tier instances of one environment",
         )
+        self.instance_role.grant(components.instance_grants(app_name, env_name))
         self.instance_profile = InstanceProfile(self, "InstanceProfile", self.instance_role)
         # Beanstalk documents sts:ExternalId "elasticbeanstalk" as its service role trust condition.
+        # Scoped grants instead of AWSElasticBeanstalkEnhancedHealth and
+        # AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy (elasticbeanstalk:*, cloudformation:* and
+        # iam:PassRole to any role): see components/beanstalk.py service_grants.
         self.service_role = Role(
             self, "ServiceRole", "elasticbeanstalk.amazonaws.com", "web-service", source_account=False,
             trust_conditions={StringEquals: {"sts:ExternalId": "elasticbeanstalk"}},
-            managed_policy_arns=[managed_policy("service-role/AWSElasticBeanstalkEnhancedHealth"),
-                                 managed_policy("AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy")],
-            description="Elastic Beanstalk service: health reporting and managed updates",
+            description="Elastic Beanstalk service: enhanced health and managed updates of one environment",
         )
+        self.service_role.grant(components.service_grants(app_name, env_name, self.instance_role.arn))
+        components.reviewed_unscoped(self, self.service_role)
+
+    def create_validation_group(self):
+        """A group for validation clients (a CodeBuild project in the VPC): egress to the VPC on the
+        listener ports only. The load balancer's Beanstalk-managed group admits its listener ports."""
+        self.validation_group = self.add(ec2.SecurityGroup(
+            "ValidationSecurityGroup",
+            GroupDescription="Validation clients of the Beanstalk environment: HTTP(S) to the VPC only",
+            VpcId=Ref(self.vpc),
+            SecurityGroupEgress=[
+                ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, CidrIp=Ref(self.vpc_cidr),
+                                      Description=f"to the load balancer on {port}")
+                for port in (80, 443)
+            ],
+        ))
 
     def create_environment(self):
-        by_name = self.condition("UseSolutionStackName", Equals(Ref(self.platform_arn), ""))
+        self.has_certificate = self.condition("HasCertificate", Not(Equals(Ref(self.certificate), "")))
         options = {
             "aws:elasticbeanstalk:environment": {
                 "EnvironmentType": "LoadBalanced", "LoadBalancerType": "application",
@@ -235,11 +323,13 @@ class BeanstalkEnvStack(Stack):
         }
         self.env = self.add(elasticbeanstalk.Environment(
             "Environment",
+            # (both roles' grants attached first: instances report health and stream logs from their
+            # first boot, and the service works with the service role's grants from the start)
+            DependsOn=["InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"],
             ApplicationName=APP_EXPORTS.application_name.imported("${DeliveryEnvironment}"),
             EnvironmentName=naming.physical_name("web"),
             Description=Sub("${ProjectName} ${EnvironmentName} web environment"),
-            SolutionStackName=If(by_name, Ref(self.solution_stack), Ref("AWS::NoValue")),
-            PlatformArn=If(by_name, Ref("AWS::NoValue"), Ref(self.platform_arn)),
+            PlatformArn=Ref(self.platform_arn),
             Tier=elasticbeanstalk.Tier(Name="WebServer", Type="Standard"),
             OptionSettings=[
                 elasticbeanstalk.OptionSetting(Namespace=namespace, OptionName=name, Value=value)
@@ -248,8 +338,16 @@ class BeanstalkEnvStack(Stack):
         ))
 
     def https_listener(self):
-        """Listener 443 with TLS 1.2+ when a certificate is given (options left out otherwise)."""
-        https = self.condition("HasCertificate", Not(Equals(Ref(self.certificate), "")))
+        """Listener 443 with TLS 1.2+ when a certificate is given; port 80 is then not exposed.
+
+        Beanstalk's option namespaces cannot give the default port-80 listener of a dedicated ALB a
+        redirect action (``aws:elbv2:listener`` has no DefaultActions; a redirect needs an
+        .ebextensions resource override), so with a certificate the port-80 listener is disabled
+        (``aws:elbv2:listener:default`` ListenerEnabled false). Without one (internal only, by the
+        Rules) port 80 serves HTTP inside the VPC.
+        https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/command-options-general.html#command-options-general-elbv2-listener
+        """
+        https = self.has_certificate
         settings = {
             "ListenerEnabled": "true", "Protocol": "HTTPS",
             "SSLCertificateArns": Ref(self.certificate), "SSLPolicy": TLS_POLICY,
@@ -258,4 +356,16 @@ class BeanstalkEnvStack(Stack):
             If(https, elasticbeanstalk.OptionSetting(Namespace="aws:elbv2:listener:443", OptionName=name, Value=value),
                Ref("AWS::NoValue"))
             for name, value in settings.items()
-        ]
+        ] + [elasticbeanstalk.OptionSetting(Namespace="aws:elbv2:listener:default", OptionName="ListenerEnabled",
+                                            Value=If(https, "false", "true"))]
+
+    def create_exports(self):
+        self.export(EXPORTS.environment_name, Ref(self.env))
+        self.export(EXPORTS.endpoint, GetAtt(self.env, "EndpointURL"))
+        self.export(EXPORTS.vpc_id, Ref(self.vpc))
+        self.export(EXPORTS.validation_subnets, Join(",", Ref(self.instance_subnets)))
+        self.export(EXPORTS.validation_security_group, GetAtt(self.validation_group, "GroupId"))
+        self.export(EXPORTS.service_url, If(self.has_certificate, Sub("https://${ServiceHostName}"),
+                                            Sub("http://${Host}", Host=GetAtt(self.env, "EndpointURL"))))
+        self.export(EXPORTS.instance_role_arn, self.instance_role.arn)
+        self.export(EXPORTS.service_role_arn, self.service_role.arn)

@@ -29,13 +29,25 @@ def test_environment_joins_the_shared_application(environment):
     assert environment["Tier"] == {"Name": "WebServer", "Type": "Standard"}
 
 
-def test_platform_by_solution_stack_or_arn(env_template, environment):
+def test_platform_by_arn_only(env_template, environment):
     params = env_template["Parameters"]
-    assert "Amazon Linux 2023" in params["SolutionStackName"]["Default"]
-    assert params["PlatformArn"]["Default"] == ""
-    condition = environment["SolutionStackName"]["Fn::If"][0]
-    assert env_template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "PlatformArn"}, ""]}
-    assert environment["PlatformArn"]["Fn::If"] == [condition, {"Ref": "AWS::NoValue"}, {"Ref": "PlatformArn"}]
+    assert "SolutionStackName" not in params and "SolutionStackName" not in environment
+    assert environment["PlatformArn"] == {"Ref": "PlatformArn"}
+    spec = params["PlatformArn"]
+    assert "Default" not in spec, "a default platform version would rot; every parameter file names one"
+    import re
+    for env in ("dev", "staging", "prod"):
+        arn = json.loads((PARAMS / env / "beanstalk-env.json").read_text())["Parameters"]["PlatformArn"]
+        assert re.fullmatch(spec["AllowedPattern"], arn), arn
+    assert not re.fullmatch(spec["AllowedPattern"], "64bit Amazon Linux 2023 v4.5.2 running Python 3.12")
+
+
+def test_platform_change_is_called_out_in_review():
+    from generator.review import diff, risks
+    [entry] = diff.diff_parameters("beanstalk-env", {"PlatformArn": {"Type": "String"}}, {"PlatformArn": {"Type": "String"}},
+                                   {"PlatformArn": "arn:a/4.5.2"}, {"PlatformArn": "arn:a/4.6.0"})
+    assert entry.change == "value" and entry.risks == [risks.PARAMETER]
+    assert "platform" in entry.notes[0] and "in place" in entry.notes[0]
 
 
 def test_load_balanced_enhanced_health_managed_updates(options):
@@ -94,31 +106,104 @@ def test_load_balancer_logs_and_optional_https(env_template, environment, option
     assert settings["Protocol"] == "HTTPS" and settings["SSLCertificateArns"] == {"Ref": "CertificateArn"}
     assert settings["SSLPolicy"].startswith("ELBSecurityPolicy-TLS13")
     assert env_template["Conditions"]["HasCertificate"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    # with a certificate, port 80 is not exposed (no redirect is expressible in OptionSettings)
+    assert options[("aws:elbv2:listener:default", "ListenerEnabled")] == {"Fn::If": ["HasCertificate", "false", "true"]}
 
 
-def test_roles_use_only_the_documented_managed_policies(env_template):
+def test_rules_require_tls_for_public_and_min_not_above_max(env_template):
+    rules = env_template["Rules"]
+    public = rules["PublicLoadBalancerNeedsCertificate"]
+    assert public["RuleCondition"] == {"Fn::Equals": [{"Ref": "LoadBalancerScheme"}, "public"]}
+    assert public["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    assert rules["CertificateNeedsServiceHostName"]["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ServiceHostName"}, ""]}]}
+    params = env_template["Parameters"]
+    mins = [str(v) for v in params["MinSize"]["AllowedValues"]]
+    maxes = [str(v) for v in params["MaxSize"]["AllowedValues"]]
+    for low in mins:
+        rule = rules.get(f"MaxSizeAtLeastMinSize{low}")
+        too_small = [m for m in maxes if int(m) < int(low)]
+        if not too_small:
+            assert rule is None
+            continue
+        assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "MinSize"}, low]}
+        assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Contains": [too_small, {"Ref": "MaxSize"}]}]}
+
+
+def test_committed_environments_keep_their_own_rules():
+    """prod is public with a (placeholder) certificate; no environment serves public plain HTTP."""
+    for env in ("dev", "staging", "prod"):
+        values = json.loads((PARAMS / env / "beanstalk-env.json").read_text())["Parameters"]
+        if values["LoadBalancerScheme"] == "public":
+            assert values["CertificateArn"] and values["ServiceHostName"], env
+    assert json.loads((PARAMS / "prod" / "beanstalk-env.json").read_text())["Parameters"]["CertificateArn"]
+
+
+def test_instance_role_is_scoped_not_web_tier(env_template):
     roles = resources(env_template, "AWS::IAM::Role")
-    def managed(role):
-        return sorted(a["Fn::Sub"].rsplit("/", 1)[1] for a in roles[role]["Properties"]["ManagedPolicyArns"])
-    assert managed("InstanceRole") == ["AWSElasticBeanstalkWebTier"]
-    assert managed("ServiceRole") == ["AWSElasticBeanstalkEnhancedHealth",
-                                      "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy"]
+    assert "ManagedPolicyArns" not in roles["InstanceRole"]["Properties"]
+    [policy] = [p for p in resources(env_template, "AWS::IAM::Policy").values()
+                if p["Properties"]["Roles"] == [{"Ref": "InstanceRole"}]]
+    grants = statements(policy["Properties"]["PolicyDocument"])
+    by_action = {a: s for s in grants for a in s["Action"]}
+    text = json.dumps(grants)
+    assert "*" not in [r for s in grants for r in s["Resource"]]
+    assert "elasticbeanstalk-*" not in text  # only this account's and region's storage bucket
+    put = by_action["s3:PutObject"]["Resource"]
+    assert put == [{"Fn::Sub": "arn:${AWS::Partition}:s3:::elasticbeanstalk-${AWS::Region}-${AWS::AccountId}"
+                                "/resources/environments/logs/*"}], "instances write log bundles only"
+    assert by_action["logs:PutLogEvents"]["Resource"][0]["Fn::Sub"][0].endswith(
+        ":log-group:/aws/elasticbeanstalk/${Env}/*")
+    assert by_action["logs:PutLogEvents"]["Resource"][0]["Fn::Sub"][1]["Env"] == {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-web"}
+    assert "elasticbeanstalk:PutInstanceStatistics" in by_action
+    assert not any(a.startswith(("xray:", "ssm:", "bedrock:")) for a in by_action)
+
+
+def test_service_role_is_scoped_to_its_environment(env_template):
+    roles = resources(env_template, "AWS::IAM::Role")
     for role in roles.values():
-        for arn in role["Properties"]["ManagedPolicyArns"]:
-            assert arn["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::aws:policy/")
+        assert "ManagedPolicyArns" not in role["Properties"], "no AWS managed policy (admin-class or broad)"
+    service = [p for p in resources(env_template, "AWS::IAM::Policy").values()
+               if p["Properties"]["Roles"] == [{"Ref": "ServiceRole"}]]
+    grants = [s for p in service for s in statements(p["Properties"]["PolicyDocument"])]
+    actions = {a for s in grants for a in s["Action"]}
+    assert "elasticbeanstalk:UpdateEnvironment" in actions and "cloudformation:UpdateStack" in actions
+    assert not any(a.endswith("*") for a in actions)
+    assert not any(a.startswith(("rds:", "sqs:", "ecs:", "sns:")) for a in actions)
+    [update] = [s for s in grants if "elasticbeanstalk:UpdateEnvironment" in s["Action"]]
+    assert update["Resource"][0]["Fn::Sub"][0].endswith(":environment/${App}/${Env}")
+    [passes] = [s for s in grants if "iam:PassRole" in s["Action"]]
+    assert passes["Resource"] == [{"Fn::GetAtt": ["InstanceRole", "Arn"]}]
+    assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    environment = one(env_template, "AWS::ElasticBeanstalk::Environment")[1]
+    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"}
     [service_trust] = roles["ServiceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert service_trust["Principal"] == {"Service": "elasticbeanstalk.amazonaws.com"}
     assert service_trust["Condition"] == {"StringEquals": {"sts:ExternalId": "elasticbeanstalk"}}
     [instance_trust] = roles["InstanceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert instance_trust["Principal"] == {"Service": "ec2.amazonaws.com"}
-    assert resources(env_template, "AWS::IAM::Policy") == {}, "no inline grants beyond the managed policies"
 
 
-def test_exports_name_and_endpoint(env_template):
+def test_exports_name_endpoint_and_validation_contract(env_template):
     outputs = env_template["Outputs"]
     assert outputs["EnvironmentName"]["Export"]["Name"] == {
         "Fn::Sub": "${ProjectName}-${EnvironmentName}-beanstalk-env-EnvironmentName"}
     assert outputs["EndpointHost"]["Value"] == {"Fn::GetAtt": ["Environment", "EndpointURL"]}
+    for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl", "InstanceRoleArn",
+                "ServiceRoleArn"):
+        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-beanstalk-env-" + key}
+    assert outputs["VpcId"]["Value"] == {"Ref": "VpcId"}
+    assert outputs["ValidationSubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "InstanceSubnets"}]}
+    assert outputs["ValidationSecurityGroupId"]["Value"] == {"Fn::GetAtt": ["ValidationSecurityGroup", "GroupId"]}
+    assert outputs["ServiceUrl"]["Value"] == {"Fn::If": [
+        "HasCertificate", {"Fn::Sub": "https://${ServiceHostName}"},
+        {"Fn::Sub": ["http://${Host}", {"Host": {"Fn::GetAtt": ["Environment", "EndpointURL"]}}]}]}
+    group = resources(env_template, "AWS::EC2::SecurityGroup")["ValidationSecurityGroup"]["Properties"]
+    assert group["VpcId"] == {"Ref": "VpcId"}
+    assert sorted((r["FromPort"], r["ToPort"], r["CidrIp"]["Ref"]) for r in group["SecurityGroupEgress"]) == [
+        (80, 80, "VpcCidr"), (443, 443, "VpcCidr")]
+    assert "SecurityGroupIngress" not in group
 
 
 def test_application_keeps_a_bounded_number_of_versions():
@@ -141,3 +226,125 @@ def test_registry_environments_and_order():
     assert {"artifacts", "beanstalk-app", "staging:beanstalk-env", "prod:beanstalk-env"} <= set(pipeline.requires)
     names = registry.names()
     assert names.index("beanstalk-app") < names.index("beanstalk-env") < names.index("beanstalk-pipeline")
+
+
+# -- deploy_grants: the CodePipeline ElasticBeanstalk deploy action for ONE environment ----------
+
+def _grants(**roles):
+    from troposphere import encode_to_dict
+
+    from generator.components import beanstalk
+    return [encode_to_dict(s) for s in beanstalk.deploy_grants("my-app", "my-env", **roles)]
+
+
+def _sub(resource):
+    return resource["Fn::Sub"] if isinstance(resource, dict) else resource
+
+
+def test_deploy_grants_scope_beanstalk_calls_to_the_application_and_environment():
+    grants = _grants()
+    eb = [s for s in grants if any(a.startswith("elasticbeanstalk:") for a in s["Action"])]
+    update = next(s for s in eb if "elasticbeanstalk:UpdateEnvironment" in s["Action"])
+    assert update["Resource"] == [{"Fn::Sub": [
+        "arn:${AWS::Partition}:elasticbeanstalk:${AWS::Region}:${AWS::AccountId}:environment/${App}/${Env}",
+        {"App": "my-app", "Env": "my-env"}]}]
+    create = next(s for s in eb if "elasticbeanstalk:CreateApplicationVersion" in s["Action"])
+    assert [_sub(r)[0].rsplit(":", 1)[1] for r in create["Resource"]] == ["application/${App}",
+                                                                          "applicationversion/${App}/*"]
+    for statement in eb:
+        if statement["Resource"] == ["*"]:
+            assert statement["Action"] == ["elasticbeanstalk:CreateStorageLocation"]
+
+
+def test_deploy_grants_hold_no_admin_class_access():
+    grants = _grants(instance_role_arn="arn:role/i", service_role_arn="arn:role/s")
+    for statement in grants:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert "*" not in action, action
+            assert not action.startswith(("iam:Create", "iam:Put", "iam:Attach")), action
+        if statement["Resource"] == ["*"]:
+            assert all(a.split(":")[1].startswith("Describe") or a == "elasticbeanstalk:CreateStorageLocation"
+                       for a in statement["Action"]), statement
+            assert statement["Sid"]  # the reason travels with the statement
+    text = json.dumps(grants)
+    assert "AdministratorAccess" not in text and "ManagedPolicyArns" not in text
+
+
+def test_deploy_grants_scope_managed_resources_and_pass_only_named_roles():
+    grants = _grants(instance_role_arn="arn:role/i", service_role_arn="arn:role/s")
+    by_action = {}
+    for statement in grants:
+        for action in statement["Action"]:
+            by_action.setdefault(action, []).append(statement)
+    [update] = by_action["cloudformation:UpdateStack"]
+    assert _sub(update["Resource"][0]).endswith(":stack/awseb-*/*")
+    assert update["Condition"] == {"StringEquals": {"aws:ResourceTag/elasticbeanstalk:environment-name": "my-env"}}
+    [terminate] = by_action["ec2:TerminateInstances"]
+    assert terminate["Condition"] == update["Condition"]
+    [suspend] = by_action["autoscaling:SuspendProcesses"]
+    assert _sub(suspend["Resource"][0]).endswith(":autoScalingGroup:*:autoScalingGroupName/awseb-*")
+    assert "autoscaling:ResumeProcesses" in suspend["Action"]
+    [run] = by_action["ec2:RunInstances"]
+    assert list(run["Condition"]) == ["ArnLike"]  # launch templates only
+    buckets = {_sub(r) for s in by_action["s3:PutObject"] for r in s["Resource"]}
+    assert buckets == {"arn:${AWS::Partition}:s3:::elasticbeanstalk-${AWS::Region}-${AWS::AccountId}/*"}
+    passes = by_action["iam:PassRole"]
+    assert sorted((p["Resource"][0], p["Condition"]["StringEquals"]["iam:PassedToService"]) for p in passes) == [
+        ("arn:role/i", "ec2.amazonaws.com"), ("arn:role/s", "elasticbeanstalk.amazonaws.com")]
+    assert "iam:PassRole" not in {a for s in _grants() for a in s["Action"]}
+
+
+def test_deploy_grants_unscoped_actions_have_no_resource_level_permission():
+    from tests.test_iam_policies import UNSCOPED_ALLOWED, resource_types
+    for statement in _grants():
+        for action in statement["Action"]:
+            assert resource_types(action) is not None, f"unknown IAM action {action}"
+            if statement["Resource"] == ["*"]:
+                assert resource_types(action) == [], action
+                assert action in UNSCOPED_ALLOWED, f"{action}: add it to the reviewed allow-list"
+
+
+def test_environment_deploy_grants_read_the_waves_exports():
+    from troposphere import encode_to_dict
+
+    from generator.stacks.beanstalk import environment_deploy_grants
+    text = json.dumps([encode_to_dict(s) for s in environment_deploy_grants("prod")])
+    for key in ("EnvironmentName", "InstanceRoleArn", "ServiceRoleArn"):
+        assert "${ProjectName}-prod-beanstalk-env-" + key in text
+    assert "${ProjectName}-${EnvironmentName}-beanstalk-app-ApplicationName" in text
+    assert "staging" not in text
+
+
+def test_platforms_command_lists_ready_versions_newest_first():
+    import boto3
+    from botocore.stub import Stubber
+
+    from generator import platforms
+    client = boto3.client("elasticbeanstalk", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = "arn:aws:elasticbeanstalk:eu-west-1::platform/Python 3.12 running on 64bit Amazon Linux 2023/"
+    filters = [{"Type": "PlatformBranchName", "Operator": "=", "Values": [platforms.DEFAULT_BRANCH]},
+               {"Type": "PlatformStatus", "Operator": "=", "Values": ["Ready"]}]
+    with Stubber(client) as stub:
+        stub.add_response("list_platform_versions", {
+            "PlatformSummaryList": [{"PlatformArn": arn + "4.5.2", "PlatformVersion": "4.5.2"}], "NextToken": "t"},
+            {"Filters": filters})
+        stub.add_response("list_platform_versions", {
+            "PlatformSummaryList": [{"PlatformArn": arn + "4.10.0", "PlatformVersion": "4.10.0"}]},
+            {"Filters": filters, "NextToken": "t"})
+        rows = platforms.current(client)
+    assert [r[0] for r in rows] == [arn + "4.10.0", arn + "4.5.2"]
+    import re
+    pattern = load_template("beanstalk-env")["Parameters"]["PlatformArn"]["AllowedPattern"]
+    assert all(re.fullmatch(pattern, r[0]) for r in rows)
+
+
+def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
+    from generator.components.beanstalk import UNSCOPED_REVIEWED
+    policy = resources(env_template, "AWS::IAM::Policy")["ServiceRoleUnscopedPolicy"]
+    entries = policy["Metadata"]["cfn-delivery"]["suppressions"]
+    assert UNSCOPED_REVIEWED.as_metadata() in entries and UNSCOPED_REVIEWED.cfripper == ("WildcardResourceRule",)
+    from tests.test_iam_policies import resource_types
+    for statement in statements(policy["Properties"]["PolicyDocument"]):
+        assert statement["Resource"] == ["*"]
+        assert all(resource_types(a) == [] for a in statement["Action"])
