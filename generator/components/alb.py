@@ -13,6 +13,13 @@ from troposphere import elasticloadbalancingv2 as elb
 from ..core.suppress import Suppression, suppress
 from .s3 import BucketReference
 
+#: A validation client (CodeBuild in the VPC) fetches its input artifact from S3, writes CloudWatch Logs
+#: and reports to CodeBuild through NAT or VPC endpoints, whose addresses are not fixed.
+VALIDATION_EGRESS = Suppression(
+    "A validation client (CodeBuild in the VPC) reaches S3, CloudWatch Logs and CodeBuild endpoints over TCP 443 "
+    "through NAT; their addresses are not fixed, so egress is 443 only but to any address",
+    guard=("EC2_SECURITY_GROUP_EGRESS_OPEN_TO_WORLD_RULE",),
+)
 #: TLS 1.3 and 1.2 only (the ELB policy AWS recommends for new listeners).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ACCESS_LOG_PREFIX = "alb"
@@ -238,6 +245,7 @@ class ValidationSecurityGroup:
             VpcId=vpc,
             SecurityGroupEgress=egress,
         ))
+        suppress(self.group, VALIDATION_EGRESS)
         self.id = GetAtt(self.group, "GroupId")
         for index, port in enumerate(listener_ports):
             stack.add(ec2.SecurityGroupIngress(

@@ -13,10 +13,12 @@ from awacs.aws import StringEquals
 from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, ec2, elasticbeanstalk
 
 from ..components import beanstalk as components
+from ..components.alb import VALIDATION_EGRESS
 from ..components.iam import InstanceProfile, Role, allow
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import LOG_RETENTION_DAYS, Stack
+from ..core.suppress import suppress
 from . import foundation
 
 #: The platform is chosen by ARN only, and has no default: a default would name a platform version that
@@ -261,18 +263,22 @@ class BeanstalkEnvStack(Stack):
         components.reviewed_unscoped(self, self.service_role)
 
     def create_validation_group(self):
-        """A group for validation clients (a CodeBuild project in the VPC): egress to the VPC on the
-        listener ports only. The load balancer's Beanstalk-managed group admits its listener ports."""
+        """A group for validation clients (a CodeBuild project in the VPC): HTTP to the VPC (an internal
+        load balancer's port 80), HTTPS anywhere (the load balancer, and the S3, CloudWatch Logs and
+        CodeBuild endpoints CodeBuild needs, through NAT). The Beanstalk-managed load balancer group
+        admits its listener ports."""
         self.validation_group = self.add(ec2.SecurityGroup(
             "ValidationSecurityGroup",
-            GroupDescription="Validation clients of the Beanstalk environment: HTTP(S) to the VPC only",
+            GroupDescription="Validation clients of the Beanstalk environment: HTTP in the VPC, HTTPS",
             VpcId=Ref(self.vpc),
             SecurityGroupEgress=[
-                ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, CidrIp=Ref(self.vpc_cidr),
-                                      Description=f"to the load balancer on {port}")
-                for port in (80, 443)
+                ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp=Ref(self.vpc_cidr),
+                                      Description="to the load balancer on 80"),
+                ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+                                      Description="to the load balancer, and AWS endpoints through NAT, on 443"),
             ],
         ))
+        suppress(self.validation_group, VALIDATION_EGRESS)
 
     def create_environment(self):
         self.has_certificate = self.condition("HasCertificate", Not(Equals(Ref(self.certificate), "")))

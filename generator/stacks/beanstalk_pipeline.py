@@ -13,7 +13,7 @@ from troposphere import Sub
 
 from ..components import beanstalk as beanstalk_component
 from ..components.codebuild import BuildProject
-from .beanstalk import APP_EXPORTS, EXPORTS
+from .beanstalk import APP_EXPORTS, EXPORTS, environment_deploy_grants
 from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
 
 BEANSTALK = Delivery("beanstalk", "beanstalk-build", "beanstalk-validation", "beanstalk-pipeline", "beanstalk-env")
@@ -56,8 +56,12 @@ class BeanstalkPipelineStack(DeliveryPipelineStack):
     build_class = BeanstalkBuildStack
 
     def deploy_grants(self, target: Target):
-        return beanstalk_component.deploy_grants(APP_EXPORTS.application_name.imported(),
-                                                 EXPORTS.environment_name.imported(target.env))
+        return environment_deploy_grants(target.env)
+
+    def create_deploy_roles(self):
+        super().create_deploy_roles()
+        for role in self.deploy_roles.values():
+            beanstalk_component.reviewed_unscoped(self, role)
 
     def deploy_action(self, target: Target, role):
         return self.pipeline.action(
