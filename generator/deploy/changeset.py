@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import datetime
-import json
 
 from botocore.exceptions import ClientError, WaiterError
 
-from .. import yamlio
+from ..stackmodel import deployed_template, describe_stack  # noqa: F401  (changeset.describe_stack stays)
 from .errors import UsageError
 
 NO_CHANGES = "didn't contain changes"
@@ -15,24 +14,6 @@ NO_UPDATES = "No updates are to be performed"
 
 def is_no_changes(reason: str) -> bool:
     return NO_CHANGES in (reason or "") or NO_UPDATES in (reason or "")
-
-
-def describe_stack(cfn, stack_name: str):
-    """The stack's description, or ``None`` when it does not exist."""
-    try:
-        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    except ClientError as err:
-        info = err.response.get("Error", {})
-        if info.get("Code") == "ValidationError" and "does not exist" in info.get("Message", ""):
-            return None
-        raise
-
-
-def _deployed_template(cfn, stack_name):
-    body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
-    if isinstance(body, dict):  # botocore decodes JSON template bodies
-        return json.loads(json.dumps(body))
-    return yamlio.load(body)
 
 
 def difference(cfn, plan, stack: dict) -> list:
@@ -53,7 +34,7 @@ def difference(cfn, plan, stack: dict) -> list:
     if deployed_tags != plan.tags:
         found.append("tags")
     if not found:  # only then is the template worth fetching
-        if _deployed_template(cfn, plan.stack_name) != plan.template:
+        if deployed_template(cfn, plan.stack_name) != plan.template:
             found.append("template")
     return found
 

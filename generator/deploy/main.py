@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from .. import paramfile, paths, registry
+from .. import paramfile, paths, registry, stackmodel
 from . import changeset, envconfig, plan as planning, protect, show, watch
-from .aws import DEFAULT_MAX_ATTEMPTS, Clients, Target
+from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused,
                      UsageError, one_line)
 
@@ -203,7 +203,7 @@ class Deployer:
             req_env = req_env or p.env
             if req_env == p.env and req_stack in in_run and not (self.args.dry_run or self.args.no_execute):
                 continue
-            name = planning.stack_name(p.project, req_env, req_stack)
+            name = stackmodel.stack_name(p.project, req_env, req_stack)
             stack = changeset.describe_stack(self.cfn, name)
             if stack is None or stack["StackStatus"] not in HEALTHY:
                 state = "does not exist" if stack is None else f"is {stack['StackStatus']}"
@@ -312,7 +312,7 @@ class Deployer:
 
     def _deployed_stateful(self, p) -> dict:
         try:
-            return planning.stateful_resources(changeset._deployed_template(self.cfn, p.stack_name))
+            return stackmodel.stateful_resources(stackmodel.deployed_template(self.cfn, p.stack_name))
         except Exception:  # best effort: types still mark stateful resources
             return {}
 

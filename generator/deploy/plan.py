@@ -15,21 +15,13 @@ from dataclasses import dataclass, field
 from .. import paramfile, paths, registry, yamlio
 from ..core import naming
 from ..core.stack import MANAGED_BY
+# the stack model owns these; the names stay importable from here (plan.stack_name, ...)
+from ..stackmodel import (KEEPING_POLICIES, STATEFUL_TYPES, effective_parameters,  # noqa: F401
+                          project_name, stack_name, stateful_resources)
 from . import envconfig
 
 #: CloudFormation's limit for TemplateBody; larger templates go through S3 (TemplateURL).
 MAX_TEMPLATE_BODY = 51_200
-
-#: Resource types whose replacement or removal loses data.
-STATEFUL_TYPES = frozenset({
-    "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable",
-    "AWS::ECR::Repository", "AWS::CodeCommit::Repository", "AWS::Logs::LogGroup",
-    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::EFS::FileSystem", "AWS::Kinesis::Stream",
-    "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Backup::BackupVault",
-    "AWS::ElastiCache::ReplicationGroup", "AWS::OpenSearchService::Domain",
-})
-#: A DeletionPolicy that keeps the resource marks it stateful too (the project's convention).
-KEEPING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
 
 IAM_TYPES = {
     "AWS::IAM::Role": "RoleName",
@@ -76,14 +68,7 @@ class StackPlan:
 
     def effective_parameters(self) -> dict:
         """Every template parameter with the value the stack will get (file value, else default)."""
-        values = {}
-        for key, spec in (self.template.get("Parameters") or {}).items():
-            if key in self.params.parameters:
-                values[key] = self.params.parameters[key]
-            elif "Default" in spec:
-                default = spec["Default"]
-                values[key] = ",".join(str(v) for v in default) if isinstance(default, list) else str(default)
-        return values
+        return effective_parameters(self.template, self.params.parameters)
 
     def no_echo(self) -> set:
         return {k for k, spec in (self.template.get("Parameters") or {}).items()
@@ -119,22 +104,6 @@ def _has_key(value, key) -> bool:
     if isinstance(value, list):
         return any(_has_key(v, key) for v in value)
     return False
-
-
-def stateful_resources(template: dict) -> dict:
-    """Logical id -> type of the resources whose replacement or removal loses data."""
-    found = {}
-    for logical_id, resource in (template.get("Resources") or {}).items():
-        if not isinstance(resource, dict):
-            continue
-        rtype = resource.get("Type", "")
-        if rtype in STATEFUL_TYPES or resource.get("DeletionPolicy") in KEEPING_POLICIES:
-            found[logical_id] = rtype
-    return found
-
-
-def stack_name(project: str, env: str, stack: str) -> str:
-    return f"{project}-{env}-{stack}"
 
 
 def order(env: str, wanted=None) -> list:
@@ -201,11 +170,11 @@ def build(env: str, stack_cls) -> StackPlan:
     name = paramfile.display(pfile_path)
     declared = template.get("Parameters") or {}
     problems = []
-    project = pfile.parameters.get(naming.PROJECT, (declared.get(naming.PROJECT) or {}).get("Default"))
+    project = project_name(template, pfile.parameters)
     if not project:
         problems.append(f"{name}: Parameters.{naming.PROJECT}: required to name the stack "
                         f"{{project}}-{env}-{stack_cls.name}; add \"{naming.PROJECT}\": \"...\"")
-    env_value = pfile.parameters.get(naming.ENVIRONMENT, (declared.get(naming.ENVIRONMENT) or {}).get("Default"))
+    env_value = effective_parameters(template, pfile.parameters).get(naming.ENVIRONMENT)
     if naming.ENVIRONMENT in declared and env_value != env:
         problems.append(f"{name}: Parameters.{naming.ENVIRONMENT}: '{env_value}' but the file is in params/{env}/; "
                         f"set it to \"{env}\"")

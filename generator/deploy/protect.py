@@ -3,8 +3,8 @@
 - Termination protection: turned on after the first successful create (and whenever it is
   found off).
 - Stack policy: allows every update except ``Update:Replace`` and ``Update:Delete`` on the
-  stateful logical ids of the template (buckets, keys, tables, repositories, log groups,
-  anything with a keeping DeletionPolicy). CreateChangeSet/ExecuteChangeSet take no stack
+  stateful logical ids of the template (``generator.stackmodel.stateful_resources``: the one
+  stateful classification, by type or by a keeping DeletionPolicy). CreateChangeSet/ExecuteChangeSet take no stack
   policy, so it is set with SetStackPolicy: before executing an update (so it guards that
   update) and right after a create. With ``--allow-replacement`` an allow-all policy is set
   for the duration of the update and the guarding policy is restored afterwards.

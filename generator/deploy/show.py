@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .plan import STATEFUL_TYPES
+from ..stackmodel import is_stateful
 
 RISK = "DATA-LOSS RISK"
 
@@ -52,7 +52,7 @@ def changed_properties(change: dict) -> list:
 
 def is_risky(change: dict, stateful_ids) -> bool:
     """Replacing or removing a stateful resource (by type, or by logical id from the templates)."""
-    stateful = change.get("ResourceType") in STATEFUL_TYPES or change.get("LogicalResourceId") in stateful_ids
+    stateful = is_stateful(change.get("ResourceType")) or change.get("LogicalResourceId") in stateful_ids
     if not stateful:
         return False
     return change.get("Action") == "Remove" or change.get("Replacement") in ("True", "Conditional")

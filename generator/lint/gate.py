@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths, yamlio
+from .. import paths, stackmodel, yamlio
 from . import guard_runner, least_privilege, secret_values, suppressions
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
@@ -188,20 +188,15 @@ def parameter_sets(template_path: Path) -> list:
     no parameter file names is judged with its defaults (and placeholder ids)."""
     template = yamlio.load_file(template_path)
     declared = template.get("Parameters") or {}
-    base = {}
-    for name, spec in declared.items():
-        if isinstance(spec, dict) and "Default" in spec:
-            base[name] = str(spec["Default"])
-        elif isinstance(spec, dict) and spec.get("Type") in PLACEHOLDERS:
-            base[name] = PLACEHOLDERS[spec["Type"]]
+    placeholders = {name: PLACEHOLDERS[spec["Type"]] for name, spec in declared.items()
+                    if isinstance(spec, dict) and spec.get("Type") in PLACEHOLDERS}
+    base = dict(placeholders, **stackmodel.effective_parameters(template, {}))
     sets = []
     for env in paths.environments():
         param_file = paths.param_file(env, Path(template_path).stem)
         if param_file.is_file() and Path(template_path).resolve().parent == paths.templates_dir().resolve():
-            values = dict(base)
             given = json.loads(param_file.read_text(encoding="utf-8")).get("Parameters") or {}
-            values.update({k: str(v) for k, v in given.items() if k in declared})
-            sets.append((env, values))
+            sets.append((env, dict(placeholders, **stackmodel.effective_parameters(template, given))))
     return sets or [(None, base)]
 
 

@@ -58,7 +58,7 @@ def _compare(args) -> tuple:
         current = sources.working_templates(stacks)
         diffs, names = [], []
         for stack in stacks:
-            name = args.stack_name or sources.stack_name(env, stack)
+            name = args.stack_name or sources.stack_name(env, stack, current[stack])
             names.append(name)
             template, values = sources.deployed(name, client)
             wanted_values = sources.file_values(env, stack, current[stack])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..stackmodel import KEEPING_POLICIES
 from . import replacement as repl
 from . import risks
 from .values import is_intrinsic, is_statement, key, normal, same
@@ -200,15 +201,19 @@ def similarity(a: dict, b: dict) -> float:
     return len(left & right) / len(left | right)
 
 
-def _risks_and_notes(rtype, change, replacement, old_props, new_props, resource_old):
+def _risks_and_notes(rtype, change, replacement, old_props, new_props, resource_old, resource_new=None):
     """Risk flags and their explanations for one resource change."""
     flags, notes = [], []
-    if risks.is_stateful(rtype) and (change == "remove" or replacement in (True, repl.CONDITIONAL)):
+    # stateful as deploy's protection guard sees it (generator.stackmodel): by type, or by a
+    # DeletionPolicy that keeps the resource, in the old or the new template
+    stateful = (risks.is_stateful(rtype) or risks.is_stateful_resource(resource_old)
+                or risks.is_stateful_resource(resource_new))
+    if stateful and (change == "remove" or replacement in (True, repl.CONDITIONAL)):
         flags.append(risks.DATA_LOSS)
         attrs = resource_old or {}
         policy = attrs.get("DeletionPolicy") if change == "remove" else attrs.get("UpdateReplacePolicy")
         what = "removed" if change == "remove" else ("replaced" if replacement is True else "may be replaced")
-        if policy in ("Retain", "RetainExceptOnCreate", "Snapshot"):
+        if isinstance(policy, str) and policy in KEEPING_POLICIES:
             notes.append(f"data-loss: stateful resource {what}; {policy} keeps the old one outside the stack")
         else:
             notes.append(f"data-loss: stateful resource {what}; its data is deleted")
@@ -243,7 +248,7 @@ def diff_resources(stack: str, old: dict, new: dict) -> list:
             replacement, reasons = repl.decide(rtype, before.get("Properties") or {}, after.get("Properties") or {},
                                                _property_paths(before, after))
         flags, notes = _risks_and_notes(rtype, "modify", replacement, before.get("Properties") or {},
-                                        after.get("Properties") or {}, before)
+                                        after.get("Properties") or {}, before, after)
         notes = [f"replacement: {r}" for r in reasons] + notes
         changes[lid] = ResourceChange(stack, lid, rtype, "modify", replacement, values, _order(flags), notes)
 

@@ -1,14 +1,15 @@
 """What makes one environment different from another: the parameter values (and stack tags)
 of ``params/<env-a>/`` and ``params/<env-b>/`` that differ, stack by stack.
 
-A value is the file's, or the template's default when the file leaves it out (marked so).
+A value is the file's, or the template's default when the file leaves it out (marked so):
+``generator.stackmodel.effective_parameters``, as deploy sends it.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-from .. import paramfile, paths, registry, yamlio
+from .. import paramfile, paths, registry, stackmodel, yamlio
 from .sources import ReviewError
 
 
@@ -32,9 +33,9 @@ def _shown(value) -> str:
 
 def _values(env: str, stack: str, template: dict):
     data = paramfile.load(paths.param_file(env, stack))
-    declared = template.get("Parameters") or {}
-    values = {k: f"{_shown(v['Default'])} (default)" for k, v in declared.items() if "Default" in v}
-    values.update({k: _shown(v) for k, v in (data.get("Parameters") or {}).items()})
+    given = data.get("Parameters") or {}
+    effective = stackmodel.effective_parameters(template, given)
+    values = {k: _shown(v) + ("" if k in given else " (default)") for k, v in effective.items()}
     values.update({f"Tags.{k}": _shown(v) for k, v in (data.get("Tags") or {}).items()})
     return values
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from ..stackmodel import STATEFUL_TYPES, is_stateful, is_stateful_resource  # noqa: F401  (one list, re-exported)
 from .values import is_intrinsic, normal, show
 
 DATA_LOSS = "data-loss"
@@ -26,20 +27,6 @@ OUTPUT = "output"
 RENAME = "rename"
 #: Every flag, in the order reports list them.
 FLAGS = (DATA_LOSS, IAM_BROADENING, IAM_NARROWING, PARAMETER, OUTPUT, RENAME)
-
-#: Resources whose replacement or removal loses data (or, with Retain, leaves it behind).
-STATEFUL_TYPES = frozenset({
-    "AWS::S3::Bucket", "AWS::S3Express::DirectoryBucket",
-    "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable",
-    "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::CodeCommit::Repository",
-    "AWS::Logs::LogGroup", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem",
-    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DocDB::DBCluster", "AWS::DocDB::DBInstance",
-    "AWS::Neptune::DBCluster", "AWS::Redshift::Cluster", "AWS::ElastiCache::ReplicationGroup",
-    "AWS::ElastiCache::CacheCluster", "AWS::MemoryDB::Cluster", "AWS::Timestream::Table",
-    "AWS::OpenSearchService::Domain", "AWS::Elasticsearch::Domain", "AWS::EC2::Volume",
-    "AWS::Kinesis::Stream", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
-    "AWS::Cognito::UserPool", "AWS::Backup::BackupVault", "AWS::QLDB::Ledger",
-})
 
 #: Where each resource type keeps its policy documents: (property, kind).
 #: kind "identity": statements apply to the principals the resource is attached to;
@@ -89,10 +76,6 @@ class Rule:
 class Finding:
     risk: str
     message: str
-
-
-def is_stateful(rtype: str) -> bool:
-    return rtype in STATEFUL_TYPES
 
 
 # -- policy documents ---------------------------------------------------------

@@ -4,14 +4,14 @@
   would write), parsed the same way as the base;
 - a git revision: the committed ``templates/<stack>.yaml`` (``git show <rev>:templates/...``);
 - a deployed stack: ``GetTemplate`` (the template as submitted) and ``DescribeStacks``
-  (its parameter values), through boto3 with the usual profile/region/endpoint options.
+  (its parameter values), read through the stack model (``generator.stackmodel``: the same
+  client with adaptive retries and the same template reader as deploy).
 """
 from __future__ import annotations
 
-import json
 import subprocess
 
-from .. import paramfile, paths, registry, render, yamlio
+from .. import paramfile, paths, registry, render, stackmodel, yamlio
 
 
 class ReviewError(Exception):
@@ -69,35 +69,35 @@ def git_template(rev: str, stack: str):
 
 # -- deployed stacks ---------------------------------------------------------------
 
-def stack_name(env: str, stack: str) -> str:
-    """``{project}-{env}-{stack}``, the project read from the environment's parameter file."""
+def stack_name(env: str, stack: str, template: dict = None) -> str:
+    """``{project}-{env}-{stack}`` (:func:`generator.stackmodel.stack_name`), the project being the
+    ``ProjectName`` the environment's parameter file gives (else the template's default)."""
     data = paramfile.load(paths.param_file(env, stack))
-    project = (data.get("Parameters") or {}).get("ProjectName")
+    project = stackmodel.project_name(template or {}, data.get("Parameters") or {})
     if not project:
         raise ReviewError(f"{paramfile.display(paths.param_file(env, stack))}: Parameters.ProjectName is missing; "
                           f"set it, or name the deployed stack with --stack-name")
-    return f"{project}-{env}-{stack}"
+    return stackmodel.stack_name(project, env, stack)
 
 
 def file_values(env: str, stack: str, template: dict) -> dict:
     """Parameter values a deploy from the working tree would use: the file's, else the defaults."""
     data = paramfile.load(paths.param_file(env, stack))
-    values = {k: str(v["Default"]) for k, v in (template.get("Parameters") or {}).items() if "Default" in v}
-    values.update({k: str(v) for k, v in (data.get("Parameters") or {}).items()})
-    return values
+    return stackmodel.effective_parameters(template, data.get("Parameters") or {})
 
 
 def cloudformation_client(region=None, profile=None, endpoint_url=None):
-    import boto3
+    """The stack model's CloudFormation client (adaptive retries), with review's usage errors."""
     import botocore.exceptions
 
+    clients = stackmodel.Clients(stackmodel.Target(region=region, profile=profile, endpoint_url=endpoint_url))
     try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
+        session = clients.session
     except botocore.exceptions.ProfileNotFound:
         raise ReviewError(f"AWS profile '{profile}' not found; check --profile or ~/.aws/config")
     if not session.region_name:
         raise ReviewError("no AWS region: pass --region or set AWS_REGION")
-    return session.client("cloudformation", endpoint_url=endpoint_url)
+    return clients.cfn
 
 
 def deployed(name: str, client) -> tuple:
@@ -105,8 +105,10 @@ def deployed(name: str, client) -> tuple:
     import botocore.exceptions
 
     try:
-        described = client.describe_stacks(StackName=name)["Stacks"][0]
-        body = client.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+        described = stackmodel.describe_stack(client, name)
+        if described is None:
+            raise ReviewError(f"stack '{name}': Stack with id {name} does not exist")
+        template = stackmodel.deployed_template(client, name)
     except botocore.exceptions.ClientError as err:
         message = err.response.get("Error", {}).get("Message", str(err))
         raise ReviewError(f"stack '{name}': {message}")
@@ -116,10 +118,6 @@ def deployed(name: str, client) -> tuple:
         raise ReviewError(f"cannot reach the CloudFormation endpoint: {err}")
     except botocore.exceptions.BotoCoreError as err:
         raise ReviewError(f"stack '{name}': {err}")
-    if isinstance(body, str):
-        template = yamlio.load(body)
-    else:  # boto3 hands back JSON templates already parsed
-        template = json.loads(json.dumps(body))
     values = {p["ParameterKey"]: p.get("ParameterValue", "")
               for p in described.get("Parameters") or []}
     return template, values

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from ..stackmodel import cfn_string
+
 #: Keys of a policy statement whose list values are sets (``Action: x`` == ``Action: [x]``).
 STATEMENT_SET_KEYS = ("Action", "NotAction", "Resource", "NotResource")
 #: Property keys whose list value is a set of rules.
@@ -30,14 +32,9 @@ def is_statement(value) -> bool:
 
 
 def scalar(value) -> str:
-    """CloudFormation passes every scalar to the service as a string: ``30`` == ``"30"``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if value is None:
-        return ""
-    return str(value)
+    """CloudFormation passes every scalar to the service as a string: ``30`` == ``"30"``
+    (the stack model's :func:`generator.stackmodel.cfn_string`, also used for parameter values)."""
+    return cfn_string(value)
 
 
 def key(value) -> str:

@@ -1,0 +1,94 @@
+"""The AWS side of the stack model: boto3 clients (adaptive retries, optional local endpoint) and
+reading a deployed stack (DescribeStacks, GetTemplate)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .. import yamlio
+
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+@dataclass
+class Target:
+    """Where the clients go: region and profile (``None``: boto3's defaults), a local endpoint."""
+    region: str = None
+    profile: str = None
+    endpoint_url: str = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+
+def retry_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS):
+    """botocore ``adaptive`` mode: retries throttling and transient errors with backoff and a
+    client-side rate limiter that slows down when AWS throttles.
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html"""
+    from botocore.config import Config
+
+    return Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts}, user_agent_extra="cfn-delivery")
+
+
+class Clients:
+    """Creates clients lazily (so validation failures never construct one)."""
+
+    def __init__(self, target: Target = None, session=None):
+        self.target = target or Target()
+        self._session = session
+        self._clients = {}
+
+    @property
+    def session(self):
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(profile_name=self.target.profile, region_name=self.target.region)
+        return self._session
+
+    def get(self, service: str):
+        if service not in self._clients:
+            kwargs = {"config": retry_config(self.target.max_attempts)}
+            if self.target.endpoint_url:
+                kwargs["endpoint_url"] = self.target.endpoint_url
+            if service == "s3" and self.target.endpoint_url:
+                from botocore.config import Config
+
+                kwargs["config"] = kwargs["config"].merge(Config(s3={"addressing_style": "path"}))
+            self._clients[service] = self.session.client(service, **kwargs)
+        return self._clients[service]
+
+    @property
+    def cfn(self):
+        return self.get("cloudformation")
+
+    @property
+    def s3(self):
+        return self.get("s3")
+
+
+def cloudformation_client(region=None, profile=None, endpoint_url=None, max_attempts: int = DEFAULT_MAX_ATTEMPTS):
+    """A CloudFormation client from :class:`Clients` (the same retries and endpoint handling)."""
+    return Clients(Target(region=region, profile=profile, endpoint_url=endpoint_url, max_attempts=max_attempts)).cfn
+
+
+def describe_stack(cfn, stack_name: str):
+    """The stack's DescribeStacks entry, or ``None`` when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as err:
+        info = err.response.get("Error", {})
+        if info.get("Code") == "ValidationError" and "does not exist" in info.get("Message", ""):
+            return None
+        raise
+
+
+def deployed_template(cfn, stack_name: str) -> dict:
+    """The deployed stack's template as submitted (GetTemplate ``Original``), parsed.
+
+    botocore hands back a JSON body already decoded (as ``OrderedDict``s); a YAML body comes as
+    text and is read with :mod:`generator.yamlio` (short-form intrinsics become long form)."""
+    body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+    if isinstance(body, str):
+        return yamlio.load(body)
+    return json.loads(json.dumps(body))  # plain dicts, so templates compare by value
