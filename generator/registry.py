@@ -5,8 +5,8 @@ from .stacks.artifacts import ArtifactsStack
 from .stacks.ecr import EcrStack
 from .stacks.ecs_pipeline import (EcsBuildStack, EcsNativeBuildStack, EcsNativePipelineStack, EcsNativeValidationStack,
                                   EcsPipelineStack, EcsValidationStack)
-from .stacks.ecs_native_service import EcsNativeServiceStack
-from .stacks.ecs_service import EcsServiceStack
+from .stacks.ecs_native_service import EcsNativeIngressStack, EcsNativeServiceStack
+from .stacks.ecs_service import EcsIngressStack, EcsServiceStack
 from .stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
 from .stacks.beanstalk_pipeline import BeanstalkBuildStack, BeanstalkPipelineStack, BeanstalkValidationStack
 from .stacks.foundation import FoundationStack
@@ -17,7 +17,9 @@ STACKS = [
     FoundationStack,
     ArtifactsStack,
     EcrStack,
+    EcsIngressStack,
     EcsServiceStack,
+    EcsNativeIngressStack,
     EcsNativeServiceStack,
     SourceScannerStack,
     ImageScannerStack,

@@ -96,7 +96,26 @@ class LoadBalancerSecurityGroups:
                                      Description="Listener port from the allowed CIDR")
 
 
-class LoadBalancer:
+class LoadBalancerReference:
+    """A load balancer known by ARN, full name and DNS name (this stack's or imported)."""
+
+    def __init__(self, arn, full_name, dns_name):
+        self.arn, self.full_name, self.dns_name = arn, full_name, dns_name
+
+
+class TargetGroupReference:
+    """A target group known by ARN, name and full name (this stack's or imported)."""
+
+    def __init__(self, arn, name, full_name):
+        self.arn, self.name, self.full_name = arn, name, full_name
+
+
+class ListenerReference:
+    def __init__(self, arn):
+        self.arn = arn
+
+
+class LoadBalancer(LoadBalancerReference):
     """An application load balancer: invalid headers dropped, access logs to ``access_logs``,
     deletion protection from a ``"true"``/``"false"`` parameter."""
 
@@ -125,12 +144,11 @@ class LoadBalancer:
                 "stacks are torn down); Guard cannot read a Ref",
                 guard=("ELB_DELETION_PROTECTION_ENABLED",),
             ))
-        self.arn = Ref(self.load_balancer)
-        self.full_name = GetAtt(self.load_balancer, "LoadBalancerFullName")
-        self.dns_name = GetAtt(self.load_balancer, "DNSName")
+        super().__init__(Ref(self.load_balancer), GetAtt(self.load_balancer, "LoadBalancerFullName"),
+                         GetAtt(self.load_balancer, "DNSName"))
 
 
-class IpTargetGroup:
+class IpTargetGroup(TargetGroupReference):
     """HTTP target group of IP targets (Fargate tasks) with an HTTP health check."""
 
     def __init__(self, stack, logical_id, *, vpc, port, health_check_path, deregistration_delay):
@@ -153,12 +171,11 @@ class IpTargetGroup:
                 elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=deregistration_delay),
             ],
         ))
-        self.arn = Ref(self.target_group)
-        self.name = GetAtt(self.target_group, "TargetGroupName")
-        self.full_name = GetAtt(self.target_group, "TargetGroupFullName")
+        super().__init__(Ref(self.target_group), GetAtt(self.target_group, "TargetGroupName"),
+                         GetAtt(self.target_group, "TargetGroupFullName"))
 
 
-class Listener:
+class Listener(ListenerReference):
     """HTTPS with ``certificate`` when condition ``has_certificate`` holds, else HTTP; forwards to
     ``target_group`` (CodeDeploy switches the forward target during blue/green deployments)."""
 
@@ -173,7 +190,7 @@ class Listener:
             SslPolicy=If(has_certificate, TLS_POLICY, NoValue),
             DefaultActions=[elb.Action(Type="forward", TargetGroupArn=target_group.arn)],
         ))
-        self.arn = Ref(self.listener)
+        super().__init__(Ref(self.listener))
 
 
 def http_to_https_redirect(stack, logical_id, load_balancer: LoadBalancer, condition):

@@ -85,12 +85,15 @@ class Delivery:
     pipeline_stack: str
     #: The stack (in each target environment) whose exports describe the deployment target.
     target_stack: str
+    #: The stack (in each target environment) that exports the validation contract
+    #: (``TARGET_EXPORT_KEYS``); the target stack unless the target splits off its ingress.
+    endpoint_stack: str = None
 
     def target_export(self, key: str):
         """An export every target stack declares (see ``TARGET_EXPORT_KEYS``)."""
         if key not in TARGET_EXPORT_KEYS:
             raise KeyError(f"{key} is not one of the target exports {', '.join(TARGET_EXPORT_KEYS)}")
-        return declare(self.target_stack, key, TARGET_EXPORT_KEYS[key])
+        return declare(self.endpoint_stack or self.target_stack, key, TARGET_EXPORT_KEYS[key])
 
     def project_export(self, logical_id: str, stack: str = None):
         return declare(stack or self.build_stack, f"{logical_id}Name",

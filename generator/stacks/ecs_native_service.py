@@ -21,11 +21,12 @@ from __future__ import annotations
 from troposphere import And, Condition, Equals, If, Not, NoValue, Ref, ecs as ecs_types
 
 from ..components import alb, ecs
-from .ecs_web import LoadBalancedFargateStack, export_set, references
+from .ecs_web import IngressStack, LoadBalancedFargateStack, export_set, ingress_export_set, references
 
 STRATEGIES = ["BLUE_GREEN", "ROLLING"]
 LAMBDA_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
 
+INGRESS_EXPORTS = ingress_export_set("ecs-native-ingress")
 EXPORTS = export_set("ecs-native-service")
 
 
@@ -33,10 +34,19 @@ EXPORTS = export_set("ecs-native-service")
 task_definition, service = references(EXPORTS)
 
 
+class EcsNativeIngressStack(IngressStack):
+    name = INGRESS_EXPORTS.stack
+    description = "Load balancer, target groups and listeners of the ECS service with Amazon ECS deployments"
+    EXPORTS = INGRESS_EXPORTS
+    component = "native"
+
+
 class EcsNativeServiceStack(LoadBalancedFargateStack):
     name = "ecs-native-service"
     description = "ECS Fargate service behind an ALB with Amazon ECS blue/green or rolling deployments and alarm rollback"
+    requires = ("foundation", INGRESS_EXPORTS.stack, "tools:ecr")
     EXPORTS = EXPORTS
+    INGRESS = INGRESS_EXPORTS
     component = "native"
     role_prefix = "native-"
 

@@ -29,8 +29,9 @@ IMAGE_SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: deploy slot, not the environment name (a parameter), so the paths hold whatever the targets are.
 ARTIFACT_DIRS = {STAGING: "staging", PRODUCTION: "prod"}
 
-CODEDEPLOY = Delivery("ecs-codedeploy", "ecs-build", "ecs-validation", "ecs-pipeline", "ecs-service")
-NATIVE = Delivery("ecs-native", "ecs-native-build", "ecs-native-validation", "ecs-native-pipeline", "ecs-native-service")
+CODEDEPLOY = Delivery("ecs-codedeploy", "ecs-build", "ecs-validation", "ecs-pipeline", "ecs-service", "ecs-ingress")
+NATIVE = Delivery("ecs-native", "ecs-native-build", "ecs-native-validation", "ecs-native-pipeline",
+                  "ecs-native-service", "ecs-native-ingress")
 
 
 class EcsBuildStack(DeliveryBuildStack):
@@ -97,7 +98,7 @@ class EcsBuildStack(DeliveryBuildStack):
 class EcsValidationStack(DeliveryValidationStack):
     name = CODEDEPLOY.validation_stack
     description = "ECS (CodeDeploy blue/green) delivery: validation of each target from inside its VPC"
-    requires = ("foundation", "artifacts", "staging:ecs-service", "prod:ecs-service")
+    requires = ("foundation", "artifacts", "staging:ecs-ingress", "prod:ecs-ingress")
     delivery = CODEDEPLOY
 
 
@@ -107,7 +108,7 @@ class EcsPipelineStack(DeliveryPipelineStack):
     name = CODEDEPLOY.pipeline_stack
     description = "ECS delivery pipeline (CodeDeploy blue/green): image build, tests and scans, staging, approval, production"
     requires = ("foundation", "artifacts", "ecr", "source-scanner", "image-scanner", "ecs-build", "ecs-validation",
-                "staging:ecs-service", "prod:ecs-service")
+                "staging:ecs-ingress", "prod:ecs-ingress", "staging:ecs-service", "prod:ecs-service")
     delivery = CODEDEPLOY
     build_class = EcsBuildStack
     build_stage = "BuildImage"
@@ -164,7 +165,7 @@ class EcsNativeBuildStack(EcsBuildStack):
 class EcsNativeValidationStack(DeliveryValidationStack):
     name = NATIVE.validation_stack
     description = "ECS (native deployments) delivery: validation of each target from inside its VPC"
-    requires = ("foundation", "artifacts", "staging:ecs-native-service", "prod:ecs-native-service")
+    requires = ("foundation", "artifacts", "staging:ecs-native-ingress", "prod:ecs-native-ingress")
     delivery = NATIVE
 
 
@@ -175,7 +176,8 @@ class EcsNativePipelineStack(EcsPipelineStack):
     name = NATIVE.pipeline_stack
     description = "ECS delivery pipeline (ECS native blue/green or rolling): image build, tests and scans, staging, approval, production"
     requires = ("foundation", "artifacts", "ecr", "source-scanner", "image-scanner", "ecs-native-build",
-                "ecs-native-validation", "staging:ecs-native-service", "prod:ecs-native-service")
+                "ecs-native-validation", "staging:ecs-native-ingress", "prod:ecs-native-ingress",
+                "staging:ecs-native-service", "prod:ecs-native-service")
     delivery = NATIVE
     build_class = EcsNativeBuildStack
 

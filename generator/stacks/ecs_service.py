@@ -1,8 +1,9 @@
 """``ecs-service`` (dev, staging, prod): the application on ECS Fargate behind an ALB, deployed blue/green by CodeDeploy.
 
-The shared parts (network, load balancer, task definition, scaling, alarms, Rules, exports) come
-from :mod:`.ecs_web`; this stack adds the ``CODE_DEPLOY`` service and the CodeDeploy
-application and deployment group that swap the two target groups behind the listeners.
+The load balancer, target groups and listeners are in ``ecs-ingress`` (deployed first); the shared
+parts of this stack (task definition, scaling, alarms, Rules, exports) come from :mod:`.ecs_web`.
+This stack adds the ``CODE_DEPLOY`` service and the CodeDeploy application and deployment group
+that swap the two target groups behind the listeners.
 
 Why the service resource never changes after creation: CloudFormation's ``AWS::ECS::Service``
 handler sends every property in ``UpdateService``, and ECS rejects ``UpdateService`` for a
@@ -24,19 +25,16 @@ from troposphere import Ref, Sub
 from ..components.codedeploy import (
     ECS_DEPLOYMENT_CONFIGS, DeploymentGroupReference, EcsApplication, EcsBlueGreenDeploymentGroup, service_role,
 )
-from .ecs_web import APP_COMPONENT, LoadBalancedFargateStack, export_set, references
+from .ecs_web import APP_COMPONENT, IngressStack, LoadBalancedFargateStack, export_set, ingress_export_set, references
 
 #: Seconds ECS ignores failing health checks of a new task (a constant: the service never updates).
 HEALTH_CHECK_GRACE_SECONDS = 60
 
+INGRESS_EXPORTS = ingress_export_set("ecs-ingress")
 EXPORTS = export_set(
     "ecs-service",
     ("application_name", "CodeDeployApplicationName", "CodeDeploy application (ECS)"),
     ("deployment_group_name", "DeploymentGroupName", "CodeDeploy blue/green deployment group"),
-    ("production_listener_arn", "ProductionListenerArn", "Production listener"),
-    ("test_listener_arn", "TestListenerArn", "Test listener (replacement tasks before the switch)"),
-    ("blue_target_group", "BlueTargetGroupName", "Blue target group"),
-    ("green_target_group", "GreenTargetGroupName", "Green target group"),
 )
 
 
@@ -49,10 +47,18 @@ def deployment_group(env: str):
 task_definition, service = references(EXPORTS)
 
 
+class EcsIngressStack(IngressStack):
+    name = INGRESS_EXPORTS.stack
+    description = "Load balancer, target groups and listeners of the ECS service deployed blue/green by CodeDeploy"
+    EXPORTS = INGRESS_EXPORTS
+
+
 class EcsServiceStack(LoadBalancedFargateStack):
     name = "ecs-service"
     description = "ECS Fargate service behind an ALB with CodeDeploy blue/green deployments, alarms and auto scaling"
+    requires = ("foundation", INGRESS_EXPORTS.stack, "tools:ecr")
     EXPORTS = EXPORTS
+    INGRESS = INGRESS_EXPORTS
 
     def create_deployment_parameters(self):
         p = self.parameter
@@ -87,8 +93,4 @@ class EcsServiceStack(LoadBalancedFargateStack):
         return [
             (EXPORTS.application_name, self.application.name),
             (EXPORTS.deployment_group_name, self.deployment_group.deployment_group_name),
-            (EXPORTS.production_listener_arn, self.production_listener.arn),
-            (EXPORTS.test_listener_arn, self.test_listener.arn),
-            (EXPORTS.blue_target_group, self.blue.name),
-            (EXPORTS.green_target_group, self.green.name),
         ]

@@ -1,10 +1,16 @@
-"""What both ECS service stacks share: a Fargate service behind an ALB with two target groups.
+"""What both ECS service kinds share: a Fargate service behind an ALB with two target groups, in two
+stacks per environment split along the natural seam between traffic and compute:
 
-``ecs-service`` (CodeDeploy blue/green) and ``ecs-native-service`` (Amazon ECS's own blue/green
-or rolling deployments) differ only in the service's deployment controller and in what shifts
-the traffic. Everything else is built here, in the order traffic takes: security groups, load
-balancer, target groups and listeners, then the cluster and task definition, scaling, alarms,
-the template ``Rules`` and the exports the pipelines import.
+- the *ingress* stack (``ecs-ingress``, ``ecs-native-ingress``): security groups (load balancer,
+  tasks, validation clients), the load balancer, the two target groups, the listeners and the
+  port-80 redirect; it exports what the service stack and the pipeline's validation need;
+- the *service* stack (``ecs-service``: CodeDeploy blue/green; ``ecs-native-service``: Amazon ECS's
+  own blue/green or rolling deployments): cluster, log group, task roles and definition, the
+  service, scaling, alarms and what shifts the traffic.
+
+The two service kinds differ only in the deployment controller and in what shifts the traffic.
+The split keeps each template far below CloudFormation's inline limit, and keeps what changes
+rarely (network, listeners) apart from what each release tunes (task size, scaling, alarms).
 
 The service never takes a value from a parameter that a stack update could change where ECS
 forbids the change (see ``components/ecs.py`` and docs/ecs.md): the container's name and port
@@ -13,7 +19,7 @@ Application Auto Scaling.
 """
 from __future__ import annotations
 
-from troposphere import Equals, If, Join, Not, Ref, Sub
+from troposphere import Equals, If, Join, Not, Ref, Split, Sub
 
 from ..components import alb, ecs
 from ..components.alarms import target_5xx_alarm, unhealthy_hosts_alarm
@@ -48,7 +54,7 @@ DEPLOY_SPEC = (
     '"containerPort":%d,"readonlyRootFilesystem":${Readonly}}' % (CONTAINER_NAME, CONTAINER_PORT)
 )
 
-#: Exports both service stacks declare (key, description), in output order.
+#: Exports every service stack declares (key, description), in output order.
 COMMON_EXPORTS = [
     ("cluster_name", "ClusterName", "ECS cluster name"),
     ("service_name", "ServiceName", "ECS service name"),
@@ -58,19 +64,40 @@ COMMON_EXPORTS = [
     ("container_name", "ContainerName", "Container name"),
     ("container_port", "ContainerPort", "Container port"),
     ("log_group", "LogGroupName", "Container log group"),
-    ("service_url", "ServiceUrl", "URL validation calls"),
-    ("test_url", "TestUrl", "URL of the test listener"),
     ("deploy_spec", "DeploySpec", "Task settings (JSON) for taskdef.json"),
+]
+#: Exports every ingress stack declares: the pipeline's validation contract (``delivery.TARGET_EXPORT_KEYS``)
+#: and what its service stack needs.
+INGRESS_EXPORTS = [
     ("vpc_id", "VpcId", "VPC of the service"),
     ("validation_subnets", "ValidationSubnetIds", "Subnets for validation clients"),
     ("validation_security_group", "ValidationSecurityGroupId", "Security group for validation clients"),
+    ("service_url", "ServiceUrl", "URL validation calls"),
+    ("test_url", "TestUrl", "URL of the test listener"),
+    ("task_subnets", "TaskSubnetIds", "Private subnets of the tasks (comma-joined)"),
+    ("task_security_group", "TaskSecurityGroupId", "Security group of the tasks"),
+    ("load_balancer_arn", "LoadBalancerArn", "Load balancer ARN"),
+    ("load_balancer_full_name", "LoadBalancerFullName", "Load balancer full name (metrics)"),
+    ("load_balancer_dns", "LoadBalancerDnsName", "Load balancer DNS name"),
+    ("production_listener_arn", "ProductionListenerArn", "Production listener"),
+    ("test_listener_arn", "TestListenerArn", "Test listener (the new revision before the switch)"),
+    ("blue_target_group_arn", "BlueTargetGroupArn", "Blue target group ARN"),
+    ("blue_target_group", "BlueTargetGroupName", "Blue target group"),
+    ("blue_target_group_full_name", "BlueTargetGroupFullName", "Blue target group full name (metrics)"),
+    ("green_target_group_arn", "GreenTargetGroupArn", "Green target group ARN"),
+    ("green_target_group", "GreenTargetGroupName", "Green target group"),
+    ("green_target_group_full_name", "GreenTargetGroupFullName", "Green target group full name (metrics)"),
 ]
 
 
-def export_set(stack: str, *extra) -> type:
-    """An ``ExportSet`` for ``stack`` with :data:`COMMON_EXPORTS` and ``extra`` ``(attr, key, description)``."""
-    values = {attr: declare(stack, key, description) for attr, key, description in COMMON_EXPORTS + list(extra)}
+def export_set(stack: str, *extra, common=COMMON_EXPORTS) -> type:
+    """An ``ExportSet`` for ``stack`` with ``common`` and ``extra`` ``(attr, key, description)``."""
+    values = {attr: declare(stack, key, description) for attr, key, description in list(common) + list(extra)}
     return type("EXPORTS", (ExportSet,), {"stack": stack, **values})
+
+
+def ingress_export_set(stack: str) -> type:
+    return export_set(stack, common=INGRESS_EXPORTS)
 
 
 def references(exports: type):
@@ -87,37 +114,24 @@ def references(exports: type):
     return task_definition, service
 
 
-class LoadBalancedFargateStack(Stack):
-    """Base of the two service stacks; subclasses add ``create_deployment_parameters``,
-    ``create_service`` and ``create_deployment`` and set ``EXPORTS``."""
+class IngressStack(Stack):
+    """The traffic side of one service: security groups, load balancer, target groups, listeners.
+
+    Subclasses set ``name`` and ``EXPORTS`` (:func:`ingress_export_set`) and ``component``."""
 
     environments = ("dev", "staging", "prod")
-    requires = ("foundation", "tools:ecr")
+    requires = ("foundation",)
     EXPORTS: type = ExportSet
-    #: Physical names are ``{project}-{env}-{component}...``: the two service stacks of one
-    #: environment must not collide (cluster, service, family, log group, roles, alarms).
     component = APP_COMPONENT
-    #: Prefix of the task roles' components (``<prefix>ecs-execution``; ECR's pull policy matches
-    #: ``{project}-*-ecs-execution``).
-    role_prefix = ""
 
     def create(self):
         self.create_parameters()
-        self.create_deployment_parameters()
-        self.create_conditions()
+        self.has_certificate = self.condition("HasCertificate", Not(Equals(Ref(self.certificate), "")))
         self.create_rules()
-        self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
-        self.topic = TopicReference(foundation.EXPORTS.notifications_topic.imported(), self.key)
         self.create_security_groups()
         self.create_load_balancer()
-        self.create_cluster_and_task()
-        self.create_service()
-        self.service.autoscale_on_cpu(Ref(self.min_capacity), Ref(self.max_capacity), Ref(self.cpu_target))
-        self.create_alarms()
-        self.create_deployment()
         self.create_outputs()
 
-    # -- parameters ---------------------------------------------------------
     def create_parameters(self):
         p = self.parameter
         cidr = dict(Type="String", AllowedPattern=CIDR_PATTERN, ConstraintDescription="an IPv4 CIDR such as 10.0.0.0/8")
@@ -147,50 +161,16 @@ class LoadBalancedFargateStack(Stack):
         self.deletion_protection = p("DeletionProtection", "Load balancer", "Deletion protection", Type="String",
                                      Default="false", AllowedValues=TRUE_FALSE,
                                      Description="true in prod")
-        self.image_tag = p("ImageTag", "Container", "Image tag", Type="String", AllowedPattern=IMAGE_TAG_PATTERN,
-                           ConstraintDescription="a Docker tag: letters, digits, _ . - (max 128)",
-                           Description="Image tag (tools ECR) the stack starts with")
-        self.cpu = p("TaskCpu", "Container", "Task CPU units", Type="Number", Default=256,
-                     AllowedValues=ecs.FARGATE_CPU, Description="1024 = 1 vCPU")
-        self.memory = p("TaskMemory", "Container", "Task memory (MiB)", Type="Number", Default=512,
-                        MinValue=min(ecs.FARGATE_MEMORY_VALUES), MaxValue=max(ecs.FARGATE_MEMORY_VALUES),
-                        Description="Valid for TaskCpu (the Rules check)")
-        self.readonly = p("ReadonlyRootFilesystem", "Container", "Read-only root filesystem", Type="String",
-                          Default="true", AllowedValues=TRUE_FALSE,
-                          Description="A writable /tmp is mounted")
-        self.health_path = p("HealthCheckPath", "Container", "Health check path", Type="String", Default="/health",
+        self.health_path = p("HealthCheckPath", "Target groups", "Health check path", Type="String", Default="/health",
                              AllowedPattern=r"^/[A-Za-z0-9._~/-]{0,1023}$", ConstraintDescription="a path starting with /",
                              Description="Target group health check path")
-        self.deregistration = p("DeregistrationDelaySeconds", "Container", "Deregistration delay (seconds)",
+        self.deregistration = p("DeregistrationDelaySeconds", "Target groups", "Deregistration delay (seconds)",
                                 Type="Number", Default=30, MinValue=0, MaxValue=3600,
                                 Description="Draining seconds")
-        self.log_retention = p("LogRetentionDays", "Container", "Container log retention (days)", Type="Number",
-                               Default=30, AllowedValues=LOG_RETENTION_DAYS,
-                               Description="Container log retention")
-        self.min_capacity = p("MinCapacity", "Scaling", "Minimum tasks", Type="Number", Default=2,
-                              AllowedValues=MIN_CAPACITY, Description="Fewest tasks")
-        self.max_capacity = p("MaxCapacity", "Scaling", "Maximum tasks", Type="Number", Default=4,
-                              AllowedValues=MAX_CAPACITY, Description="Most tasks (>= MinCapacity)")
-        self.cpu_target = p("CpuTargetPercent", "Scaling", "CPU target (%)", Type="Number", Default=60, MinValue=10,
-                            MaxValue=90, Description="Average CPU auto scaling aims for")
-        self.alarm_5xx = p("Target5xxThreshold", "Alarms", "Target 5xx per minute", Type="Number", Default=5,
-                           MinValue=1, MaxValue=100000,
-                           Description="5xx per minute that roll back")
-        self.alarm_periods = p("AlarmEvaluationMinutes", "Alarms", "Alarm evaluation (minutes)", Type="Number",
-                               Default=2, MinValue=1, MaxValue=60,
-                               Description="Breaching minutes before an alarm")
-
-    def create_deployment_parameters(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def create_conditions(self):
-        self.has_certificate = self.condition("HasCertificate", Not(Equals(Ref(self.certificate), "")))
-        self.is_readonly = self.condition("ReadonlyRootFilesystemEnabled", Equals(Ref(self.readonly), "true"))
 
     def create_rules(self):
         """Template ``Rules``: CloudFormation refuses these parameter sets before it changes anything."""
         rule = self.template.add_rule
-        ecs.fargate_size_rules(self, self.cpu, self.memory)
         not_empty = {"Fn::Not": [{"Fn::Equals": [Ref(self.certificate), ""]}]}
         rule("PublicLoadBalancerHasCertificate", {
             "RuleCondition": {"Fn::Equals": [Ref(self.scheme), "internet-facing"]},
@@ -202,17 +182,7 @@ class LoadBalancedFargateStack(Stack):
             "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [Ref(self.host_name), ""]}]},
                             "AssertDescription": "With a certificate, set ServiceHostName (the name it covers)"}],
         })
-        # Rules compare no numbers: one rule per MinCapacity value lists the MaxCapacity values below it.
-        for low in MIN_CAPACITY:
-            below = [str(v) for v in MAX_CAPACITY if v < low]
-            if below:
-                rule(f"MaxCapacityAtLeast{low}", {
-                    "RuleCondition": {"Fn::Equals": [Ref(self.min_capacity), str(low)]},
-                    "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Contains": [below, Ref(self.max_capacity)]}]},
-                                    "AssertDescription": f"MaxCapacity < MinCapacity ({low})"}],
-                })
 
-    # -- network and load balancer ------------------------------------------
     def create_security_groups(self):
         self.production_port = If(self.has_certificate, 443, 80)
         cidr = Ref(self.ingress_cidr)
@@ -259,6 +229,129 @@ class LoadBalancedFargateStack(Stack):
             ))
         alb.http_to_https_redirect(self, "HttpRedirectListener", self.load_balancer, self.has_certificate)
 
+    def create_outputs(self):
+        x = self.EXPORTS
+        host = If(self.has_certificate, Sub("https://${ServiceHostName}"),
+                  Sub("http://${Dns}", Dns=self.load_balancer.dns_name))
+        values = [
+            (x.vpc_id, Ref(self.vpc)),
+            (x.validation_subnets, Join(",", Ref(self.task_subnets))),
+            (x.validation_security_group, self.validation.id),
+            (x.service_url, host),
+            (x.test_url, Join("", [host, Sub(":${TestListenerPort}")])),
+            (x.task_subnets, Join(",", Ref(self.task_subnets))),
+            (x.task_security_group, self.groups.tasks_id),
+            (x.load_balancer_arn, self.load_balancer.arn),
+            (x.load_balancer_full_name, self.load_balancer.full_name),
+            (x.load_balancer_dns, self.load_balancer.dns_name),
+            (x.production_listener_arn, self.production_listener.arn),
+            (x.test_listener_arn, self.test_listener.arn),
+            (x.blue_target_group_arn, self.blue.arn),
+            (x.blue_target_group, self.blue.name),
+            (x.blue_target_group_full_name, self.blue.full_name),
+            (x.green_target_group_arn, self.green.arn),
+            (x.green_target_group, self.green.name),
+            (x.green_target_group_full_name, self.green.full_name),
+        ]
+        for value, expression in values:
+            self.export(value, expression)
+
+
+class LoadBalancedFargateStack(Stack):
+    """Base of the two service stacks; subclasses add ``create_deployment_parameters``,
+    ``create_service`` and ``create_deployment`` and set ``EXPORTS`` and ``INGRESS`` (their ingress
+    stack's export set: listeners, target groups, the tasks' subnets and group)."""
+
+    environments = ("dev", "staging", "prod")
+    EXPORTS: type = ExportSet
+    INGRESS: type = ExportSet
+    #: Physical names are ``{project}-{env}-{component}...``: the two service stacks of one
+    #: environment must not collide (cluster, service, family, log group, roles, alarms).
+    component = APP_COMPONENT
+    #: Prefix of the task roles' components (``<prefix>ecs-execution``; ECR's pull policy matches
+    #: ``{project}-*-ecs-execution``).
+    role_prefix = ""
+
+    def create(self):
+        self.create_parameters()
+        self.create_deployment_parameters()
+        self.create_conditions()
+        self.create_rules()
+        self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
+        self.topic = TopicReference(foundation.EXPORTS.notifications_topic.imported(), self.key)
+        self.create_ingress_references()
+        self.create_cluster_and_task()
+        self.create_service()
+        self.service.autoscale_on_cpu(Ref(self.min_capacity), Ref(self.max_capacity), Ref(self.cpu_target))
+        self.create_alarms()
+        self.create_deployment()
+        self.create_outputs()
+
+    # -- parameters ---------------------------------------------------------
+    def create_parameters(self):
+        p = self.parameter
+        self.image_tag = p("ImageTag", "Container", "Image tag", Type="String", AllowedPattern=IMAGE_TAG_PATTERN,
+                           ConstraintDescription="a Docker tag: letters, digits, _ . - (max 128)",
+                           Description="Image tag (tools ECR) the stack starts with")
+        self.cpu = p("TaskCpu", "Container", "Task CPU units", Type="Number", Default=256,
+                     AllowedValues=ecs.FARGATE_CPU, Description="1024 = 1 vCPU")
+        self.memory = p("TaskMemory", "Container", "Task memory (MiB)", Type="Number", Default=512,
+                        MinValue=min(ecs.FARGATE_MEMORY_VALUES), MaxValue=max(ecs.FARGATE_MEMORY_VALUES),
+                        Description="Valid for TaskCpu (the Rules check)")
+        self.readonly = p("ReadonlyRootFilesystem", "Container", "Read-only root filesystem", Type="String",
+                          Default="true", AllowedValues=TRUE_FALSE,
+                          Description="A writable /tmp is mounted")
+        self.log_retention = p("LogRetentionDays", "Container", "Container log retention (days)", Type="Number",
+                               Default=30, AllowedValues=LOG_RETENTION_DAYS,
+                               Description="Container log retention")
+        self.min_capacity = p("MinCapacity", "Scaling", "Minimum tasks", Type="Number", Default=2,
+                              AllowedValues=MIN_CAPACITY, Description="Fewest tasks")
+        self.max_capacity = p("MaxCapacity", "Scaling", "Maximum tasks", Type="Number", Default=4,
+                              AllowedValues=MAX_CAPACITY, Description="Most tasks (>= MinCapacity)")
+        self.cpu_target = p("CpuTargetPercent", "Scaling", "CPU target (%)", Type="Number", Default=60, MinValue=10,
+                            MaxValue=90, Description="Average CPU auto scaling aims for")
+        self.alarm_5xx = p("Target5xxThreshold", "Alarms", "Target 5xx per minute", Type="Number", Default=5,
+                           MinValue=1, MaxValue=100000,
+                           Description="5xx per minute that roll back")
+        self.alarm_periods = p("AlarmEvaluationMinutes", "Alarms", "Alarm evaluation (minutes)", Type="Number",
+                               Default=2, MinValue=1, MaxValue=60,
+                               Description="Breaching minutes before an alarm")
+
+    def create_deployment_parameters(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def create_conditions(self):
+        self.is_readonly = self.condition("ReadonlyRootFilesystemEnabled", Equals(Ref(self.readonly), "true"))
+
+    def create_rules(self):
+        """Template ``Rules``: CloudFormation refuses these parameter sets before it changes anything."""
+        rule = self.template.add_rule
+        ecs.fargate_size_rules(self, self.cpu, self.memory)
+        # Rules compare no numbers: one rule per MinCapacity value lists the MaxCapacity values below it.
+        for low in MIN_CAPACITY:
+            below = [str(v) for v in MAX_CAPACITY if v < low]
+            if below:
+                rule(f"MaxCapacityAtLeast{low}", {
+                    "RuleCondition": {"Fn::Equals": [Ref(self.min_capacity), str(low)]},
+                    "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Contains": [below, Ref(self.max_capacity)]}]},
+                                    "AssertDescription": f"MaxCapacity < MinCapacity ({low})"}],
+                })
+
+    # -- the ingress stack's load balancer, as this stack sees it ------------
+    def create_ingress_references(self):
+        x = self.INGRESS
+        self.load_balancer = alb.LoadBalancerReference(x.load_balancer_arn.imported(),
+                                                       x.load_balancer_full_name.imported(),
+                                                       x.load_balancer_dns.imported())
+        self.blue = alb.TargetGroupReference(x.blue_target_group_arn.imported(), x.blue_target_group.imported(),
+                                             x.blue_target_group_full_name.imported())
+        self.green = alb.TargetGroupReference(x.green_target_group_arn.imported(), x.green_target_group.imported(),
+                                              x.green_target_group_full_name.imported())
+        self.production_listener = alb.ListenerReference(x.production_listener_arn.imported())
+        self.test_listener = alb.ListenerReference(x.test_listener_arn.imported())
+        self.task_subnets = Split(",", x.task_subnets.imported())
+        self.tasks_security_group = x.task_security_group.imported()
+
     # -- compute --------------------------------------------------------------
     def create_cluster_and_task(self):
         self.cluster = ecs.Cluster(self, "Cluster", naming.physical_name(self.component))
@@ -280,14 +373,14 @@ class LoadBalancedFargateStack(Stack):
         )
 
     def fargate_service(self, controller, load_balancers, grace_period, deployment_configuration=None, depends_on=()):
-        """The service in the task subnets with the tasks' group; it waits for the listeners (they must
-        forward before tasks register) and the execution role's policies (pull and log at start)."""
+        """The service in the task subnets with the tasks' group (the ingress stack, deployed first, holds
+        the listeners that must forward before tasks register); it waits for the execution role's
+        policies (pull and log at start)."""
         return ecs.FargateService(
             self, "Service", naming.physical_name(self.component), cluster=self.cluster, task_definition=self.task,
-            subnets=Ref(self.task_subnets), security_group=self.groups.tasks_id, load_balancers=load_balancers,
+            subnets=self.task_subnets, security_group=self.tasks_security_group, load_balancers=load_balancers,
             grace_period=grace_period, controller=controller, deployment_configuration=deployment_configuration,
-            depends_on=[self.production_listener.listener.title, self.test_listener.listener.title,
-                        self.execution_role.logical_id + "Policy", self.execution_role.logical_id + "UnscopedPolicy",
+            depends_on=[self.execution_role.logical_id + "Policy", self.execution_role.logical_id + "UnscopedPolicy",
                         *depends_on],
         )
 
@@ -305,8 +398,6 @@ class LoadBalancedFargateStack(Stack):
 
     # -- outputs -------------------------------------------------------------
     def common_outputs(self):
-        dns = self.load_balancer.dns_name
-        host = If(self.has_certificate, Sub("https://${ServiceHostName}"), Sub("http://${Dns}", Dns=dns))
         x = self.EXPORTS
         return [
             (x.cluster_name, self.cluster.name),
@@ -317,14 +408,9 @@ class LoadBalancedFargateStack(Stack):
             (x.container_name, CONTAINER_NAME),
             (x.container_port, str(CONTAINER_PORT)),
             (x.log_group, self.log_group.name),
-            (x.service_url, host),
-            (x.test_url, Join("", [host, Sub(":${TestListenerPort}")])),
             (x.deploy_spec, Sub(DEPLOY_SPEC, Family=self.task.family, ExecutionRoleArn=self.execution_role.arn,
                                 TaskRoleArn=self.task_role.arn, Cpu=Ref(self.cpu), Memory=Ref(self.memory),
                                 LogGroup=self.log_group.name, Readonly=Ref(self.readonly))),
-            (x.vpc_id, Ref(self.vpc)),
-            (x.validation_subnets, Join(",", Ref(self.task_subnets))),
-            (x.validation_security_group, self.validation.id),
         ]
 
     def create_outputs(self):

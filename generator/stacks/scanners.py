@@ -82,6 +82,5 @@ class ImageScannerStack(_ScannerStack):
         )
         project.role.grant(ecr.repository("${EnvironmentName}").grant_read_scan_findings(), unscoped(
             [inspector2.ListFindings, inspector2.ListCoverage],
-            "inspector2 ListFindings and ListCoverage have no resource level permission; enhanced ECR scanning "
-            "reports through Amazon Inspector"))
+            "inspector2 list actions have no resource level permission"))  # enhanced scanning reports via Inspector
         self.export(IMAGE_EXPORTS.project, project.name)

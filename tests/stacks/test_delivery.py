@@ -127,7 +127,7 @@ def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
     assert len(projects) == len(TARGETS)
     for target in TARGETS:
         project = projects[d.validation_project_id(target)]["Properties"]
-        prefix = "${ProjectName}-${%s}-%s-" % (target.parameter, d.target_stack)
+        prefix = "${ProjectName}-${%s}-%s-" % (target.parameter, d.endpoint_stack or d.target_stack)
         vpc = project["VpcConfig"]
         assert vpc["VpcId"] == {"Fn::ImportValue": {"Fn::Sub": prefix + "VpcId"}}
         assert vpc["Subnets"] == {"Fn::Split": [",", {"Fn::ImportValue": {"Fn::Sub": prefix + "ValidationSubnetIds"}}]}
@@ -151,9 +151,11 @@ def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
 
 def test_target_exports_the_pipeline_needs_are_declared_by_the_target_stack(delivery, templates):
     d = delivery["delivery"]
-    outputs = templates[d.target_stack]["Outputs"]
+    stack = d.endpoint_stack or d.target_stack
+    outputs = templates[stack]["Outputs"]
     for key in TARGET_EXPORT_KEYS:
-        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (d.target_stack, key)}
+        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (stack, key)}
+    assert stack in {r.rpartition(":")[2] for r in delivery["cls"].requires}
 
 
 SCANNERS = ("source-scanner", "image-scanner")

@@ -57,7 +57,10 @@ def test_push_is_denied_to_everyone_but_the_build_roles(repository):
     condition, with_pusher, without = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"]
     assert condition == "HasBootstrapPusher"
     assert without == build_roles and with_pusher == build_roles + [{"Ref": "BootstrapPusherArn"}]
-    assert set(ecr_stack.IMAGE_BUILD_COMPONENTS) == {"ecs-image", "ecs-native-image"}
+    from generator import registry
+    pushing = {f"{s.delivery.component}-image" for s in registry.STACKS
+               if getattr(s, "delivery", None) and getattr(s, "build_project_id", "") == "ImageBuildProject"}
+    assert set(ecr_stack.IMAGE_BUILD_COMPONENTS) == pushing and len(pushing) == 2
     assert load_template("ecr")["Parameters"]["BootstrapPusherArn"]["Default"] == ""
     # No statement allows pushing: the build roles push with their own identity grants.
     assert not [s for s in found if s["Effect"] == "Allow" and "ecr:PutImage" in s["Action"]]

@@ -1,4 +1,5 @@
-"""The ecs-service stack: blue/green through CodeDeploy, Fargate hardening, least-privilege network and IAM."""
+"""The ecs-service stacks (``ecs-ingress`` and ``ecs-service``): blue/green through CodeDeploy, Fargate
+hardening, least-privilege network and IAM."""
 import json
 import re
 
@@ -14,6 +15,16 @@ def template():
     return load_template("ecs-service")
 
 
+@pytest.fixture(scope="module")
+def ingress():
+    return load_template("ecs-ingress")
+
+
+def imported(key, stack="ecs-ingress"):
+    """A value of this environment's ingress stack, as the service stack imports it."""
+    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (stack, key)}}
+
+
 def props(template, logical_id):
     return template["Resources"][logical_id]["Properties"]
 
@@ -25,11 +36,10 @@ def test_service_uses_codedeploy_controller_in_private_subnets(template):
     assert p["LaunchType"] == "FARGATE"
     vpc = p["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert vpc["AssignPublicIp"] == "DISABLED"
-    assert vpc["Subnets"] == {"Ref": "TaskSubnetIds"}
-    assert vpc["SecurityGroups"] == [{"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}]
-    assert template["Parameters"]["TaskSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+    assert vpc["Subnets"] == {"Fn::Split": [",", imported("TaskSubnetIds")]}
+    assert vpc["SecurityGroups"] == [imported("TaskSecurityGroupId")]
     assert p["LoadBalancers"] == [{"ContainerName": "app", "ContainerPort": 8080,
-                                   "TargetGroupArn": {"Ref": "BlueTargetGroup"}}]
+                                   "TargetGroupArn": imported("BlueTargetGroupArn")}]
 
 
 def parameters_in(value) -> set:
@@ -55,11 +65,13 @@ def test_no_stack_update_ever_changes_the_codedeploy_service(template):
     assert not {"DesiredCount", "ContainerName", "ContainerPort"} & set(template["Parameters"])
 
 
-def test_service_waits_for_its_task_definition_listeners_and_the_execution_roles_policies(template):
+def test_service_waits_for_its_task_definition_and_the_execution_roles_policies(template):
+    """The listeners it registers behind are in ecs-ingress, which the service stack requires (deployed first)."""
+    from generator import registry
     _, service = one(template, "AWS::ECS::Service")
-    assert set(service["DependsOn"]) == {"TaskDefinition", "ProductionListener", "TestListener",
-                                         "TaskExecutionRolePolicy", "TaskExecutionRoleUnscopedPolicy"}
+    assert set(service["DependsOn"]) == {"TaskDefinition", "TaskExecutionRolePolicy", "TaskExecutionRoleUnscopedPolicy"}
     assert set(service["DependsOn"]) <= set(template["Resources"])
+    assert "ecs-ingress" in registry.get("ecs-service").requires
 
 
 def test_deployment_group_is_blue_green_with_both_target_groups_and_listeners(template):
@@ -67,10 +79,9 @@ def test_deployment_group_is_blue_green_with_both_target_groups_and_listeners(te
     p = group["Properties"]
     assert p["DeploymentStyle"] == {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}
     [pair] = p["LoadBalancerInfo"]["TargetGroupPairInfoList"]
-    assert pair["TargetGroups"] == [{"Name": {"Fn::GetAtt": ["BlueTargetGroup", "TargetGroupName"]}},
-                                    {"Name": {"Fn::GetAtt": ["GreenTargetGroup", "TargetGroupName"]}}]
-    assert pair["ProdTrafficRoute"] == {"ListenerArns": [{"Ref": "ProductionListener"}]}
-    assert pair["TestTrafficRoute"] == {"ListenerArns": [{"Ref": "TestListener"}]}
+    assert pair["TargetGroups"] == [{"Name": imported("BlueTargetGroupName")}, {"Name": imported("GreenTargetGroupName")}]
+    assert pair["ProdTrafficRoute"] == {"ListenerArns": [imported("ProductionListenerArn")]}
+    assert pair["TestTrafficRoute"] == {"ListenerArns": [imported("TestListenerArn")]}
     assert p["ECSServices"] == [{"ClusterName": {"Ref": "Cluster"}, "ServiceName": {"Fn::GetAtt": ["Service", "Name"]}}]
     assert p["DeploymentConfigName"] == {"Ref": "DeploymentConfigName"}
     termination = p["BlueGreenDeploymentConfiguration"]["TerminateBlueInstancesOnDeploymentSuccess"]
@@ -95,12 +106,12 @@ def test_rollback_on_failure_and_alarm_with_5xx_and_unhealthy_host_alarms_attach
     assert attached == set(alarms) and len(attached) == 3
     metrics = {alarms[a]["Properties"]["MetricName"] for a in attached}
     assert metrics == {"HTTPCode_Target_5XX_Count", "UnHealthyHostCount"}
-    unhealthy_groups = {
-        d["Value"]["Fn::GetAtt"][0]
-        for a in attached if alarms[a]["Properties"]["MetricName"] == "UnHealthyHostCount"
+    unhealthy_groups = [
+        d["Value"]
+        for a in sorted(attached) if alarms[a]["Properties"]["MetricName"] == "UnHealthyHostCount"
         for d in alarms[a]["Properties"]["Dimensions"] if d["Name"] == "TargetGroup"
-    }
-    assert unhealthy_groups == {"BlueTargetGroup", "GreenTargetGroup"}
+    ]
+    assert unhealthy_groups == [imported("BlueTargetGroupFullName"), imported("GreenTargetGroupFullName")]
     for alarm in alarms.values():
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
         assert alarm["Properties"]["AlarmActions"] == [
@@ -167,7 +178,8 @@ def test_cpu_memory_rules_accept_exactly_fargates_combinations(template):
     assert FARGATE_MEMORY[256] == [512, 1024, 2048] and FARGATE_MEMORY[4096][-1] == 30720
 
 
-def test_task_security_group_only_accepts_the_load_balancer_group(template):
+def test_task_security_group_only_accepts_the_load_balancer_group(ingress):
+    template = ingress
     tasks = props(template, "TaskSecurityGroup")
     [rule] = tasks["SecurityGroupIngress"]
     assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
@@ -177,7 +189,8 @@ def test_task_security_group_only_accepts_the_load_balancer_group(template):
     assert not [r for r in standalone.values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}]
 
 
-def test_load_balancer_group_accepts_only_listener_ports_from_the_cidr_parameter(template):
+def test_load_balancer_group_accepts_only_listener_ports_from_the_cidr_parameter(ingress):
+    template = ingress
     p = props(template, "LoadBalancerSecurityGroup")
     standalone = {k: v for k, v in resources(template, "AWS::EC2::SecurityGroupIngress").items()
                   if "SourceSecurityGroupId" not in v["Properties"]}
@@ -201,7 +214,8 @@ def test_load_balancer_group_accepts_only_listener_ports_from_the_cidr_parameter
     assert egress["Properties"]["DestinationSecurityGroupId"] == {"Fn::GetAtt": ["TaskSecurityGroup", "GroupId"]}
 
 
-def test_load_balancer_attributes(template):
+def test_load_balancer_attributes(ingress):
+    template = ingress
     _, lb = one(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     attributes = {a["Key"]: a["Value"] for a in lb["Properties"]["LoadBalancerAttributes"]}
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
@@ -212,7 +226,8 @@ def test_load_balancer_attributes(template):
     assert lb["Properties"]["Scheme"] == {"Ref": "LoadBalancerScheme"}
 
 
-def test_foundation_bucket_accepts_alb_logs_where_the_alb_writes_them(template):
+def test_foundation_bucket_accepts_alb_logs_where_the_alb_writes_them(ingress):
+    template = ingress
     _, lb = one(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     prefix = {a["Key"]: a["Value"] for a in lb["Properties"]["LoadBalancerAttributes"]}["access_logs.s3.prefix"]
     foundation = load_template("foundation")
@@ -224,7 +239,8 @@ def test_foundation_bucket_accepts_alb_logs_where_the_alb_writes_them(template):
     assert statement["Resource"][0]["Fn::Sub"][0] == "${Arn}/" + prefix + "/AWSLogs/${AWS::AccountId}/*"
 
 
-def test_https_when_a_certificate_is_given_and_port_80_only_redirects(template):
+def test_https_when_a_certificate_is_given_and_port_80_only_redirects(ingress):
+    template = ingress
     for name in ("ProductionListener", "TestListener"):
         p = props(template, name)
         assert p["Protocol"] == {"Fn::If": ["HasCertificate", "HTTPS", "HTTP"]}
@@ -235,7 +251,8 @@ def test_https_when_a_certificate_is_given_and_port_80_only_redirects(template):
     assert action["Type"] == "redirect" and action["RedirectConfig"]["Protocol"] == "HTTPS"
 
 
-def test_target_groups_are_ip_targets_with_health_checks(template):
+def test_target_groups_are_ip_targets_with_health_checks(ingress):
+    template = ingress
     groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert set(groups) == {"BlueTargetGroup", "GreenTargetGroup"}
     for group in groups.values():
@@ -275,10 +292,10 @@ def test_codedeploy_role_has_a_scoped_inline_policy_instead_of_the_managed_one(t
         "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/${Service}", service]}]
     assert scoped[("ecs:CreateTaskSet", "ecs:DeleteTaskSet")]["Resource"] == [{"Fn::Sub": [
         "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-set/${Cluster}/${Service}/*", service]}]
-    assert scoped[("elasticloadbalancing:ModifyListener",)]["Resource"] == [{"Ref": "ProductionListener"},
-                                                                           {"Ref": "TestListener"}]
+    assert scoped[("elasticloadbalancing:ModifyListener",)]["Resource"] == [imported("ProductionListenerArn"),
+                                                                           imported("TestListenerArn")]
     assert scoped[("elasticloadbalancing:ModifyRule",)]["Resource"][0]["Fn::Sub"][1] == {
-        "Lb": {"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]}}
+        "Lb": imported("LoadBalancerFullName")}
     assert scoped[("cloudwatch:DescribeAlarms",)]["Resource"] == [
         {"Fn::GetAtt": [a, "Arn"]} for a in ("Target5xxAlarm", "BlueUnhealthyHostsAlarm", "GreenUnhealthyHostsAlarm")]
     passing = scoped[("iam:PassRole",)]
@@ -290,12 +307,13 @@ def test_codedeploy_role_has_a_scoped_inline_policy_instead_of_the_managed_one(t
     assert not [a for a in everything if a.split(":")[0] in ("s3", "sns", "lambda")]
 
 
-def test_exports_cover_what_the_ecs_pipeline_needs(template):
+def test_exports_cover_what_the_ecs_pipeline_needs(template, ingress):
     exported = {k for k, v in template["Outputs"].items() if "Export" in v}
     assert {"ClusterName", "ServiceName", "CodeDeployApplicationName", "DeploymentGroupName", "TaskDefinitionFamily",
-            "TaskExecutionRoleArn", "TaskRoleArn", "ProductionListenerArn", "TestListenerArn", "BlueTargetGroupName",
-            "GreenTargetGroupName", "DeploySpec", "VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId",
-            "ServiceUrl", "ContainerName", "ContainerPort", "LogGroupName"} <= exported
+            "TaskExecutionRoleArn", "TaskRoleArn", "DeploySpec", "ContainerName", "ContainerPort",
+            "LogGroupName"} <= exported
+    assert {"ProductionListenerArn", "TestListenerArn", "BlueTargetGroupName", "GreenTargetGroupName", "VpcId",
+            "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl"} <= set(ingress["Outputs"])
 
 
 def test_no_literal_partition_region_or_account(template):
@@ -307,6 +325,7 @@ def test_no_literal_partition_region_or_account(template):
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_parameter_files(env):
     params = json.loads((PARAMS / env / "ecs-service.json").read_text())["Parameters"]
+    params.update(json.loads((PARAMS / env / "ecs-ingress.json").read_text())["Parameters"])
     cpu, memory = int(params["TaskCpu"]), int(params["TaskMemory"])
     assert memory in FARGATE_MEMORY[cpu], f"{env}: {cpu} CPU units cannot have {memory} MiB"
     assert params["ReadonlyRootFilesystem"] == "true"
@@ -316,6 +335,7 @@ def test_parameter_files(env):
 
 def test_prod_protects_its_load_balancer_and_deploys_gradually():
     prod = json.loads((PARAMS / "prod" / "ecs-service.json").read_text())["Parameters"]
+    prod.update(json.loads((PARAMS / "prod" / "ecs-ingress.json").read_text())["Parameters"])
     assert prod["TestListenerCidr"] != "0.0.0.0/0", "the release under test must not be public"
     assert prod["DeletionProtection"] == "true"
     assert prod["CertificateArn"], "an internet-facing prod load balancer must listen with HTTPS"

@@ -1,4 +1,5 @@
-"""What both ECS service stacks share: the validation contract (exports, security group, URL) and the Rules."""
+"""What both ECS service kinds share: the ingress stacks' validation contract (exports, security group,
+URL) and TLS Rules, the service stacks' capacity Rules, and the split between the two."""
 import json
 
 import pytest
@@ -6,11 +7,23 @@ import pytest
 from generator.stacks.ecs_web import MAX_CAPACITY, MIN_CAPACITY
 from tests.helpers import PARAMS, load_template, resources
 
-STACKS = ["ecs-service", "ecs-native-service"]
+SERVICES = ["ecs-service", "ecs-native-service"]
+INGRESS = {"ecs-service": "ecs-ingress", "ecs-native-service": "ecs-native-ingress"}
+STACKS = SERVICES + list(INGRESS.values())
 
 
 @pytest.fixture(scope="module", params=STACKS)
 def stack(request):
+    return request.param, load_template(request.param)
+
+
+@pytest.fixture(scope="module", params=list(INGRESS.values()))
+def ingress(request):
+    return request.param, load_template(request.param)
+
+
+@pytest.fixture(scope="module", params=SERVICES)
+def service(request):
     return request.param, load_template(request.param)
 
 
@@ -46,8 +59,8 @@ def test_parameter_files_pass_the_rules(stack, env):
     assert broken_rules(template, values) == []
 
 
-def test_public_load_balancer_requires_a_certificate_and_a_certificate_a_host_name(stack):
-    _, template = stack
+def test_public_load_balancer_requires_a_certificate_and_a_certificate_a_host_name(ingress):
+    _, template = ingress
     public = {"LoadBalancerScheme": "internet-facing", "CertificateArn": "", "ServiceHostName": ""}
     assert broken_rules(template, public) == ["PublicLoadBalancerHasCertificate"]
     certificate = dict(public, CertificateArn="arn:aws:acm:eu-west-1:111122223333:certificate/x")
@@ -57,16 +70,16 @@ def test_public_load_balancer_requires_a_certificate_and_a_certificate_a_host_na
 
 @pytest.mark.parametrize("low", MIN_CAPACITY)
 @pytest.mark.parametrize("high", MAX_CAPACITY)
-def test_min_capacity_may_not_exceed_max_capacity(stack, low, high):
-    _, template = stack
+def test_min_capacity_may_not_exceed_max_capacity(service, low, high):
+    _, template = service
     broken = broken_rules(template, {"MinCapacity": str(low), "MaxCapacity": str(high)})
     assert bool(broken) is (low > high), broken
     assert template["Parameters"]["MinCapacity"]["AllowedValues"] == MIN_CAPACITY
     assert template["Parameters"]["MaxCapacity"]["AllowedValues"] == MAX_CAPACITY
 
 
-def test_validation_contract_exports(stack):
-    name, template = stack
+def test_validation_contract_exports(ingress):
+    name, template = ingress
     outputs = template["Outputs"]
     for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl"):
         assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (name, key)}
@@ -79,8 +92,8 @@ def test_validation_contract_exports(stack):
                                                              "LoadBalancer", "DNSName"]}}]}]}
 
 
-def test_validation_group_reaches_the_listener_ports_and_the_load_balancer_admits_it(stack):
-    _, template = stack
+def test_validation_group_reaches_the_listener_ports_and_the_load_balancer_admits_it(ingress):
+    _, template = ingress
     group = template["Resources"]["ValidationSecurityGroup"]["Properties"]
     ports = [{"Fn::If": ["HasCertificate", 443, 80]}, {"Ref": "TestListenerPort"}]
     to_lb = [r for r in group["SecurityGroupEgress"] if "DestinationSecurityGroupId" in r]
@@ -95,8 +108,8 @@ def test_validation_group_reaches_the_listener_ports_and_the_load_balancer_admit
     assert all(r["GroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]} for r in admitted)
 
 
-def test_port_80_only_redirects(stack):
-    _, template = stack
+def test_port_80_only_redirects(ingress):
+    _, template = ingress
     listeners = resources(template, "AWS::ElasticLoadBalancingV2::Listener")
     on_80 = [k for k, v in listeners.items() if v["Properties"]["Port"] == 80]
     assert on_80 == ["HttpRedirectListener"]
@@ -105,7 +118,7 @@ def test_port_80_only_redirects(stack):
 
 
 def test_prod_is_public_with_tls_and_staging_internal():
-    for name in STACKS:
+    for name in INGRESS.values():
         prod = json.loads((PARAMS / "prod" / f"{name}.json").read_text())["Parameters"]
         staging = json.loads((PARAMS / "staging" / f"{name}.json").read_text())["Parameters"]
         assert prod["LoadBalancerScheme"] == "internet-facing" and prod["CertificateArn"] and prod["ServiceHostName"]
@@ -128,3 +141,33 @@ def test_templates_stay_deployable_inline():
     from tests.helpers import TEMPLATES
     for name in STACKS:
         assert (TEMPLATES / f"{name}.yaml").stat().st_size < 51200
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_service_stack_takes_its_load_balancer_from_its_ingress_stack(name):
+    """The split: the service stack requires its ingress stack and imports every load balancer value from it."""
+    from generator import registry
+    template = load_template(name)
+    assert INGRESS[name] in registry.get(name).requires
+    assert not resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert not resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    [service] = resources(template, "AWS::ECS::Service").values()
+    [entry] = service["Properties"]["LoadBalancers"]
+    assert entry["TargetGroupArn"] == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-"
+                                                                        "BlueTargetGroupArn" % INGRESS[name]}}
+    ingress_outputs = load_template(INGRESS[name])["Outputs"]
+    prefix = "${ProjectName}-${EnvironmentName}-%s-" % INGRESS[name]
+    imported = {v["Fn::ImportValue"]["Fn::Sub"][len(prefix):] for v in _walk(template["Resources"])
+                if isinstance(v, dict) and isinstance(v.get("Fn::ImportValue"), dict)
+                and str(v["Fn::ImportValue"].get("Fn::Sub", "")).startswith(prefix)}
+    assert imported and imported <= set(ingress_outputs)
+
+
+def _walk(value):
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
