@@ -160,7 +160,7 @@ def test_sample_app_dockerfile_runs_non_root_with_a_health_check_on_the_stack_po
     lines = [l.strip() for l in (app / "Dockerfile").read_text().splitlines() if l.strip() and not l.startswith("#")]
     users = [l.split()[1] for l in lines if l.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("0", "root"), "the image must end as a non-root user"
-    parameters = load_template("ecs-service")["Parameters"]
+    parameters = load_template("ecs-ingress")["Parameters"]  # the target groups' health check
     assert f"EXPOSE {load_template('ecs-service')['Outputs']['ContainerPort']['Value']}" in lines
     healthcheck = " ".join(lines[[i for i, l in enumerate(lines) if l.startswith("HEALTHCHECK")][0]:])
     assert parameters["HealthCheckPath"]["Default"] in healthcheck

@@ -177,7 +177,7 @@ def test_ecs_fargate_size_rules(tmp_path):
     data = committed("prod", "ecs-service")
     data["Parameters"].update({"TaskCpu": "256", "TaskMemory": "4096"})
     [line] = rule_problems(tmp_path, "ecs-service", data)
-    assert "Rules.FargateMemoryFor256Cpu: With 256 CPU units Fargate accepts memory (MiB) of 512, 1024, 2048" in line
+    assert "Rules.FargateMemoryFor256Cpu: Fargate rejects this TaskMemory with 256 CPU" in line
     data["Parameters"]["TaskMemory"] = "2048"
     path = tmp_path / "ok.json"
     path.write_text(json.dumps(data))

@@ -174,11 +174,11 @@ class Integ:
     def _session(self):
         if self.clients is not None:
             return self.clients.session
-        import boto3
+        from ..stackmodel import Clients, Target
 
         # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is what the SDKs and the docs use
         region = self.args.region or os.environ.get("AWS_REGION") or None
-        return boto3.session.Session(profile_name=self.args.profile, region_name=region)
+        return Clients(Target(region=region, profile=self.args.profile)).session
 
     # -- local checks ------------------------------------------------------------
     def prepare(self) -> list:

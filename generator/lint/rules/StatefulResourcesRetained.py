@@ -13,8 +13,8 @@ class StatefulResourcesRetained(CloudFormationLintRule):
     description = (
         "A bucket, key, table, repository, log group, queue or database must say what happens to its "
         "data on stack deletion and on replacement. Stateful means what deploy's protection guard and "
-        "review's data-loss flag mean (generator.stackmodel.STATEFUL_TYPES: cfn-lint's "
-        "StatefulResources.json plus repositories and others, or a DeletionPolicy that keeps the "
+        "review's data-loss flag mean (generator.stackmodel.STATEFUL_TYPES: cfn-lint's list of "
+        "stateful resources plus repositories and others, or a DeletionPolicy that keeps the "
         "resource). cfn-lint's I3011 skips buckets (they cannot be deleted while not empty); this rule "
         "does not, and also covers repositories."
     )
