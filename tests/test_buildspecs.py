@@ -201,7 +201,7 @@ def test_inline_copies_in_the_buildspecs_match_their_files():
     assert pins.main(["check"]) == 0
     for name, expected in {"security-scan.yml": {"buildspecs/requirements-scan.txt", "buildspecs/scan_gate.py"},
                            "image-scan.yml": {"buildspecs/image_scan_gate.py"},
-                           "docker-build.yml": {"buildspecs/requirements-sbom.txt"},
+                           "docker-build.yml": {"buildspecs/requirements-sbom.txt", "buildspecs/ecs_artifacts.py"},
                            "build.yml": {"buildspecs/requirements-sbom.txt"}}.items():
         text = (BUILDSPECS / name).read_text()
         assert set(pins.inlined_paths(text)) == expected, name

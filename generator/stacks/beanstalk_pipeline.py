@@ -13,7 +13,7 @@ from troposphere import Sub
 
 from ..components.codebuild import BuildProject
 from .beanstalk import APP_EXPORTS, EXPORTS, environment_deploy_grants
-from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
+from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, Target, validation_stack
 
 BEANSTALK = Delivery("beanstalk", "beanstalk-build", "beanstalk-validation", "beanstalk-pipeline", "beanstalk-env")
 
@@ -39,11 +39,8 @@ class BeanstalkBuildStack(DeliveryBuildStack):
         ]
 
 
-class BeanstalkValidationStack(DeliveryValidationStack):
-    name = BEANSTALK.validation_stack
-    description = "Elastic Beanstalk delivery: validation of each target from inside its VPC"
-    requires = ("foundation", "artifacts", "staging:beanstalk-env", "prod:beanstalk-env")
-    delivery = BEANSTALK
+BeanstalkValidationStack = validation_stack(
+    BEANSTALK, "Elastic Beanstalk delivery: validation of each target from inside its VPC", __name__)
 
 
 class BeanstalkPipelineStack(DeliveryPipelineStack):

@@ -176,7 +176,7 @@ class DeliveryBuildStack(Stack):
 class DeliveryValidationStack(Stack):
     """``<kind>-validation`` (tools): one validation project per target, inside the target's VPC
     (the target may be an internal load balancer), calling the URL the target exports with TLS
-    verification on. Subclasses set ``name``, ``description``, ``requires`` and ``delivery``."""
+    verification on. Made for a delivery by :func:`validation_stack`."""
 
     environments = ("tools",)
     delivery: Delivery = None
@@ -210,6 +210,18 @@ class DeliveryValidationStack(Stack):
                 environment=[("TARGET_URL", value("ServiceUrl").imported(env)), ("HEALTH_PATH", Ref(self.health_path))],
             )
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
+
+
+def validation_stack(delivery: Delivery, description: str, module: str) -> type:
+    """The validation stack class of ``delivery`` (defined in ``module``, named in the template header): it
+    needs the foundation and artifact store in tools and each target's endpoint stack (what it validates)."""
+    endpoint = delivery.endpoint_stack or delivery.target_stack
+    return type(f"{''.join(p.capitalize() for p in delivery.validation_stack.split('-'))}Stack",
+                (DeliveryValidationStack,), {
+                    "name": delivery.validation_stack, "description": description, "delivery": delivery,
+                    "requires": ("foundation", "artifacts") + tuple(f"{t.default}:{endpoint}" for t in TARGETS),
+                    "__module__": module,
+                })
 
 
 class DeliveryPipelineStack(Stack):

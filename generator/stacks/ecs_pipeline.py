@@ -22,7 +22,7 @@ from ..components.codebuild import LOCAL_CACHE, BuildProject, action_variables
 from ..components.pipeline import SOURCE
 from . import ecr, ecs_native_service, ecs_service, scanners
 from .delivery import (BUILD_OUTPUT, PRODUCTION, STAGING, TARGETS, Delivery, DeliveryBuildStack,
-                       DeliveryPipelineStack, DeliveryValidationStack, Target)
+                       DeliveryPipelineStack, Target, validation_stack)
 
 IMAGE_SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: Folder of each target's ``taskdef.json`` / ``appspec.yaml`` in the build output: the pipeline's
@@ -95,11 +95,8 @@ class EcsBuildStack(DeliveryBuildStack):
         return variables
 
 
-class EcsValidationStack(DeliveryValidationStack):
-    name = CODEDEPLOY.validation_stack
-    description = "ECS (CodeDeploy blue/green) delivery: validation of each target from inside its VPC"
-    requires = ("foundation", "artifacts", "staging:ecs-ingress", "prod:ecs-ingress")
-    delivery = CODEDEPLOY
+EcsValidationStack = validation_stack(
+    CODEDEPLOY, "ECS (CodeDeploy blue/green) delivery: validation of each target from inside its VPC", __name__)
 
 
 class EcsPipelineStack(DeliveryPipelineStack):
@@ -162,11 +159,8 @@ class EcsNativeBuildStack(EcsBuildStack):
     service_module = ecs_native_service
 
 
-class EcsNativeValidationStack(DeliveryValidationStack):
-    name = NATIVE.validation_stack
-    description = "ECS (native deployments) delivery: validation of each target from inside its VPC"
-    requires = ("foundation", "artifacts", "staging:ecs-native-ingress", "prod:ecs-native-ingress")
-    delivery = NATIVE
+EcsNativeValidationStack = validation_stack(
+    NATIVE, "ECS (native deployments) delivery: validation of each target from inside its VPC", __name__)
 
 
 class EcsNativePipelineStack(EcsPipelineStack):

@@ -7,7 +7,7 @@ import pytest
 from generator import registry
 from generator.components.codebuild import BUILDSPEC_DIR
 from generator.stacks.delivery import TARGET_EXPORT_KEYS, TARGETS
-from tests.helpers import as_list, resources, statements
+from tests.helpers import as_list, resources, statements, walk
 
 PIPELINES = [s for s in registry.STACKS if getattr(s, "build_class", None) is not None]
 KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
@@ -264,17 +264,8 @@ def test_targets_are_parameters_not_literals(delivery):
         params = template["Parameters"]
         assert params["StagingEnvironment"]["Default"] == "staging"
         assert params["ProductionEnvironment"]["Default"] == "prod"
-        imports = [json.dumps(v) for v in _walk(template["Resources"]) if isinstance(v, dict) and "Fn::ImportValue" in v]
+        imports = [json.dumps(v) for v in walk(template["Resources"]) if isinstance(v, dict) and "Fn::ImportValue" in v]
         assert imports
         for text in imports:
             assert "${ProjectName}-staging-" not in text and "${ProjectName}-prod-" not in text, text
 
-
-def _walk(value):
-    yield value
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)

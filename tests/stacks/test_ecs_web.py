@@ -5,7 +5,7 @@ import json
 import pytest
 
 from generator.stacks.ecs_web import MAX_CAPACITY, MIN_CAPACITY
-from tests.helpers import PARAMS, load_template, resources
+from tests.helpers import PARAMS, load_template, resources, walk
 
 SERVICES = ["ecs-service", "ecs-native-service"]
 INGRESS = {"ecs-service": "ecs-ingress", "ecs-native-service": "ecs-native-ingress"}
@@ -157,17 +157,8 @@ def test_the_service_stack_takes_its_load_balancer_from_its_ingress_stack(name):
                                                                         "BlueTargetGroupArn" % INGRESS[name]}}
     ingress_outputs = load_template(INGRESS[name])["Outputs"]
     prefix = "${ProjectName}-${EnvironmentName}-%s-" % INGRESS[name]
-    imported = {v["Fn::ImportValue"]["Fn::Sub"][len(prefix):] for v in _walk(template["Resources"])
+    imported = {v["Fn::ImportValue"]["Fn::Sub"][len(prefix):] for v in walk(template["Resources"])
                 if isinstance(v, dict) and isinstance(v.get("Fn::ImportValue"), dict)
                 and str(v["Fn::ImportValue"].get("Fn::Sub", "")).startswith(prefix)}
     assert imported and imported <= set(ingress_outputs)
 
-
-def _walk(value):
-    yield value
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
