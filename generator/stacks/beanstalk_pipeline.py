@@ -21,7 +21,7 @@ BEANSTALK = Delivery("beanstalk", "beanstalk-build", "beanstalk-validation", "be
 class BeanstalkBuildStack(DeliveryBuildStack):
     name = BEANSTALK.build_stack
     description = "Elastic Beanstalk delivery projects: build, unit tests, security scan, per-target validation"
-    requires = ("foundation", "artifacts", "staging:beanstalk-env", "prod:beanstalk-env")
+    requires = ("foundation", "artifacts")
     delivery = BEANSTALK
     check_actions = (("Test", "TestProject", ["Source"]),)
 
