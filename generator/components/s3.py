@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from awacs import s3 as s3_actions
 from awacs.aws import (
-    Bool, Condition, Deny, Statement, StringEquals, StringNotEqualsIfExists, ArnLike, Allow, Principal,
+    Null, Bool, Condition, Deny, Statement, StringEquals, StringNotEqualsIfExists, ArnLike, Allow, Principal,
 )
 from troposphere import GetAtt, Ref, Sub, s3
 
@@ -177,6 +177,8 @@ class SecureBucket(BucketReference):
         ``EncryptionKey`` = ``key.arn``), CodeBuild does (project ``EncryptionKey`` = ``key.arn``),
         ``aws s3 cp`` needs ``--sse aws:kms --sse-kms-key-id <KeyArn export>``. Relying on the default
         for header-less uploads would need a Null-guarded deny that nobody documents; not done.
+        3. ``aws:kms`` named without a key id, denied explicitly with ``Null`` as well: the ``aws/s3``
+           case must not depend on one reading of ``...IfExists`` (a review read it the other way).
         """
         objects = [self.objects()]
         self.add_policy_statement(Statement(
@@ -191,6 +193,14 @@ class SecureBucket(BucketReference):
             Action=[s3_actions.PutObject], Resource=objects,
             Condition=Condition([
                 StringNotEqualsIfExists({"s3:x-amz-server-side-encryption-aws-kms-key-id": key.arn}),
+            ]),
+        ))
+        self.add_policy_statement(Statement(
+            Sid="DenyKmsUploadsWithoutAKeyId", Effect=Deny, Principal=ANYONE,
+            Action=[s3_actions.PutObject], Resource=objects,
+            Condition=Condition([
+                StringEquals({"s3:x-amz-server-side-encryption": "aws:kms"}),
+                Null({"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"}),
             ]),
         ))
 

@@ -198,3 +198,16 @@ def test_exports(template):
     stores = {f"{store_id(c)[:-len('Bucket')]}Bucket{suffix}" for c in registry.pipeline_components()
               for suffix in ("Name", "Arn")}
     assert set(template["Outputs"]) == {"SourceBucketName", "SourceBucketArn", "ApprovalsTopicArn", *stores}
+
+
+@pytest.mark.parametrize("bucket", STORES + ["SourceBucket"])
+def test_aws_kms_without_a_key_id_is_denied_by_its_own_statement_too(template, bucket):
+    """S3 stores such an upload under the AWS managed key aws/s3: refused whatever reading of ...IfExists."""
+    policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
+                  if p["Properties"]["Bucket"] == {"Ref": bucket})
+    [explicit] = [s for s in statements(policy["Properties"]["PolicyDocument"])
+                  if s.get("Sid") == "DenyKmsUploadsWithoutAKeyId"]
+    request = dict(TLS, **{"s3:x-amz-server-side-encryption": "aws:kms"})
+    assert _denied({"Statement": [explicit]}, request) == "DenyKmsUploadsWithoutAKeyId"
+    request["s3:x-amz-server-side-encryption-aws-kms-key-id"] = FOUNDATION_KEY
+    assert _denied({"Statement": [explicit]}, request) is None
