@@ -219,7 +219,15 @@ class FargateService(ServiceReference):
         )
         if deployment_configuration is not None:
             props["DeploymentConfiguration"] = deployment_configuration
+        if controller == "CODE_DEPLOY":
+            # A tag change is a service update too, and ECS rejects every UpdateService CloudFormation
+            # sends for a CODE_DEPLOY service (see the module docstring): the service carries only the
+            # tags whose values never change without replacing it (Stack.CONSTANT_TAGS), and its tasks
+            # take every tag, CostCenter included, from the task definition, which may change freely.
+            props["PropagateTags"] = "TASK_DEFINITION"
         self.service = stack.add(ecs.Service(logical_id, **props))
+        if controller == "CODE_DEPLOY":
+            stack.tag_constantly(self.service)
         super().__init__(cluster.name, GetAtt(self.service, "Name"))
 
     def autoscale_on_cpu(self, min_capacity, max_capacity, target_percent, cooldown=60):

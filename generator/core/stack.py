@@ -13,6 +13,9 @@ from .suppress import METADATA_KEY, collect, declarations
 
 MANAGED_BY = "cfn-delivery"
 REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "CostCenter")
+#: Required tags whose values change only with the resource's name (ProjectName, EnvironmentName are
+#: in every physical name) or never: what a resource that must never be updated in place may carry.
+CONSTANT_TAGS = ("Project", "Environment", "ManagedBy")
 
 # Values CloudWatch Logs accepts for RetentionInDays.
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
@@ -35,6 +38,7 @@ class Stack:
         self._groups: dict = {}
         self._labels: dict = {}
         self._finalizers: list = []
+        self._constant_tags: set = set()
         self.project = self.parameter(
             naming.PROJECT, "Naming", "Project name",
             Type="String", AllowedPattern=naming.PROJECT_PATTERN,
@@ -79,6 +83,19 @@ class Stack:
     def export(self, value: CrossStackValue, expression, condition=None):
         """Output ``expression`` under the export name declared by ``value``."""
         self.output(value.key, expression, value.description, export=value, condition=condition)
+
+    def tag_constantly(self, resource):
+        """Tag ``resource`` with :data:`CONSTANT_TAGS` only (a resource no stack update may touch: a
+        parameter-valued tag would make CloudFormation update it); E9106 is suppressed with the reason."""
+        from .suppress import Suppression, suppress
+
+        self._constant_tags.add(resource.title)
+        suppress(resource, Suppression(
+            "Tagged only with tags that never change without replacing it: a CostCenter change would make "
+            "CloudFormation update this CODE_DEPLOY service, which ECS rejects; its tasks take CostCenter "
+            "from the task definition (PropagateTags TASK_DEFINITION)",
+            cfn_lint=("E9106",),
+        ))
 
     def on_finalize(self, callback):
         """Run ``callback()`` after ``create`` (components complete policies others added to)."""
@@ -125,6 +142,8 @@ class Stack:
             if not spec:
                 continue
             wanted = self._tag_values()
+            if resource.title in self._constant_tags:
+                wanted = {k: v for k, v in wanted.items() if k in CONSTANT_TAGS}
             existing = resource.properties.get("Tags")
             if spec[0] is dict:
                 merged = dict(wanted)

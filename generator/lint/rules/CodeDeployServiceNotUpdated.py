@@ -8,7 +8,9 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from generator.lint.rules._common import properties, resources
 
 #: Properties ECS refuses in UpdateService for a CODE_DEPLOY service (the handler always sends them).
-WATCHED = ("TaskDefinition", "LoadBalancers", "DesiredCount", "PlatformVersion")
+WATCHED = ("TaskDefinition", "LoadBalancers", "DesiredCount", "PlatformVersion",
+           # a tag change is a service update as well: tags from a parameter (CostCenter) would trigger it
+           "Tags")
 SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -45,9 +47,9 @@ class CodeDeployServiceNotUpdated(CloudFormationLintRule):
         "UpdateService for CODE_DEPLOY services that name a task definition, load balancers, network "
         "configuration or platform version, so any stack update of such a service fails. Its TaskDefinition "
         "must not reference a task definition of the same template (Ref/GetAtt: a new revision ARN on each "
-        "change; name the family instead), and TaskDefinition, LoadBalancers, DesiredCount and PlatformVersion "
-        "must not depend on a parameter, except the parameters the create-only ServiceName uses (changing "
-        "those replaces the service rather than updating it)."
+        "change; name the family instead), and TaskDefinition, LoadBalancers, DesiredCount, PlatformVersion "
+        "and Tags must not depend on a parameter, except the parameters the create-only ServiceName uses "
+        "(changing those replaces the service rather than updating it)."
     )
     source_url = "https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/1529"
     tags = ["resources", "ecs", "codedeploy", "cfn-delivery"]
