@@ -260,7 +260,7 @@ class Deployer:
             if not differences:
                 print(f"no changes: {p.stack_name} already runs this template, parameters and tags "
                       f"(no change set created)")
-                return EXIT_OK
+                return self.verify_protection(p, stack)
             print(f"differs from the deployed stack in: {'; '.join(differences)}")
             deployed_stateful = self._deployed_stateful(p)
         template_arg = changeset.template_argument(p, self.clients, self.args.s3_bucket)
@@ -282,7 +282,7 @@ class Deployer:
             changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
             if changeset.is_no_changes(reason):
                 print(f"no changes: {p.stack_name} is up to date (change set deleted)")
-                return EXIT_OK
+                return self.verify_protection(p, stack) if stack is not None else EXIT_OK
             raise DeployError(f"change set for {p.stack_name} failed: {' '.join(reason.split())} (change set deleted)")
         detail = changeset.describe(self.cfn, p.stack_name, name)
         stateful_ids = set(p.stateful) | set(deployed_stateful)
@@ -309,6 +309,25 @@ class Deployer:
             raise Refused(f"not confirmed: change set {name} deleted; {p.stack_name} unchanged "
                           f"(pass --yes to execute without a prompt)")
         return self.execute(p, name, stack, bool(risky))
+
+    def verify_protection(self, p, stack) -> int:
+        """On a protected environment: check termination protection and the stack policy of a stack
+        that needs no change set, repair what is off (not with --dry-run / --no-execute, which
+        change nothing), report it; exit 1 when a repair is refused."""
+        if not p.config.protected:
+            return EXIT_OK
+        repair = not (self.args.dry_run or self.args.no_execute)
+        try:
+            findings = protect.verify(self.cfn, p, stack, repair=repair)
+        except protect.ProtectionError as err:
+            raise DeployError(str(err))
+        for line in findings:
+            print(f"protection {line}")
+        if not findings:
+            print(f"protection verified: termination protection on, stack policy in place ({protect.describe_guard(p)})")
+        elif not repair:
+            print("protection: a deploy without --dry-run/--no-execute repairs it")
+        return EXIT_OK
 
     def _deployed_stateful(self, p) -> dict:
         try:
@@ -339,7 +358,12 @@ class Deployer:
         guard = protect.stack_policy(p)
         if protected and stack is not None:
             # the policy must be in place before the update it guards
-            protect.set_policy(cfn, p.stack_name, protect.ALLOW_ALL if risky else guard)
+            try:
+                protect.set_policy(cfn, p.stack_name, protect.ALLOW_ALL if risky else guard)
+            except Exception as err:
+                changeset.delete(cfn, p.stack_name, name, False, self.delay)
+                raise DeployError(f"stack policy for {p.stack_name} could not be set before the update "
+                                  f"({one_line(err)}); nothing was executed (change set {name} deleted)")
         seen = watch.event_ids(cfn, p.stack_name)
         cfn.execute_change_set(StackName=p.stack_name, ChangeSetName=name)
         print(f"executing change set {name}; stack events:")
@@ -351,18 +375,29 @@ class Deployer:
                 f"resume watching with: {self._resume_hint(p)}")
         status = final["StackStatus"]
         ok = status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+        unprotected = []
         if protected:
-            if stack is None and ok:
-                protect.enable_termination_protection(cfn, p.stack_name)
-                print("termination protection enabled")
-            elif stack is not None and not stack.get("EnableTerminationProtection"):
-                protect.enable_termination_protection(cfn, p.stack_name)
-                print("termination protection enabled")
+            if (stack is None and ok) or (stack is not None and not stack.get("EnableTerminationProtection")):
+                try:
+                    protect.enable_termination_protection(cfn, p.stack_name)
+                    print("termination protection enabled")
+                except Exception as err:
+                    unprotected.append(f"termination protection could not be enabled ({one_line(err)})")
             if ok or stack is not None:
-                protect.set_policy(cfn, p.stack_name, guard)
-                print(f"stack policy set: Update:Replace/Update:Delete denied on "
-                      f"{', '.join(sorted(p.stateful)) or 'no stateful resources'}")
-        return self.report(p, final, events)
+                try:
+                    protect.set_policy(cfn, p.stack_name, guard)
+                    print(f"stack policy set: {protect.describe_guard(p)}")
+                except Exception as err:
+                    unprotected.append(f"the stack policy could not be set ({one_line(err)})")
+        if not unprotected:
+            return self.report(p, final, events)
+        note = (f"protection of {p.stack_name} not applied: {'; '.join(unprotected)}; the stack is NOT fully "
+                f"protected; fix the permission and deploy again (a deploy with no changes repairs it)")
+        try:
+            self.report(p, final, events)
+        except DeployError as err:
+            raise DeployError(f"{err}\n{note}")
+        raise DeployError(note)
 
     def report(self, p, final, events) -> int:
         status = final["StackStatus"]
