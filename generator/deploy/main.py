@@ -221,9 +221,10 @@ class Deployer:
                 raise DeployError(f"{p.stack_name} requires {req_env}:{req_stack}, but stack {name} {state}; "
                                   f"deploy it first: cfn-delivery deploy --env {req_env} --stack {req_stack}")
 
-    def stack_state(self, p):
-        """``(change_set_type, stack)`` after handling the states that block a deployment."""
-        stack = changeset.describe_stack(self.cfn, p.stack_name)
+    def stack_state(self, p, described=None):
+        """``(change_set_type, stack)`` after handling the states that block a deployment
+        (``described``: the stack as already described, to save a call)."""
+        stack = described or changeset.describe_stack(self.cfn, p.stack_name)
         if stack is None:
             return "CREATE", None
         status = stack["StackStatus"]
@@ -335,7 +336,7 @@ class Deployer:
         if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
             stack = None  # a CREATE change set: the stack exists only as its placeholder
         else:
-            _, stack = self.stack_state(p)
+            _, stack = self.stack_state(p, stack)
         detail = reviewed.check(self.cfn, p, name, changeset.describe)
         print(f"change set {name} matches the local template, parameters and tags")
         deployed_stateful = self._deployed_stateful(p) if stack is not None else {}

@@ -469,3 +469,84 @@ def test_denied_policy_before_an_update_executes_nothing_and_deletes_the_change_
                           f"failed: AccessDenied: not authorized")
     import re
     assert re.search(r"; nothing was executed \(change set cfn-delivery-\S+ deleted\)$", err.strip()), err
+
+
+# -- --execute-change-set: AWS's answers (LocalStack's GetTemplate ignores ChangeSetName) ----------
+
+def _reviewed(name, template, suffix="events", execution="AVAILABLE", changes=()):
+    body = _change_set(name, changes=changes)
+    body["ChangeSetName"] = "reviewed"
+    body["ExecutionStatus"] = execution
+    body["Parameters"] = [{"ParameterKey": "ProjectName", "ParameterValue": name.split("-")[0]},
+                          {"ParameterKey": "EnvironmentName", "ParameterValue": "prod"},
+                          {"ParameterKey": "TopicSuffix", "ParameterValue": suffix}]
+    return body
+
+
+def test_reviewed_create_on_a_protected_environment_is_checked_confirmed_executed_and_protected(prod, capsys,
+                                                                                                monkeypatch):
+    import io
+
+    name = prod.stack_name("prod", "data")
+    template = json.loads((prod.root / "templates" / "data.yaml").read_text())
+    cfn = _client()
+    add = {"Type": "Resource", "ResourceChange": {"Action": "Add", "LogicalResourceId": "Topic",
+                                                  "ResourceType": "AWS::SNS::Topic", "Scope": [], "Details": []}}
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"), {"StackName": name})
+        stub.add_response("describe_change_set", _reviewed(name, template, changes=[add]),
+                          {"StackName": name, "ChangeSetName": "reviewed", "IncludePropertyValues": True})
+        stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
+                          {"StackName": name, "ChangeSetName": "reviewed", "TemplateStage": "Original"})
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": "reviewed"})
+        stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
+        stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
+        stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
+                          {"StackName": name, "EnableTerminationProtection": True})
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--execute-change-set", "reviewed"),
+                        clients=_clients(cfn), stdin=io.StringIO(f"{name}\n"))
+        stub.assert_no_pending_responses()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "change set reviewed matches the local template, parameters and tags" in out
+    assert f"type the stack name ({name}) to execute" in out
+    assert "termination protection enabled" in out and f"{name}: CREATE_COMPLETE" in out
+
+
+def test_reviewed_template_that_differs_from_the_local_one_is_refused(prod, capsys):
+    name = prod.stack_name("prod", "data")
+    template = json.loads((prod.root / "templates" / "data.yaml").read_text())
+    reviewed_template = json.loads(json.dumps(template))
+    del reviewed_template["Resources"]["Logs"]
+    reviewed_template["Outputs"] = {}
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "UPDATE_COMPLETE", EnableTerminationProtection=True))
+        stub.add_response("describe_change_set", _reviewed(name, template, suffix="audit"))
+        stub.add_response("get_template", {"TemplateBody": json.dumps(reviewed_template)})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--execute-change-set", "reviewed", "--yes"),
+                        clients=_clients(cfn))
+        stub.assert_no_pending_responses()  # no ExecuteChangeSet, no DeleteChangeSet
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: change set reviewed no longer matches the local inputs: template (resources Logs; "
+                          "sections Outputs); parameters TopicSuffix (change set 'audit', local 'events'); "
+                          "nothing was executed and the change set is kept; ")
+    assert len(err.splitlines()) == 1
+
+
+def test_obsolete_change_set_is_refused(prod, capsys):
+    name = prod.stack_name("prod", "data")
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "UPDATE_COMPLETE", EnableTerminationProtection=True))
+        stub.add_response("describe_change_set", _reviewed(name, {}, execution="OBSOLETE"))
+        code = main.run(_args("--env", "prod", "--stack", "data", "--execute-change-set", "reviewed", "--yes"),
+                        clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: change set reviewed cannot be executed (status CREATE_COMPLETE, execution OBSOLETE: the stack "
+        "changed after it was created); create a new one with ")
