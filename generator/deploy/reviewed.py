@@ -15,24 +15,20 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_GetTemplat
 """
 from __future__ import annotations
 
-import json
-
 from botocore.exceptions import ClientError
 
-from .. import yamlio
+from ..stackmodel import change_set_template
 from .errors import UsageError
 
 NOT_FOUND = ("ChangeSetNotFound", "ChangeSetNotFoundException")
 
 
 def _template(cfn, stack_name: str, name: str) -> dict:
-    body = cfn.get_template(StackName=stack_name, ChangeSetName=name, TemplateStage="Original").get("TemplateBody")
-    if not body:
+    template = change_set_template(cfn, stack_name, name)
+    if template is None:
         raise UsageError(f"the template of change set {name} could not be read (GetTemplate returned no body), so "
                          f"it cannot be checked against the local template; nothing was executed")
-    if isinstance(body, str):
-        return yamlio.load(body)
-    return json.loads(json.dumps(body))
+    return template
 
 
 def _template_differences(theirs: dict, ours: dict) -> list:
