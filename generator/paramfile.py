@@ -138,6 +138,53 @@ def _normal(value):
         return text
 
 
+def _json_kind(value) -> str:
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    if isinstance(value, list):
+        return "a JSON list"
+    if isinstance(value, dict):
+        return "a JSON object"
+    if value is None:
+        return "JSON null"
+    return f"a {type(value).__name__}"
+
+
+def _as_text(value):
+    """The string a non-string JSON value stands for (as JSON spells it: ``true``, not ``True``),
+    or None when there is no obvious one (objects, null)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        return ",".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+    return None
+
+
+def not_a_string(value, spec: dict) -> str:
+    """Why a non-string value is refused, and the quoted value to write instead: the template's own
+    spelling when it has ``AllowedValues`` (``true`` for a boolean, ``30`` for ``30.0``)."""
+    kind = _json_kind(value)
+    text = _as_text(value)
+    allowed = spec.get("AllowedValues") if isinstance(spec, dict) else None
+    if allowed:
+        shown = ", ".join(str(a) for a in allowed)
+        if text is not None:
+            matches = [str(a) for a in allowed if str(a) == text] or \
+                      [str(a) for a in allowed if str(a).lower() == text.lower()] or \
+                      [str(a) for a in allowed if _normal(a) == _normal(text)]
+            if matches:
+                return (f"value must be a string, not {kind}; write \"{matches[0]}\" "
+                        f"(quoted, as the template's AllowedValues spell it: {shown})")
+        return f"value must be a string, not {kind}; write one of the AllowedValues, quoted: {shown}"
+    if text is None:
+        return f"value must be a string, not {kind}; write the value in quotes, e.g. \"...\""
+    return f"value must be a string, not {kind}; write \"{text}\" (quoted)"
+
+
 def _check_tags(name, tags):
     problems = []
     if not isinstance(tags, dict):
@@ -147,7 +194,7 @@ def _check_tags(name, tags):
     for key, value in tags.items():
         where = f"{name}: Tags.{key}"
         if not isinstance(value, str):
-            problems.append(f"{where}: value must be a string (quote it: \"{value}\")")
+            problems.append(f"{where}: {not_a_string(value, {})}")
             continue
         if not 1 <= len(key) <= 128:
             problems.append(f"{where}: tag keys are 1-128 characters")
@@ -356,7 +403,7 @@ def validate(path, template: dict) -> ParamFile:
             )
             continue
         if not isinstance(value, str):
-            problems.append(f"{name}: Parameters.{key}: value must be a string (quote it: \"{value}\")")
+            problems.append(f"{name}: Parameters.{key}: {not_a_string(value, declared[key])}")
             continue
         problems.extend(_check_value(name, key, declared[key], value))
     for key, spec in declared.items():

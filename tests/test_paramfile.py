@@ -259,3 +259,61 @@ def test_unsupported_function_in_a_template_rule_is_one_problem_line(tmp_path):
         paramfile.validate(path, template)
     [line] = err.value.problems
     assert "stack.json: Rules.SubnetsInVpc: cannot evaluate locally: Fn::ValueOfAll is not supported locally" in line
+
+
+# -- non-string values: the suggestion is a value the template accepts ---------------------------
+
+FLAGS = {"Parameters": {
+    "EnableAlarms": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"]},
+    "Legacy": {"Type": "String", "Default": "True", "AllowedValues": ["True", "False"]},
+    "Mode": {"Type": "String", "Default": "on", "AllowedValues": ["on", "off"]},
+    "Retention": {"Type": "Number", "Default": 30, "AllowedValues": [1, 30, 90]},
+    "Size": {"Type": "Number", "Default": 2},
+    "Names": {"Type": "CommaDelimitedList", "Default": "a"},
+}}
+
+
+def flag_problem(tmp_path, key, value):
+    path = write(tmp_path, {"Parameters": {key: value}})
+    with pytest.raises(paramfile.ParamFileError) as err:
+        paramfile.validate(path, FLAGS)
+    [line] = err.value.problems
+    return line.split(": ", 1)[1]
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("EnableAlarms", False, 'Parameters.EnableAlarms: value must be a string, not a JSON boolean; write "false" '
+                            "(quoted, as the template's AllowedValues spell it: true, false)"),
+    ("EnableAlarms", True, 'Parameters.EnableAlarms: value must be a string, not a JSON boolean; write "true" '
+                           "(quoted, as the template's AllowedValues spell it: true, false)"),
+    ("Legacy", False, 'Parameters.Legacy: value must be a string, not a JSON boolean; write "False" '
+                      "(quoted, as the template's AllowedValues spell it: True, False)"),
+    ("Mode", True, "Parameters.Mode: value must be a string, not a JSON boolean; write one of the AllowedValues, "
+                   "quoted: on, off"),
+    ("Retention", 90, 'Parameters.Retention: value must be a string, not a JSON number; write "90" '
+                      "(quoted, as the template's AllowedValues spell it: 1, 30, 90)"),
+    ("Retention", 30.0, 'Parameters.Retention: value must be a string, not a JSON number; write "30" '
+                        "(quoted, as the template's AllowedValues spell it: 1, 30, 90)"),
+    ("Size", 3, 'Parameters.Size: value must be a string, not a JSON number; write "3" (quoted)'),
+    ("Names", ["a", "b"], 'Parameters.Names: value must be a string, not a JSON list; write "a,b" (quoted)'),
+    ("Size", None, 'Parameters.Size: value must be a string, not JSON null; write the value in quotes, e.g. "..."'),
+])
+def test_non_string_value_suggests_what_the_template_accepts(tmp_path, key, value, expected):
+    assert flag_problem(tmp_path, key, value) == expected
+
+
+def test_suggested_value_then_validates(tmp_path):
+    """The fix the message gives is accepted: quote what it says and validation passes."""
+    import re
+
+    for key, value in (("EnableAlarms", False), ("Legacy", True), ("Retention", 30.0), ("Names", ["a", "b"])):
+        suggestion = re.search(r'write "([^"]*)"', flag_problem(tmp_path, key, value)).group(1)
+        paramfile.validate(write(tmp_path, {"Parameters": {key: suggestion}}), FLAGS)
+
+
+def test_non_string_tag_value_is_spelled_as_json(tmp_path):
+    path = write(tmp_path, {"Parameters": {"EnvironmentName": "dev"}, "Tags": {"Billable": True}})
+    with pytest.raises(paramfile.ParamFileError) as err:
+        paramfile.validate(path, TEMPLATE)
+    [line] = err.value.problems
+    assert line.endswith('Tags.Billable: value must be a string, not a JSON boolean; write "true" (quoted)')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from .. import paramfile, paths, registry, stackmodel
-from . import changeset, envconfig, plan as planning, protect, show, watch
+from . import changeset, envconfig, plan as planning, protect, reviewed, show, watch
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused,
                      UsageError, one_line)
@@ -30,7 +30,8 @@ def register(sub, params_sub=None):
         description="Deploy params/<env>/<stack>.json with templates/<stack>.yaml through a CloudFormation "
                     "change set: validate (exit 2, no API call), skip identical stacks, show the change set, "
                     "guard protected environments, execute and stream events. Exit codes: 0 ok / no changes, "
-                    "1 failed, 2 invalid input, 3 refused, 130 stopped watching.")
+                    "1 failed (or protection could not be repaired), 2 invalid input (or a reviewed change set "
+                    "that no longer matches), 3 refused, 130 stopped watching.")
     p.add_argument("--env", required=True, help="environment (a folder of params/)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="the stack to deploy ('all' = every stack of the environment)")
@@ -44,6 +45,9 @@ def register(sub, params_sub=None):
     mode.add_argument("--no-execute", action="store_true", help="create and show the change set; leave it for review")
     mode.add_argument("--watch", action="store_true",
                       help="follow the stack's running operation (after Ctrl-C) instead of deploying")
+    mode.add_argument("--execute-change-set", metavar="NAME",
+                      help="execute the change set NAME left by --no-execute, after checking it still matches "
+                           "the local template, parameters and tags (exit 2 when not, nothing deleted)")
     p.add_argument("--s3-bucket", help="bucket to upload templates through (needed over 51,200 bytes)")
     p.add_argument("--allow-replacement", action="store_true",
                    help="in a protected environment, allow replacing or removing stateful resources")
@@ -132,6 +136,8 @@ def _stacks(args, env):
     if args.all or args.stack == "all":
         if args.watch:
             raise UsageError("--watch follows one stack: give --stack <name>")
+        if args.execute_change_set:
+            raise UsageError("--execute-change-set executes one stack's change set: give --stack <name>")
         return planning.order(env)
     registry.get(args.stack)  # unknown stack: clear error listing the known ones
     found = planning.order(env, [args.stack])
@@ -146,6 +152,9 @@ def _run(args, clients, stdin) -> int:
     env = paths.check_environment(args.env)
     if args.poll_seconds < 0 or args.max_attempts < 1:
         raise UsageError("--poll-seconds must be >= 0 and --max-attempts >= 1")
+    if args.execute_change_set and args.replace_failed:
+        raise UsageError("--replace-failed deletes the stack, and its change sets with it: it cannot be combined "
+                         "with --execute-change-set")
     stack_classes = _stacks(args, env)
     config = envconfig.load(env)
     plans, problems = [], []
@@ -167,6 +176,8 @@ def _run(args, clients, stdin) -> int:
     deployer = Deployer(args, clients, revision, stdin)
     if args.watch:
         return deployer.watch_only(plans[0])
+    if args.execute_change_set:
+        return deployer.execute_reviewed(plans[0], args.execute_change_set)
     in_run = set()
     for p in plans:
         code = deployer.deploy(p, in_run)
@@ -210,9 +221,10 @@ class Deployer:
                 raise DeployError(f"{p.stack_name} requires {req_env}:{req_stack}, but stack {name} {state}; "
                                   f"deploy it first: cfn-delivery deploy --env {req_env} --stack {req_stack}")
 
-    def stack_state(self, p):
-        """``(change_set_type, stack)`` after handling the states that block a deployment."""
-        stack = changeset.describe_stack(self.cfn, p.stack_name)
+    def stack_state(self, p, described=None):
+        """``(change_set_type, stack)`` after handling the states that block a deployment
+        (``described``: the stack as already described, to save a call)."""
+        stack = described or changeset.describe_stack(self.cfn, p.stack_name)
         if stack is None:
             return "CREATE", None
         status = stack["StackStatus"]
@@ -260,7 +272,7 @@ class Deployer:
             if not differences:
                 print(f"no changes: {p.stack_name} already runs this template, parameters and tags "
                       f"(no change set created)")
-                return EXIT_OK
+                return self.verify_protection(p, stack)
             print(f"differs from the deployed stack in: {'; '.join(differences)}")
             deployed_stateful = self._deployed_stateful(p)
         template_arg = changeset.template_argument(p, self.clients, self.args.s3_bucket)
@@ -282,7 +294,7 @@ class Deployer:
             changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
             if changeset.is_no_changes(reason):
                 print(f"no changes: {p.stack_name} is up to date (change set deleted)")
-                return EXIT_OK
+                return self.verify_protection(p, stack) if stack is not None else EXIT_OK
             raise DeployError(f"change set for {p.stack_name} failed: {' '.join(reason.split())} (change set deleted)")
         detail = changeset.describe(self.cfn, p.stack_name, name)
         stateful_ids = set(p.stateful) | set(deployed_stateful)
@@ -301,14 +313,64 @@ class Deployer:
                 f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed (change set deleted); "
                 f"rerun with --allow-replacement if the data loss is intended")
         if self.args.no_execute:
-            print(f"change set left for review: aws cloudformation execute-change-set --stack-name {p.stack_name} "
-                  f"--change-set-name {name}  (or delete-change-set)")
+            print(f"change set left for review: cfn-delivery deploy --env {p.env} --stack {p.stack} "
+                  f"--execute-change-set {name}  (checks it still matches, then executes it; or aws cloudformation "
+                  f"execute-change-set --stack-name {p.stack_name} --change-set-name {name}, or delete-change-set)")
             return EXIT_OK
         if not self.confirm(p, name):
             changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
             raise Refused(f"not confirmed: change set {name} deleted; {p.stack_name} unchanged "
                           f"(pass --yes to execute without a prompt)")
         return self.execute(p, name, stack, bool(risky))
+
+    def execute_reviewed(self, p, name) -> int:
+        """``--execute-change-set``: re-check the reviewed change set against the local plan, show it,
+        guard, confirm, execute it with the same protection and event streaming as a deploy. A refusal
+        (mismatch, guard, no confirmation) deletes nothing: the change set stays for review."""
+        print(f"== {p.env}/{p.stack}: stack {p.stack_name}, reviewed change set {name}")
+        self.check_requirements(p, set())
+        stack = changeset.describe_stack(self.cfn, p.stack_name)
+        if stack is None:
+            raise UsageError(f"stack {p.stack_name} does not exist, so it has no change set {name}; create one with "
+                             f"`cfn-delivery deploy --env {p.env} --stack {p.stack} --no-execute`")
+        if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            stack = None  # a CREATE change set: the stack exists only as its placeholder
+        else:
+            _, stack = self.stack_state(p, stack)
+        detail = reviewed.check(self.cfn, p, name, changeset.describe)
+        print(f"change set {name} matches the local template, parameters and tags")
+        deployed_stateful = self._deployed_stateful(p) if stack is not None else {}
+        rows = show.rows(detail, set(p.stateful) | set(deployed_stateful))
+        print(show.table(rows, color=self.color))
+        risky = [r for r in rows if r.risk]
+        if p.config.protected and risky and not self.args.allow_replacement:
+            raise Refused(
+                f"refusing to replace or remove stateful resources in protected environment '{p.env}': "
+                f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed (change set {name} "
+                f"kept); rerun with --allow-replacement if the data loss is intended")
+        if not self.confirm(p, name):
+            raise Refused(f"not confirmed: {p.stack_name} unchanged (change set {name} kept; pass --yes to execute "
+                          f"without a prompt)")
+        return self.execute(p, name, stack, bool(risky))
+
+    def verify_protection(self, p, stack) -> int:
+        """On a protected environment: check termination protection and the stack policy of a stack
+        that needs no change set, repair what is off (not with --dry-run / --no-execute, which
+        change nothing), report it; exit 1 when a repair is refused."""
+        if not p.config.protected:
+            return EXIT_OK
+        repair = not (self.args.dry_run or self.args.no_execute)
+        try:
+            findings = protect.verify(self.cfn, p, stack, repair=repair)
+        except protect.ProtectionError as err:
+            raise DeployError(str(err))
+        for line in findings:
+            print(f"protection {line}")
+        if not findings:
+            print(f"protection verified: termination protection on, stack policy in place ({protect.describe_guard(p)})")
+        elif not repair:
+            print("protection: a deploy without --dry-run/--no-execute repairs it")
+        return EXIT_OK
 
     def _deployed_stateful(self, p) -> dict:
         try:
@@ -339,7 +401,12 @@ class Deployer:
         guard = protect.stack_policy(p)
         if protected and stack is not None:
             # the policy must be in place before the update it guards
-            protect.set_policy(cfn, p.stack_name, protect.ALLOW_ALL if risky else guard)
+            try:
+                protect.set_policy(cfn, p.stack_name, protect.ALLOW_ALL if risky else guard)
+            except Exception as err:
+                changeset.delete(cfn, p.stack_name, name, False, self.delay)
+                raise DeployError(f"stack policy for {p.stack_name} could not be set before the update "
+                                  f"({one_line(err)}); nothing was executed (change set {name} deleted)")
         seen = watch.event_ids(cfn, p.stack_name)
         cfn.execute_change_set(StackName=p.stack_name, ChangeSetName=name)
         print(f"executing change set {name}; stack events:")
@@ -351,18 +418,29 @@ class Deployer:
                 f"resume watching with: {self._resume_hint(p)}")
         status = final["StackStatus"]
         ok = status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+        unprotected = []
         if protected:
-            if stack is None and ok:
-                protect.enable_termination_protection(cfn, p.stack_name)
-                print("termination protection enabled")
-            elif stack is not None and not stack.get("EnableTerminationProtection"):
-                protect.enable_termination_protection(cfn, p.stack_name)
-                print("termination protection enabled")
+            if (stack is None and ok) or (stack is not None and not stack.get("EnableTerminationProtection")):
+                try:
+                    protect.enable_termination_protection(cfn, p.stack_name)
+                    print("termination protection enabled")
+                except Exception as err:
+                    unprotected.append(f"termination protection could not be enabled ({one_line(err)})")
             if ok or stack is not None:
-                protect.set_policy(cfn, p.stack_name, guard)
-                print(f"stack policy set: Update:Replace/Update:Delete denied on "
-                      f"{', '.join(sorted(p.stateful)) or 'no stateful resources'}")
-        return self.report(p, final, events)
+                try:
+                    protect.set_policy(cfn, p.stack_name, guard)
+                    print(f"stack policy set: {protect.describe_guard(p)}")
+                except Exception as err:
+                    unprotected.append(f"the stack policy could not be set ({one_line(err)})")
+        if not unprotected:
+            return self.report(p, final, events)
+        note = (f"protection of {p.stack_name} not applied: {'; '.join(unprotected)}; the stack is NOT fully "
+                f"protected; fix the permission and deploy again (a deploy with no changes repairs it)")
+        try:
+            self.report(p, final, events)
+        except DeployError as err:
+            raise DeployError(f"{err}\n{note}")
+        raise DeployError(note)
 
     def report(self, p, final, events) -> int:
         status = final["StackStatus"]

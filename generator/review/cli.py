@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .. import paramfile, paths, registry, yamlio
-from . import diagram, formats, params_diff, risks, sources
+from . import check, diagram, formats, params_diff, risks, sources
 from .diff import diff_templates, flags_of
 from .resolve import resolve
 from .sources import ReviewError
@@ -20,23 +20,50 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
+def _unexpected(err: Exception) -> str:
+    message = " ".join(str(err).split())
+    return (f"cannot diff these templates ({type(err).__name__}: {message}); check that both are valid "
+            f"CloudFormation templates (rerun with --debug for the traceback)")
+
+
 def _load_file(path: str) -> dict:
+    """A template file, parsed and shape-checked: every problem is one line naming the file."""
     try:
-        template = yamlio.load_file(path)
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         raise ReviewError(f"{path}: file not found")
+    except IsADirectoryError:
+        raise ReviewError(f"{path}: is a directory, not a template file")
+    except OSError as err:
+        raise ReviewError(f"{path}: cannot read: {err.strerror or err}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ReviewError(f"{path}: not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}); "
+                          f"CloudFormation templates are UTF-8: re-save the file as UTF-8")
+    try:
+        template = yamlio.load(text)
     except Exception as err:
-        raise ReviewError(f"{path}: not a valid YAML/JSON template ({str(err).splitlines()[0]})")
-    if not isinstance(template, dict):
-        raise ReviewError(f"{path}: not a CloudFormation template (expected a mapping with Resources)")
-    return template
+        raise ReviewError(f"{path}: not a valid YAML/JSON template ({' '.join(str(err).split())})")
+    try:
+        return check.check(template)
+    except check.TemplateError as err:
+        raise ReviewError(f"{path}: {err}")
+
+
+FILE_MODE_OPTIONS = ("base", "env", "stack", "stack_name", "region", "profile", "endpoint_url")
 
 
 def _compare(args) -> tuple:
     """(diffs, base label, target label) for the chosen mode."""
     if args.files:
-        if len(args.files) != 2 or args.base or args.env:
-            raise ReviewError("give two template files (BEFORE AFTER), or --base/--env, not both")
+        given = [f"--{o.replace('_', '-')}" for o in FILE_MODE_OPTIONS if getattr(args, o)]
+        if given:
+            raise ReviewError(f"{', '.join(given)} cannot be combined with template files: two files are compared "
+                              f"as given (name the stack with --name); drop the files to compare stacks")
+        if len(args.files) != 2:
+            raise ReviewError(f"give two template files (BEFORE AFTER), got {len(args.files)}")
         before, after = args.files
         name = args.name or Path(after).stem
         return [diff_templates(name, _load_file(before), _load_file(after))], before, after
@@ -91,7 +118,17 @@ def cmd_diff(args) -> int:
         return _error(str(err))
     except paramfile.ParamFileError as err:
         return _error(str(err).splitlines()[0])
-    sys.stdout.write(formats.render(args.format, diffs, base, target, formats.use_colour(sys.stdout)))
+    except Exception as err:  # a template shape the checks missed: one line, never a traceback
+        if args.debug:
+            raise
+        return _error(_unexpected(err))
+    try:
+        text = formats.render(args.format, diffs, base, target, formats.use_colour(sys.stdout))
+    except Exception as err:
+        if args.debug:
+            raise
+        return _error(_unexpected(err))
+    sys.stdout.write(text)
     hit = [f for f in flags_of(diffs) if f in fail_on]
     if hit:
         print(f"--fail-on: found {', '.join(hit)}", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 
 from .. import paramfile, paths, registry, render, stackmodel, yamlio
+from . import check
 
 
 class ReviewError(Exception):
@@ -62,9 +63,13 @@ def git_template(rev: str, stack: str):
     if result.returncode != 0:
         return None
     try:
-        return yamlio.load(result.stdout)
+        template = yamlio.load(result.stdout)
     except Exception as err:  # a broken committed file is a usage problem, not a crash
-        raise ReviewError(f"{rev}:templates/{stack}.yaml: not a valid template ({str(err).splitlines()[0]})")
+        raise ReviewError(f"{rev}:templates/{stack}.yaml: not a valid template ({' '.join(str(err).split())})")
+    try:
+        return check.check(template)
+    except check.TemplateError as err:
+        raise ReviewError(f"{rev}:templates/{stack}.yaml: {err}")
 
 
 # -- deployed stacks ---------------------------------------------------------------
@@ -118,6 +123,10 @@ def deployed(name: str, client) -> tuple:
         raise ReviewError(f"cannot reach the CloudFormation endpoint: {err}")
     except botocore.exceptions.BotoCoreError as err:
         raise ReviewError(f"stack '{name}': {err}")
+    try:
+        check.check(template)
+    except check.TemplateError as err:
+        raise ReviewError(f"stack '{name}' (deployed template): {err}")
     values = {p["ParameterKey"]: p.get("ParameterValue", "")
               for p in described.get("Parameters") or []}
     return template, values

@@ -7,19 +7,21 @@ these facts here instead of keeping copies.
 - stateful resources: :data:`STATEFUL_TYPES` (the one list), :func:`is_stateful`,
   :func:`is_stateful_resource`, :func:`stateful_resources`;
 - AWS: :class:`Target` / :class:`Clients` / :func:`cloudformation_client` (botocore adaptive
-  retries, optional local endpoint), :func:`describe_stack`, :func:`deployed_template`.
+  retries, optional local endpoint), :func:`describe_stack`, :func:`deployed_template`,
+  :func:`change_set_template`.
 """
 from __future__ import annotations
 
-from .aws import (DEFAULT_MAX_ATTEMPTS, Clients, Target, cloudformation_client, deployed_template,
-                  describe_stack, retry_config)
+from .aws import (DEFAULT_MAX_ATTEMPTS, Clients, Target, change_set_template, cloudformation_client,
+                  deployed_template, describe_stack, retry_config)
 from .parameters import cfn_string, effective_parameters, project_name, stack_name
 from .stateful import (CFN_LINT_STATEFUL_TYPES, EXTRA_STATEFUL_TYPES, KEEPING_POLICIES, STATEFUL_TYPES,
                        is_stateful, is_stateful_resource, stateful_resources)
 
 __all__ = [
     "CFN_LINT_STATEFUL_TYPES", "Clients", "DEFAULT_MAX_ATTEMPTS", "EXTRA_STATEFUL_TYPES", "KEEPING_POLICIES",
-    "STATEFUL_TYPES", "Target", "cfn_string", "cloudformation_client", "deployed_template", "describe_stack",
+    "STATEFUL_TYPES", "Target", "cfn_string", "change_set_template", "cloudformation_client", "deployed_template",
+    "describe_stack",
     "effective_parameters", "is_stateful", "is_stateful_resource", "project_name", "retry_config",
     "stack_name", "stateful_resources",
 ]

@@ -89,6 +89,18 @@ def deployed_template(cfn, stack_name: str) -> dict:
     botocore hands back a JSON body already decoded (as ``OrderedDict``s); a YAML body comes as
     text and is read with :mod:`generator.yamlio` (short-form intrinsics become long form)."""
     body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+    return _parsed(body)
+
+
+def change_set_template(cfn, stack_name: str, change_set_name: str):
+    """The template a change set would deploy (GetTemplate with ``ChangeSetName``), parsed; ``None``
+    when the answer has no body."""
+    body = cfn.get_template(StackName=stack_name, ChangeSetName=change_set_name,
+                            TemplateStage="Original").get("TemplateBody")
+    return _parsed(body) if body else None
+
+
+def _parsed(body) -> dict:
     if isinstance(body, str):
         return yamlio.load(body)
     return json.loads(json.dumps(body))  # plain dicts, so templates compare by value

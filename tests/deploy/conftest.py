@@ -112,6 +112,9 @@ def policies(monkeypatch):
 
     recorded = []
     monkeypatch.setattr(protect, "set_policy", lambda cfn, name, policy: recorded.append((name, policy)))
+    # GetStackPolicy is answered from what was recorded (the last policy set on that stack)
+    monkeypatch.setattr(protect, "get_policy",
+                        lambda cfn, name: next((pol for n, pol in reversed(recorded) if n == name), None))
     return recorded
 
 

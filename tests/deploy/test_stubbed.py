@@ -293,3 +293,260 @@ def test_no_changes_reason_is_recognised():
     assert changeset.is_no_changes("The submitted information didn't contain changes. "
                                    "Submit different information to create a change set.")
     assert not changeset.is_no_changes("Template error: something")
+
+
+# -- protection is a state, verified on every deploy ---------------------------------------------
+
+def _deployed_prod(prod, protection):
+    name = prod.stack_name("prod", "data")
+    template = json.loads((prod.root / "templates" / "data.yaml").read_text())
+    stack = _stack(name, "UPDATE_COMPLETE", EnableTerminationProtection=protection,
+                   Parameters=[{"ParameterKey": "ProjectName", "ParameterValue": prod.name},
+                               {"ParameterKey": "EnvironmentName", "ParameterValue": "prod"},
+                               {"ParameterKey": "TopicSuffix", "ParameterValue": "events"}],
+                   Tags=[{"Key": "Owner", "Value": "team"}, {"Key": "Project", "Value": prod.name},
+                         {"Key": "Environment", "Value": "prod"}, {"Key": "ManagedBy", "Value": "cfn-delivery"}])
+    return name, stack, template
+
+
+def _no_change_start(stub, name, stack, template):
+    stub.add_response("describe_stacks", stack, {"StackName": name})
+    stub.add_response("get_template", {"TemplateBody": json.dumps(template)})
+
+
+def test_no_change_deploy_repairs_termination_protection_and_stack_policy(prod, capsys):
+    name, stack, template = _deployed_prod(prod, protection=False)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _no_change_start(stub, name, stack, template)
+        stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
+                          {"StackName": name, "EnableTerminationProtection": True})
+        stub.add_response("get_stack_policy", {}, {"StackName": name})  # no policy at all
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.splitlines()[1:] == [
+        f"no changes: {name} already runs this template, parameters and tags (no change set created)",
+        "protection repaired: termination protection was off; enabled it",
+        "protection repaired: the stack policy was missing; set it "
+        "(Update:Replace/Update:Delete denied on Bucket, Logs)",
+    ]
+
+
+def test_no_change_deploy_restores_a_policy_left_allow_all(prod, capsys):
+    """An interrupted --allow-replacement update leaves the allow-all policy: the next run restores the guard."""
+    name, stack, template = _deployed_prod(prod, protection=True)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _no_change_start(stub, name, stack, template)
+        stub.add_response("get_stack_policy", {"StackPolicyBody": json.dumps(protect.ALLOW_ALL)})
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 0
+    assert "protection repaired: the stack policy was different from the guarding policy; set it" \
+        in capsys.readouterr().out
+
+
+def test_no_change_deploy_with_protection_in_place_only_reads(prod, capsys):
+    name, stack, template = _deployed_prod(prod, protection=True)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _no_change_start(stub, name, stack, template)
+        stub.add_response("get_stack_policy", {"StackPolicyBody": _guard_policy()}, {"StackName": name})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()  # no UpdateTerminationProtection, no SetStackPolicy
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "protection verified: termination protection on, stack policy in place "
+        "(Update:Replace/Update:Delete denied on Bucket, Logs)")
+
+
+def test_dry_run_reports_missing_protection_without_repairing(prod, capsys):
+    name, stack, template = _deployed_prod(prod, protection=False)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _no_change_start(stub, name, stack, template)
+        stub.add_response("get_stack_policy", {})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--dry-run"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "protection missing: termination protection is off",
+        "protection missing: the stack policy is missing",
+        "protection: a deploy without --dry-run/--no-execute repairs it",
+    ]
+
+
+def test_denied_set_stack_policy_on_a_no_change_deploy_exits_1(prod, capsys):
+    name, stack, template = _deployed_prod(prod, protection=True)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _no_change_start(stub, name, stack, template)
+        stub.add_response("get_stack_policy", {})
+        stub.add_client_error("set_stack_policy", "AccessDenied", "User is not authorized to perform "
+                              "cloudformation:SetStackPolicy", http_status_code=403,
+                              expected_params={"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "protection verified" not in out and "protection repaired" not in out
+    assert err == (
+        f"error: protection of {name} not repaired: the stack policy is missing and could not be set "
+        f"(SetStackPolicy failed: AccessDenied: User is not authorized to perform cloudformation:SetStackPolicy "
+        f"(the caller lacks this permission)); the stack is NOT fully protected (grant "
+        f"cloudformation:UpdateTerminationProtection, GetStackPolicy and SetStackPolicy, then deploy again: "
+        f"a deploy with no changes repairs it)\n")
+
+
+def test_denied_termination_protection_still_sets_the_policy_and_exits_1(prod, capsys):
+    name, stack, template = _deployed_prod(prod, protection=False)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        _no_change_start(stub, name, stack, template)
+        stub.add_client_error("update_termination_protection", "AccessDenied", "not authorized", http_status_code=403)
+        stub.add_response("get_stack_policy", {})
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: protection of {name} not repaired: termination protection is off and could "
+                          f"not be enabled (UpdateTerminationProtection failed: AccessDenied")
+    assert len(err.splitlines()) == 1
+
+
+def test_denied_policy_after_an_update_says_the_stack_is_unprotected(prod, capsys):
+    """The update itself succeeded; the guard could not be restored afterwards: exit 1, not success."""
+    name, stack, template = _deployed_prod(prod, protection=True)
+    stack["Stacks"][0]["Parameters"][2]["ParameterValue"] = "audit"  # differs: a change set is made
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack)
+        stub.add_response("get_template", {"TemplateBody": json.dumps(template)})
+        stub.add_response("create_change_set", {"Id": "cs-id"})
+        modify = {"Type": "Resource", "ResourceChange": {
+            "Action": "Modify", "LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic",
+            "Replacement": "False", "Scope": ["Properties"], "Details": []}}
+        for _ in range(3):
+            stub.add_response("describe_change_set", _change_set(name, changes=[modify]))
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("execute_change_set", {})
+        stub.add_response("describe_stacks", _stack(name, "UPDATE_COMPLETE"))
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_client_error("set_stack_policy", "AccessDenied", "not authorized", http_status_code=403)
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"{name}: UPDATE_COMPLETE" in out
+    assert err.startswith(f"error: protection of {name} not applied: the stack policy could not be set "
+                          f"(SetStackPolicy failed: AccessDenied: not authorized")
+    assert "the stack is NOT fully protected" in err and len(err.splitlines()) == 1
+
+
+def test_denied_policy_before_an_update_executes_nothing_and_deletes_the_change_set(prod, capsys):
+    name, stack, template = _deployed_prod(prod, protection=True)
+    stack["Stacks"][0]["Parameters"][2]["ParameterValue"] = "audit"
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack)
+        stub.add_response("get_template", {"TemplateBody": json.dumps(template)})
+        stub.add_response("create_change_set", {"Id": "cs-id"})
+        for _ in range(3):
+            stub.add_response("describe_change_set", _change_set(name))
+        stub.add_client_error("set_stack_policy", "AccessDenied", "not authorized", http_status_code=403)
+        stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()  # no ExecuteChangeSet
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: stack policy for {name} could not be set before the update (SetStackPolicy "
+                          f"failed: AccessDenied: not authorized")
+    import re
+    assert re.search(r"; nothing was executed \(change set cfn-delivery-\S+ deleted\)$", err.strip()), err
+
+
+# -- --execute-change-set: AWS's answers (LocalStack's GetTemplate ignores ChangeSetName) ----------
+
+def _reviewed(name, template, suffix="events", execution="AVAILABLE", changes=()):
+    body = _change_set(name, changes=changes)
+    body["ChangeSetName"] = "reviewed"
+    body["ExecutionStatus"] = execution
+    body["Parameters"] = [{"ParameterKey": "ProjectName", "ParameterValue": name.split("-")[0]},
+                          {"ParameterKey": "EnvironmentName", "ParameterValue": "prod"},
+                          {"ParameterKey": "TopicSuffix", "ParameterValue": suffix}]
+    return body
+
+
+def test_reviewed_create_on_a_protected_environment_is_checked_confirmed_executed_and_protected(prod, capsys,
+                                                                                                monkeypatch):
+    import io
+
+    name = prod.stack_name("prod", "data")
+    template = json.loads((prod.root / "templates" / "data.yaml").read_text())
+    cfn = _client()
+    add = {"Type": "Resource", "ResourceChange": {"Action": "Add", "LogicalResourceId": "Topic",
+                                                  "ResourceType": "AWS::SNS::Topic", "Scope": [], "Details": []}}
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"), {"StackName": name})
+        stub.add_response("describe_change_set", _reviewed(name, template, changes=[add]),
+                          {"StackName": name, "ChangeSetName": "reviewed", "IncludePropertyValues": True})
+        stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
+                          {"StackName": name, "ChangeSetName": "reviewed", "TemplateStage": "Original"})
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": "reviewed"})
+        stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
+        stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
+        stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
+                          {"StackName": name, "EnableTerminationProtection": True})
+        stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--execute-change-set", "reviewed"),
+                        clients=_clients(cfn), stdin=io.StringIO(f"{name}\n"))
+        stub.assert_no_pending_responses()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "change set reviewed matches the local template, parameters and tags" in out
+    assert f"type the stack name ({name}) to execute" in out
+    assert "termination protection enabled" in out and f"{name}: CREATE_COMPLETE" in out
+
+
+def test_reviewed_template_that_differs_from_the_local_one_is_refused(prod, capsys):
+    name = prod.stack_name("prod", "data")
+    template = json.loads((prod.root / "templates" / "data.yaml").read_text())
+    reviewed_template = json.loads(json.dumps(template))
+    del reviewed_template["Resources"]["Logs"]
+    reviewed_template["Outputs"] = {}
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "UPDATE_COMPLETE", EnableTerminationProtection=True))
+        stub.add_response("describe_change_set", _reviewed(name, template, suffix="audit"))
+        stub.add_response("get_template", {"TemplateBody": json.dumps(reviewed_template)})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--execute-change-set", "reviewed", "--yes"),
+                        clients=_clients(cfn))
+        stub.assert_no_pending_responses()  # no ExecuteChangeSet, no DeleteChangeSet
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: change set reviewed no longer matches the local inputs: template (resources Logs; "
+                          "sections Outputs); parameters TopicSuffix (change set 'audit', local 'events'); "
+                          "nothing was executed and the change set is kept; ")
+    assert len(err.splitlines()) == 1
+
+
+def test_obsolete_change_set_is_refused(prod, capsys):
+    name = prod.stack_name("prod", "data")
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "UPDATE_COMPLETE", EnableTerminationProtection=True))
+        stub.add_response("describe_change_set", _reviewed(name, {}, execution="OBSOLETE"))
+        code = main.run(_args("--env", "prod", "--stack", "data", "--execute-change-set", "reviewed", "--yes"),
+                        clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: change set reviewed cannot be executed (status CREATE_COMPLETE, execution OBSOLETE: the stack "
+        "changed after it was created); create a new one with ")
