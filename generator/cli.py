@@ -14,8 +14,14 @@ EXIT_USAGE = 2
 
 
 def cmd_templates(args) -> int:
+    # Every stack is built once per command; the pipeline diagrams are drawn from the template
+    # dicts just rendered (never by parsing the YAML files again).
     if args.check:
-        problems = render.stale(args.out)
+        templates = {}
+        problems = render.stale(args.out, templates=templates)
+        if not args.out:  # the diagrams follow the templates they draw
+            from .review import diagram
+            problems += diagram.stale(readme=paths.root() / "README.md", templates=templates)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
@@ -30,7 +36,8 @@ def cmd_templates(args) -> int:
         print(f"{state:9} {paramfile.display(result.path)}  {result.size:>6} bytes{warn}")
     if not args.out and not args.stack:  # pipeline diagrams follow the templates they draw
         from .review import diagram
-        for path, state in diagram.write(readme=paths.root() / "README.md"):
+        templates = {result.stack: result.template for result in results}
+        for path, state in diagram.write(readme=paths.root() / "README.md", templates=templates):
             print(f"{state:9} {paramfile.display(path)}")
     return 0
 
