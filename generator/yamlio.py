@@ -163,8 +163,9 @@ def canonical(template: dict) -> dict:
 # (simple-key rules differ); lines folded at the 10,000-column width; and a "|+" block anywhere
 # (libyaml then ends the document with "...", PyYAML only when that block comes last). A template
 # with any of them is written by the pure-Python emitter, so the bytes never depend on which ran.
-_C_UNSAFE_VALUE = re.compile(r"[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
-_C_UNSAFE_KEY = re.compile(r"[^\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+# (Listed as the characters to refuse: a negated class over the whole of Unicode costs ~5 ms to compile.)
+_C_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]")
+_C_UNSAFE_KEY = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]")
 _C_MAX_KEY = 120
 _C_MAX_LINE = 9_000
 
