@@ -106,6 +106,35 @@ def _tagged_style(value: str):
 
 _Dumper.tagged_style = staticmethod(lambda value: None)  # choose_scalar_style decides at emit time
 
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+def _node(data, dumper):
+    """The node the representers above make for ``data``, built without their per-object
+    dispatch and bookkeeping (no aliases to track: ``ignore_aliases`` is always true). Scalars
+    other than strings (numbers, booleans, null) go through the dumper's own representers."""
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict:
+        return yaml.MappingNode(_MAP, [(_node(k, dumper), _node(v, dumper)) for k, v in data.items()],
+                                flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(v, dumper) for v in data], flow_style=False)
+    if kind is _Tagged:  # as _represent_tagged
+        value = data.value
+        if isinstance(value, _Tagged):
+            value = {value.long: value.value}
+        if isinstance(value, str):
+            return yaml.ScalarNode(data.tag, value, style=_tagged_style(value))
+        if isinstance(value, list):
+            return yaml.SequenceNode(data.tag, [_node(v, dumper) for v in value], flow_style=False)
+        items = value.items() if isinstance(value, dict) else value
+        return yaml.MappingNode(data.tag, [(_node(k, dumper), _node(v, dumper)) for k, v in items],
+                                flow_style=False)
+    return dumper.represent_data(data)
+
+
 if yaml.__with_libyaml__:
     class _CDumper(yaml.CSafeDumper):
         """libyaml's emitter; same representers, tagged-scalar style decided up front."""
@@ -114,6 +143,12 @@ if yaml.__with_libyaml__:
 
         def ignore_aliases(self, data):
             return True
+
+        def represent(self, data):  # BaseRepresenter.represent, with the fast node builder
+            self.serialize(_node(data, self))
+            self.represented_objects = {}
+            self.object_keeper = []
+            self.alias_key = None
 else:  # pragma: no cover - PyYAML built without libyaml
     _CDumper = None
 
