@@ -106,18 +106,45 @@ def _tagged_style(value: str):
 
 _Dumper.tagged_style = staticmethod(lambda value: None)  # choose_scalar_style decides at emit time
 
+# Where libyaml and PyYAML's emitter part ways (found by comparing them on generated strings):
+# characters outside the Basic Multilingual Plane, NEL, LINE/PARAGRAPH SEPARATOR, BOM and other
+# non-printables (libyaml escapes some PyYAML writes raw); "\r", empty and >= 128-character keys
+# (simple-key rules differ); lines folded at the 10,000-column width; and a "|+" block anywhere
+# (libyaml then ends the document with "...", PyYAML only when that block comes last). A template
+# with any of them is written by the pure-Python emitter, so the bytes never depend on which ran.
+# The node builder checks keys and strings as it meets them (no extra walk of the template).
+# (Listed as the characters to refuse: a negated class over the whole of Unicode costs ~5 ms to compile.)
+_C_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]")
+_C_UNSAFE_KEY = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]")
+_C_MAX_KEY = 120
+_C_MAX_LINE = 9_000
+
+
+class _NotAlike(Exception):
+    """The template holds a key or string libyaml would write differently: use the pure path."""
+
+
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+def _key(key, dumper):
+    if type(key) is not str or not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
+        raise _NotAlike
+    return yaml.ScalarNode(_STR, key, style=None)  # no line break in it: never "|"
 
 
 def _node(data, dumper):
     """The node the representers above make for ``data``, built without their per-object
     dispatch and bookkeeping (no aliases to track: ``ignore_aliases`` is always true). Scalars
-    other than strings (numbers, booleans, null) go through the dumper's own representers."""
+    other than strings (numbers, booleans, null) go through the dumper's own representers.
+    Raises _NotAlike on a key or string libyaml writes differently from PyYAML."""
     kind = type(data)
     if kind is str:
+        if _C_UNSAFE_VALUE.search(data):
+            raise _NotAlike
         return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
     if kind is dict:
-        return yaml.MappingNode(_MAP, [(_node(k, dumper), _node(v, dumper)) for k, v in data.items()],
+        return yaml.MappingNode(_MAP, [(_key(k, dumper), _node(v, dumper)) for k, v in data.items()],
                                 flow_style=False)
     if kind is list:
         return yaml.SequenceNode(_SEQ, [_node(v, dumper) for v in data], flow_style=False)
@@ -126,12 +153,16 @@ def _node(data, dumper):
         if isinstance(value, _Tagged):
             value = {value.long: value.value}
         if isinstance(value, str):
+            if type(value) is not str or _C_UNSAFE_VALUE.search(value):
+                raise _NotAlike
             return yaml.ScalarNode(data.tag, value, style=_tagged_style(value))
         if isinstance(value, list):
             return yaml.SequenceNode(data.tag, [_node(v, dumper) for v in value], flow_style=False)
         items = value.items() if isinstance(value, dict) else value
-        return yaml.MappingNode(data.tag, [(_node(k, dumper), _node(v, dumper)) for k, v in items],
+        return yaml.MappingNode(data.tag, [(_key(k, dumper), _node(v, dumper)) for k, v in items],
                                 flow_style=False)
+    if isinstance(data, str):  # a str subclass: let the pure path decide
+        raise _NotAlike
     return dumper.represent_data(data)
 
 
@@ -192,56 +223,30 @@ def canonical(template: dict) -> dict:
     return out
 
 
-# Where libyaml and PyYAML's emitter part ways (found by comparing them on generated strings):
-# characters outside the Basic Multilingual Plane, NEL, LINE/PARAGRAPH SEPARATOR, BOM and other
-# non-printables (libyaml escapes some PyYAML writes raw); "\r", empty and >= 128-character keys
-# (simple-key rules differ); lines folded at the 10,000-column width; and a "|+" block anywhere
-# (libyaml then ends the document with "...", PyYAML only when that block comes last). A template
-# with any of them is written by the pure-Python emitter, so the bytes never depend on which ran.
-# (Listed as the characters to refuse: a negated class over the whole of Unicode costs ~5 ms to compile.)
-_C_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]")
-_C_UNSAFE_KEY = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff]")
-_C_MAX_KEY = 120
-_C_MAX_LINE = 9_000
-
-
-def _libyaml_writes_alike(value) -> bool:
-    """True when every key and string of ``value`` is one libyaml writes as PyYAML does."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            for key, inner in item.items():
-                if type(key) is not str or not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
-                    return False
-                if type(inner) is str:
-                    if _C_UNSAFE_VALUE.search(inner):
-                        return False
-                elif isinstance(inner, (dict, list)):
-                    pending.append(inner)
-        elif isinstance(item, list):
-            for inner in item:
-                if type(inner) is str:
-                    if _C_UNSAFE_VALUE.search(inner):
-                        return False
-                elif isinstance(inner, (dict, list)):
-                    pending.append(inner)
-    return True
-
-
 def _emit(data, dumper) -> str:
     return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=False, width=10_000,
                      allow_unicode=True)
 
 
+def _libyaml_body(data):
+    """``data`` (short forms applied) written by libyaml, or None where that could differ from
+    the pure-Python emitter (see _C_UNSAFE_VALUE)."""
+    if _CDumper is None:
+        return None
+    try:
+        body = _emit(data, _CDumper)
+    except _NotAlike:
+        return None
+    if body.endswith("\n...\n") or max(map(len, body.splitlines()), default=0) >= _C_MAX_LINE:
+        return None
+    return body
+
+
 def dump(template: dict, header: str = "", pure: bool = False) -> str:
     """The template as YAML text; ``pure=True`` forces the pure-Python emitter (same bytes)."""
     data = _short(canonical(template))
-    if not pure and _CDumper is not None and _libyaml_writes_alike(template):
-        body = _emit(data, _CDumper)
-        if not body.endswith("\n...\n") and max(map(len, body.splitlines()), default=0) < _C_MAX_LINE:
-            return header + body
-    return header + _emit(data, _Dumper)
+    body = None if pure else _libyaml_body(data)
+    return header + (body if body is not None else _emit(data, _Dumper))
 
 
 class _Loader(yaml.SafeLoader):

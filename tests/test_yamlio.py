@@ -46,7 +46,7 @@ def _documents(value):
 def test_c_and_pure_emitters_write_every_template_alike(stack_cls):
     built = render.as_dict(render.build(stack_cls))
     # the committed templates must take the fast path, or this test would compare pure with pure
-    assert yamlio._libyaml_writes_alike(built)
+    assert yamlio._libyaml_body(yamlio._short(yamlio.canonical(built))) is not None
     fast = yamlio.dump(built, header=render.header(stack_cls))
     assert fast == yamlio.dump(built, header=render.header(stack_cls), pure=True)
     assert fast.encode("utf-8") == (TEMPLATES / f"{stack_cls.name}.yaml").read_bytes()
@@ -66,14 +66,25 @@ def test_c_and_pure_emitters_agree_on_awkward_strings():
 @pytest.mark.parametrize("value", ["😀", "a\x85b", "a\u2028b", "\ufeff", "a\rb", "word " * 2500])
 def test_strings_libyaml_writes_differently_take_the_pure_path(value):
     for document in ({"K": value}, {"K": {"Fn::Sub": value}}, {value: 1}):
-        assert not yamlio._libyaml_writes_alike(document) or max(map(len, yamlio.dump(document).splitlines())) >= 9000
+        assert yamlio._libyaml_body(yamlio._short(document)) is None
         assert yamlio.dump(document) == yamlio.dump(document, pure=True)
+
+
+@needs_libyaml
+def test_a_keep_block_anywhere_takes_the_pure_path():
+    """libyaml ends a document with "..." once it has written a "|+" block; PyYAML only when
+    that block is the last thing written."""
+    document = {"K": ["a\n\n", "b"]}
+    assert yamlio._libyaml_body(yamlio._short(document)) is None
+    assert yamlio.dump(document) == yamlio.dump(document, pure=True) == "K:\n- |+\n  a\n\n- b\n"
 
 
 @needs_libyaml
 @pytest.mark.parametrize("key", ["", "k" * 128, "a\rb", "a\nb"])
 def test_keys_libyaml_writes_differently_take_the_pure_path(key):
-    assert not yamlio._libyaml_writes_alike({"Resources": {"A": {"Properties": {key: 1}}}})
+    document = {"Resources": {"A": {"Properties": {key: 1}}}}
+    assert yamlio._libyaml_body(yamlio._short(document)) is None
+    assert yamlio.dump(document) == yamlio.dump(document, pure=True)
 
 
 @needs_libyaml
