@@ -114,9 +114,9 @@ _Dumper.tagged_style = staticmethod(lambda value: None)  # choose_scalar_style d
 # with any of them is written by the pure-Python emitter, so the bytes never depend on which ran.
 # The node builder checks keys and strings as it meets them (no extra walk of the template).
 # (Listed as the characters to refuse: a negated class over the whole of Unicode costs ~5 ms to compile.)
-_NOT_PRINTABLE = r"\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff"
-_C_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0b-\x1f" + _NOT_PRINTABLE + "]")  # tab and line feed are fine
-_C_UNSAFE_KEY = re.compile(r"[\x00-\x08\x0a-\x1f" + _NOT_PRINTABLE + "]")  # a key: tab only
+_WRITTEN_DIFFERENTLY = r"\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff"
+_C_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0b-\x1f" + _WRITTEN_DIFFERENTLY + "]")  # tab and line feed are fine
+_C_UNSAFE_KEY = re.compile(r"[\x00-\x08\x0a-\x1f" + _WRITTEN_DIFFERENTLY + "]")  # a key: tab only
 _C_MAX_KEY = 120
 _C_MAX_LINE = 9_000
 
