@@ -1,7 +1,8 @@
 """The ``cfn-delivery`` command line.
 
 Each subcommand has its own ``--help``; the deploy and review packages register theirs
-(``register(subparsers, params_subparsers)``) and keep their logic to themselves.
+(``register(subparsers, params_subparsers)``) and keep their logic to themselves. They are
+listed in ``PLUGINS`` and imported only when the command line can name one of their commands.
 """
 from __future__ import annotations
 
