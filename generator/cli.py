@@ -1,21 +1,42 @@
 """The ``cfn-delivery`` command line.
 
 Each subcommand has its own ``--help``; the deploy and review packages register theirs
-(``register(subparsers, params_subparsers)``) and keep their logic to themselves.
+(``register(subparsers, params_subparsers)``) and keep their logic to themselves. They are
+listed in ``PLUGINS`` and imported only when the command line can name one of their commands.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from . import paramfile, paths, registry, render, yamlio
 
 EXIT_USAGE = 2
 
+#: Subcommands other packages register: module -> (the commands it adds, whether its
+#: ``register`` also takes the ``params`` sub-parser). A module is imported only when the
+#: command line names one of its commands, or names none we know (help, a typo, a command
+#: added to a module but not listed here): ``templates`` and ``stacks`` never load boto3 or the
+#: deploy/review/integ code. ``params`` gets actions from deploy (overrides) and review (diff).
+PLUGINS = {
+    "generator.platforms": (("platforms",), False),          # current Beanstalk platform ARNs
+    "generator.deploy.main": (("deploy", "params"), True),   # deploy through change sets
+    "generator.review.cli": (("diff", "diagram", "params"), True),  # diff, params diff, diagram
+    "generator.integ.cli": (("integ",), True),               # real-account end-to-end check
+}
+CORE_COMMANDS = ("templates", "params", "stacks")
+
 
 def cmd_templates(args) -> int:
+    # Every stack is built once per command; the pipeline diagrams are drawn from the template
+    # dicts just rendered (never by parsing the YAML files again).
     if args.check:
-        problems = render.stale(args.out)
+        templates = {}
+        problems = render.stale(args.out, templates=templates)
+        if not args.out:  # the diagrams follow the templates they draw
+            from .review import diagram
+            problems += diagram.stale(readme=paths.root() / "README.md", templates=templates)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
@@ -30,7 +51,8 @@ def cmd_templates(args) -> int:
         print(f"{state:9} {paramfile.display(result.path)}  {result.size:>6} bytes{warn}")
     if not args.out and not args.stack:  # pipeline diagrams follow the templates they draw
         from .review import diagram
-        for path, state in diagram.write(readme=paths.root() / "README.md"):
+        templates = {result.stack: result.template for result in results}
+        for path, state in diagram.write(readme=paths.root() / "README.md", templates=templates):
             print(f"{state:9} {paramfile.display(path)}")
     return 0
 
@@ -73,7 +95,28 @@ def cmd_stacks(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv):
+    """The subcommand ``argv`` names (its first word that is not an option), or None."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def _plugins_for(argv) -> list:
+    """The plugin modules a parser for ``argv`` needs (every one when ``argv`` is None)."""
+    command = None if argv is None else _command(argv)
+    known = {c for commands, _ in PLUGINS.values() for c in commands} | set(CORE_COMMANDS)
+    if command is None or command not in known:
+        return list(PLUGINS)
+    return [module for module, (commands, _) in PLUGINS.items() if command in commands]
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The ``cfn-delivery`` parser; given ``argv``, only the subcommands it can name are
+    registered (see PLUGINS), which keeps ``templates`` from importing what only deploy needs."""
     parser = argparse.ArgumentParser(
         prog="cfn-delivery",
         description="Generate hardened CloudFormation for delivery pipelines and deploy it through change sets.",
@@ -102,23 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", help="only this environment")
     p.set_defaults(func=cmd_stacks)
 
-    from . import platforms  # current Beanstalk platform ARNs (generator/platforms.py)
-    platforms.register(sub)
-
-    from .deploy import main as deploy_main  # deploy through change sets (generator/deploy/)
-    deploy_main.register(sub, psub)
-
-    from .review import cli as review_cli  # diff, params diff, diagram (generator/review/)
-    review_cli.register(sub, psub)
-
-    from .integ import cli as integ_cli  # real-account end-to-end check (generator/integ/)
-    integ_cli.register(sub, psub)
+    for name in _plugins_for(argv):
+        module = importlib.import_module(name)
+        if PLUGINS[name][1]:
+            module.register(sub, psub)
+        else:
+            module.register(sub)
 
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths, registry, yamlio
@@ -29,8 +29,15 @@ def as_dict(stack) -> dict:
     return json.loads(stack.template.to_json(indent=None, sort_keys=False))
 
 
+def rendered(stack_cls) -> tuple:
+    """(template dict, YAML text) of one stack, built once: derived output (diagrams) reads
+    the dict instead of parsing the text again."""
+    template = as_dict(build(stack_cls))
+    return template, yamlio.dump(template, header=header(stack_cls))
+
+
 def render(stack_cls) -> str:
-    return yamlio.dump(as_dict(build(stack_cls)), header=header(stack_cls))
+    return rendered(stack_cls)[1]
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Rendered:
     path: Path
     size: int
     changed: bool
+    template: dict = field(default=None, repr=False, compare=False)  # what the file holds, parsed
 
 
 def write(stack_names=None, out_dir: Path = None) -> list:
@@ -46,25 +54,30 @@ def write(stack_names=None, out_dir: Path = None) -> list:
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for stack_cls in [registry.get(n) for n in stack_names] if stack_names else registry.STACKS:
-        text = render(stack_cls).encode("utf-8")
+        template, text = rendered(stack_cls)
+        text = text.encode("utf-8")
         path = out_dir / f"{stack_cls.name}.yaml"
         changed = not path.exists() or path.read_bytes() != text
         if changed:
             path.write_bytes(text)
-        results.append(Rendered(stack_cls.name, path, len(text), changed))
+        results.append(Rendered(stack_cls.name, path, len(text), changed, template))
     return results
 
 
-def stale(out_dir: Path = None) -> list:
+def stale(out_dir: Path = None, templates: dict = None) -> list:
     """Stacks whose committed template differs from what the code renders now (or is missing),
-    and template files no stack renders any more."""
+    and template files no stack renders any more. ``templates``, when given, receives
+    {stack: template dict} of every stack rendered, for derived checks (diagrams)."""
     out_dir = Path(out_dir) if out_dir else paths.templates_dir()
     problems = []
     for stack_cls in registry.STACKS:
         path = out_dir / f"{stack_cls.name}.yaml"
+        template, text = rendered(stack_cls)
+        if templates is not None:
+            templates[stack_cls.name] = template
         if not path.exists():
             problems.append(f"{path}: missing")
-        elif path.read_bytes() != render(stack_cls).encode("utf-8"):
+        elif path.read_bytes() != text.encode("utf-8"):
             problems.append(f"{path}: differs from what the code renders")
     known = {f"{s.name}.yaml" for s in registry.STACKS}
     for path in sorted(out_dir.glob("*.yaml")):

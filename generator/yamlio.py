@@ -2,8 +2,16 @@
 
 The dumper is ours (not cfn-flip's) so the bytes depend only on the template
 dict: no line wrapping, no ``Fn::Join`` rewriting, canonical section order.
+
+Speed: where PyYAML was built with libyaml (``yaml.__with_libyaml__``) the C emitter and parser
+do the work; the pure-Python classes stay as the reference and the fallback. The C emitter never
+calls Python's ``choose_scalar_style``, so the one choice we customise (tagged scalars plain when
+plain is unambiguous) is made in the representer instead, with the same analysis; the bytes are
+identical either way (tests/test_yamlio.py renders every stack both ways and compares).
 """
 from __future__ import annotations
+
+import re
 
 import yaml
 
@@ -35,6 +43,8 @@ class _Tagged:
 
 
 class _Dumper(yaml.SafeDumper):
+    """The pure-Python dumper: the reference for the bytes (and the path without libyaml)."""
+
     def ignore_aliases(self, data):  # never emit &anchors: reviewers read plain YAML
         return True
 
@@ -57,7 +67,7 @@ def _represent_tagged(dumper, data):
         # is written in its long form ("!ImportValue {Fn::Sub: x}"), as CloudFormation requires.
         value = {value.long: value.value}
     if isinstance(value, str):
-        return dumper.represent_scalar(data.tag, value)
+        return dumper.represent_scalar(data.tag, value, style=dumper.tagged_style(value))
     if isinstance(value, list):
         return dumper.represent_sequence(data.tag, value)
     return dumper.represent_mapping(data.tag, value.items() if isinstance(value, dict) else value)
@@ -72,9 +82,113 @@ def _represent_dict(dumper, data):
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
 
 
-_Dumper.add_representer(_Tagged, _represent_tagged)
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(dict, _represent_dict)
+# The style of a tagged scalar, as _Dumper.choose_scalar_style picks it for a block-context value:
+# plain when plain is unambiguous, else single-quoted, else double-quoted. Tagged scalars are never
+# mapping keys, so the simple-key rules do not apply. Cached: the same "!Ref X" recurs many times.
+_TAGGED_STYLES: dict = {}
+_ANALYZER = yaml.emitter.Emitter.__new__(yaml.emitter.Emitter)
+_ANALYZER.allow_unicode = True  # as dump() passes it: the analysis depends on it
+
+
+def _tagged_style(value: str):
+    style = _TAGGED_STYLES.get(value)
+    if style is None:
+        analysis = _ANALYZER.analyze_scalar(value)
+        if analysis.allow_block_plain and analysis.allow_flow_plain and not analysis.empty:
+            style = ""
+        elif analysis.allow_single_quoted:
+            style = "'"
+        else:
+            style = '"'
+        _TAGGED_STYLES[value] = style
+    return style
+
+
+_Dumper.tagged_style = staticmethod(lambda value: None)  # choose_scalar_style decides at emit time
+
+# Where libyaml and PyYAML's emitter part ways (found by comparing them on generated strings):
+# characters outside the Basic Multilingual Plane, NEL, LINE/PARAGRAPH SEPARATOR, BOM and other
+# non-printables (libyaml escapes some PyYAML writes raw); "\r", empty and >= 128-character keys
+# (simple-key rules differ); lines folded at the 10,000-column width; and a "|+" block anywhere
+# (libyaml then ends the document with "...", PyYAML only when that block comes last). A template
+# with any of them is written by the pure-Python emitter, so the bytes never depend on which ran.
+# The node builder checks keys and strings as it meets them (no extra walk of the template).
+# (Listed as the characters to refuse: a negated class over the whole of Unicode costs ~5 ms to compile.)
+_WRITTEN_DIFFERENTLY = r"\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff\U00010000-\U0010ffff"
+_C_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0b-\x1f" + _WRITTEN_DIFFERENTLY + "]")  # tab and line feed are fine
+_C_UNSAFE_KEY = re.compile(r"[\x00-\x08\x0a-\x1f" + _WRITTEN_DIFFERENTLY + "]")  # a key: tab only
+_C_MAX_KEY = 120
+_C_MAX_LINE = 9_000
+
+
+class _NotAlike(Exception):
+    """The template holds a key or string libyaml would write differently: use the pure path."""
+
+
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+def _key(key, dumper):
+    if type(key) is not str or not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
+        raise _NotAlike
+    return yaml.ScalarNode(_STR, key, style=None)  # no line break in it: never "|"
+
+
+def _node(data, dumper):
+    """The node the representers above make for ``data``, built without their per-object
+    dispatch and bookkeeping (no aliases to track: ``ignore_aliases`` is always true). Scalars
+    other than strings (numbers, booleans, null) go through the dumper's own representers.
+    Raises _NotAlike on a key or string libyaml writes differently from PyYAML."""
+    kind = type(data)
+    if kind is str:
+        if _C_UNSAFE_VALUE.search(data):
+            raise _NotAlike
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict:
+        return yaml.MappingNode(_MAP, [(_key(k, dumper), _node(v, dumper)) for k, v in data.items()],
+                                flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(v, dumper) for v in data], flow_style=False)
+    if kind is _Tagged:  # as _represent_tagged
+        value = data.value
+        if isinstance(value, _Tagged):
+            value = {value.long: value.value}
+        if isinstance(value, str):
+            if type(value) is not str or _C_UNSAFE_VALUE.search(value):
+                raise _NotAlike
+            return yaml.ScalarNode(data.tag, value, style=_tagged_style(value))
+        if isinstance(value, list):
+            return yaml.SequenceNode(data.tag, [_node(v, dumper) for v in value], flow_style=False)
+        items = value.items() if isinstance(value, dict) else value
+        return yaml.MappingNode(data.tag, [(_key(k, dumper), _node(v, dumper)) for k, v in items],
+                                flow_style=False)
+    if isinstance(data, str):  # a str subclass: let the pure path decide
+        raise _NotAlike
+    return dumper.represent_data(data)
+
+
+if yaml.__with_libyaml__:
+    class _CDumper(yaml.CSafeDumper):
+        """libyaml's emitter; same representers, tagged-scalar style decided up front."""
+
+        tagged_style = staticmethod(_tagged_style)
+
+        def ignore_aliases(self, data):
+            return True
+
+        def represent(self, data):  # BaseRepresenter.represent, with the fast node builder
+            self.serialize(_node(data, self))
+            self.represented_objects = {}
+            self.object_keeper = []
+            self.alias_key = None
+else:  # pragma: no cover - PyYAML built without libyaml
+    _CDumper = None
+
+for _cls in (_Dumper, _CDumper):
+    if _cls is not None:
+        _cls.add_representer(_Tagged, _represent_tagged)
+        _cls.add_representer(str, _represent_str)
+        _cls.add_representer(dict, _represent_dict)
 
 
 def _ordered(mapping, order):
@@ -110,16 +224,34 @@ def canonical(template: dict) -> dict:
     return out
 
 
-def dump(template: dict, header: str = "") -> str:
-    body = yaml.dump(
-        _short(canonical(template)), Dumper=_Dumper, default_flow_style=False,
-        sort_keys=False, width=10_000, allow_unicode=True,
-    )
-    return header + body
+def _emit(data, dumper) -> str:
+    return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=False, width=10_000,
+                     allow_unicode=True)
+
+
+def _libyaml_body(data):
+    """``data`` (short forms applied) written by libyaml, or None where that could differ from
+    the pure-Python emitter (see _C_UNSAFE_VALUE)."""
+    if _CDumper is None:
+        return None
+    try:
+        body = _emit(data, _CDumper)
+    except _NotAlike:
+        return None
+    if body.endswith("\n...\n") or max(map(len, body.splitlines()), default=0) >= _C_MAX_LINE:
+        return None
+    return body
+
+
+def dump(template: dict, header: str = "", pure: bool = False) -> str:
+    """The template as YAML text; ``pure=True`` forces the pure-Python emitter (same bytes)."""
+    data = _short(canonical(template))
+    body = None if pure else _libyaml_body(data)
+    return header + (body if body is not None else _emit(data, _Dumper))
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """The pure-Python loader: the reference (and the path without libyaml)."""
 
 
 def _construct_tag(loader, suffix, node):
@@ -138,16 +270,36 @@ def _construct_tag(loader, suffix, node):
     return {"Fn::" + suffix: value}
 
 
-_Loader.add_multi_constructor("!", _construct_tag)
 # CloudFormation keeps "on"/"yes" as strings and 0777 as a number; YAML 1.1 timestamps stay strings.
-_Loader.yaml_implicit_resolvers = {
+_RESOLVERS = {
     k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+if yaml.__with_libyaml__:
+    class _CLoader(yaml.CSafeLoader):
+        """libyaml's parser; the constructors and resolvers are the same Python ones."""
+else:  # pragma: no cover - PyYAML built without libyaml
+    _CLoader = None
 
-def load(text: str) -> dict:
-    """Parse CloudFormation YAML (or JSON) into long-form intrinsics."""
+for _cls in (_Loader, _CLoader):
+    if _cls is not None:
+        _cls.add_multi_constructor("!", _construct_tag)
+        _cls.yaml_implicit_resolvers = _RESOLVERS
+
+
+def load(text: str, pure: bool = False) -> dict:
+    """Parse CloudFormation YAML (or JSON) into long-form intrinsics.
+
+    libyaml parses when available; whatever PyYAML's pure-Python parser reads, it reads the same
+    (tests/test_yamlio.py). On a document libyaml refuses, the pure-Python parser has the last
+    word, so error messages stay PyYAML's. libyaml is the more lenient of the two in one respect:
+    it accepts tabs inside plain scalars (as YAML 1.2 does), which the pure parser refuses."""
+    if not pure and _CLoader is not None:
+        try:
+            return yaml.load(text, Loader=_CLoader)  # noqa: S506 - CSafeLoader subclass
+        except yaml.YAMLError:
+            pass
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
 
 

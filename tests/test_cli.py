@@ -1,4 +1,5 @@
 """The command line: help, unknown stack or environment, params validation exit codes."""
+import argparse
 import json
 import shutil
 import subprocess
@@ -71,3 +72,43 @@ def test_templates_writes_and_reports_sizes(tmp_path):
     assert (tmp_path / "foundation.yaml").exists()
     again = run("templates", "--out", str(tmp_path))
     assert "unchanged" in again.stdout
+
+
+def _commands(parser) -> set:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def test_plugin_table_names_every_command_its_module_registers():
+    """cli.PLUGINS says which module adds which command; a wrong entry would hide a command
+    from a parser built for that command line."""
+    everything = _commands(cli.build_parser())
+    listed = {c for commands, _ in cli.PLUGINS.values() for c in commands} - {"params"}
+    assert everything == set(cli.CORE_COMMANDS) | listed
+    for module, (commands, _) in cli.PLUGINS.items():
+        for command in commands:
+            assert command in _commands(cli.build_parser([command]))
+    params = cli.build_parser(["params"])
+    full = cli.build_parser()
+    actions = lambda p: set(next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))  # noqa: E731
+                            .choices["params"]._subparsers._group_actions[0].choices)
+    assert actions(params) == actions(full)
+
+
+def test_templates_and_stacks_load_no_aws_or_plugin_code():
+    probe = ("import sys; from generator import cli; cli.build_parser(['--debug', '{}']); "
+             "loaded = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'cfnlint') "
+             "or m.startswith(('generator.deploy', 'generator.review', 'generator.integ', 'generator.lint'))]; "
+             "print(loaded)")
+    for command in ("templates", "stacks"):
+        result = subprocess.run([sys.executable, "-c", probe.format(command)], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "[]", f"{command}: {result.stdout}"
+
+
+def test_unknown_command_still_lists_every_command():
+    result = run("nosuch")
+    assert result.returncode == 2
+    for command in ("templates", "deploy", "diff", "diagram", "integ", "platforms"):
+        assert f"'{command}'" in result.stderr

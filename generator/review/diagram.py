@@ -146,14 +146,20 @@ def readme_block(all_found: dict) -> str:
     return "\n".join(lines)
 
 
-def collect(templates_dir: Path = None) -> dict:
-    """{stack: [Pipeline]} for every template in ``templates_dir`` that defines a pipeline."""
-    templates_dir = Path(templates_dir) if templates_dir else paths.templates_dir()
+def collect(templates_dir: Path = None, templates: dict = None) -> dict:
+    """{stack: [Pipeline]} for every template that defines a pipeline, in stack-name order.
+
+    ``templates`` ({stack: template dict}) are the templates a caller already holds in memory
+    (``cfn-delivery templates`` has just rendered them): nothing is read or parsed again. Without
+    it, every template file in ``templates_dir`` is read."""
+    if templates is None:
+        templates_dir = Path(templates_dir) if templates_dir else paths.templates_dir()
+        templates = {path.stem: yamlio.load_file(path) for path in sorted(templates_dir.glob("*.yaml"))}
     out = {}
-    for path in sorted(templates_dir.glob("*.yaml")):
-        found = pipelines(path.stem, yamlio.load_file(path) or {})
+    for stack in sorted(templates):
+        found = pipelines(stack, templates[stack] or {})
         if found:
-            out[path.stem] = found
+            out[stack] = found
     return out
 
 
@@ -165,10 +171,11 @@ def replace_readme_block(text: str, block: str):
     return text[:start] + block + text[end + len(README_END):]
 
 
-def planned(out_dir: Path = None, readme: Path = None) -> dict:
-    """{path: text} for every file ``write`` produces (``None``: delete the stale file)."""
+def planned(out_dir: Path = None, readme: Path = None, templates: dict = None) -> dict:
+    """{path: text} for every file ``write`` produces (``None``: delete the stale file).
+    ``templates``: {stack: template dict} already in memory (default: read templates/)."""
     out_dir = Path(out_dir) if out_dir else paths.root() / "docs"
-    all_found = collect()
+    all_found = collect(templates=templates)
     files = {out_dir / f"pipeline-{stack}.md": document(stack, found) + "\n" for stack, found in all_found.items()}
     for stale in sorted(out_dir.glob("pipeline-*.md")) if out_dir.is_dir() else []:
         if stale not in files and MARKER in stale.read_text(encoding="utf-8"):
@@ -180,10 +187,10 @@ def planned(out_dir: Path = None, readme: Path = None) -> dict:
     return files
 
 
-def write(out_dir: Path = None, readme: Path = None) -> list:
+def write(out_dir: Path = None, readme: Path = None, templates: dict = None) -> list:
     """Write the diagrams; returns (path, state) pairs, state one of wrote/unchanged/deleted."""
     results = []
-    for path, text in planned(out_dir, readme).items():
+    for path, text in planned(out_dir, readme, templates).items():
         if text is None:
             path.unlink()
             results.append((path, "deleted"))
@@ -196,9 +203,9 @@ def write(out_dir: Path = None, readme: Path = None) -> list:
     return results
 
 
-def stale(out_dir: Path = None, readme: Path = None) -> list:
+def stale(out_dir: Path = None, readme: Path = None, templates: dict = None) -> list:
     problems = []
-    for path, text in planned(out_dir, readme).items():
+    for path, text in planned(out_dir, readme, templates).items():
         if text is None:
             problems.append(f"{path}: no pipeline template renders it any more")
         elif not path.exists() or path.read_text(encoding="utf-8") != text:

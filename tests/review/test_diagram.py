@@ -155,3 +155,40 @@ def test_templates_command_regenerates_the_diagrams(tmp_path, monkeypatch):
         assert f"docs/pipeline-{stack}.md" in readme
     monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
     assert diagram.stale(tmp_path / "docs", tmp_path / "README.md") == []
+
+
+def test_diagrams_from_rendered_templates_equal_those_from_the_files():
+    """`cfn-delivery templates` draws from the dicts it just rendered; the result is what reading
+    templates/ gives (`cfn-delivery diagram` alone)."""
+    from generator import registry, render
+
+    in_memory = {stack_cls.name: render.as_dict(render.build(stack_cls)) for stack_cls in registry.STACKS}
+    assert diagram.planned(ROOT / "docs", ROOT / "README.md", templates=in_memory) == \
+        diagram.planned(ROOT / "docs", ROOT / "README.md")
+
+
+def test_templates_command_parses_no_yaml(tmp_path, monkeypatch, capsys):
+    """Every stack is rendered once and nothing it wrote is parsed back (the diagrams use the dicts)."""
+    from generator import cli, registry, render
+
+    monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
+    (tmp_path / "README.md").write_text(f"{diagram.README_START}\n{diagram.README_END}\n")
+    builds = []
+    real_build = render.build
+    monkeypatch.setattr(render, "build", lambda stack_cls: builds.append(stack_cls.name) or real_build(stack_cls))
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("templates re-parsed")
+
+    monkeypatch.setattr(yamlio, "load", no_parsing)
+    assert cli.main(["templates"]) == 0
+    assert sorted(builds) == sorted(registry.names())
+    assert "docs/pipeline-" in capsys.readouterr().out
+    builds.clear()
+    assert cli.main(["templates", "--check"]) == 0
+    assert sorted(builds) == sorted(registry.names())
+    # a hand-edited diagram is stale for `templates --check` too (the diagrams follow the templates)
+    page = sorted((tmp_path / "docs").glob("pipeline-*.md"))[0]
+    page.write_text(page.read_text() + "edit\n")
+    assert cli.main(["templates", "--check"]) == 1
+    assert f"{page}: differs" in capsys.readouterr().err
