@@ -298,3 +298,23 @@ def test_role_refuses_source_keys_that_bypass_the_table_and_service_lists():
              trust_conditions={StringEquals: {"aws:SourceAccount": "1"}})
     with pytest.raises(ValueError, match="one service principal"):
         Role(FakeStack(), "R", Principal("Service", ["ec2.amazonaws.com", "lambda.amazonaws.com"]), "p")
+
+
+#: IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html): the inline
+#: policies of one role may total 10,240 characters (whitespace not counted); PutRolePolicy fails above it.
+ROLE_INLINE_POLICY_LIMIT = 10_240
+
+
+@pytest.mark.parametrize("stack", registry.names())
+def test_inline_policies_of_each_role_stay_within_iams_size_limit(stack):
+    """Measured on the template form, an upper bound: the ``${AWS::...}`` and import placeholders are
+    longer than the partition, region, account and names they resolve to."""
+    sizes = {}
+    for resource in load_template(stack)["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        text = json.dumps(resource["Properties"]["PolicyDocument"], separators=(",", ":"))
+        for role in resource["Properties"]["Roles"]:
+            sizes[role["Ref"]] = sizes.get(role["Ref"], 0) + len(text)
+    for role, size in sizes.items():
+        assert size <= ROLE_INLINE_POLICY_LIMIT, f"{stack}/{role}: {size} characters of inline policy"
