@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: templates diff test lint scanners clean help deploy localstack-venv
+.PHONY: templates diff test lint scanners clean help deploy localstack-venv localstack
 
 help:
 	@echo "make templates  render every stack to templates/ (creates .venv on first use)"
@@ -14,6 +14,7 @@ help:
 	@echo "make scanners   build the scanners' own environments (.venv-checkov, .venv-scanners)"
 	@echo "make deploy     deploy through change sets: ENV=<env> STACK=<stack> (or ALL=1 / STACK=all), ARGS='--dry-run ...'"
 	@echo "make integ      real-account end-to-end check in a SANDBOX account (docs/integ.md); ARGS='--approve ...'"
+	@echo "make localstack run the local CloudFormation server of the tests on 127.0.0.1 until Ctrl-C"
 	@echo "make clean      remove virtual environments and build output"
 
 # The project's virtual environment, rebuilt when setup.py changes.
@@ -34,6 +35,11 @@ diff: $(STAMP)
 # LocalStack (the deploy tests' CloudFormation server) in its own venv: a no-op when up to date.
 localstack-venv:
 	bash scripts/localstack_venv.sh
+
+# The tests' local CloudFormation server, for trying a deploy locally (placeholders for ECS, CodeDeploy,
+# Beanstalk and load balancers: see docs/operations.md).
+localstack: $(STAMP) localstack-venv
+	$(BIN)/cfn-delivery local-server
 
 test: $(STAMP) localstack-venv
 	$(BIN)/python -m pytest
