@@ -32,7 +32,8 @@ def case(name):
 @pytest.mark.parametrize("name,fail_on,code", [
     ("bucket-renamed", "data-loss", 3),
     ("bucket-renamed", "iam-broadening,output", 0),
-    ("sg-open-world", "data-loss,iam-broadening", 3),
+    ("sg-open-world", "data-loss,network-exposure", 3),
+    ("sg-open-world", "iam-broadening", 0),  # the world is network-exposure, not IAM
     ("role-loses-action", "iam-broadening", 0),
     ("role-loses-action", "iam-narrowing", 3),
     ("export-removed", "output", 3),
@@ -49,7 +50,8 @@ def test_unknown_flag_is_a_usage_error(capsys):
     assert cli.main(["diff", *case("bucket-renamed"), "--fail-on", "data-loss,dataloss"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("error: unknown risk flag 'dataloss' in --fail-on; use a comma-separated list of: "
-                   "data-loss, iam-broadening, iam-narrowing, parameter, output, rename")
+                   "data-loss, iam-broadening, iam-narrowing, network-exposure, retention-reduced, "
+                   "parameter, output, rename")
 
 
 @pytest.mark.parametrize("args,message", [

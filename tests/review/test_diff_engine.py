@@ -219,12 +219,34 @@ def test_ingress_rules(old, new, flags):
     assert [f for c in result.resources for f in c.risks] == flags
 
 
-def test_new_ingress_resource_broadens():
+def test_new_ingress_resource_to_the_world_is_network_exposure():
     ingress = {"Type": "AWS::EC2::SecurityGroupIngress",
                "Properties": {"GroupId": {"Ref": "G"}, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}}
     change = one_change(tpl({}), tpl({"Ssh": ingress}))
-    assert change.change == "add" and change.risks == ["iam-broadening"]
+    assert change.change == "add" and change.risks == ["network-exposure"]
     assert "the whole internet" in change.notes[0]
+
+
+def test_new_ingress_resource_from_a_network_broadens():
+    ingress = {"Type": "AWS::EC2::SecurityGroupIngress",
+               "Properties": {"GroupId": {"Ref": "G"}, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "10.0.0.0/8"}}
+    change = one_change(tpl({}), tpl({"Ssh": ingress}))
+    assert change.change == "add" and change.risks == ["iam-broadening"]
+
+
+def test_new_security_group_default_egress_is_not_exposure():
+    group = {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": "vpc-1"}}
+    assert one_change(tpl({}), tpl({"G": group})).risks == []
+
+
+def test_removing_every_egress_rule_restores_the_default_to_the_world():
+    rule = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.0.0.0/8"}
+    before = {"Type": "AWS::EC2::SecurityGroup",
+              "Properties": {"GroupDescription": "g", "VpcId": "vpc-1", "SecurityGroupEgress": [rule]}}
+    after = {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": "vpc-1"}}
+    change = one_change(tpl({"G": before}), tpl({"G": after}))
+    assert change.risks == ["network-exposure"]
+    assert "default rule" in change.notes[0]
 
 
 # -- parameters and outputs -------------------------------------------------------------

@@ -18,7 +18,8 @@ REQUIRED = {
     "log-retention": ("modify", False, []),
     "role-gains-action": ("modify", False, ["iam-broadening"]),
     "role-loses-action": ("modify", False, ["iam-narrowing"]),
-    "sg-open-world": ("modify", False, ["iam-broadening"]),
+    "sg-open-world": ("modify", False, ["network-exposure"]),
+    "egress-open-world": None,
     "table-removed": ("remove", False, ["data-loss"]),
     "logical-id-renamed": None,
     "yaml-reordered": None,
@@ -59,6 +60,13 @@ def test_single_resource_cases_say_what_the_issue_asks(case):
     change, replacement, flags = REQUIRED[case]
     [resource] = diff_json(case)["resources"]
     assert (resource["change"], resource["replacement"], resource["risks"]) == (change, replacement, flags)
+
+
+def test_egress_to_the_world_is_network_exposure():
+    data = diff_json("egress-open-world")
+    got = [(r["logical_id"], r["change"], r["risks"]) for r in data["resources"]]
+    assert got == [("WorkerSecurityGroup", "modify", ["network-exposure"]),
+                   ("AnyEgress", "add", ["network-exposure"])]
 
 
 def test_logical_id_rename_is_remove_plus_add_flagged():
