@@ -217,7 +217,8 @@ def _risks_and_notes(rtype, change, replacement, old_props, new_props, resource_
             notes.append(f"data-loss: stateful resource {what}; {policy} keeps the old one outside the stack")
         else:
             notes.append(f"data-loss: stateful resource {what}; its data is deleted")
-    findings = risks.access_findings(rtype, old_props, new_props)
+    findings = risks.access_findings(rtype, old_props, new_props) + \
+        risks.retention_findings(rtype, old_props, new_props)
     for finding in findings:
         if finding.risk not in flags:
             flags.append(finding.risk)

@@ -417,6 +417,36 @@ def _boundary_findings(rtype, old, new) -> list:
     return [Finding(IAM_BROADENING, f"permissions boundary changed: {_text(before)} -> {_text(after)} (may allow more)")]
 
 
+def _days(value):
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def retention_findings(rtype: str, old_props, new_props) -> list:
+    """``retention-reduced``: a log group keeps its events for fewer days than before, so
+    CloudWatch Logs deletes the older ones. No ``RetentionInDays`` means never expire: removing
+    it lengthens retention; setting it where it was absent shortens it. A value that is still a
+    reference (not resolved from the environment's parameters) is not judged."""
+    if rtype != "AWS::Logs::LogGroup" or old_props is None or new_props is None:
+        return []
+    before, after = old_props.get("RetentionInDays"), new_props.get("RetentionInDays")
+    if after is None:
+        return []
+    new_days = _days(after)
+    if new_days is None:
+        return []
+    if before is None:
+        return [Finding(RETENTION_REDUCED, f"retention set to {new_days} days (was never expire): "
+                                           f"events older than {new_days} days are deleted")]
+    old_days = _days(before)
+    if old_days is not None and new_days < old_days:
+        return [Finding(RETENTION_REDUCED, f"retention shortened from {old_days} to {new_days} days: "
+                                           f"events older than {new_days} days are deleted")]
+    return []
+
+
 def access_findings(rtype: str, old_props, new_props) -> list:
     """IAM and network-access findings between two versions of one resource
     (``None`` for a resource that does not exist on that side)."""

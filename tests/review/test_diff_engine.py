@@ -249,6 +249,13 @@ def test_removing_every_egress_rule_restores_the_default_to_the_world():
     assert "default rule" in change.notes[0]
 
 
+def test_retention_by_reference_is_not_judged_until_resolved():
+    def logs(days):
+        return {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": days}}
+    assert one_change(tpl({"L": logs(90)}), tpl({"L": logs({"Ref": "Days"})})).risks == []
+    assert one_change(tpl({"L": logs(90)}), tpl({"L": logs("14")})).risks == ["retention-reduced"]
+
+
 # -- parameters and outputs -------------------------------------------------------------
 
 def test_parameter_changes():

@@ -20,6 +20,7 @@ REQUIRED = {
     "role-loses-action": ("modify", False, ["iam-narrowing"]),
     "sg-open-world": ("modify", False, ["network-exposure"]),
     "egress-open-world": None,
+    "retention-shortened": None,
     "table-removed": ("remove", False, ["data-loss"]),
     "logical-id-renamed": None,
     "yaml-reordered": None,
@@ -67,6 +68,14 @@ def test_egress_to_the_world_is_network_exposure():
     got = [(r["logical_id"], r["change"], r["risks"]) for r in data["resources"]]
     assert got == [("WorkerSecurityGroup", "modify", ["network-exposure"]),
                    ("AnyEgress", "add", ["network-exposure"])]
+
+
+def test_shortened_retention_is_flagged_and_never_expire_is_not():
+    data = diff_json("retention-shortened")
+    got = [(r["logical_id"], r["risks"]) for r in data["resources"]]
+    assert got == [("AppLogs", ["retention-reduced"]),      # 90 -> 30 days
+                   ("AuditLogs", ["retention-reduced"]),    # never expire -> 365 days
+                   ("DebugLogs", [])]                       # 7 days -> never expire
 
 
 def test_logical_id_rename_is_remove_plus_add_flagged():
