@@ -49,6 +49,24 @@ def test_create_only_property_depending_on_references_is_conditional():
     assert "depends on resolved values" in change.notes[0]
 
 
+def test_table_key_schema_change_with_plain_values_replaces():
+    def table(key):
+        return {"Type": "AWS::DynamoDB::Table", "Properties": {"KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}}
+    change = one_change(tpl({"T": table("id")}), tpl({"T": table("pk")}))
+    assert (change.replacement, change.risks) == (True, ["data-loss"])
+    assert "every change of it replaces" in change.notes[0] and "resolved values" not in change.notes[0]
+    by_ref = one_change(tpl({"T": table("id")}), tpl({"T": table({"Ref": "Key"})}))
+    assert by_ref.replacement == "conditional" and "depends on resolved values" in by_ref.notes[0]
+
+
+def test_other_conditionally_create_only_change_names_the_real_reason():
+    def instance(size):
+        return {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-1", "InstanceType": size}}
+    change = one_change(tpl({"I": instance("t3.micro")}), tpl({"I": instance("t3.large")}))
+    assert change.replacement == "conditional"
+    assert change.notes == ["replacement: InstanceType is conditionally create-only; the kind of change decides"]
+
+
 def test_same_references_different_text_replaces():
     before = tpl({"B": bucket(BucketName={"Fn::Sub": "${P}-logs"})})
     after = tpl({"B": bucket(BucketName={"Fn::Join": ["-", [{"Ref": "P"}, "audit"]]})})
@@ -73,7 +91,8 @@ def test_conditional_create_only_from_schema():
             "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}}
     change = one_change(tpl({"T": table("id")}), tpl({"T": table("pk")}))
-    assert change.replacement == "conditional"
+    # conditionally create-only in the schema, but a new key is always a new table (issue 16)
+    assert change.replacement is True
     assert change.risks == ["data-loss"]
 
 

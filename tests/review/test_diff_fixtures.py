@@ -22,6 +22,7 @@ REQUIRED = {
     "egress-open-world": None,
     "retention-shortened": None,
     "table-removed": ("remove", False, ["data-loss"]),
+    "table-key-changed": ("modify", True, ["data-loss"]),
     "logical-id-renamed": None,
     "yaml-reordered": None,
     "export-removed": None,
