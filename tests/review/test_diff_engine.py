@@ -275,6 +275,22 @@ def test_retention_by_reference_is_not_judged_until_resolved():
     assert one_change(tpl({"L": logs(90)}), tpl({"L": logs("14")})).risks == ["retention-reduced"]
 
 
+def test_ambiguous_statements_without_sid_stay_whole():
+    def doc(*statements):
+        return {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {"Statement": list(statements)}}}
+    a = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    b = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}
+    c = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}
+    # two old and one new statement share effect and resource: no guess, the sets are shown
+    change = one_change(tpl({"P": doc(a, b)}), tpl({"P": doc(c)}))
+    assert sorted(v.path for v in change.values) == ["PolicyDocument.Statement[Action=s3:GetObject]",
+                                                     "PolicyDocument.Statement[Action=s3:ListBucket]",
+                                                     "PolicyDocument.Statement[Action=s3:PutObject]"]
+    deny = dict(a, Effect="Deny")
+    change = one_change(tpl({"P": doc(a, deny)}), tpl({"P": doc(a)}))
+    assert [v.path for v in change.values] == ["PolicyDocument.Statement[Deny Action=s3:GetObject]"]
+
+
 # -- parameters and outputs -------------------------------------------------------------
 
 def test_parameter_changes():

@@ -21,6 +21,8 @@ REQUIRED = {
     "sg-open-world": ("modify", False, ["network-exposure"]),
     "egress-open-world": None,
     "retention-shortened": None,
+    "option-setting-changed": ("modify", False, []),
+    "statement-by-action": ("modify", False, ["iam-broadening"]),
     "table-removed": ("remove", False, ["data-loss"]),
     "table-key-changed": ("modify", True, ["data-loss"]),
     "logical-id-renamed": None,
@@ -77,6 +79,22 @@ def test_shortened_retention_is_flagged_and_never_expire_is_not():
     assert got == [("AppLogs", ["retention-reduced"]),      # 90 -> 30 days
                    ("AuditLogs", ["retention-reduced"]),    # never expire -> 365 days
                    ("DebugLogs", [])]                       # 7 days -> never expire
+
+
+def test_option_settings_are_named_by_namespace_and_option():
+    [resource] = diff_json("option-setting-changed")["resources"]
+    assert resource["properties"] == [  # MinSize 2 vs '2' and the new order are no change
+        "OptionSettings[aws:autoscaling:asg:MaxSize].Value",
+        "OptionSettings[aws:elasticbeanstalk:command:DeploymentPolicy].Value",
+        "OptionSettings[aws:elasticbeanstalk:application:environment:LOG_LEVEL]",
+        "OptionSettings[aws:elasticbeanstalk:healthreporting:system:SystemType]"]
+
+
+def test_statements_without_sid_are_named_by_action():
+    [resource] = diff_json("statement-by-action")["resources"]
+    assert resource["properties"] == [
+        "PolicyDocument.Statement[Action=logs:CreateLogStream,logs:PutLogEvents].Resource",
+        "PolicyDocument.Statement[Action=s3:GetObject,s3:PutObject].Action"]
 
 
 def test_logical_id_rename_is_remove_plus_add_flagged():
