@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..stackmodel import KEEPING_POLICIES
 from . import replacement as repl
 from . import risks
+from .resolve import absent_resources
 from .values import is_intrinsic, is_statement, key, normal, same, show
 
 RESOURCE_ATTRIBUTES = ("Type", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -454,7 +455,17 @@ def diff_templates(stack: str, old: dict, new: dict, old_values=None, new_values
     status = "added" if old is None else "removed" if new is None else "modified"
     old, new = old or {}, new or {}
     result = StackDiff(stack, status)
-    result.resources = diff_resources(stack, old.get("Resources"), new.get("Resources"))
+    # with known parameter values, a resource whose Condition is false does not exist on that side
+    gone_old = absent_resources(old, old_values) if old_values is not None else {}
+    gone_new = absent_resources(new, new_values) if new_values is not None else {}
+    old_resources = {k: v for k, v in (old.get("Resources") or {}).items() if k not in gone_old}
+    new_resources = {k: v for k, v in (new.get("Resources") or {}).items() if k not in gone_new}
+    result.resources = diff_resources(stack, old_resources, new_resources)
+    for change in result.resources:
+        if change.change == "add" and change.logical_id in gone_old:
+            change.notes.insert(0, f"condition: {gone_old[change.logical_id]} was false, is true now: created")
+        elif change.change == "remove" and change.logical_id in gone_new:
+            change.notes.insert(0, f"condition: {gone_new[change.logical_id]} is false now: deleted")
     if status == "modified":  # a new or removed stack is reported by its resources (and lost exports)
         result.parameters = diff_parameters(stack, old.get("Parameters"), new.get("Parameters"), old_values, new_values)
         result.other = diff_sections(stack, old, new)

@@ -60,6 +60,8 @@ def test_unknown_flag_is_a_usage_error(capsys):
     (["--stack", "nosuch"], "unknown stack 'nosuch'"),
     (["--base", "no-such-rev-xyz"], "unknown git revision 'no-such-rev-xyz'"),
     (["--region", "eu-west-1"], "--region applies to a deployed stack: add --env ENV"),
+    (["--parameters", "p.json"], "--parameters applies to two template files; with --env the parameter files of "
+                                 "params/<env>/ are used"),
     (["only-one.yaml"], "give two template files"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, message, capsys):

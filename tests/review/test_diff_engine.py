@@ -291,6 +291,25 @@ def test_ambiguous_statements_without_sid_stay_whole():
     assert [v.path for v in change.values] == ["PolicyDocument.Statement[Deny Action=s3:GetObject]"]
 
 
+def test_conditions_decide_which_resources_exist_when_values_are_known():
+    from generator.review.resolve import conditions
+    template = {"Parameters": {"Env": {"Type": "String"}, "Secret": {"Type": "String", "NoEcho": True}},
+                "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+                               "InUsEast": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+                               "ProdOrUs": {"Fn::Or": [{"Condition": "IsProd"}, {"Condition": "InUsEast"}]},
+                               "ProdAndUs": {"Fn::And": [{"Condition": "IsProd"}, {"Condition": "InUsEast"}]},
+                               "HasSecret": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Secret"}, ""]}]}},
+                "Resources": {}}
+    assert conditions(template, {"Env": "prod", "Secret": "x"}) == {
+        "IsProd": True, "InUsEast": None, "ProdOrUs": True, "ProdAndUs": None, "HasSecret": None}
+    assert conditions(template, {"Env": "dev"})["ProdAndUs"] is False
+    topic = {"Type": "AWS::SNS::Topic", "Condition": "IsProd"}
+    template["Resources"] = {"T": topic}
+    result = diff_templates("s", template, template, {"Env": "dev"}, {"Env": "prod"})
+    assert [(r.logical_id, r.change) for r in result.resources] == [("T", "add")]
+    assert diff_templates("s", template, template).resources == []  # no values: nothing evaluated
+
+
 # -- parameters and outputs -------------------------------------------------------------
 
 def test_parameter_changes():

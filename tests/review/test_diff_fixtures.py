@@ -21,6 +21,8 @@ REQUIRED = {
     "sg-open-world": ("modify", False, ["network-exposure"]),
     "egress-open-world": None,
     "retention-shortened": None,
+    "condition-turns-true": None,
+    "condition-turns-false": None,
     "option-setting-changed": ("modify", False, []),
     "statement-by-action": ("modify", False, ["iam-broadening"]),
     "table-removed": ("remove", False, ["data-loss"]),
@@ -37,7 +39,11 @@ def diff_json(case: str):
     os.chdir(CASES / case)  # file names in the output are as given on the command line
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["diff", "before.yaml", "after.yaml", "--name", case, "--format", "json"])
+            # optional parameter files: values substituted, conditions evaluated
+            extra = [arg for option, path in (("--parameters", "parameters.json"),
+                                              ("--base-parameters", "base-parameters.json"))
+                     if (CASES / case / path).is_file() for arg in (option, path)]
+            code = cli.main(["diff", "before.yaml", "after.yaml", "--name", case, "--format", "json", *extra])
     finally:
         os.chdir(cwd)
     assert code == 0, err.getvalue()
@@ -95,6 +101,15 @@ def test_statements_without_sid_are_named_by_action():
     assert resource["properties"] == [
         "PolicyDocument.Statement[Action=logs:CreateLogStream,logs:PutLogEvents].Resource",
         "PolicyDocument.Statement[Action=s3:GetObject,s3:PutObject].Action"]
+
+
+def test_condition_evaluated_with_the_parameters_adds_and_removes():
+    added = diff_json("condition-turns-true")
+    assert [(r["logical_id"], r["change"]) for r in added["resources"]] == [("AlarmTopic", "add")]
+    assert added["other"] == []  # the condition itself did not change, its value did
+    removed = diff_json("condition-turns-false")
+    assert [(r["logical_id"], r["change"], r["risks"]) for r in removed["resources"]] == [
+        ("DebugBucket", "remove", ["data-loss"])]
 
 
 def test_logical_id_rename_is_remove_plus_add_flagged():
