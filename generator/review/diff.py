@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..stackmodel import KEEPING_POLICIES
 from . import replacement as repl
 from . import risks
-from .resolve import absent_resources
+from .resolve import absent_resources, conditions, pick_branches
 from .values import is_intrinsic, is_statement, key, normal, same, show
 
 RESOURCE_ATTRIBUTES = ("Type", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
@@ -460,6 +460,11 @@ def diff_templates(stack: str, old: dict, new: dict, old_values=None, new_values
     gone_new = absent_resources(new, new_values) if new_values is not None else {}
     old_resources = {k: v for k, v in (old.get("Resources") or {}).items() if k not in gone_old}
     new_resources = {k: v for k, v in (new.get("Resources") or {}).items() if k not in gone_new}
+    # and an Fn::If whose condition is decided is the branch CloudFormation takes
+    if old_values is not None:
+        old_resources = pick_branches(old_resources, conditions(old, old_values))
+    if new_values is not None:
+        new_resources = pick_branches(new_resources, conditions(new, new_values))
     result.resources = diff_resources(stack, old_resources, new_resources)
     for change in result.resources:
         if change.change == "add" and change.logical_id in gone_old:

@@ -136,3 +136,32 @@ def absent_resources(template: dict, values: dict) -> dict:
         if isinstance(name, str) and truth.get(name) is False:
             out[lid] = name
     return out
+
+
+_NO_VALUE = object()
+
+
+def pick_branches(value, truth: dict):
+    """``value`` with every ``Fn::If`` whose condition is decided replaced by its branch, and
+    ``Ref AWS::NoValue`` left by that dropping its key or list item. Undecided ones stay."""
+    def walk(item):
+        if isinstance(item, dict):
+            if len(item) == 1:
+                (name, inner), = item.items()
+                if name == "Ref" and inner == "AWS::NoValue":
+                    return _NO_VALUE
+                if name == "Fn::If" and isinstance(inner, list) and len(inner) == 3 and isinstance(inner[0], str) \
+                        and truth.get(inner[0]) is not UNKNOWN:
+                    return walk(inner[1] if truth[inner[0]] else inner[2])
+            out = {}
+            for k, v in item.items():
+                v = walk(v)
+                if v is not _NO_VALUE:
+                    out[k] = v
+            return out
+        if isinstance(item, list):
+            return [v for v in (walk(i) for i in item) if v is not _NO_VALUE]
+        return item
+
+    result = walk(value)
+    return None if result is _NO_VALUE else result

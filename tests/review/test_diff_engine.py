@@ -310,6 +310,19 @@ def test_conditions_decide_which_resources_exist_when_values_are_known():
     assert diff_templates("s", template, template).resources == []  # no values: nothing evaluated
 
 
+def test_decided_fn_if_is_the_branch_cloudformation_takes():
+    template = {"Parameters": {"Env": {"Type": "String"}},
+                "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+                               "InUsEast": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}},
+                "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                    "RetentionInDays": {"Fn::If": ["IsProd", 365, 7]},
+                    "KmsKeyId": {"Fn::If": ["IsProd", "key", {"Ref": "AWS::NoValue"}]},
+                    "LogGroupClass": {"Fn::If": ["InUsEast", "STANDARD", "INFREQUENT_ACCESS"]}}}}}
+    [change] = diff_templates("s", template, template, {"Env": "prod"}, {"Env": "dev"}).resources
+    assert [(v.path, v.old, v.new) for v in change.values] == [("RetentionInDays", 365, 7), ("KmsKeyId", "key", None)]
+    assert change.risks == ["retention-reduced"]
+
+
 # -- parameters and outputs -------------------------------------------------------------
 
 def test_parameter_changes():
