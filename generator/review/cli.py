@@ -52,6 +52,18 @@ def _load_file(path: str) -> dict:
         raise ReviewError(f"{path}: {err}")
 
 
+def _file_values(template: dict, path: str) -> dict:
+    """The parameter values a deploy of ``template`` with the parameter file at ``path`` uses
+    (the file's ``Parameters``, else the template's defaults)."""
+    from ..stackmodel.parameters import effective_parameters
+
+    data = paramfile.load(path)
+    given = data.get("Parameters") or {}
+    if not isinstance(given, dict):
+        raise ReviewError(f"{path}: \"Parameters\" must be an object of parameter names and values")
+    return effective_parameters(template, given)
+
+
 FILE_MODE_OPTIONS = ("base", "env", "stack", "stack_name", "region", "profile", "endpoint_url")
 
 
@@ -66,7 +78,18 @@ def _compare(args) -> tuple:
             raise ReviewError(f"give two template files (BEFORE AFTER), got {len(args.files)}")
         before, after = args.files
         name = args.name or Path(after).stem
-        return [diff_templates(name, _load_file(before), _load_file(after))], before, after
+        old, new = _load_file(before), _load_file(after)
+        if not (args.parameters or args.base_parameters):
+            return [diff_templates(name, old, new)], before, after
+        # parameter files: values substituted and conditions evaluated on both sides, as --env does
+        old_values = _file_values(old, args.base_parameters or args.parameters)
+        new_values = _file_values(new, args.parameters or args.base_parameters)
+        return [diff_templates(name, resolve(old, old_values), resolve(new, new_values), old_values, new_values)], \
+            before, after
+    for option in ("parameters", "base_parameters"):
+        if getattr(args, option):
+            raise ReviewError(f"--{option.replace('_', '-')} applies to two template files; with --env the "
+                              f"parameter files of params/<env>/ are used")
     if args.name:
         raise ReviewError("--name labels a file-to-file diff; it needs two template files")
     wanted = [registry.get(s).name for s in args.stack] if args.stack else None
@@ -184,6 +207,10 @@ def register(sub, psub) -> None:
     p.add_argument("--region", help="AWS region of the deployed stack")
     p.add_argument("--profile", help="AWS profile to read the deployed stack with")
     p.add_argument("--endpoint-url", help="CloudFormation endpoint (e.g. a local test server)")
+    p.add_argument("--parameters", metavar="FILE",
+                   help="with two template files: parameter file ({\"Parameters\": {...}}) of the AFTER template "
+                        "(and of BEFORE unless --base-parameters); values are substituted and conditions evaluated")
+    p.add_argument("--base-parameters", metavar="FILE", help="with two template files: parameter file of the BEFORE template")
     p.add_argument("--name", help="stack label for a file-to-file diff (default: the second file's name)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--fail-on", metavar="FLAGS",

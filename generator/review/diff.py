@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from ..stackmodel import KEEPING_POLICIES
 from . import replacement as repl
 from . import risks
-from .values import is_intrinsic, is_statement, key, normal, same
+from .resolve import absent_resources, conditions, pick_branches
+from .values import is_intrinsic, is_statement, key, normal, same, show
 
 RESOURCE_ATTRIBUTES = ("Type", "Condition", "DependsOn", "Metadata", "DeletionPolicy",
                        "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy", "Properties")
@@ -97,7 +98,13 @@ def _join(path: str, part: str) -> str:
 
 
 def _keyed(items, field_name):
-    """{selector: item} when every item is a dict with a unique ``field_name``, else None."""
+    """{selector: item} when every item has a unique selector, else None. ``field_name`` is a
+    key of the items (``[Sid=x]``) or a function giving an item's selector (or None)."""
+    if callable(field_name):
+        names = [field_name(i) for i in items]
+        if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+            return None
+        return dict(zip(names, items))
     if not all(isinstance(i, dict) and isinstance(i.get(field_name), str) for i in items):
         return None
     names = [i[field_name] for i in items]
@@ -106,7 +113,55 @@ def _keyed(items, field_name):
     return {f"[{field_name}={n}]": i for n, i in zip(names, items)}
 
 
-_LIST_KEYS = {"Statement": "Sid", "Tags": "Key", "Policies": "PolicyName", "Stages": "Name", "Actions": "Name"}
+def _option_key(item):
+    """An Elastic Beanstalk option setting by ``Namespace:OptionName`` (and its ``ResourceName``,
+    which scheduled actions use), the way the console and the EB CLI name it."""
+    if not (isinstance(item, dict) and isinstance(item.get("Namespace"), str) and isinstance(item.get("OptionName"), str)):
+        return None
+    resource = item.get("ResourceName")
+    return f"[{item['Namespace']}:{item['OptionName']}" + (f" ({_plain(resource)})" if resource is not None else "") + "]"
+
+
+def _plain(value) -> str:
+    return value if isinstance(value, str) else show(value)
+
+
+def _statement_key(item):
+    """A policy statement by ``Sid``, or by its effect and actions when it has none."""
+    if not is_statement(item):
+        return None
+    if isinstance(item.get("Sid"), str) and item["Sid"]:
+        return f"[Sid={item['Sid']}]"
+    for name in ("Action", "NotAction"):
+        if name in item:
+            actions = item[name] if isinstance(item[name], list) else [item[name]]
+            text = ",".join(sorted(dict.fromkeys(_plain(a) for a in actions)))
+            effect = "" if item.get("Effect") == "Allow" else f"{_plain(item.get('Effect'))} "
+            return f"[{effect}{name}={text}]"
+    return None
+
+
+def _pair_leftovers(old_by: dict, new_by: dict) -> dict:
+    """Statements without a Sid whose actions changed: pair the one old and the one new statement
+    that share effect and resources, so the change shows as its ``Action`` rather than two blobs."""
+    gone = [k for k in old_by if k not in new_by]
+    came = [k for k in new_by if k not in old_by]
+    pairs = {}
+    for k in gone:
+        if k.startswith("[Sid="):
+            continue
+        twins = [n for n in came if not n.startswith("[Sid=")
+                 and normal(old_by[k].get("Effect")) == normal(new_by[n].get("Effect"))
+                 and same(old_by[k].get("Resource"), new_by[n].get("Resource"), "Resource")
+                 and same(old_by[k].get("NotResource"), new_by[n].get("NotResource"), "NotResource")]
+        if len(twins) == 1:
+            pairs[k] = twins[0]
+    # only unambiguous pairs: one old statement per new one
+    return {k: n for k, n in pairs.items() if list(pairs.values()).count(n) == 1}
+
+
+_LIST_KEYS = {"Statement": _statement_key, "Tags": "Key", "Policies": "PolicyName", "Stages": "Name",
+              "Actions": "Name", "OptionSettings": _option_key}
 
 
 #: Keys whose list value is a set: a difference is reported for the whole list.
@@ -142,9 +197,13 @@ def walk(old, new, path: str = "", parent: str = "") -> list:
         if selector:
             old_by, new_by = _keyed(old, selector), _keyed(new, selector)
             if old_by is not None and new_by is not None:
+                paired = _pair_leftovers(old_by, new_by) if parent == "Statement" else {}
                 out = []
                 for k in list(old_by) + [k for k in new_by if k not in old_by]:
-                    out.extend(walk(old_by.get(k), new_by.get(k), path + k, ""))
+                    if k in paired:  # shown under the new statement's name
+                        out.extend(walk(old_by[k], new_by[paired[k]], path + paired[k], ""))
+                    elif k not in paired.values():
+                        out.extend(walk(old_by.get(k), new_by.get(k), path + k, ""))
                 return out
         if parent in _ELEMENT_SET_KEYS:  # a set of rules/statements/tags: what left, what came
             old_n = {key(normal(e)): e for e in old}
@@ -217,7 +276,8 @@ def _risks_and_notes(rtype, change, replacement, old_props, new_props, resource_
             notes.append(f"data-loss: stateful resource {what}; {policy} keeps the old one outside the stack")
         else:
             notes.append(f"data-loss: stateful resource {what}; its data is deleted")
-    findings = risks.access_findings(rtype, old_props, new_props)
+    findings = risks.access_findings(rtype, old_props, new_props) + \
+        risks.retention_findings(rtype, old_props, new_props)
     for finding in findings:
         if finding.risk not in flags:
             flags.append(finding.risk)
@@ -395,7 +455,22 @@ def diff_templates(stack: str, old: dict, new: dict, old_values=None, new_values
     status = "added" if old is None else "removed" if new is None else "modified"
     old, new = old or {}, new or {}
     result = StackDiff(stack, status)
-    result.resources = diff_resources(stack, old.get("Resources"), new.get("Resources"))
+    # with known parameter values, a resource whose Condition is false does not exist on that side
+    gone_old = absent_resources(old, old_values) if old_values is not None else {}
+    gone_new = absent_resources(new, new_values) if new_values is not None else {}
+    old_resources = {k: v for k, v in (old.get("Resources") or {}).items() if k not in gone_old}
+    new_resources = {k: v for k, v in (new.get("Resources") or {}).items() if k not in gone_new}
+    # and an Fn::If whose condition is decided is the branch CloudFormation takes
+    if old_values is not None:
+        old_resources = pick_branches(old_resources, conditions(old, old_values))
+    if new_values is not None:
+        new_resources = pick_branches(new_resources, conditions(new, new_values))
+    result.resources = diff_resources(stack, old_resources, new_resources)
+    for change in result.resources:
+        if change.change == "add" and change.logical_id in gone_old:
+            change.notes.insert(0, f"condition: {gone_old[change.logical_id]} was false, is true now: created")
+        elif change.change == "remove" and change.logical_id in gone_new:
+            change.notes.insert(0, f"condition: {gone_new[change.logical_id]} is false now: deleted")
     if status == "modified":  # a new or removed stack is reported by its resources (and lost exports)
         result.parameters = diff_parameters(stack, old.get("Parameters"), new.get("Parameters"), old_values, new_values)
         result.other = diff_sections(stack, old, new)

@@ -1,6 +1,12 @@
 """Does a property change replace the resource? Decided from the CloudFormation resource
 schemas shipped inside cfn-lint: ``createOnlyProperties`` (changing one replaces) and
-``conditionalCreateOnlyProperties`` (changing one may replace, depending on the change)."""
+``conditionalCreateOnlyProperties`` (changing one may replace, depending on the change).
+
+A few conditionally create-only properties replace on every real change of their value (the
+resource documentation says "Update requires: Replacement"; the schema is conditional because an
+equivalent spelling of the same value is no change): :data:`ALWAYS_REPLACES` treats those as
+create-only. Any other conditional property is reported ``conditional`` with the reason that the
+kind of change decides, not "depends on resolved values" (which is kept for references)."""
 from __future__ import annotations
 
 import functools
@@ -11,6 +17,16 @@ from .values import is_intrinsic, same
 SCHEMA_REGION = "us-east-1"
 
 TRUE, FALSE, CONDITIONAL = True, False, "conditional"
+
+_DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
+#: (type, pointer) of conditionally create-only properties whose every value change replaces,
+#: with the documentation page that says "Update requires: Replacement".
+ALWAYS_REPLACES = {
+    ("AWS::DynamoDB::Table", ("KeySchema",)): _DOCS + "aws-resource-dynamodb-table.html#cfn-dynamodb-table-keyschema",
+    ("AWS::DynamoDB::GlobalTable", ("KeySchema",)): _DOCS + "aws-resource-dynamodb-globaltable.html#cfn-dynamodb-globaltable-keyschema",
+    ("AWS::DynamoDB::GlobalTable", ("LocalSecondaryIndexes",)):
+        _DOCS + "aws-resource-dynamodb-globaltable.html#cfn-dynamodb-globaltable-localsecondaryindexes",
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -162,19 +178,22 @@ def decide(rtype: str, old_props: dict, new_props: dict, changed_paths) -> tuple
             if not hit:
                 continue
             name = "/".join(pointer)
+            sure = certainty(_value_at(old_props, pointer), _value_at(new_props, pointer)) \
+                if "*" not in pointer else TRUE
+            sure = TRUE if sure is FALSE else sure
             if kind == "create-only":
-                how = certainty(_value_at(old_props, pointer), _value_at(new_props, pointer)) \
-                    if "*" not in pointer else TRUE
-                how = TRUE if how is FALSE else how
+                how, why = sure, ""
+            elif (rtype, pointer) in ALWAYS_REPLACES:
+                how, why = sure, f"; every change of it replaces ({ALWAYS_REPLACES[(rtype, pointer)]})"
             else:
-                how = CONDITIONAL
-            verdicts.append((how, name, kind))
-    if any(v[0] is TRUE for v in verdicts):
+                how, why = CONDITIONAL, "; the kind of change decides" if sure is TRUE else ""
+            verdicts.append((how, sure, name, kind, why))
+    if any(v[0] is TRUE for v in verdicts):  # (how, sure, name, kind, why)
         result = TRUE
     elif verdicts:
         result = CONDITIONAL
     else:
         result = FALSE
-    reasons = [f"{name} is {kind}" + ("" if how is TRUE else " (depends on resolved values)")
-               for how, name, kind in verdicts]
+    reasons = [f"{name} is {kind}{why}" + ("" if sure is TRUE else " (depends on resolved values)")
+               for how, sure, name, kind, why in verdicts]
     return result, reasons

@@ -1,9 +1,10 @@
-"""Risk flags: stateful resources (``data-loss``) and access changes (``iam-broadening`` / ``iam-narrowing``).
+"""Risk flags: stateful resources (``data-loss``), access changes (``iam-broadening`` /
+``iam-narrowing``), network exposure (``network-exposure``) and log retention (``retention-reduced``).
 
 Access is compared grant by grant. Every policy document a resource carries (identity
 policies, trust policies, key/bucket/topic/queue/repository policies, Lambda permissions) is
 expanded into atoms ``(document, effect, principal, action, resource, conditions)``, and every
-security-group ingress rule into ``(group, protocol, ports, source)``. A new Allow atom that no
+security-group rule into ``(group, direction, protocol, ports, peer)``. A new Allow atom that no
 old atom covers (same or wider principal/action/resource by IAM wildcard matching, and no more
 conditions) broadens access; an old one that no new atom covers narrows it. Removing a Deny or
 a condition broadens; adding one narrows. Statement order, ``Action: x`` vs ``[x]`` and
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..stackmodel import STATEFUL_TYPES, is_stateful, is_stateful_resource  # noqa: F401  (one list, re-exported)
@@ -22,11 +23,13 @@ from .values import is_intrinsic, normal, show
 DATA_LOSS = "data-loss"
 IAM_BROADENING = "iam-broadening"
 IAM_NARROWING = "iam-narrowing"
+NETWORK_EXPOSURE = "network-exposure"
+RETENTION_REDUCED = "retention-reduced"
 PARAMETER = "parameter"
 OUTPUT = "output"
 RENAME = "rename"
 #: Every flag, in the order reports list them.
-FLAGS = (DATA_LOSS, IAM_BROADENING, IAM_NARROWING, PARAMETER, OUTPUT, RENAME)
+FLAGS = (DATA_LOSS, IAM_BROADENING, IAM_NARROWING, NETWORK_EXPOSURE, RETENTION_REDUCED, PARAMETER, OUTPUT, RENAME)
 
 #: Where each resource type keeps its policy documents: (property, kind).
 #: kind "identity": statements apply to the principals the resource is attached to;
@@ -70,6 +73,8 @@ class Rule:
     low: object
     high: object
     source: str
+    direction: str = "ingress"
+    implicit: bool = field(default=False, compare=False)  # EC2's default egress rule, not declared
 
 
 @dataclass(frozen=True)
@@ -285,8 +290,18 @@ def _grant_findings(old: list, new: list) -> list:
 # -- security groups --------------------------------------------------------------
 
 _PROTOCOLS = {"-1": "all", "all": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
-_SOURCES = (("CidrIp", "cidr"), ("CidrIpv6", "cidr"), ("SourceSecurityGroupId", "sg"),
-            ("SourceSecurityGroupName", "sg"), ("SourcePrefixListId", "prefix-list"))
+#: Where a rule's peer is named, per direction: (property, kind).
+_PEERS = {
+    "ingress": (("CidrIp", "cidr"), ("CidrIpv6", "cidr"), ("SourceSecurityGroupId", "sg"),
+                ("SourceSecurityGroupName", "sg"), ("SourcePrefixListId", "prefix-list")),
+    "egress": (("CidrIp", "cidr"), ("CidrIpv6", "cidr"), ("DestinationSecurityGroupId", "sg"),
+               ("DestinationPrefixListId", "prefix-list")),
+}
+WORLD = ("cidr 0.0.0.0/0", "cidr ::/0")
+#: The rule EC2 gives a VPC security group while it declares no egress rule, and restores when
+#: the last one is removed (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-securitygroup.html,
+#: SecurityGroupEgress: "the default rule is removed only when you specify one or more egress rules").
+DEFAULT_EGRESS = ("all", 0, 65535, "cidr 0.0.0.0/0")
 
 
 def _port(value):
@@ -296,7 +311,7 @@ def _port(value):
         return _text(value) if value is not None else None
 
 
-def _rule(group: str, rule: dict) -> Rule:
+def _rule(group: str, rule: dict, direction: str = "ingress") -> Rule:
     protocol = _text(rule.get("IpProtocol", "-1")).lower()
     protocol = _PROTOCOLS.get(protocol, protocol)
     low, high = _port(rule.get("FromPort")), _port(rule.get("ToPort"))
@@ -305,11 +320,11 @@ def _rule(group: str, rule: dict) -> Rule:
     if high is None:
         high = low
     source = "(none)"
-    for prop, kind in _SOURCES:
+    for prop, kind in _PEERS[direction]:
         if prop in rule:
             source = f"{kind} {_text(rule[prop])}"
             break
-    return Rule(group, protocol, low, high, source)
+    return Rule(group, protocol, low, high, source, direction)
 
 
 def _branches(item):
@@ -321,13 +336,21 @@ def _branches(item):
     return []
 
 
-def rules(rtype: str, props: dict) -> list:
+def rules(rtype: str, props: dict, implicit_egress: bool = True) -> list:
+    """Every ingress and egress rule a resource declares. ``implicit_egress``: count the
+    default allow-all egress rule of a VPC group that declares none (left out for a new group,
+    where it is the ordinary default rather than a change)."""
     props = props or {}
     if rtype == "AWS::EC2::SecurityGroup":
-        return [_rule("(this group)", r) for item in _items(props.get("SecurityGroupIngress")) for r in _branches(item)]
-    if rtype == "AWS::EC2::SecurityGroupIngress":
-        group = _text(props.get("GroupId", props.get("GroupName")))
-        return [_rule(group, props)]
+        found = [_rule("(this group)", r) for item in _items(props.get("SecurityGroupIngress")) for r in _branches(item)]
+        egress = [_rule("(this group)", r, "egress") for item in _items(props.get("SecurityGroupEgress")) for r in _branches(item)]
+        if not egress and implicit_egress and "VpcId" in props and "SecurityGroupEgress" not in props:
+            egress = [Rule("(this group)", *DEFAULT_EGRESS, "egress", implicit=True)]
+        return found + egress
+    for kind, direction in (("AWS::EC2::SecurityGroupIngress", "ingress"), ("AWS::EC2::SecurityGroupEgress", "egress")):
+        if rtype == kind:
+            group = _text(props.get("GroupId", props.get("GroupName")))
+            return [_rule(group, props, direction)]
     return []
 
 
@@ -344,7 +367,7 @@ def _source_covers(old: str, new: str) -> bool:
 
 
 def _rule_covers(old: Rule, new: Rule) -> bool:
-    if old.group != new.group or not _source_covers(old.source, new.source):
+    if old.group != new.group or old.direction != new.direction or not _source_covers(old.source, new.source):
         return False
     if old.protocol != "all" and old.protocol != new.protocol:
         return False
@@ -356,17 +379,25 @@ def _rule_covers(old: Rule, new: Rule) -> bool:
 def _rule_text(rule: Rule) -> str:
     ports = "all ports" if (rule.low, rule.high) == (0, 65535) else \
         (f"port {rule.low}" if rule.low == rule.high else f"ports {rule.low}-{rule.high}")
-    world = " (the whole internet)" if rule.source in ("cidr 0.0.0.0/0", "cidr ::/0") else ""
-    return f"{rule.protocol} {ports} from {rule.source}{world}"
+    world = " (the whole internet)" if rule.source in WORLD else ""
+    what = "all traffic" if rule.protocol == "all" and ports == "all ports" else f"{rule.protocol} {ports}"
+    return f"{what} {'from' if rule.direction == 'ingress' else 'to'} {rule.source}{world}"
 
 
 def _rule_findings(old: list, new: list) -> list:
+    """A rule opened to the whole internet (either direction) is ``network-exposure``; another
+    new ingress rule broadens access, a removed one narrows it. Egress to a narrower peer and
+    closed egress rules are shown as values only."""
     findings = []
     for rule in dict.fromkeys(new):
         if not any(_rule_covers(o, rule) for o in old):
-            findings.append(Finding(IAM_BROADENING, f"ingress opened: {_rule_text(rule)}"))
+            if rule.source in WORLD:
+                default = " (EC2's default rule, restored when no egress rule is declared)" if rule.implicit else ""
+                findings.append(Finding(NETWORK_EXPOSURE, f"{rule.direction} opened: {_rule_text(rule)}{default}"))
+            elif rule.direction == "ingress":
+                findings.append(Finding(IAM_BROADENING, f"ingress opened: {_rule_text(rule)}"))
     for rule in dict.fromkeys(old):
-        if not any(_rule_covers(n, rule) for n in new):
+        if rule.direction == "ingress" and not any(_rule_covers(n, rule) for n in new):
             findings.append(Finding(IAM_NARROWING, f"ingress closed: {_rule_text(rule)}"))
     return findings
 
@@ -386,13 +417,44 @@ def _boundary_findings(rtype, old, new) -> list:
     return [Finding(IAM_BROADENING, f"permissions boundary changed: {_text(before)} -> {_text(after)} (may allow more)")]
 
 
+def _days(value):
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def retention_findings(rtype: str, old_props, new_props) -> list:
+    """``retention-reduced``: a log group keeps its events for fewer days than before, so
+    CloudWatch Logs deletes the older ones. No ``RetentionInDays`` means never expire: removing
+    it lengthens retention; setting it where it was absent shortens it. A value that is still a
+    reference (not resolved from the environment's parameters) is not judged."""
+    if rtype != "AWS::Logs::LogGroup" or old_props is None or new_props is None:
+        return []
+    before, after = old_props.get("RetentionInDays"), new_props.get("RetentionInDays")
+    if after is None:
+        return []
+    new_days = _days(after)
+    if new_days is None:
+        return []
+    if before is None:
+        return [Finding(RETENTION_REDUCED, f"retention set to {new_days} days (was never expire): "
+                                           f"events older than {new_days} days are deleted")]
+    old_days = _days(before)
+    if old_days is not None and new_days < old_days:
+        return [Finding(RETENTION_REDUCED, f"retention shortened from {old_days} to {new_days} days: "
+                                           f"events older than {new_days} days are deleted")]
+    return []
+
+
 def access_findings(rtype: str, old_props, new_props) -> list:
     """IAM and network-access findings between two versions of one resource
     (``None`` for a resource that does not exist on that side)."""
     findings = _grant_findings(grants(rtype, old_props) if old_props is not None else [],
                                grants(rtype, new_props) if new_props is not None else [])
     findings += _rule_findings(rules(rtype, old_props) if old_props is not None else [],
-                               rules(rtype, new_props) if new_props is not None else [])
+                               rules(rtype, new_props, implicit_egress=old_props is not None)
+                               if new_props is not None else [])
     findings += _boundary_findings(rtype, old_props, new_props)
     return findings
 

@@ -32,7 +32,8 @@ def case(name):
 @pytest.mark.parametrize("name,fail_on,code", [
     ("bucket-renamed", "data-loss", 3),
     ("bucket-renamed", "iam-broadening,output", 0),
-    ("sg-open-world", "data-loss,iam-broadening", 3),
+    ("sg-open-world", "data-loss,network-exposure", 3),
+    ("sg-open-world", "iam-broadening", 0),  # the world is network-exposure, not IAM
     ("role-loses-action", "iam-broadening", 0),
     ("role-loses-action", "iam-narrowing", 3),
     ("export-removed", "output", 3),
@@ -49,7 +50,8 @@ def test_unknown_flag_is_a_usage_error(capsys):
     assert cli.main(["diff", *case("bucket-renamed"), "--fail-on", "data-loss,dataloss"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("error: unknown risk flag 'dataloss' in --fail-on; use a comma-separated list of: "
-                   "data-loss, iam-broadening, iam-narrowing, parameter, output, rename")
+                   "data-loss, iam-broadening, iam-narrowing, network-exposure, retention-reduced, "
+                   "parameter, output, rename")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -58,6 +60,8 @@ def test_unknown_flag_is_a_usage_error(capsys):
     (["--stack", "nosuch"], "unknown stack 'nosuch'"),
     (["--base", "no-such-rev-xyz"], "unknown git revision 'no-such-rev-xyz'"),
     (["--region", "eu-west-1"], "--region applies to a deployed stack: add --env ENV"),
+    (["--parameters", "p.json"], "--parameters applies to two template files; with --env the parameter files of "
+                                 "params/<env>/ are used"),
     (["only-one.yaml"], "give two template files"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, message, capsys):

@@ -56,9 +56,11 @@ def test_diff_against_deployed_stack_reports_the_changed_resource(deployed_found
     data = json.loads(result.stdout)
     assert data["base"] == f"deployed {name}"
     # the template change, and what the parameter value change does to the resource using it
+    # (deployed with 90 days: a shorter retention in the parameter file deletes older events)
+    shorter = ["retention-reduced"] if int(file_retention) < 90 else []
     assert [(r["logical_id"], r["change"], r["replacement"], r["properties"], r["risks"]) for r in data["resources"]] == [
         ("NotificationsTopic", "modify", False, ["DisplayName"], []),
-        ("AuditLogGroup", "modify", False, ["RetentionInDays"], [])]
+        ("AuditLogGroup", "modify", False, ["RetentionInDays"], shorter)]
     assert data["resources"][0]["values"] == [{"path": "DisplayName", "old": "Deployed display name",
                                                "new": "Alarms and pipeline events"}]
     assert data["resources"][1]["values"] == [{"path": "RetentionInDays", "old": "90", "new": file_retention}]
@@ -73,7 +75,7 @@ def test_diff_against_deployed_stack_reports_the_changed_resource(deployed_found
 
 def test_changed_project_name_shows_the_replacements_it_causes(deployed_foundation):
     """Same template, another ProjectName in the parameter file: every named resource is replaced."""
-    name, env, endpoint, _ = deployed_foundation
+    name, env, endpoint, file_retention = deployed_foundation
     path = Path(env["CFN_DELIVERY_ROOT"]) / "params" / "dev" / "foundation.json"
     data = json.loads(path.read_text())
     data["Parameters"]["ProjectName"] += "x"
@@ -83,7 +85,7 @@ def test_changed_project_name_shows_the_replacements_it_causes(deployed_foundati
     assert result.returncode == 3, result.stderr
     resources = {r["logical_id"]: (r["replacement"], r["risks"]) for r in json.loads(result.stdout)["resources"]}
     assert resources["AccessLogBucket"] == (True, ["data-loss"])
-    assert resources["AuditLogGroup"] == (True, ["data-loss"])
+    assert resources["AuditLogGroup"] == (True, ["data-loss"] + (["retention-reduced"] if int(file_retention) < 90 else []))
     assert resources["NotificationsTopic"] == (True, [])
 
 

@@ -49,6 +49,24 @@ def test_create_only_property_depending_on_references_is_conditional():
     assert "depends on resolved values" in change.notes[0]
 
 
+def test_table_key_schema_change_with_plain_values_replaces():
+    def table(key):
+        return {"Type": "AWS::DynamoDB::Table", "Properties": {"KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}}
+    change = one_change(tpl({"T": table("id")}), tpl({"T": table("pk")}))
+    assert (change.replacement, change.risks) == (True, ["data-loss"])
+    assert "every change of it replaces" in change.notes[0] and "resolved values" not in change.notes[0]
+    by_ref = one_change(tpl({"T": table("id")}), tpl({"T": table({"Ref": "Key"})}))
+    assert by_ref.replacement == "conditional" and "depends on resolved values" in by_ref.notes[0]
+
+
+def test_other_conditionally_create_only_change_names_the_real_reason():
+    def instance(size):
+        return {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-1", "InstanceType": size}}
+    change = one_change(tpl({"I": instance("t3.micro")}), tpl({"I": instance("t3.large")}))
+    assert change.replacement == "conditional"
+    assert change.notes == ["replacement: InstanceType is conditionally create-only; the kind of change decides"]
+
+
 def test_same_references_different_text_replaces():
     before = tpl({"B": bucket(BucketName={"Fn::Sub": "${P}-logs"})})
     after = tpl({"B": bucket(BucketName={"Fn::Join": ["-", [{"Ref": "P"}, "audit"]]})})
@@ -73,7 +91,8 @@ def test_conditional_create_only_from_schema():
             "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}}
     change = one_change(tpl({"T": table("id")}), tpl({"T": table("pk")}))
-    assert change.replacement == "conditional"
+    # conditionally create-only in the schema, but a new key is always a new table (issue 16)
+    assert change.replacement is True
     assert change.risks == ["data-loss"]
 
 
@@ -219,12 +238,89 @@ def test_ingress_rules(old, new, flags):
     assert [f for c in result.resources for f in c.risks] == flags
 
 
-def test_new_ingress_resource_broadens():
+def test_new_ingress_resource_to_the_world_is_network_exposure():
     ingress = {"Type": "AWS::EC2::SecurityGroupIngress",
                "Properties": {"GroupId": {"Ref": "G"}, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}}
     change = one_change(tpl({}), tpl({"Ssh": ingress}))
-    assert change.change == "add" and change.risks == ["iam-broadening"]
+    assert change.change == "add" and change.risks == ["network-exposure"]
     assert "the whole internet" in change.notes[0]
+
+
+def test_new_ingress_resource_from_a_network_broadens():
+    ingress = {"Type": "AWS::EC2::SecurityGroupIngress",
+               "Properties": {"GroupId": {"Ref": "G"}, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "10.0.0.0/8"}}
+    change = one_change(tpl({}), tpl({"Ssh": ingress}))
+    assert change.change == "add" and change.risks == ["iam-broadening"]
+
+
+def test_new_security_group_default_egress_is_not_exposure():
+    group = {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": "vpc-1"}}
+    assert one_change(tpl({}), tpl({"G": group})).risks == []
+
+
+def test_removing_every_egress_rule_restores_the_default_to_the_world():
+    rule = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.0.0.0/8"}
+    before = {"Type": "AWS::EC2::SecurityGroup",
+              "Properties": {"GroupDescription": "g", "VpcId": "vpc-1", "SecurityGroupEgress": [rule]}}
+    after = {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": "vpc-1"}}
+    change = one_change(tpl({"G": before}), tpl({"G": after}))
+    assert change.risks == ["network-exposure"]
+    assert "default rule" in change.notes[0]
+
+
+def test_retention_by_reference_is_not_judged_until_resolved():
+    def logs(days):
+        return {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": days}}
+    assert one_change(tpl({"L": logs(90)}), tpl({"L": logs({"Ref": "Days"})})).risks == []
+    assert one_change(tpl({"L": logs(90)}), tpl({"L": logs("14")})).risks == ["retention-reduced"]
+
+
+def test_ambiguous_statements_without_sid_stay_whole():
+    def doc(*statements):
+        return {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {"Statement": list(statements)}}}
+    a = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    b = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}
+    c = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}
+    # two old and one new statement share effect and resource: no guess, the sets are shown
+    change = one_change(tpl({"P": doc(a, b)}), tpl({"P": doc(c)}))
+    assert sorted(v.path for v in change.values) == ["PolicyDocument.Statement[Action=s3:GetObject]",
+                                                     "PolicyDocument.Statement[Action=s3:ListBucket]",
+                                                     "PolicyDocument.Statement[Action=s3:PutObject]"]
+    deny = dict(a, Effect="Deny")
+    change = one_change(tpl({"P": doc(a, deny)}), tpl({"P": doc(a)}))
+    assert [v.path for v in change.values] == ["PolicyDocument.Statement[Deny Action=s3:GetObject]"]
+
+
+def test_conditions_decide_which_resources_exist_when_values_are_known():
+    from generator.review.resolve import conditions
+    template = {"Parameters": {"Env": {"Type": "String"}, "Secret": {"Type": "String", "NoEcho": True}},
+                "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+                               "InUsEast": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+                               "ProdOrUs": {"Fn::Or": [{"Condition": "IsProd"}, {"Condition": "InUsEast"}]},
+                               "ProdAndUs": {"Fn::And": [{"Condition": "IsProd"}, {"Condition": "InUsEast"}]},
+                               "HasSecret": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Secret"}, ""]}]}},
+                "Resources": {}}
+    assert conditions(template, {"Env": "prod", "Secret": "x"}) == {
+        "IsProd": True, "InUsEast": None, "ProdOrUs": True, "ProdAndUs": None, "HasSecret": None}
+    assert conditions(template, {"Env": "dev"})["ProdAndUs"] is False
+    topic = {"Type": "AWS::SNS::Topic", "Condition": "IsProd"}
+    template["Resources"] = {"T": topic}
+    result = diff_templates("s", template, template, {"Env": "dev"}, {"Env": "prod"})
+    assert [(r.logical_id, r.change) for r in result.resources] == [("T", "add")]
+    assert diff_templates("s", template, template).resources == []  # no values: nothing evaluated
+
+
+def test_decided_fn_if_is_the_branch_cloudformation_takes():
+    template = {"Parameters": {"Env": {"Type": "String"}},
+                "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+                               "InUsEast": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}},
+                "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                    "RetentionInDays": {"Fn::If": ["IsProd", 365, 7]},
+                    "KmsKeyId": {"Fn::If": ["IsProd", "key", {"Ref": "AWS::NoValue"}]},
+                    "LogGroupClass": {"Fn::If": ["InUsEast", "STANDARD", "INFREQUENT_ACCESS"]}}}}}
+    [change] = diff_templates("s", template, template, {"Env": "prod"}, {"Env": "dev"}).resources
+    assert [(v.path, v.old, v.new) for v in change.values] == [("RetentionInDays", 365, 7), ("KmsKeyId", "key", None)]
+    assert change.risks == ["retention-reduced"]
 
 
 # -- parameters and outputs -------------------------------------------------------------

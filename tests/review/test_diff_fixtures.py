@@ -18,8 +18,15 @@ REQUIRED = {
     "log-retention": ("modify", False, []),
     "role-gains-action": ("modify", False, ["iam-broadening"]),
     "role-loses-action": ("modify", False, ["iam-narrowing"]),
-    "sg-open-world": ("modify", False, ["iam-broadening"]),
+    "sg-open-world": ("modify", False, ["network-exposure"]),
+    "egress-open-world": None,
+    "retention-shortened": None,
+    "condition-turns-true": None,
+    "condition-turns-false": None,
+    "option-setting-changed": ("modify", False, []),
+    "statement-by-action": ("modify", False, ["iam-broadening"]),
     "table-removed": ("remove", False, ["data-loss"]),
+    "table-key-changed": ("modify", True, ["data-loss"]),
     "logical-id-renamed": None,
     "yaml-reordered": None,
     "export-removed": None,
@@ -32,7 +39,11 @@ def diff_json(case: str):
     os.chdir(CASES / case)  # file names in the output are as given on the command line
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["diff", "before.yaml", "after.yaml", "--name", case, "--format", "json"])
+            # optional parameter files: values substituted, conditions evaluated
+            extra = [arg for option, path in (("--parameters", "parameters.json"),
+                                              ("--base-parameters", "base-parameters.json"))
+                     if (CASES / case / path).is_file() for arg in (option, path)]
+            code = cli.main(["diff", "before.yaml", "after.yaml", "--name", case, "--format", "json", *extra])
     finally:
         os.chdir(cwd)
     assert code == 0, err.getvalue()
@@ -59,6 +70,46 @@ def test_single_resource_cases_say_what_the_issue_asks(case):
     change, replacement, flags = REQUIRED[case]
     [resource] = diff_json(case)["resources"]
     assert (resource["change"], resource["replacement"], resource["risks"]) == (change, replacement, flags)
+
+
+def test_egress_to_the_world_is_network_exposure():
+    data = diff_json("egress-open-world")
+    got = [(r["logical_id"], r["change"], r["risks"]) for r in data["resources"]]
+    assert got == [("WorkerSecurityGroup", "modify", ["network-exposure"]),
+                   ("AnyEgress", "add", ["network-exposure"])]
+
+
+def test_shortened_retention_is_flagged_and_never_expire_is_not():
+    data = diff_json("retention-shortened")
+    got = [(r["logical_id"], r["risks"]) for r in data["resources"]]
+    assert got == [("AppLogs", ["retention-reduced"]),      # 90 -> 30 days
+                   ("AuditLogs", ["retention-reduced"]),    # never expire -> 365 days
+                   ("DebugLogs", [])]                       # 7 days -> never expire
+
+
+def test_option_settings_are_named_by_namespace_and_option():
+    [resource] = diff_json("option-setting-changed")["resources"]
+    assert resource["properties"] == [  # MinSize 2 vs '2' and the new order are no change
+        "OptionSettings[aws:autoscaling:asg:MaxSize].Value",
+        "OptionSettings[aws:elasticbeanstalk:command:DeploymentPolicy].Value",
+        "OptionSettings[aws:elasticbeanstalk:application:environment:LOG_LEVEL]",
+        "OptionSettings[aws:elasticbeanstalk:healthreporting:system:SystemType]"]
+
+
+def test_statements_without_sid_are_named_by_action():
+    [resource] = diff_json("statement-by-action")["resources"]
+    assert resource["properties"] == [
+        "PolicyDocument.Statement[Action=logs:CreateLogStream,logs:PutLogEvents].Resource",
+        "PolicyDocument.Statement[Action=s3:GetObject,s3:PutObject].Action"]
+
+
+def test_condition_evaluated_with_the_parameters_adds_and_removes():
+    added = diff_json("condition-turns-true")
+    assert [(r["logical_id"], r["change"]) for r in added["resources"]] == [("AlarmTopic", "add")]
+    assert added["other"] == []  # the condition itself did not change, its value did
+    removed = diff_json("condition-turns-false")
+    assert [(r["logical_id"], r["change"], r["risks"]) for r in removed["resources"]] == [
+        ("DebugBucket", "remove", ["data-loss"])]
 
 
 def test_logical_id_rename_is_remove_plus_add_flagged():
