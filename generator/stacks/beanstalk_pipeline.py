@@ -9,8 +9,6 @@ AWS managed administrator policy.
 """
 from __future__ import annotations
 
-from troposphere import Sub
-
 from ..components.codebuild import BuildProject
 from .beanstalk import APP_EXPORTS, EXPORTS, environment_deploy_grants
 from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, Target, validation_stack

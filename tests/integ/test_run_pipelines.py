@@ -101,7 +101,7 @@ def test_upload_wait_and_health_of_each_wave(integ):
 def test_a_failed_deploy_stage_fails_the_run_without_a_health_check(integ):
     project, run = integ
     s3, cp, eb = offline_client("s3"), offline_client("codepipeline"), offline_client("elasticbeanstalk")
-    with Stubber(s3) as s, Stubber(cp) as c, Stubber(eb) as e:
+    with Stubber(s3) as s, Stubber(cp) as c, Stubber(eb):
         s.add_client_error("get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", "none")
         s.add_response("put_object", {"VersionId": "v8"}, {"Bucket": "demo-tools-source", "Key": "app/source.zip",
                                                           "Body": ANY})

@@ -215,7 +215,6 @@ def test_pipeline_role_may_only_start_the_projects_it_runs(delivery):
 
 
 def test_every_project_the_pipeline_runs_is_exported_by_a_stack_it_requires(delivery, templates):
-    d = delivery["delivery"]
     sources = [delivery["build"], delivery["validation"]] + [templates[s] for s in SCANNERS if s in delivery["cls"].requires]
     exported = {o["Export"]["Name"]["Fn::Sub"] for t in sources for o in t["Outputs"].values()}
     imported = {a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"]
@@ -262,10 +261,23 @@ def test_notifications_for_failures_and_approvals(delivery):
 def test_targets_are_parameters_not_literals(delivery):
     for template in (delivery["pipeline_template"], delivery["validation"]):
         params = template["Parameters"]
-        assert params["StagingEnvironment"]["Default"] == "staging"
-        assert params["ProductionEnvironment"]["Default"] == "prod"
+        for target in TARGETS:  # the defaults come from the code's targets, never a second spelling here
+            assert params[target.parameter]["Default"] == target.default
         imports = [json.dumps(v) for v in walk(template["Resources"]) if isinstance(v, dict) and "Fn::ImportValue" in v]
         assert imports
         for text in imports:
             assert "${ProjectName}-staging-" not in text and "${ProjectName}-prod-" not in text, text
 
+
+
+def test_pipeline_components_must_be_prefix_free(monkeypatch):
+    """An artifact store admits ``{project}-{env}-<component>-*``: a component that prefixes another would let
+    that pipeline's roles write here, so the registry refuses it with the pair named."""
+    import dataclasses
+
+    first = PIPELINES[0]
+    clash = type("Clash", (first,), {"delivery": dataclasses.replace(first.delivery,
+                                                                     component=first.delivery.component + "-x")})
+    monkeypatch.setattr(registry, "STACKS", registry.STACKS + [clash])
+    with pytest.raises(ValueError, match="one is a prefix of the other"):
+        registry.pipeline_components()
