@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from . import paramfile, paths, registry, render, yamlio
+from . import model, paramfile, paramgen, paths, registry, render, yamlio
 
 EXIT_USAGE = 2
 
@@ -30,27 +30,36 @@ CORE_COMMANDS = ("templates", "params", "stacks")
 
 
 def cmd_templates(args) -> int:
-    # Every stack is built once per command; the pipeline diagrams are drawn from the template
-    # dicts just rendered (never by parsing the YAML files again).
+    # Every stack is built once per command; the parameter files and the pipeline diagrams are drawn
+    # from the template dicts just rendered (never by parsing the YAML files again).
+    current = model.current()
     if args.check:
         templates = {}
         problems = render.stale(args.out, templates=templates)
-        if not args.out:  # the diagrams follow the templates they draw
+        if not args.out:  # the parameter files and diagrams follow the templates
+            problems += paramgen.stale(current)
             from .review import diagram
             problems += diagram.stale(readme=paths.root() / "README.md", templates=templates)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
-            print("templates are stale: run `make templates` and commit the result", file=sys.stderr)
+            print("templates or parameter files are stale: run `make templates` and commit the result", file=sys.stderr)
             return 1
-        print(f"{len(registry.STACKS)} templates up to date")
+        print(f"{len(registry.stacks())} templates and their parameter files up to date")
         return 0
-    results = render.write(args.stack or None, args.out)
+    stack_names = list(args.stack or [])
+    if args.app:
+        stack_names += [s.name for app in args.app for s in registry.for_application(app)]
+    results = render.write(stack_names or None, args.out)
     for result in results:
         state = "wrote" if result.changed else "unchanged"
         warn = "  (over the 51,200-byte inline limit!)" if result.size > render.MAX_TEMPLATE_BYTES else ""
         print(f"{state:9} {paramfile.display(result.path)}  {result.size:>6} bytes{warn}")
-    if not args.out and not args.stack:  # pipeline diagrams follow the templates they draw
+    if not args.out:
+        for path, state in paramgen.write(current):
+            if state != "unchanged" or not stack_names:
+                print(f"{state:9} {paramfile.display(path)}")
+    if not args.out and not stack_names:  # pipeline diagrams follow the templates they draw
         from .review import diagram
         templates = {result.stack: result.template for result in results}
         for path, state in diagram.write(readme=paths.root() / "README.md", templates=templates):
@@ -71,7 +80,7 @@ def validate_params(envs, stacks) -> list:
                 problems.extend(err.problems)
         folder = paths.params_dir() / env
         for extra in sorted(folder.glob("*.json")):
-            if extra.name != paths.ENVIRONMENT_CONFIG and extra.stem not in {s.name for s in registry.for_environment(env)}:
+            if extra.stem not in {s.name for s in registry.for_environment(env)}:
                 problems.append(f"{paramfile.display(extra)}: no stack '{extra.stem}' is deployed in '{env}'; "
                                 f"known for {env}: {', '.join(s.name for s in registry.for_environment(env))}")
     return problems
@@ -92,7 +101,7 @@ def cmd_params_validate(args) -> int:
 def cmd_stacks(args) -> int:
     envs = [paths.check_environment(args.env)] if args.env else paths.environments()
     for env in envs:
-        print(f"{env}: {' -> '.join(s.name for s in registry.for_environment(env))}")
+        print(f"{env}: {' -> '.join(s.name for s in registry.deploy_order(env))}")
     return 0
 
 
@@ -123,12 +132,15 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
         description="Generate hardened CloudFormation for delivery pipelines and deploy it through change sets.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for expected errors")
+    parser.add_argument("--model", metavar="PATH",
+                        help="the model file (default: delivery.yaml at the project root, or $CFN_DELIVERY_MODEL)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("templates", help="render every stack to templates/<stack>.yaml",
                        description="Render stacks to templates/<stack>.yaml (deterministic; commit the result).")
     p.add_argument("--stack", action="append", help="render only this stack (repeatable)")
+    p.add_argument("--app", action="append", help="render only this application's stacks (repeatable)")
     p.add_argument("--out", help="output folder (default: templates/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when templates/ is stale")
     p.set_defaults(func=cmd_templates)
@@ -159,6 +171,8 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.model:
+        model.use(args.model)
     try:
         return args.func(args)
     except (registry.UnknownStack, paths.UnknownEnvironment, paramfile.ParamFileError) as err:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from .core.naming import ENVIRONMENT_PATTERN
 
-ENVIRONMENT_CONFIG = "environment.json"
 
 
 class UnknownEnvironment(LookupError):
@@ -28,11 +27,10 @@ def params_dir() -> Path:
 
 
 def environments() -> list:
-    """Environments are the folders of ``params/`` (never a list baked into code)."""
-    base = params_dir()
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The model's environments, in its order (never a list baked into code)."""
+    from . import model
+
+    return model.current().environment_names
 
 
 def check_environment(env: str) -> str:
@@ -42,9 +40,11 @@ def check_environment(env: str) -> str:
         )
     known = environments()
     if env not in known:
+        from . import model
+
         raise UnknownEnvironment(
-            f"unknown environment '{env}': no {params_dir() / env}/ folder; known: {', '.join(known) or 'none'}"
-            f"; create params/{env}/ with a parameter file per stack to add it"
+            f"unknown environment '{env}': not under environments in {model.current().path}; known: "
+            f"{', '.join(known) or 'none'}; add it there and run `make templates`"
         )
     return env
 

@@ -1,71 +1,262 @@
-"""The one list of stacks the generator renders, and the environments that deploy them."""
+"""The stacks the generator renders, derived from the model (delivery.yaml), and the order they
+deploy in, derived from the exports each imports.
+
+``stacks()`` is every stack of the current model: the shared ones (``foundation`` in every
+environment; ``artifacts`` and the scanners in tools) and each application's own (``generator.kinds``).
+``requires(stack)`` is what a stack needs deployed first, recorded from the ``Fn::ImportValue`` names
+in its template; ``deploy_order(env)`` sorts an environment's stacks by it, and a cycle is an error
+naming the cycle.
+"""
 from __future__ import annotations
 
+import re
+
+from . import model as model_module
+from .paramfile import ParamFileError
+from .kinds import BUILDERS, container_applications, pipeline_components  # noqa: F401 (re-exported)
 from .stacks.artifacts import ArtifactsStack
-from .stacks.ecr import EcrStack
-from .stacks.ecs_pipeline import (EcsBuildStack, EcsNativeBuildStack, EcsNativePipelineStack, EcsNativeValidationStack,
-                                  EcsPipelineStack, EcsValidationStack)
-from .stacks.ecs_native_service import EcsNativeIngressStack, EcsNativeServiceStack
-from .stacks.ecs_service import EcsIngressStack, EcsServiceStack
-from .stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
-from .stacks.beanstalk_pipeline import BeanstalkBuildStack, BeanstalkPipelineStack, BeanstalkValidationStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
-
-#: Every stack, in deploy order within an environment (a stack's ``requires`` come before it).
-STACKS = [
-    FoundationStack,
-    ArtifactsStack,
-    EcrStack,
-    EcsIngressStack,
-    EcsServiceStack,
-    EcsNativeIngressStack,
-    EcsNativeServiceStack,
-    SourceScannerStack,
-    ImageScannerStack,
-    BeanstalkAppStack,
-    BeanstalkEnvStack,
-    BeanstalkBuildStack,
-    BeanstalkValidationStack,
-    BeanstalkPipelineStack,
-    EcsBuildStack,
-    EcsValidationStack,
-    EcsPipelineStack,
-    EcsNativeBuildStack,
-    EcsNativeValidationStack,
-    EcsNativePipelineStack,
-]
-
-
-def pipeline_components() -> list:
-    """The component of every pipeline, in registry order.
-
-    Components must be prefix-free (no ``a`` with another ``a-...``): an artifact store admits
-    the roles ``{project}-{env}-<component>-*``, which must not match another pipeline's roles."""
-    found = [s.delivery.component for s in STACKS if getattr(s, "build_class", None) is not None]
-    for a in found:
-        for b in found:
-            if a != b and b.startswith(a + "-"):
-                raise ValueError(f"pipeline components '{a}' and '{b}': one is a prefix of the other, so the "
-                                 f"artifact store of '{a}' would admit the roles of '{b}'; rename one")
-    return found
 
 
 class UnknownStack(LookupError):
     pass
 
 
+class DependencyError(ParamFileError):
+    """An import no stack exports, or a cycle of imports; one line naming the stacks."""
+
+    def __init__(self, message):
+        super().__init__([message])
+
+
+_stacks_cache: dict = {}
+_requires_cache: dict = {}
+
+
+def _shared(base, model, environments):
+    return type(base.__name__, (base,), {"name": base.name, "model": model, "app": None,
+                                         "environments": tuple(environments), "__module__": base.__module__,
+                                         "__qualname__": base.__qualname__})
+
+
+def stacks(model=None) -> list:
+    """Every stack of ``model`` (default: the current one): shared runtime stacks, each application's
+    runtime stacks, the scanners, then each application's delivery stacks."""
+    model = model or model_module.current()
+    key = id(model)
+    cached = _stacks_cache.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    tools = [model.tools]
+    runtime, delivery = [], []
+    for app in model.applications:
+        app_runtime, app_delivery = BUILDERS[app.kind](model, app)
+        runtime += app_runtime
+        delivery += app_delivery
+    found = [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    found += runtime
+    found.append(_shared(SourceScannerStack, model, tools))
+    if container_applications(model):
+        found.append(_shared(ImageScannerStack, model, tools))
+    found += delivery
+    seen = {}
+    for cls in found:
+        if cls.name in seen:
+            raise model_module.ModelError([f"{model.path}: two stacks are named '{cls.name}' (applications "
+                                           f"'{getattr(seen[cls.name].app, 'name', None)}' and "
+                                           f"'{getattr(cls.app, 'name', None)}'); rename an application"])
+        seen[cls.name] = cls
+    _stacks_cache.clear()
+    _stacks_cache[key] = (model, found)
+    return found
+
+
+def __getattr__(name):
+    if name == "STACKS":  # the current model's stacks (a module attribute for readers of the old list)
+        return stacks()
+    raise AttributeError(name)
+
+
 def names():
-    return [stack.name for stack in STACKS]
+    return [stack.name for stack in stacks()]
 
 
 def get(name: str):
-    for stack in STACKS:
+    for stack in stacks():
         if stack.name == name:
             return stack
     raise UnknownStack(f"unknown stack '{name}'; known stacks: {', '.join(names())}")
 
 
+def for_application(app_name: str) -> list:
+    """The stacks of one application (``templates --app``)."""
+    found = [s for s in stacks() if s.app is not None and s.app.name == app_name]
+    if not found:
+        known = ", ".join(a.name for a in model_module.current().applications)
+        raise UnknownStack(f"unknown application '{app_name}'; applications in "
+                           f"{model_module.current().path}: {known}")
+    return found
+
+
 def for_environment(env: str):
-    """Stacks deployed in ``env``, in deploy order."""
-    return [s for s in STACKS if s.environments is None or env in s.environments]
+    """Stacks deployed in ``env``, in deploy order (the import graph; registry order breaks ties)."""
+    return deploy_order(env)
+
+
+# -- dependencies recorded from imports ---------------------------------------------------------
+_IMPORT = re.compile(r"^\$\{ProjectName\}-(?P<env>\$\{[A-Za-z0-9]+\}|[a-z][a-z0-9]{1,7})-(?P<name>.+)$")
+
+
+def _imports(value, found):
+    if isinstance(value, dict):
+        if "Fn::ImportValue" in value:
+            found.append(value["Fn::ImportValue"])
+        for v in value.values():
+            _imports(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _imports(v, found)
+    return found
+
+
+def _export_names(template: dict) -> list:
+    names = []
+    for output in (template.get("Outputs") or {}).values():
+        name = (output.get("Export") or {}).get("Name")
+        if isinstance(name, dict) and "Fn::Sub" in name and isinstance(name["Fn::Sub"], str):
+            names.append(name["Fn::Sub"])
+    return names
+
+
+def _template(cls) -> dict:
+    from . import render
+
+    return render.rendered(cls)[0]
+
+
+def _exporters(model) -> dict:
+    """``<stack>-<key>`` (the export name after project and environment) -> the exporting stack."""
+    index = {}
+    prefix = "${ProjectName}-${EnvironmentName}-"
+    for cls in stacks(model):
+        for name in _export_names(_template(cls)):
+            if name.startswith(prefix):
+                index[name[len(prefix):]] = cls
+    return index
+
+
+def requires(stack_cls, env: str = None) -> tuple:
+    """What ``stack_cls`` needs deployed first: ``"stack"`` in the same environment, ``"env:stack"``
+    elsewhere, from the exports its template imports (``DependencyError`` for an import no stack of
+    the model exports). ``env`` resolves environment-valued parameters such as ``${DeliveryEnvironment}``."""
+    model = stack_cls.model
+    env = env or (stack_cls.environments[0] if stack_cls.environments else model.tools)
+    key = (id(model), stack_cls.name, env)
+    if key in _requires_cache:
+        return _requires_cache[key]
+    from .paramgen import parameter_values
+
+    exporters = _exporters(model)
+    template = _template(stack_cls)
+    values = parameter_values(stack_cls, env)
+    found = []
+    for imported in _imports(template.get("Resources"), []) + _imports(template.get("Outputs"), []):
+        text = imported.get("Fn::Sub") if isinstance(imported, dict) else None
+        if isinstance(text, list) and text:
+            text = text[0]
+        match = _IMPORT.match(text) if isinstance(text, str) else None
+        if not match:
+            raise DependencyError(f"{stack_cls.name}: imports {imported!r}, which is not an export name of the "
+                                  "naming convention ${ProjectName}-<env>-<stack>-<key>")
+        where = match.group("env")
+        if where.startswith("${"):
+            where = env if where == "${EnvironmentName}" else values.get(where[2:-1])
+        producer = exporters.get(match.group("name"))
+        if producer is None:
+            raise DependencyError(f"{stack_cls.name} ({env}): imports '{match.group('name')}', which no stack of "
+                                  f"{model.path} exports")
+        if where not in producer.environments:
+            raise DependencyError(f"{stack_cls.name} ({env}): imports {producer.name} from '{where}', where "
+                                  f"{producer.name} is not deployed ({', '.join(producer.environments)}); "
+                                  f"fix the application's waves in {model.path}")
+        entry = producer.name if where == env else f"{where}:{producer.name}"
+        if entry not in found and producer is not stack_cls:
+            found.append(entry)
+    result = tuple(found)
+    _requires_cache[key] = result
+    return result
+
+
+def deploy_order(env: str, model=None) -> list:
+    """``env``'s stacks sorted so each comes after what it imports from the same environment."""
+    here = [s for s in stacks(model) if env in s.environments]
+    by_name = {s.name: s for s in here}
+    needs = {s.name: [r for r in requires(s, env) if ":" not in r] for s in here}
+    return [by_name[n] for n in topological(list(by_name), needs, f"environment '{env}'")]
+
+
+def topological(nodes: list, needs: dict, where: str) -> list:
+    """``nodes`` ordered after their ``needs`` (stable: list order breaks ties); ``DependencyError``
+    naming the cycle when there is one."""
+    order, state = [], {}
+
+    def visit(node, path):
+        if state.get(node) == "done":
+            return
+        if state.get(node) == "visiting":
+            cycle = path[path.index(node):] + [node]
+            raise DependencyError(f"import cycle in {where}: {' -> '.join(cycle)}; one of these stacks must "
+                                  f"stop importing from the next")
+        state[node] = "visiting"
+        for need in needs.get(node, []):
+            if need in needs:
+                visit(need, path + [node])
+        state[node] = "done"
+        order.append(node)
+
+    for node in nodes:
+        visit(node, [])
+    return order
+
+
+def plan(envs: list = None, model=None) -> list:
+    """``(env, stack class)`` across environments in a deploy order that honours every import, within
+    and across environments (tools foundation -> tools artifacts -> targets -> pipelines)."""
+    model = model or model_module.current()
+    envs = envs or model.environment_names
+    nodes, needs, classes = [], {}, {}
+    for env in model.environment_names:  # the model's order breaks ties
+        if env not in envs:
+            continue
+        for cls in deploy_order(env, model):
+            node = f"{env}:{cls.name}"
+            nodes.append(node)
+            classes[node] = (env, cls)
+            needs[node] = [r if ":" in r else f"{env}:{r}" for r in requires(cls, env)]
+    order = topological(nodes, needs, "the deployment plan")
+    return [classes[n] for n in order]
+
+
+def missing_chain(env: str, stack: str, deployed) -> list:
+    """Every ``env:stack`` that must be deployed before ``stack`` in ``env`` and is not in ``deployed``
+    (a set of ``env:stack``), in deploy order: the whole chain, not only the nearest step."""
+    model = model_module.current()
+    chain, seen = [], set()
+
+    def walk(e, name):
+        cls = get(name)
+        for req in requires(cls, e):
+            re_env, _, re_name = req.rpartition(":")
+            re_env = re_env or e
+            node = f"{re_env}:{re_name}"
+            if node in seen:
+                continue
+            seen.add(node)
+            walk(re_env, re_name)
+            if node not in deployed:
+                chain.append(node)
+
+    walk(env, stack)
+    del model
+    return chain

@@ -29,11 +29,18 @@ def as_dict(stack) -> dict:
     return json.loads(stack.template.to_json(indent=None, sort_keys=False))
 
 
+_rendered: dict = {}
+
+
 def rendered(stack_cls) -> tuple:
-    """(template dict, YAML text) of one stack, built once: derived output (diagrams) reads
-    the dict instead of parsing the text again."""
-    template = as_dict(build(stack_cls))
-    return template, yamlio.dump(template, header=header(stack_cls))
+    """(template dict, YAML text) of one stack, built once per stack class (the registry makes a class
+    per model): derived output (diagrams, parameter files, the import graph) reads the dict instead of
+    parsing the text again. Callers must not modify the dict."""
+    cached = _rendered.get(stack_cls)
+    if cached is None:
+        template = as_dict(build(stack_cls))
+        cached = _rendered[stack_cls] = (template, yamlio.dump(template, header=header(stack_cls)))
+    return cached
 
 
 def render(stack_cls) -> str:
@@ -53,7 +60,7 @@ def write(stack_names=None, out_dir: Path = None) -> list:
     out_dir = Path(out_dir) if out_dir else paths.templates_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for stack_cls in [registry.get(n) for n in stack_names] if stack_names else registry.STACKS:
+    for stack_cls in [registry.get(n) for n in stack_names] if stack_names else registry.stacks():
         template, text = rendered(stack_cls)
         text = text.encode("utf-8")
         path = out_dir / f"{stack_cls.name}.yaml"
@@ -61,6 +68,11 @@ def write(stack_names=None, out_dir: Path = None) -> list:
         if changed:
             path.write_bytes(text)
         results.append(Rendered(stack_cls.name, path, len(text), changed, template))
+    if not stack_names:  # a stack the model no longer has leaves no template behind
+        known = {f"{s.name}.yaml" for s in registry.stacks()}
+        for path in sorted(out_dir.glob("*.yaml")):
+            if path.name not in known:
+                path.unlink()
     return results
 
 
@@ -70,7 +82,7 @@ def stale(out_dir: Path = None, templates: dict = None) -> list:
     {stack: template dict} of every stack rendered, for derived checks (diagrams)."""
     out_dir = Path(out_dir) if out_dir else paths.templates_dir()
     problems = []
-    for stack_cls in registry.STACKS:
+    for stack_cls in registry.stacks():
         path = out_dir / f"{stack_cls.name}.yaml"
         template, text = rendered(stack_cls)
         if templates is not None:
@@ -79,7 +91,7 @@ def stale(out_dir: Path = None, templates: dict = None) -> list:
             problems.append(f"{path}: missing")
         elif path.read_bytes() != text.encode("utf-8"):
             problems.append(f"{path}: differs from what the code renders")
-    known = {f"{s.name}.yaml" for s in registry.STACKS}
+    known = {f"{s.name}.yaml" for s in registry.stacks()}
     for path in sorted(out_dir.glob("*.yaml")):
         if path.name not in known:
             problems.append(f"{path}: no stack renders it any more")

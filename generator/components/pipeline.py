@@ -115,9 +115,10 @@ class DeliveryPipeline:
     def approval_action(self, name, topic: TopicReference, custom_data, link, run_order=1):
         """Manual approval announced on ``topic``, explaining what is approved and linking to it."""
         self.role.grant(topic.grant_publish())
-        return self.action(name, "Approval", "Manual", {
-            "NotificationArn": topic.arn, "CustomData": custom_data, "ExternalEntityLink": link,
-        }, run_order=run_order)
+        configuration = {"NotificationArn": topic.arn, "CustomData": custom_data}
+        if link is not None:
+            configuration["ExternalEntityLink"] = link
+        return self.action(name, "Approval", "Manual", configuration, run_order=run_order)
 
     def action_role(self, logical_id, component, description, managed_policy_arns=None) -> Role:
         """A role for actions that name it in ``RoleArn``: only this pipeline's role may assume it.

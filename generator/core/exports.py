@@ -34,6 +34,16 @@ class ExportSet:
     def values(cls):
         return [v for v in vars(cls).values() if isinstance(v, CrossStackValue)]
 
+    @classmethod
+    def for_stack(cls, stack: str) -> type:
+        """The same exports declared by the stack named ``stack`` (one application's copy of a kind's
+        stack: ``EXPORTS.for_stack("orders-env")``)."""
+        if stack == cls.stack:
+            return cls
+        values = {name: CrossStackValue(stack, v.key, v.description)
+                  for name, v in vars(cls).items() if isinstance(v, CrossStackValue)}
+        return type(cls.__name__, (ExportSet,), {"stack": stack, **values})
+
 
 def declare(stack: str, key: str, description: str) -> CrossStackValue:
     return CrossStackValue(stack, key, description)

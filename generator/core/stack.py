@@ -21,15 +21,28 @@ CONSTANT_TAGS = ("Project", "Environment", "ManagedBy")
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 
 
-class Stack:
-    """Subclasses set ``name``, ``description``, ``environments`` and implement ``create``."""
+class _StackClass(type):
+    @property
+    def requires(cls) -> tuple:
+        """What this stack needs deployed first (``"stack"`` in the same environment, ``"env:stack"``
+        elsewhere), recorded from the exports its template imports: ``registry.requires``."""
+        from ..registry import requires
+
+        return requires(cls) if cls.model is not None else ()
+
+
+class Stack(metaclass=_StackClass):
+    """Subclasses set ``name``, ``description`` and implement ``create``; the registry makes one
+    subclass per rendered stack with the ``model`` (delivery.yaml), the ``app`` it belongs to (``None``
+    for shared stacks) and the ``environments`` it is deployed in. What a stack needs deployed first
+    is recorded from the exports it imports (``registry.requires``), never declared by hand."""
 
     name = ""
     description = ""
-    #: ``None``: deployed in every environment; a tuple restricts it (``("tools",)``).
-    environments = None
-    #: Stacks (``"stack"`` in the same environment, ``"env:stack"`` elsewhere) deployed before this one.
-    requires = ()
+    model = None
+    app = None
+    #: The environments this stack is deployed in, in the model's order (set by the registry).
+    environments = ()
 
     def __init__(self):
         self.template = Template()

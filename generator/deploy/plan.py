@@ -122,8 +122,8 @@ def order(env: str, wanted=None) -> list:
             if req_env and req_env != env:
                 continue  # another environment: checked on the server before deploying
             if req_stack not in available:
-                problems.append(f"stack '{name}' requires '{req}', which environment '{env}' does not deploy; "
-                                f"fix `requires` in generator/stacks/{name}.py or the stack's environments")
+                problems.append(f"stack '{name}' imports from '{req}', which environment '{env}' does not deploy; "
+                                f"fix the application's environments in delivery.yaml")
                 continue
             deps.append(req_stack)
         graph[name] = deps

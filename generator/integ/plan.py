@@ -39,7 +39,7 @@ def _requirement(env: str, req: str):
 
 
 def _deploys(cls, env) -> bool:
-    return cls.environments is None or env in cls.environments
+    return env in cls.environments
 
 
 def environment_rank(stacks, envs, protected=None) -> dict:
@@ -119,7 +119,7 @@ def order(stacks, envs, protected=None) -> list:
 
 
 def from_project(envs=None) -> list:
-    """The plan of this project: ``registry.STACKS`` over ``params/`` (or ``envs``)."""
+    """The plan of this project: the model's stacks over its environments (or ``envs``)."""
     from .. import paths, registry
     from ..deploy import envconfig
 
@@ -131,4 +131,4 @@ def from_project(envs=None) -> list:
         except Exception:  # reported when the stack plans are built
             return False
 
-    return order(registry.STACKS, envs, protected)
+    return order(registry.stacks(), envs, protected)

@@ -52,7 +52,7 @@ def compare(env_a: str, env_b: str, stacks=()) -> list:
     paths.check_environment(env_b)
     in_a = [s.name for s in registry.for_environment(env_a)]
     in_b = [s.name for s in registry.for_environment(env_b)]
-    order = [s.name for s in registry.STACKS if s.name in in_a or s.name in in_b]
+    order = [s.name for s in registry.stacks() if s.name in in_a or s.name in in_b]
     if stacks:
         order = [registry.get(s).name for s in stacks if registry.get(s).name in order]
     out = []

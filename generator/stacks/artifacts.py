@@ -65,8 +65,6 @@ def approvals_topic() -> TopicReference:
 class ArtifactsStack(Stack):
     name = "artifacts"
     description = "Delivery artifact store: source and artifact buckets, approvals topic (tools environment)"
-    environments = ("tools",)
-    requires = ("foundation",)
 
     def create(self):
         self.create_parameters()
@@ -95,10 +93,10 @@ class ArtifactsStack(Stack):
         )
 
     def create_buckets(self):
-        from ..registry import pipeline_components  # the registry imports this module
+        from ..kinds import pipeline_components  # the kinds import this module
 
         self.stores = {}
-        for component in pipeline_components():
+        for component in pipeline_components(self.model):
             # No BucketName: component names make a global name too long for S3's 63 characters;
             # CloudFormation names it after the stack and the logical id, and the name is exported.
             store = SecureBucket(

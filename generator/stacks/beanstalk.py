@@ -58,21 +58,21 @@ class EXPORTS(ExportSet):
     service_role_arn = declare(stack, "ServiceRoleArn", "Beanstalk service role of the environment")
 
 
-def environment_deploy_grants(env: str) -> list:
+def environment_deploy_grants(app_exports, env_exports, env: str) -> list:
     """The CodePipeline ElasticBeanstalk deploy action's grants for the environment ``env`` (a wave),
-    as seen from the pipeline stack in ``tools`` (names and roles from this stack's exports)."""
+    as seen from the pipeline stack in ``tools`` (names and roles from the application's exports:
+    ``APP_EXPORTS``/``EXPORTS`` for its stacks)."""
     return components.deploy_grants(
-        APP_EXPORTS.application_name.imported(), EXPORTS.environment_name.imported(env),
-        instance_role_arn=EXPORTS.instance_role_arn.imported(env),
-        service_role_arn=EXPORTS.service_role_arn.imported(env),
+        app_exports.application_name.imported(), env_exports.environment_name.imported(env),
+        instance_role_arn=env_exports.instance_role_arn.imported(env),
+        service_role_arn=env_exports.service_role_arn.imported(env),
     )
 
 
 class BeanstalkAppStack(Stack):
     name = "beanstalk-app"
     description = "Elastic Beanstalk application shared by the environments the pipeline deploys to"
-    environments = ("tools",)
-    requires = ()
+    EXPORTS = APP_EXPORTS
 
     def create(self):
         self.versions_kept = self.parameter(
@@ -80,10 +80,10 @@ class BeanstalkAppStack(Stack):
             Type="Number", Default=200, MinValue=10, MaxValue=1000,
             Description="Newest application versions kept; older ones are deleted (bundles stay in S3)",
         )
-        name = "${ProjectName}-${EnvironmentName}-app"
+        name = "${ProjectName}-${EnvironmentName}-%s" % self.app.name
         # The version lifecycle runs as this role: it may list and delete this application's versions only.
         lifecycle = Role(
-            self, "LifecycleRole", "elasticbeanstalk.amazonaws.com", "app-lifecycle", source_account=False,
+            self, "LifecycleRole", "elasticbeanstalk.amazonaws.com", f"{self.app.name}-lifecycle", source_account=False,
             trust_conditions={StringEquals: {"sts:ExternalId": "elasticbeanstalk"}},
             description="Elastic Beanstalk application version lifecycle",
         )
@@ -93,7 +93,7 @@ class BeanstalkAppStack(Stack):
         ))
         self.application = self.add(elasticbeanstalk.Application(
             "Application", ApplicationName=Sub(name),
-            Description=Sub("${ProjectName} web application"),
+            Description=Sub("${ProjectName} %s application" % self.app.name),
             ResourceLifecycleConfig=elasticbeanstalk.ApplicationResourceLifecycleConfig(
                 ServiceRole=lifecycle.arn,
                 VersionLifecycleConfig=elasticbeanstalk.ApplicationVersionLifecycleConfig(
@@ -103,14 +103,14 @@ class BeanstalkAppStack(Stack):
                 ),
             ),
         ))
-        self.export(APP_EXPORTS.application_name, Ref(self.application))
+        self.export(self.EXPORTS.application_name, Ref(self.application))
 
 
 class BeanstalkEnvStack(Stack):
     name = "beanstalk-env"
     description = "Elastic Beanstalk environment: load-balanced, enhanced health, managed updates, IMDSv2"
-    environments = ("dev", "staging", "prod")
-    requires = ("foundation", "tools:beanstalk-app")
+    EXPORTS = EXPORTS
+    APP_EXPORTS = APP_EXPORTS
 
     def create(self):
         self.create_parameters()
@@ -124,7 +124,7 @@ class BeanstalkEnvStack(Stack):
         p = self.parameter
         self.delivery_env = p(
             "DeliveryEnvironment", "Application", "Delivery environment",
-            Type="String", Default="tools", AllowedPattern=naming.ENVIRONMENT_PATTERN,
+            Type="String", Default=self.model.tools, AllowedPattern=naming.ENVIRONMENT_PATTERN,
             ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
             Description="Environment whose beanstalk-app stack owns the application",
         )
@@ -171,11 +171,11 @@ class BeanstalkEnvStack(Stack):
         )
         self.vpc = p("VpcId", "Network", "VPC", Type="AWS::EC2::VPC::Id", Description="VPC of the environment")
         self.instance_subnets = p(
-            "InstanceSubnets", "Network", "Instance subnets", Type="List<AWS::EC2::Subnet::Id>",
+            "PrivateSubnetIds", "Network", "Instance subnets", Type="List<AWS::EC2::Subnet::Id>",
             Description="Private subnets for the instances (two or more AZs)",
         )
         self.lb_subnets = p(
-            "LoadBalancerSubnets", "Network", "Load balancer subnets", Type="List<AWS::EC2::Subnet::Id>",
+            "LoadBalancerSubnetIds", "Network", "Load balancer subnets", Type="List<AWS::EC2::Subnet::Id>",
             Description="Subnets for the load balancer (public for an internet-facing one)",
         )
         self.lb_scheme = p(
@@ -240,12 +240,12 @@ class BeanstalkEnvStack(Stack):
             })
 
     def create_roles(self):
-        env_name = naming.physical_name("web")
-        app_name = APP_EXPORTS.application_name.imported("${DeliveryEnvironment}")
+        env_name = naming.physical_name(self.app.name)
+        app_name = self.APP_EXPORTS.application_name.imported("${DeliveryEnvironment}")
         # Scoped inline grants instead of AWSElasticBeanstalkWebTier, which lets any instance write to
         # every elasticbeanstalk-* bucket (a staging instance could replace production's bundles).
         self.instance_role = Role(
-            self, "InstanceRole", "ec2.amazonaws.com", "web-instance", source_account=False,
+            self, "InstanceRole", "ec2.amazonaws.com", f"{self.app.name}-instance", source_account=False,
             description="Elastic Beanstalk web-tier instances of one environment",
         )
         self.instance_role.grant(components.instance_grants(app_name, env_name))
@@ -255,7 +255,7 @@ class BeanstalkEnvStack(Stack):
         # AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy (elasticbeanstalk:*, cloudformation:* and
         # iam:PassRole to any role): see components/beanstalk.py service_grants.
         self.service_role = Role(
-            self, "ServiceRole", "elasticbeanstalk.amazonaws.com", "web-service", source_account=False,
+            self, "ServiceRole", "elasticbeanstalk.amazonaws.com", f"{self.app.name}-service", source_account=False,
             trust_conditions={StringEquals: {"sts:ExternalId": "elasticbeanstalk"}},
             description="Elastic Beanstalk service: enhanced health and managed updates of one environment",
         )
@@ -331,9 +331,9 @@ class BeanstalkEnvStack(Stack):
             # (both roles' grants attached first: instances report health and stream logs from their
             # first boot, and the service works with the service role's grants from the start)
             DependsOn=["InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"],
-            ApplicationName=APP_EXPORTS.application_name.imported("${DeliveryEnvironment}"),
-            EnvironmentName=naming.physical_name("web"),
-            Description=Sub("${ProjectName} ${EnvironmentName} web environment"),
+            ApplicationName=self.APP_EXPORTS.application_name.imported("${DeliveryEnvironment}"),
+            EnvironmentName=naming.physical_name(self.app.name),
+            Description=Sub("${ProjectName} ${EnvironmentName} %s environment" % self.app.name),
             PlatformArn=Ref(self.platform_arn),
             Tier=elasticbeanstalk.Tier(Name="WebServer", Type="Standard"),
             OptionSettings=[
@@ -365,12 +365,12 @@ class BeanstalkEnvStack(Stack):
                                             Value=If(https, "false", "true"))]
 
     def create_exports(self):
-        self.export(EXPORTS.environment_name, Ref(self.env))
-        self.export(EXPORTS.endpoint, GetAtt(self.env, "EndpointURL"))
-        self.export(EXPORTS.vpc_id, Ref(self.vpc))
-        self.export(EXPORTS.validation_subnets, Join(",", Ref(self.instance_subnets)))
-        self.export(EXPORTS.validation_security_group, GetAtt(self.validation_group, "GroupId"))
-        self.export(EXPORTS.service_url, If(self.has_certificate, Sub("https://${ServiceHostName}"),
+        self.export(self.EXPORTS.environment_name, Ref(self.env))
+        self.export(self.EXPORTS.endpoint, GetAtt(self.env, "EndpointURL"))
+        self.export(self.EXPORTS.vpc_id, Ref(self.vpc))
+        self.export(self.EXPORTS.validation_subnets, Join(",", Ref(self.instance_subnets)))
+        self.export(self.EXPORTS.validation_security_group, GetAtt(self.validation_group, "GroupId"))
+        self.export(self.EXPORTS.service_url, If(self.has_certificate, Sub("https://${ServiceHostName}"),
                                             Sub("http://${Host}", Host=GetAtt(self.env, "EndpointURL"))))
-        self.export(EXPORTS.instance_role_arn, self.instance_role.arn)
-        self.export(EXPORTS.service_role_arn, self.service_role.arn)
+        self.export(self.EXPORTS.instance_role_arn, self.instance_role.arn)
+        self.export(self.EXPORTS.service_role_arn, self.service_role.arn)

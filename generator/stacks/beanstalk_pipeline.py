@@ -11,52 +11,48 @@ from __future__ import annotations
 
 from ..components.codebuild import BuildProject
 from .beanstalk import APP_EXPORTS, EXPORTS, environment_deploy_grants
-from .delivery import BUILD_OUTPUT, Delivery, DeliveryBuildStack, DeliveryPipelineStack, Target, validation_stack
-
-BEANSTALK = Delivery("beanstalk", "beanstalk-build", "beanstalk-validation", "beanstalk-pipeline", "beanstalk-env")
+from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
 
 
 class BeanstalkBuildStack(DeliveryBuildStack):
-    name = BEANSTALK.build_stack
+    name = "beanstalk-build"
     description = "Elastic Beanstalk delivery projects: build, unit tests, security scan, per-target validation"
-    requires = ("foundation", "artifacts")
-    delivery = BEANSTALK
     check_actions = (("Test", "TestProject", ["Source"]),)
 
     def create_projects(self):
         common = self.common
         self.build_project = BuildProject(
-            self, "BuildProject", "beanstalk-build", "build.yml", description="Package the application bundle",
+            self, "BuildProject", f"{self.component}-build", "build.yml", description="Package the application bundle",
             environment=[("APP_DIR", ".")], **common,
         )
         self.checks = [
             ("Test", BuildProject(
-                self, "TestProject", "beanstalk-test", "test.yml", description="Unit tests (JUnit report)",
+                self, "TestProject", f"{self.component}-test", "test.yml", description="Unit tests (JUnit report)",
                 report="junit", environment=[("APP_DIR", ".")], writes_artifacts=False, **common,
             ), "Source"),
         ]
 
 
-BeanstalkValidationStack = validation_stack(
-    BEANSTALK, "Elastic Beanstalk delivery: validation of each target from inside its VPC", __name__)
+class BeanstalkValidationStack(DeliveryValidationStack):
+    name = "beanstalk-validation"
+    description = "Elastic Beanstalk delivery: validation of each target from inside its VPC"
 
 
 class BeanstalkPipelineStack(DeliveryPipelineStack):
-    name = BEANSTALK.pipeline_stack
-    description = "Elastic Beanstalk delivery pipeline: build, test and scan, staging, approval, production"
-    requires = ("foundation", "artifacts", "source-scanner", "beanstalk-app", "beanstalk-build",
-                "beanstalk-validation", "staging:beanstalk-env", "prod:beanstalk-env")
-    delivery = BEANSTALK
+    name = "beanstalk-pipeline"
+    description = "Elastic Beanstalk delivery pipeline: build, test and scan, then each wave (approval before protected ones)"
     build_class = BeanstalkBuildStack
+    APP_EXPORTS = APP_EXPORTS
+    EXPORTS = EXPORTS
 
     def deploy_grants(self, target: Target):
-        return environment_deploy_grants(target.env)
+        return environment_deploy_grants(self.APP_EXPORTS, self.EXPORTS, target.env)
 
     def deploy_action(self, target: Target, role):
         return self.pipeline.action(
             "Deploy", "Deploy", "ElasticBeanstalk", {
-                "ApplicationName": APP_EXPORTS.application_name.imported(),
-                "EnvironmentName": EXPORTS.environment_name.imported(target.env),
+                "ApplicationName": self.APP_EXPORTS.application_name.imported(),
+                "EnvironmentName": self.EXPORTS.environment_name.imported(target.env),
             },
             inputs=[BUILD_OUTPUT], role_arn=role.arn,
         )

@@ -6,8 +6,9 @@ holds one validation project per target, each in its target's VPC; ``<kind>-pipe
 the pipeline, its role, the per-target deploy roles, the source trigger and the notification
 rules, and runs the projects it imports from the other two::
 
-    Source → Build → (checks in parallel) → Deploy<Staging> → Validate<Staging> → Approval
-    → Deploy<Production> → Validate<Production>
+    Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
+    delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
+    → Validate<Wave>
 
 A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
 :class:`DeliveryBuildStack` (``create_projects``: the build, the checks),
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Ref, Sub
+from troposphere import Ref
 
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
                                     build_settings)
@@ -44,21 +45,24 @@ SCAN_SEVERITIES = ["critical", "high", "medium", "low"]
 
 @dataclass(frozen=True)
 class Target:
-    """A deployment target: ``label`` in stage names, ``parameter`` the parameter naming its environment."""
+    """One wave of a pipeline: the environment ``env`` it deploys to (from the model), ``label`` in
+    stage and logical names (``DeployStaging``), and whether an approval comes before it."""
 
-    label: str
-    parameter: str
-    default: str
-    description: str
+    env: str
+    protected: bool = False
 
     @property
-    def env(self) -> str:
-        """The environment as a ``${...}`` reference for ``CrossStackValue.imported(env=...)``."""
-        return "${%s}" % self.parameter
+    def label(self) -> str:
+        return "".join(part.capitalize() for part in self.env.split("-"))
 
     @property
     def slug(self) -> str:
-        return self.label.lower()
+        return self.env
+
+
+def waves(model, app) -> tuple:
+    """The targets of ``app``'s pipeline, in promotion order (``waves`` in the model)."""
+    return tuple(Target(env, model.environment(env).protected) for env in app.waves)
 
 
 #: What every deployment target stack exports so that the pipeline can validate it where it runs.
@@ -68,10 +72,6 @@ TARGET_EXPORT_KEYS = {
     "ValidationSecurityGroupId": "Security group for validation clients, admitted by the load balancer",
     "ServiceUrl": "URL validation calls: https://<ServiceHostName> with a certificate, else the load balancer",
 }
-
-STAGING = Target("Staging", "StagingEnvironment", "staging", "Environment deployed first; its stacks' exports name the target")
-PRODUCTION = Target("Production", "ProductionEnvironment", "prod", "Environment deployed after the manual approval")
-TARGETS = (STAGING, PRODUCTION)
 
 
 @dataclass(frozen=True)
@@ -108,30 +108,14 @@ class Delivery:
         return f"Validate{target.label}Project"
 
 
-def target_parameters(stack) -> dict:
-    """Declare the target environment parameters of ``stack``: ``{Target: Parameter}``."""
-    return {
-        target: stack.parameter(
-            target.parameter, "Targets", f"{target.label} environment",
-            Type="String", Default=target.default, AllowedPattern=naming.ENVIRONMENT_PATTERN,
-            ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
-            Description=target.description,
-        )
-        for target in TARGETS
-    }
-
-
 class DeliveryBuildStack(Stack):
     """``<kind>-build`` (tools): the projects of one pipeline. Subclasses set ``delivery``,
     ``check_actions`` and implement :meth:`create_projects` (set ``self.build_project`` and
     ``self.checks``, with the logical ids declared here, which the pipeline stack imports).
     The security scans are not here: every pipeline runs the shared ``scanners`` projects."""
 
-    environments = ("tools",)
     delivery: Delivery = None
     build_project_id = "BuildProject"
-    #: Whether the projects read the target environments (their parameters are declared only then).
-    reads_targets = False
     #: ``(action name, project logical id, input artifacts)`` of the checks, run in parallel.
     check_actions = ()
     @property
@@ -139,7 +123,7 @@ class DeliveryBuildStack(Stack):
         return self.delivery.component
 
     def create(self):
-        self.targets = target_parameters(self) if self.reads_targets else {}
+        self.targets = waves(self.model, self.app)
         self.build = build_settings(self)
         self.create_parameters()
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
@@ -178,7 +162,6 @@ class DeliveryValidationStack(Stack):
     (the target may be an internal load balancer), calling the URL the target exports with TLS
     verification on. Made for a delivery by :func:`validation_stack`."""
 
-    environments = ("tools",)
     delivery: Delivery = None
     buildspec = "smoke-test.yml"
 
@@ -187,7 +170,7 @@ class DeliveryValidationStack(Stack):
         return self.delivery.component
 
     def create(self):
-        self.targets = target_parameters(self)
+        self.targets = waves(self.model, self.app)
         self.health_path = self.parameter(
             "HealthCheckPath", "Targets", "Health check path",
             Type="String", Default="/health", AllowedPattern=r"^/[A-Za-z0-9/._-]*$",
@@ -197,7 +180,7 @@ class DeliveryValidationStack(Stack):
         self.build = build_settings(self)
         key = KeyReference(foundation.EXPORTS.key_arn.imported())
         value = self.delivery.target_export
-        for target in TARGETS:
+        for target in self.targets:
             env = target.env
             vpc = VpcAccess(value("VpcId").imported(env), value("ValidationSubnetIds").imported(env),
                             value("ValidationSecurityGroupId").imported(env))
@@ -212,23 +195,10 @@ class DeliveryValidationStack(Stack):
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
 
 
-def validation_stack(delivery: Delivery, description: str, module: str) -> type:
-    """The validation stack class of ``delivery`` (defined in ``module``, named in the template header): it
-    needs the foundation and artifact store in tools and each target's endpoint stack (what it validates)."""
-    endpoint = delivery.endpoint_stack or delivery.target_stack
-    return type(f"{''.join(p.capitalize() for p in delivery.validation_stack.split('-'))}Stack",
-                (DeliveryValidationStack,), {
-                    "name": delivery.validation_stack, "description": description, "delivery": delivery,
-                    "requires": ("foundation", "artifacts") + tuple(f"{t.default}:{endpoint}" for t in TARGETS),
-                    "__module__": module,
-                })
-
-
 class DeliveryPipelineStack(Stack):
     """``<kind>-pipeline`` (tools). Subclasses set ``delivery``, ``build_class`` (their build stack,
     for the project and check names) and implement :meth:`deploy_action` / :meth:`deploy_grants`."""
 
-    environments = ("tools",)
     delivery: Delivery = None
     build_class = None
     build_stage = "Build"
@@ -263,11 +233,11 @@ class DeliveryPipelineStack(Stack):
     def create_parameters(self):
         self.source_key = self.parameter(
             "SourceObjectKey", "Source", "Source archive key",
-            Type="String", Default=f"{self.component}/source.zip", AllowedPattern=r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
+            Type="String", Default=self.app.object_key, AllowedPattern=r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
             ConstraintDescription="an S3 object key ending in .zip",
             Description="Key of the source archive in the source bucket; uploading it starts the pipeline",
         )
-        self.targets = target_parameters(self)
+        self.targets = waves(self.model, self.app)
         self.scan_threshold = self.parameter(
             "ScanFailOnSeverity", "Checks", "Source scan gate",
             Type="String", Default="high", AllowedValues=SCAN_SEVERITIES,
@@ -292,7 +262,7 @@ class DeliveryPipelineStack(Stack):
         """One deploy role per target, assumable by this pipeline's role only, with exactly that
         target's grants: a production deploy cannot run with staging's role or the other way round."""
         self.deploy_roles = {}
-        for target in TARGETS:
+        for target in self.targets:
             role = self.pipeline.action_role(
                 f"Deploy{target.label}Role", f"{self.component}-deploy-{target.slug}",
                 f"Deploy action of pipeline {self.component} for the {target.label.lower()} target")
@@ -317,15 +287,26 @@ class DeliveryPipelineStack(Stack):
             p.codebuild_action(action, project, inputs, variables=variables, category="Test")
             for action, project, inputs, variables in self.scan_actions()
         ])
-        self.create_target_stages(STAGING)
-        p.add_stage("Approval", [p.approval_action(
-            "PromoteToProduction", self.approvals,
-            Sub("Promote the build validated on ${Staging} to ${Production}. Open the link, check the staging "
-                "release, then approve to deploy the same artifact to production.",
-                Staging=Ref(self.targets[STAGING]), Production=Ref(self.targets[PRODUCTION])),
-            self.target_url(STAGING),
-        )])
-        self.create_target_stages(PRODUCTION)
+        previous = None
+        for target in self.targets:
+            if target.protected:
+                p.add_stage(f"Approve{target.label}", [self.approval_action(previous, target)])
+            self.create_target_stages(target)
+            previous = target
+
+    def approval_action(self, previous, target):
+        """The manual approval before a protected wave: it links to the wave before (where the
+        same artifact was validated), or to nothing when the protected wave comes first."""
+        if previous is None:
+            return self.pipeline.approval_action(
+                f"PromoteTo{target.label}", self.approvals,
+                f"Approve deploying this build to {target.env}, the pipeline's first wave.", None)
+        return self.pipeline.approval_action(
+            f"PromoteTo{target.label}", self.approvals,
+            f"Promote the build validated on {previous.env} to {target.env}. Open the link, check the "
+            f"{previous.env} release, then approve to deploy the same artifact to {target.env}.",
+            self.target_url(previous),
+        )
 
     def create_target_stages(self, target: Target):
         p = self.pipeline

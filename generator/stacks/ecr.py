@@ -1,16 +1,17 @@
-"""``ecr`` (tools only): the application's container image repository.
+"""``<application>-ecr`` (tools only): one container application's image repository.
 
 The repository lives in ``tools`` with the pipeline that pushes to it; every
 environment's ECS tasks pull from it (same account). Its policy refers to the
 roles by the naming convention (``aws:PrincipalArn`` patterns), so it can be
 deployed before those roles exist:
 
-- push: DENIED to every principal except the image build projects' roles,
-  ``{project}-tools-<component>-role`` for each of ``IMAGE_BUILD_COMPONENTS`` (a
-  ``codebuild.BuildProject``'s role is ``<component>-role``), and, while ``BootstrapPusherArn``
-  is set, that one role (the operator pushing the ``bootstrap`` image once);
-- pull: the ECS task execution roles of every environment (``{project}-*-ecs-execution``)
-  and the tools pipeline roles (``{project}-tools-*``: image scan gate, deploy actions).
+- push: DENIED to every principal except the application's image build project's role,
+  ``{project}-tools-<component>-image-role`` (a ``codebuild.BuildProject``'s role is
+  ``<component>-role``), and, while ``BootstrapPusherArn`` is set, that one role (the operator
+  pushing the ``bootstrap`` image once);
+- pull: the application's ECS task execution roles in every environment
+  (``{project}-*-<application>-execution``) and the tools pipeline roles (``{project}-tools-*``:
+  image scan gate, deploy actions).
 """
 from __future__ import annotations
 
@@ -23,14 +24,7 @@ from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
 from . import foundation
 
-#: Components of the CodeBuild projects that build and push the image, one per ECS pipeline
-#: Components of the CodeBuild projects that build and push the image, one per ECS pipeline
-#: (``ecs-build``, ``ecs-native-build``); only their roles may push.
-IMAGE_BUILD_COMPONENTS = ("ecs-codedeploy-image", "ecs-native-image")
 ROLE_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/*-]{1,128}$"
-#: Component name of the ECS task execution role in each environment (``ecs_service``).
-EXECUTION_ROLE_COMPONENT = "ecs-execution"
-REPOSITORY_COMPONENT = "app"
 
 
 class EXPORTS(ExportSet):
@@ -40,17 +34,33 @@ class EXPORTS(ExportSet):
     repository_uri = declare(stack, "RepositoryUri", "URI of the application's ECR repository (no tag)")
 
 
-def repository(env: str = "tools") -> RepositoryReference:
-    """The repository as seen from another stack (by default of another environment: it lives in tools)."""
-    return RepositoryReference(EXPORTS.repository_name.imported(env), EXPORTS.repository_arn.imported(env),
-                               EXPORTS.repository_uri.imported(env))
+def stack_name(application: str) -> str:
+    """The repository stack of ``application`` (one per container application, in tools)."""
+    return f"{application}-ecr"
+
+
+def image_build_component(component: str) -> str:
+    """Component of the CodeBuild project that builds and pushes the image of the pipeline ``component``."""
+    return f"{component}-image"
+
+
+def execution_role_component(application: str) -> str:
+    """Component of the ECS task execution role of ``application`` in each environment."""
+    return f"{application}-execution"
+
+
+def repository(application: str, env: str) -> RepositoryReference:
+    """The repository of ``application`` as seen from a stack of environment ``env`` (it lives in tools)."""
+    x = EXPORTS.for_stack(stack_name(application))
+    return RepositoryReference(x.repository_name.imported(env), x.repository_arn.imported(env),
+                               x.repository_uri.imported(env))
 
 
 class EcrStack(Stack):
     name = "ecr"
     description = "Container image repository: immutable tags, scan on push, KMS, lifecycle (tools environment)"
-    environments = ("tools",)
-    requires = ("foundation",)
+    #: The pipeline component whose image build project may push (set per application).
+    component = None
 
     def create(self):
         self.create_parameters()
@@ -72,17 +82,18 @@ class EcrStack(Stack):
         self.has_pusher = self.condition("HasBootstrapPusher", Not(Equals(Ref(self.bootstrap_pusher), "")))
 
     def create_repository(self):
-        build_roles = [role_arn_pattern("${ProjectName}-${EnvironmentName}-%s-role" % component)
-                       for component in IMAGE_BUILD_COMPONENTS]
+        build_roles = [role_arn_pattern("${ProjectName}-${EnvironmentName}-%s-role"
+                                        % image_build_component(self.component))]
         self.repository = Repository(
-            self, "Repository", naming.physical_name(REPOSITORY_COMPONENT),
+            self, "Repository", naming.physical_name(self.app.name),
             KeyReference(foundation.EXPORTS.key_arn.imported()), Ref(self.keep_images),
             push_roles=If(self.has_pusher, build_roles + [Ref(self.bootstrap_pusher)], build_roles),
-            pull_roles=[role_arn_pattern("${ProjectName}-*-%s" % EXECUTION_ROLE_COMPONENT),
+            pull_roles=[role_arn_pattern("${ProjectName}-*-%s" % execution_role_component(self.app.name)),
                         role_arn_pattern("${ProjectName}-${EnvironmentName}-*")],
         )
 
     def create_outputs(self):
-        self.export(EXPORTS.repository_name, self.repository.name)
-        self.export(EXPORTS.repository_arn, self.repository.arn)
-        self.export(EXPORTS.repository_uri, self.repository.uri)
+        x = EXPORTS.for_stack(self.name)
+        self.export(x.repository_name, self.repository.name)
+        self.export(x.repository_arn, self.repository.arn)
+        self.export(x.repository_uri, self.repository.uri)

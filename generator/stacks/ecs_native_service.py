@@ -21,7 +21,7 @@ from __future__ import annotations
 from troposphere import And, Condition, Equals, If, Not, NoValue, Ref, ecs as ecs_types
 
 from ..components import alb, ecs
-from .ecs_web import IngressStack, LoadBalancedFargateStack, export_set, ingress_export_set, references
+from .ecs_web import IngressStack, LoadBalancedFargateStack, export_set, ingress_export_set
 
 STRATEGIES = ["BLUE_GREEN", "ROLLING"]
 LAMBDA_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
@@ -30,30 +30,23 @@ INGRESS_EXPORTS = ingress_export_set("ecs-native-ingress")
 EXPORTS = export_set("ecs-native-service")
 
 
-#: ``task_definition(env)`` (``grant_register()``) and ``service(env)`` of environment ``env``.
-task_definition, service = references(EXPORTS)
-
 
 class EcsNativeIngressStack(IngressStack):
     name = INGRESS_EXPORTS.stack
     description = "Load balancer, target groups and listeners of the ECS service with Amazon ECS deployments"
     EXPORTS = INGRESS_EXPORTS
-    component = "native"
 
 
 class EcsNativeServiceStack(LoadBalancedFargateStack):
     name = "ecs-native-service"
     description = "ECS Fargate service behind an ALB with Amazon ECS blue/green or rolling deployments and alarm rollback"
-    requires = ("foundation", INGRESS_EXPORTS.stack, "tools:ecr")
     EXPORTS = EXPORTS
     INGRESS = INGRESS_EXPORTS
-    component = "native"
-    role_prefix = "native-"
 
     def create_deployment_parameters(self):
         p = self.parameter
         self.strategy = p("DeploymentStrategy", "Deployment", "Deployment strategy", Type="String",
-                          Default="BLUE_GREEN", AllowedValues=STRATEGIES,
+                          Default="ROLLING", AllowedValues=STRATEGIES,
                           Description="BLUE_GREEN (test listener, bake time) or ROLLING (in place)")
         self.bake_time = p("BakeTimeInMinutes", "Deployment", "Bake time (minutes)", Type="Number", Default=10,
                            MinValue=0, MaxValue=1440, Description="Minutes the old revision stays for rollback")
@@ -76,7 +69,7 @@ class EcsNativeServiceStack(LoadBalancedFargateStack):
                                                        self.blue, self.green)
         self.test_rule = alb.WeightedForwardRule(self, "TestListenerRule", self.test_listener, self.blue, self.green)
         self.infrastructure_role = ecs.load_balancer_infrastructure_role(
-            self, "EcsInfrastructureRole", "native-ecs-infrastructure",
+            self, "EcsInfrastructureRole", f"{self.component}-ecs-infrastructure",
             target_groups=[self.blue, self.green], listeners=[self.production_listener, self.test_listener],
             listener_rules=[self.production_rule.arn, self.test_rule.arn],
         )
@@ -94,7 +87,7 @@ class EcsNativeServiceStack(LoadBalancedFargateStack):
             MaximumPercent=200,
             DeploymentCircuitBreaker=If(self.is_blue_green, NoValue,
                                         ecs_types.DeploymentCircuitBreaker(Enable=True, Rollback=True)),
-            LifecycleHooks=ecs.lifecycle_hook(self, Ref(self.hook_function), self.has_hook, "native-ecs-hook"),
+            LifecycleHooks=ecs.lifecycle_hook(self, Ref(self.hook_function), self.has_hook, f"{self.component}-ecs-hook"),
         )
         self.service = self.fargate_service(
             "ECS", [self.task.load_balancer(self.blue, advanced)], Ref(self.grace), self.deployment_configuration,

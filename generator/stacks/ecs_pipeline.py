@@ -11,8 +11,8 @@ deploy action:
   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html).
 
 Both build the image once, run the unit tests, the source and dependency scan and the ECR image
-scan gate in parallel, then deploy the same image to staging, validate it, wait for approval
-and deploy it to production.
+scan gate in parallel, then deploy the same image to each wave of the application, validating
+each and waiting for approval before protected ones.
 """
 from __future__ import annotations
 
@@ -21,53 +21,45 @@ from troposphere import Ref
 from ..components.codebuild import LOCAL_CACHE, BuildProject, action_variables
 from ..components.pipeline import SOURCE
 from . import ecr, ecs_native_service, ecs_service, scanners
-from .delivery import (BUILD_OUTPUT, PRODUCTION, STAGING, TARGETS, Delivery, DeliveryBuildStack,
-                       DeliveryPipelineStack, Target, validation_stack)
+from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
+from .ecs_web import references
 
 IMAGE_SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
-#: Folder of each target's ``taskdef.json`` / ``appspec.yaml`` in the build output: the pipeline's
-#: deploy slot, not the environment name (a parameter), so the paths hold whatever the targets are.
-ARTIFACT_DIRS = {STAGING: "staging", PRODUCTION: "prod"}
 
-CODEDEPLOY = Delivery("ecs-codedeploy", "ecs-build", "ecs-validation", "ecs-pipeline", "ecs-service", "ecs-ingress")
-NATIVE = Delivery("ecs-native", "ecs-native-build", "ecs-native-validation", "ecs-native-pipeline",
-                  "ecs-native-service", "ecs-native-ingress")
+
+def artifact_dir(target: Target) -> str:
+    """Folder of a wave's ``taskdef.json`` / ``appspec.yaml`` in the build output: its environment's name."""
+    return target.env
 
 
 class EcsBuildStack(DeliveryBuildStack):
     """The image build, its checks and the validation projects of one ECS pipeline."""
 
-    name = CODEDEPLOY.build_stack
-    description = "ECS (CodeDeploy blue/green) delivery projects: image build, unit tests, scans, validation"
-    requires = ("foundation", "artifacts", "ecr", "staging:ecs-service", "prod:ecs-service")
-    delivery = CODEDEPLOY
-    #: The target stack module: ``EXPORTS.deploy_spec`` per environment feeds ``taskdef.json``.
-    service_module = ecs_service
+    name = "ecs-build"
+    description = "ECS (CodeDeploy blue/green) delivery projects: image build, unit tests, scans"
+    #: The target service stack's exports (set per application): ``deploy_spec`` per wave feeds ``taskdef.json``.
+    SERVICE = ecs_service.EXPORTS
     build_project_id = "ImageBuildProject"
-    reads_targets = True  # each target's DeploySpec export feeds its taskdef.json
     check_actions = (("UnitTest", "TestProject", ["Source"]),)
 
     def create_parameters(self):
         self.dockerhub_username = self.parameter(
             "DockerHubUsername", "Image build", "Docker Hub user",
-            Type="String", Default="shopbuild", AllowedPattern=r"^[a-z0-9]{4,30}$",
+            Type="String", AllowedPattern=r"^[a-z0-9]{4,30}$",
             ConstraintDescription="a Docker Hub user name (4-30 lower-case letters or digits)",
             Description="Docker Hub user the image build logs in as",
         )
         self.dockerhub_token = self.parameter(
             "DockerHubTokenParameter", "Image build", "Docker Hub token (SSM parameter name)",
-            Type="String", Default="/shop/dockerhub/token", AllowedPattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$",
+            Type="String", Default=f"/{self.model.project.name}/dockerhub/token", AllowedPattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$",
             ConstraintDescription="an SSM parameter name starting with /",
             Description="SecureString parameter (foundation key) holding the Docker Hub token, read at build time",
         )
 
     def create_projects(self):
         common = self.common
-        repository = ecr.repository("${EnvironmentName}")
-        image_component = f"{self.component}-image"
-        if image_component not in ecr.IMAGE_BUILD_COMPONENTS:
-            raise ValueError(f"{self.name}: image build component '{image_component}' is missing from "
-                             "ecr.IMAGE_BUILD_COMPONENTS; add it there so the repository lets its role push")
+        repository = ecr.repository(self.app.name, "${EnvironmentName}")
+        image_component = ecr.image_build_component(self.component)  # the repository lets this role push
         self.build_project = BuildProject(
             self, "ImageBuildProject", image_component, "docker-build.yml",
             description="Build and push the image; write deploy artifacts",
@@ -86,28 +78,27 @@ class EcsBuildStack(DeliveryBuildStack):
         variables = [
             ("REPOSITORY_URI", repository.uri),
             ("DOCKER_CONTEXT", "."),
-            ("ECS_DEPLOY_TARGETS", " ".join(ARTIFACT_DIRS[t] for t in TARGETS)),
+            ("ECS_DEPLOY_TARGETS", " ".join(artifact_dir(t) for t in self.targets)),
             ("DOCKERHUB_USERNAME", Ref(self.dockerhub_username)),
         ]
-        for target in TARGETS:
-            variables.append(("ECS_DEPLOY_SPEC_" + ARTIFACT_DIRS[target].upper(),
-                              self.service_module.EXPORTS.deploy_spec.imported(target.env)))
+        for target in self.targets:
+            variables.append(("ECS_DEPLOY_SPEC_" + artifact_dir(target).upper(),
+                              self.SERVICE.deploy_spec.imported(target.env)))
         return variables
 
 
-EcsValidationStack = validation_stack(
-    CODEDEPLOY, "ECS (CodeDeploy blue/green) delivery: validation of each target from inside its VPC", __name__)
+class EcsValidationStack(DeliveryValidationStack):
+    name = "ecs-validation"
+    description = "ECS (CodeDeploy blue/green) delivery: validation of each target from inside its VPC"
 
 
 class EcsPipelineStack(DeliveryPipelineStack):
     """Blue/green through CodeDeploy (``CodeDeployToECS``) to the ``ecs-service`` of each target."""
 
-    name = CODEDEPLOY.pipeline_stack
-    description = "ECS delivery pipeline (CodeDeploy blue/green): image build, tests and scans, staging, approval, production"
-    requires = ("foundation", "artifacts", "ecr", "source-scanner", "image-scanner", "ecs-build", "ecs-validation",
-                "staging:ecs-ingress", "prod:ecs-ingress", "staging:ecs-service", "prod:ecs-service")
-    delivery = CODEDEPLOY
+    name = "ecs-pipeline"
+    description = "ECS delivery pipeline (CodeDeploy blue/green): image build, tests and scans, then each wave"
     build_class = EcsBuildStack
+    SERVICE = ecs_service.EXPORTS
     build_stage = "BuildImage"
 
     def create_parameters(self):
@@ -122,17 +113,18 @@ class EcsPipelineStack(DeliveryPipelineStack):
         """The source scan, and the gate on ECR's scan of the image the build pushed (it reads
         ``imageDetail.json`` from the build output)."""
         variables = action_variables({"REPOSITORY_NAME": "${Repository}", "FAIL_ON_SEVERITY": "${Threshold}"},
-                                     Repository=ecr.repository("${EnvironmentName}").name,
+                                     Repository=ecr.repository(self.app.name, "${EnvironmentName}").name,
                                      Threshold=Ref(self.image_scan_threshold))
         return super().scan_actions() + [("ImageScan", scanners.image_scan(), [SOURCE, BUILD_OUTPUT], variables)]
 
     def deploy_grants(self, target: Target):
-        return [ecs_service.deployment_group(target.env).grant_deploy(),
-                ecs_service.task_definition(target.env).grant_register()]
+        task_definition, _ = references(self.SERVICE)
+        return [ecs_service.deployment_group(self.SERVICE, target.env).grant_deploy(),
+                task_definition(target.env).grant_register()]
 
     def deploy_action(self, target: Target, role):
-        group = ecs_service.deployment_group(target.env)
-        folder = ARTIFACT_DIRS[target]
+        group = ecs_service.deployment_group(self.SERVICE, target.env)
+        folder = artifact_dir(target)
         return self.pipeline.action(
             "Deploy", "Deploy", "CodeDeployToECS", {
                 "ApplicationName": group.application_name,
@@ -152,35 +144,32 @@ class EcsPipelineStack(DeliveryPipelineStack):
 
 
 class EcsNativeBuildStack(EcsBuildStack):
-    name = NATIVE.build_stack
-    description = "ECS (native deployments) delivery projects: image build, unit tests, scans, validation"
-    requires = ("foundation", "artifacts", "ecr", "staging:ecs-native-service", "prod:ecs-native-service")
-    delivery = NATIVE
-    service_module = ecs_native_service
+    name = "ecs-native-build"
+    description = "ECS (native deployments) delivery projects: image build, unit tests, scans"
+    SERVICE = ecs_native_service.EXPORTS
 
 
-EcsNativeValidationStack = validation_stack(
-    NATIVE, "ECS (native deployments) delivery: validation of each target from inside its VPC", __name__)
+class EcsNativeValidationStack(DeliveryValidationStack):
+    name = "ecs-native-validation"
+    description = "ECS (native deployments) delivery: validation of each target from inside its VPC"
 
 
 class EcsNativePipelineStack(EcsPipelineStack):
     """CodePipeline's ``ECS`` action to the ``ecs-native-service`` of each target: the service's own
     deployment (built-in blue/green with bake time and alarm rollback, or rolling) takes it from there."""
 
-    name = NATIVE.pipeline_stack
-    description = "ECS delivery pipeline (ECS native blue/green or rolling): image build, tests and scans, staging, approval, production"
-    requires = ("foundation", "artifacts", "ecr", "source-scanner", "image-scanner", "ecs-native-build",
-                "ecs-native-validation", "staging:ecs-native-ingress", "prod:ecs-native-ingress",
-                "staging:ecs-native-service", "prod:ecs-native-service")
-    delivery = NATIVE
+    name = "ecs-native-pipeline"
+    description = "ECS delivery pipeline (ECS native rolling or blue/green): image build, tests and scans, then each wave"
     build_class = EcsNativeBuildStack
+    SERVICE = ecs_native_service.EXPORTS
 
     def deploy_grants(self, target: Target):
-        return [ecs_native_service.service(target.env).grant_rolling_deploy(),
-                ecs_native_service.task_definition(target.env).grant_register()]
+        task_definition, service = references(self.SERVICE)
+        return [service(target.env).grant_rolling_deploy(), task_definition(target.env).grant_register()]
 
     def deploy_action(self, target: Target, role):
-        service = ecs_native_service.service(target.env)
+        _, service = references(self.SERVICE)
+        service = service(target.env)
         return self.pipeline.action(
             "Deploy", "Deploy", "ECS", {
                 "ClusterName": service.cluster_name,

@@ -25,7 +25,7 @@ from troposphere import Ref, Sub
 from ..components.codedeploy import (
     ECS_DEPLOYMENT_CONFIGS, DeploymentGroupReference, EcsApplication, EcsBlueGreenDeploymentGroup, service_role,
 )
-from .ecs_web import APP_COMPONENT, IngressStack, LoadBalancedFargateStack, export_set, ingress_export_set, references
+from .ecs_web import IngressStack, LoadBalancedFargateStack, export_set, ingress_export_set
 
 #: Seconds ECS ignores failing health checks of a new task (a constant: the service never updates).
 HEALTH_CHECK_GRACE_SECONDS = 60
@@ -38,13 +38,10 @@ EXPORTS = export_set(
 )
 
 
-def deployment_group(env: str):
-    """The deployment group of environment ``env`` as the ECS pipeline (tools) sees it."""
-    return DeploymentGroupReference(EXPORTS.application_name.imported(env), EXPORTS.deployment_group_name.imported(env))
-
-
-#: ``task_definition(env)`` (``grant_register()``) and ``service(env)`` of environment ``env``.
-task_definition, service = references(EXPORTS)
+def deployment_group(exports, env: str):
+    """The deployment group of environment ``env`` (of the service stack whose ``EXPORTS`` are
+    ``exports``) as the ECS pipeline (tools) sees it."""
+    return DeploymentGroupReference(exports.application_name.imported(env), exports.deployment_group_name.imported(env))
 
 
 class EcsIngressStack(IngressStack):
@@ -56,7 +53,6 @@ class EcsIngressStack(IngressStack):
 class EcsServiceStack(LoadBalancedFargateStack):
     name = "ecs-service"
     description = "ECS Fargate service behind an ALB with CodeDeploy blue/green deployments, alarms and auto scaling"
-    requires = ("foundation", INGRESS_EXPORTS.stack, "tools:ecr")
     EXPORTS = EXPORTS
     INGRESS = INGRESS_EXPORTS
 
@@ -76,7 +72,7 @@ class EcsServiceStack(LoadBalancedFargateStack):
                                             HEALTH_CHECK_GRACE_SECONDS)
 
     def create_deployment(self):
-        name = "${ProjectName}-${EnvironmentName}-%s" % APP_COMPONENT
+        name = "${ProjectName}-${EnvironmentName}-%s" % self.component
         self.application = EcsApplication(self, "CodeDeployApplication", Sub(name))
         role = service_role(self, name, service=self.service, task_definition=self.task,
                             listeners=[self.production_listener, self.test_listener],
@@ -91,6 +87,6 @@ class EcsServiceStack(LoadBalancedFargateStack):
 
     def deployment_outputs(self):
         return [
-            (EXPORTS.application_name, self.application.name),
-            (EXPORTS.deployment_group_name, self.deployment_group.deployment_group_name),
+            (self.EXPORTS.application_name, self.application.name),
+            (self.EXPORTS.deployment_group_name, self.deployment_group.deployment_group_name),
         ]

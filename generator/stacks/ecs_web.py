@@ -33,8 +33,7 @@ from ..core.stack import LOG_RETENTION_DAYS, Stack
 from ..core.suppress import Suppression, suppress
 from . import ecr, foundation
 
-APP_COMPONENT = "app"
-TASK_ROLE_COMPONENT = "ecs-task"
+TASK_ROLE_COMPONENT = "task"
 #: The container's name and port: constants, because the service's ``LoadBalancers`` repeat them
 #: and a CODE_DEPLOY service cannot be updated (the declarative model will make them model values).
 CONTAINER_NAME = "app"
@@ -117,12 +116,9 @@ def references(exports: type):
 class IngressStack(Stack):
     """The traffic side of one service: security groups, load balancer, target groups, listeners.
 
-    Subclasses set ``name`` and ``EXPORTS`` (:func:`ingress_export_set`) and ``component``."""
+    Subclasses set ``name`` and ``EXPORTS`` (:func:`ingress_export_set`)."""
 
-    environments = ("dev", "staging", "prod")
-    requires = ("foundation",)
     EXPORTS: type = ExportSet
-    component = APP_COMPONENT
 
     def create(self):
         self.create_parameters()
@@ -137,7 +133,7 @@ class IngressStack(Stack):
         cidr = dict(Type="String", AllowedPattern=CIDR_PATTERN, ConstraintDescription="an IPv4 CIDR such as 10.0.0.0/8")
         self.vpc = p("VpcId", "Network", "VPC", Type="AWS::EC2::VPC::Id",
                      Description="VPC of the service")
-        self.task_subnets = p("TaskSubnetIds", "Network", "Private subnets (tasks)", Type="List<AWS::EC2::Subnet::Id>",
+        self.task_subnets = p("PrivateSubnetIds", "Network", "Private subnets (tasks)", Type="List<AWS::EC2::Subnet::Id>",
                               Description="Private subnets of the tasks and validation clients")
         self.alb_subnets = p("LoadBalancerSubnetIds", "Network", "Load balancer subnets",
                              Type="List<AWS::EC2::Subnet::Id>",
@@ -262,15 +258,14 @@ class LoadBalancedFargateStack(Stack):
     ``create_service`` and ``create_deployment`` and set ``EXPORTS`` and ``INGRESS`` (their ingress
     stack's export set: listeners, target groups, the tasks' subnets and group)."""
 
-    environments = ("dev", "staging", "prod")
     EXPORTS: type = ExportSet
     INGRESS: type = ExportSet
-    #: Physical names are ``{project}-{env}-{component}...``: the two service stacks of one
-    #: environment must not collide (cluster, service, family, log group, roles, alarms).
-    component = APP_COMPONENT
-    #: Prefix of the task roles' components (``<prefix>ecs-execution``; ECR's pull policy matches
-    #: ``{project}-*-ecs-execution``).
-    role_prefix = ""
+
+    @property
+    def component(self) -> str:
+        """Physical names are ``{project}-{env}-{application}...``: the service stacks of two
+        applications in one environment never collide (cluster, service, family, log group, roles, alarms)."""
+        return self.app.name
 
     def create(self):
         self.create_parameters()
@@ -290,7 +285,8 @@ class LoadBalancedFargateStack(Stack):
     # -- parameters ---------------------------------------------------------
     def create_parameters(self):
         p = self.parameter
-        self.image_tag = p("ImageTag", "Container", "Image tag", Type="String", AllowedPattern=IMAGE_TAG_PATTERN,
+        self.image_tag = p("ImageTag", "Container", "Image tag", Type="String", Default="bootstrap",
+                           AllowedPattern=IMAGE_TAG_PATTERN,
                            ConstraintDescription="a Docker tag: letters, digits, _ . - (max 128)",
                            Description="Image tag (tools ECR) the stack starts with")
         self.cpu = p("TaskCpu", "Container", "Task CPU units", Type="Number", Default=256,
@@ -360,8 +356,8 @@ class LoadBalancedFargateStack(Stack):
             self.key, Ref(self.log_retention),
         )
         self.execution_role, self.task_role = ecs.task_roles(
-            self, self.role_prefix + ecr.EXECUTION_ROLE_COMPONENT, self.role_prefix + TASK_ROLE_COMPONENT)
-        repository = ecr.repository("tools")
+            self, ecr.execution_role_component(self.app.name), f"{self.app.name}-{TASK_ROLE_COMPONENT}")
+        repository = ecr.repository(self.app.name, self.model.tools)
         self.execution_role.grant(repository.grant_pull())
         self.task = ecs.FargateTaskDefinition(
             self, "TaskDefinition", naming.physical_name(self.component),
@@ -387,7 +383,7 @@ class LoadBalancedFargateStack(Stack):
     # -- deployment safety ----------------------------------------------------
     def create_alarms(self):
         periods = Ref(self.alarm_periods)
-        prefix = "" if self.component == APP_COMPONENT else self.component + "-"
+        prefix = self.component + "-"
         self.alarms = [
             target_5xx_alarm(self, self.load_balancer, Ref(self.alarm_5xx), periods, self.topic, prefix=prefix),
             unhealthy_hosts_alarm(self, "BlueUnhealthyHostsAlarm", prefix + "blue-unhealthy-hosts",

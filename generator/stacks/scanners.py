@@ -46,12 +46,10 @@ def image_scan() -> ProjectReference:
 
 
 class _ScannerStack(Stack):
-    environments = ("tools",)
-
     def common(self):
-        from ..registry import pipeline_components  # the registry imports this module
+        from ..kinds import pipeline_components  # the kinds import this module
 
-        stores = [artifacts.artifact_store(component) for component in pipeline_components()]
+        stores = [artifacts.artifact_store(component) for component in pipeline_components(self.model)]
         return dict(settings=build_settings(self), key=KeyReference(foundation.EXPORTS.key_arn.imported()),
                     artifact_bucket=stores[0], also_reads=stores[1:], cache=LOCAL_CACHE, writes_artifacts=False)
 
@@ -59,7 +57,6 @@ class _ScannerStack(Stack):
 class SourceScannerStack(_ScannerStack):
     name = SOURCE_EXPORTS.stack
     description = "Source and dependency scan shared by every pipeline (SAST, vulnerable dependencies, pinned tools)"
-    requires = ("foundation", "artifacts")
 
     def create(self):
         project = BuildProject(
@@ -73,14 +70,16 @@ class SourceScannerStack(_ScannerStack):
 class ImageScannerStack(_ScannerStack):
     name = IMAGE_EXPORTS.stack
     description = "Gate on ECR's scan (basic or enhanced) of the image a pipeline built, shared by every ECS pipeline"
-    requires = ("foundation", "artifacts", "ecr")
 
     def create(self):
         project = BuildProject(
             self, "ImageScanProject", f"{COMPONENT}-image", "image-scan.yml",
             description="Gate on ECR's scan (basic or enhanced) of the built image", report="scan", **self.common(),
         )
-        project.role.grant(ecr.repository("${EnvironmentName}").grant_read_scan_findings(), unscoped(
+        from ..kinds import container_applications  # the kinds import this module
+
+        repositories = [ecr.repository(app.name, "${EnvironmentName}") for app in container_applications(self.model)]
+        project.role.grant([r.grant_read_scan_findings() for r in repositories], unscoped(
             [inspector2.ListFindings, inspector2.ListCoverage],
             "inspector2 list actions have no resource level permission"))  # enhanced scanning reports via Inspector
         self.export(IMAGE_EXPORTS.project, project.name)

@@ -1,0 +1,103 @@
+"""Application kinds: the stacks an application of each kind renders, named after the application.
+
+An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
+and ``orders-service`` (in each of its environments), and ``orders-build``, ``orders-validation``
+and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
+the application, the environments it is deployed in and the export sets of its sibling stacks,
+so two applications never share a stack, a physical name or an export.
+"""
+from __future__ import annotations
+
+from .stacks import beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service
+from .stacks.delivery import Delivery
+
+#: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
+CONTAINER_KINDS = ("ecs-bluegreen", "ecs-rolling")
+
+
+def pipeline_component(kind: str, application: str) -> str:
+    """The pipeline's component (``{project}-{tools}-<component>`` names it and its roles). A CodeDeploy
+    pipeline is ``<application>-codedeploy``, so it never prefix-matches another application's."""
+    return f"{application}-codedeploy" if kind == "ecs-bluegreen" else application
+
+
+def pipeline_components(model) -> list:
+    return [pipeline_component(app.kind, app.name) for app in model.applications]
+
+
+def container_applications(model) -> list:
+    return [app for app in model.applications if app.kind in CONTAINER_KINDS]
+
+
+def runtime_environments(model, app) -> list:
+    """Where ``app``'s runtime stacks live (its waves and extra environments), in the model's order."""
+    return [env for env in model.environment_names if env in app.runtime_environments]
+
+
+def _stack(base, name, model, app, environments, **attrs):
+    """``base`` for one application: its own name, environments and sibling export sets."""
+    attrs.update(name=name, model=model, app=app, environments=tuple(environments), __module__=base.__module__,
+                 __qualname__=base.__qualname__)
+    return type(base.__name__, (base,), attrs)
+
+
+def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, **shared) -> list:
+    name = app.name
+    delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
+                        f"{name}-pipeline", target_stack, endpoint_stack)
+    tools = [model.tools]
+    build_cls = _stack(build, delivery.build_stack, model, app, tools, delivery=delivery, **shared)
+    return [
+        build_cls,
+        _stack(validation, delivery.validation_stack, model, app, tools, delivery=delivery),
+        _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
+               **shared),
+    ]
+
+
+def beanstalk_stacks(model, app) -> tuple:
+    """(runtime stacks, delivery stacks) of a ``beanstalk`` application."""
+    name = app.name
+    app_exports = beanstalk.APP_EXPORTS.for_stack(f"{name}-app")
+    env_exports = beanstalk.EXPORTS.for_stack(f"{name}-env")
+    exports = dict(APP_EXPORTS=app_exports, EXPORTS=env_exports)
+    runtime = [
+        _stack(beanstalk.BeanstalkAppStack, app_exports.stack, model, app, [model.tools], EXPORTS=app_exports),
+        _stack(beanstalk.BeanstalkEnvStack, env_exports.stack, model, app, runtime_environments(model, app),
+               **exports),
+    ]
+    return runtime, _delivery_stacks(
+        model, app, env_exports.stack, None, beanstalk_pipeline.BeanstalkBuildStack,
+        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack, **exports)
+
+
+def ecs_stacks(model, app) -> tuple:
+    """(runtime stacks, delivery stacks) of an ``ecs-bluegreen`` or ``ecs-rolling`` application."""
+    name = app.name
+    if app.kind == "ecs-bluegreen":
+        module, ingress, service = ecs_service, ecs_service.EcsIngressStack, ecs_service.EcsServiceStack
+        build, validation, pipeline = (ecs_pipeline.EcsBuildStack, ecs_pipeline.EcsValidationStack,
+                                       ecs_pipeline.EcsPipelineStack)
+    else:
+        module, ingress, service = (ecs_native_service, ecs_native_service.EcsNativeIngressStack,
+                                    ecs_native_service.EcsNativeServiceStack)
+        build, validation, pipeline = (ecs_pipeline.EcsNativeBuildStack, ecs_pipeline.EcsNativeValidationStack,
+                                       ecs_pipeline.EcsNativePipelineStack)
+    ingress_exports = module.INGRESS_EXPORTS.for_stack(f"{name}-ingress")
+    service_exports = module.EXPORTS.for_stack(f"{name}-service")
+    envs = runtime_environments(model, app)
+    runtime = [
+        _stack(ecr.EcrStack, ecr.stack_name(name), model, app, [model.tools],
+               component=pipeline_component(app.kind, name)),
+        _stack(ingress, ingress_exports.stack, model, app, envs, EXPORTS=ingress_exports),
+        _stack(service, service_exports.stack, model, app, envs, EXPORTS=service_exports, INGRESS=ingress_exports),
+    ]
+    return runtime, _delivery_stacks(model, app, service_exports.stack, ingress_exports.stack,
+                                     build, validation, pipeline, SERVICE=service_exports)
+
+
+BUILDERS = {
+    "beanstalk": beanstalk_stacks,
+    "ecs-bluegreen": ecs_stacks,
+    "ecs-rolling": ecs_stacks,
+}

@@ -1,0 +1,121 @@
+"""The JSON Schema of ``delivery.yaml`` (checked with ``jsonschema`` on load).
+
+Every object is closed (``additionalProperties: false``): an unknown key is an error, never
+silently ignored. ``description`` doubles as the fix shown when a value is refused.
+"""
+from __future__ import annotations
+
+from ..core.naming import ENVIRONMENT_PATTERN, PROJECT_PATTERN
+
+#: Application kinds and what each deploys (the stacks live in ``generator.kinds``).
+KINDS = {
+    "beanstalk": "Elastic Beanstalk environment per wave, deployed by CodePipeline's ElasticBeanstalk action",
+    "ecs-bluegreen": "ECS Fargate service behind an ALB, blue/green through CodeDeploy (CodeDeployToECS action)",
+    "ecs-rolling": "ECS Fargate service behind an ALB with Amazon ECS's own deployments (rolling by default, "
+                   "or ECS blue/green with DeploymentStrategy: BLUE_GREEN), CodePipeline's ECS action",
+}
+#: Where a pipeline's source comes from (later issues add CodeCommit and connections).
+SOURCE_TYPES = ("s3",)
+#: Applications are named like environments' stacks: they prefix stack and physical names.
+APPLICATION_PATTERN = r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$"
+TAG_KEY_PATTERN = r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$"
+PARAMETER_NAME_PATTERN = r"^[A-Za-z0-9]{1,255}$"
+
+_tags = {
+    "type": "object", "description": "a mapping of tag keys to string values (not starting with aws:)",
+    "propertyNames": {"pattern": TAG_KEY_PATTERN},
+    "additionalProperties": {"type": "string", "maxLength": 256},
+}
+_scalar = {"type": ["string", "number", "boolean"]}
+_parameters = {
+    "type": "object",
+    "description": "a mapping of CloudFormation parameter names to values (a string, number, boolean or list)",
+    "propertyNames": {"pattern": PARAMETER_NAME_PATTERN},
+    "additionalProperties": {"anyOf": [_scalar, {"type": "array", "items": _scalar}]},
+}
+_env_name = {"type": "string", "pattern": ENVIRONMENT_PATTERN,
+             "description": "an environment name: 2-8 lower-case letters or digits, starting with a letter"}
+_env_list = {"type": "array", "items": _env_name, "uniqueItems": True}
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["project", "environments", "applications"],
+    "properties": {
+        "project": {
+            "type": "object", "additionalProperties": False, "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": PROJECT_PATTERN,
+                         "description": "a project name: 3-16 lower-case letters, digits or hyphens, starting with a letter"},
+                "cost_center": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._:/=+@-]{0,127}$",
+                                "description": "1-128 characters valid in a tag value (default: the project name)"},
+                "region": {"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-\d$",
+                           "description": "a region name like eu-west-1"},
+                "tags": _tags,
+            },
+        },
+        "tools": dict(_env_name, description="the name of the environment that hosts the pipelines "
+                                             "(default tools); it must be listed under environments"),
+        "environments": {
+            "type": "array", "minItems": 2,
+            "description": "the ordered environments: the tools environment and at least one target",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["name"],
+                "properties": {
+                    "name": _env_name,
+                    "protected": {"type": "boolean", "description": "true or false (unquoted)"},
+                    "account": {"type": "string", "pattern": r"^\d{12}$",
+                                "description": "a 12-digit AWS account id, quoted"},
+                    "region": {"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-\d$",
+                               "description": "a region name like eu-west-1"},
+                    "profile": {"type": "string", "pattern": r"^[A-Za-z0-9_.@+=,-]{1,128}$",
+                                "description": "an AWS CLI profile name"},
+                    "cost_center": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._:/=+@-]{0,127}$",
+                                    "description": "1-128 characters valid in a tag value"},
+                    "rollback_triggers": {
+                        "type": "array", "maxItems": 5,
+                        "description": "at most 5 CloudWatch alarm ARNs (CloudFormation's limit)",
+                        "items": {"type": "string",
+                                  "pattern": r"^arn:aws[a-z-]*:cloudwatch:[a-z]{2}(-[a-z]+)+-\d:\d{12}:alarm:\S{1,255}$",
+                                  "description": "a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)"},
+                    },
+                    "monitoring_minutes": {"type": "integer", "minimum": 0, "maximum": 180,
+                                           "description": "a whole number of minutes from 0 to 180"},
+                    "tags": _tags,
+                    "parameters": _parameters,
+                },
+            },
+        },
+        "applications": {
+            "type": "array",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["name", "kind", "waves"],
+                "properties": {
+                    "name": {"type": "string", "pattern": APPLICATION_PATTERN,
+                             "description": "an application name: 2-20 lower-case letters, digits or hyphens, "
+                                            "starting with a letter"},
+                    "kind": {"enum": sorted(KINDS), "description": "one of " + ", ".join(sorted(KINDS))},
+                    "source": {
+                        "type": "object", "additionalProperties": False, "required": ["type"],
+                        "properties": {
+                            "type": {"enum": list(SOURCE_TYPES), "description": "one of " + ", ".join(SOURCE_TYPES)},
+                            "object_key": {"type": "string", "pattern": r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
+                                           "description": "an S3 object key ending in .zip"},
+                        },
+                    },
+                    "waves": dict(_env_list, minItems=1,
+                                  description="the environments the pipeline promotes through, in order (at least one)"),
+                    "extra_environments": dict(_env_list, description="environments that get the application's "
+                                                                      "runtime stacks outside the pipeline"),
+                    "parameters": _parameters,
+                    "overrides": {
+                        "type": "object", "description": "a mapping of environment names to parameter mappings",
+                        "propertyNames": {"pattern": ENVIRONMENT_PATTERN},
+                        "additionalProperties": _parameters,
+                    },
+                },
+            },
+        },
+    },
+}

@@ -1,0 +1,161 @@
+"""Parameter files generated from the model: ``params/<env>/<stack>.json`` for every stack of every
+environment, in the format CodePipeline, ``aws cloudformation deploy --parameter-overrides
+file://...`` and ``cfn-delivery deploy`` read::
+
+    {"Parameters": {"ProjectName": "shop", ...}, "Tags": {"Owner": "shop-team", ...}}
+
+A stack gets every value the model sets for a parameter its template declares (the environment's
+``parameters``, then the application's, then its ``overrides`` for that environment; ``ProjectName``,
+``EnvironmentName``, ``CostCenter`` and ``DeliveryEnvironment`` from the model itself); the others keep
+their template default. A model value no stack declares, or a parameter without default that the model
+leaves unset, is an error naming the model key. The files are committed and stale-checked like
+``templates/``: a hand edit is reported with the advice to edit ``delivery.yaml``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import paths, registry
+from .model import ModelError
+
+#: Parameters the model provides for every stack that declares them.
+MODEL_PARAMETERS = ("ProjectName", "EnvironmentName", "CostCenter", "DeliveryEnvironment")
+
+
+def _template_parameters(stack_cls) -> dict:
+    from .render import rendered
+
+    return rendered(stack_cls)[0].get("Parameters") or {}
+
+
+def model_values(stack_cls, env: str) -> dict:
+    """Parameter name -> ``model.Value`` the model sets for ``stack_cls`` in ``env`` (declared or not)."""
+    from .model import Value
+
+    model = stack_cls.model
+    values = model.parameter_values(env, stack_cls.app)
+    values["DeliveryEnvironment"] = Value(model.tools, f"{model.path}: tools")
+    return values
+
+
+def parameter_values(stack_cls, env: str) -> dict:
+    """Every template parameter of ``stack_cls`` in ``env`` with the value it deploys with: the model's,
+    else the template default (a parameter with neither is left out)."""
+    declared = _template_parameters(stack_cls)
+    values = model_values(stack_cls, env)
+    found = {}
+    for name, spec in declared.items():
+        if name in values:
+            found[name] = values[name].value
+        elif "Default" in spec:
+            found[name] = str(spec["Default"])
+    return found
+
+
+def document(stack_cls, env: str) -> dict:
+    """The parameter file of ``stack_cls`` in ``env``."""
+    declared = _template_parameters(stack_cls)
+    values = model_values(stack_cls, env)
+    parameters = {name: values[name].value for name in declared if name in values}
+    return {"Parameters": parameters, "Tags": stack_cls.model.tags(env)}
+
+
+def text(stack_cls, env: str) -> str:
+    return json.dumps(document(stack_cls, env), indent=2, ensure_ascii=False) + "\n"
+
+
+def problems(model) -> list:
+    """Model values that reach no stack, and required parameters the model leaves unset (one line each)."""
+    found = []
+    for env in model.environment_names:
+        here = [s for s in registry.stacks(model) if env in s.environments]
+        declared_here = set()
+        for cls in here:
+            declared = _template_parameters(cls)
+            declared_here.update(declared)
+            values = model_values(cls, env)
+            for name, spec in declared.items():
+                if name not in values and "Default" not in spec:
+                    app = f"applications[{cls.app.name}].overrides.{env}" if cls.app else None
+                    where = f"environments[{env}].parameters" + (f" (or {app})" if app else "")
+                    found.append(f"{model.path}: stack {cls.name} in '{env}' needs {name} (its template has no "
+                                 f"default); set {name} under {where}")
+        for name, value in model.environment(env).parameters.items():
+            if name not in declared_here:
+                found.append(f"{value.origin}: no stack in '{env}' declares the parameter {name}; remove it or fix "
+                             f"the name")
+    for app in model.applications:
+        own = [s for s in registry.stacks(model) if s.app is app]
+        declared = set()
+        for cls in own:
+            declared.update(_template_parameters(cls))
+        for name, value in app.parameters.items():
+            if name not in declared:
+                found.append(f"{value.origin}: no stack of application '{app.name}' declares the parameter "
+                             f"{name}; remove it or fix the name")
+        for env, overrides in app.overrides.items():
+            declared_env = set()
+            for cls in own:
+                if env in cls.environments:
+                    declared_env.update(_template_parameters(cls))
+            for name, value in overrides.items():
+                if name not in declared_env:
+                    found.append(f"{value.origin}: no stack of application '{app.name}' in '{env}' declares the "
+                                 f"parameter {name}; remove it or fix the name")
+    return found
+
+
+def expected_files(model) -> dict:
+    """``params/<env>/<stack>.json`` path -> text, for every stack of every environment."""
+    files = {}
+    for env in model.environment_names:
+        for cls in registry.stacks(model):
+            if env in cls.environments:
+                files[paths.param_file(env, cls.name)] = text(cls, env)
+    return files
+
+
+def write(model, out_dir: Path = None) -> list:
+    """Write every parameter file; ``[(path, changed)]``. Files no stack renders any more are removed."""
+    found = problems(model)
+    if found:
+        raise ModelError(found)
+    files = expected_files(model)
+    results = []
+    for path, content in files.items():
+        data = content.encode("utf-8")
+        changed = not path.exists() or path.read_bytes() != data
+        if changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        results.append((path, "wrote" if changed else "unchanged"))
+    base = paths.params_dir()
+    for path in sorted(base.glob("*/*.json")) if base.is_dir() else []:
+        if path not in files:
+            path.unlink()
+            results.append((path, "removed"))
+    for folder in sorted(base.iterdir()) if base.is_dir() else []:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return results
+
+
+def stale(model) -> list:
+    """Parameter files that differ from what the model generates, are missing, or belong to no stack."""
+    from .paramfile import display
+
+    found = problems(model)
+    files = expected_files(model)
+    for path, content in files.items():
+        if not path.exists():
+            found.append(f"{display(path)}: missing; run `make templates`")
+        elif path.read_bytes() != content.encode("utf-8"):
+            found.append(f"{display(path)}: differs from what {model.path} generates; parameter files are "
+                         f"generated: edit delivery.yaml (never the file) and run `make templates`")
+    base = paths.params_dir()
+    for path in sorted(base.glob("*/*.json")) if base.is_dir() else []:
+        if path not in files:
+            found.append(f"{display(path)}: no stack of {model.path} is deployed there; run `make templates` "
+                         f"to remove it")
+    return found
