@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: templates diff test lint scanners clean help deploy localstack-venv localstack
 
 help:
-	@echo "make templates  render every stack to templates/ (creates .venv on first use)"
+	@echo "make templates  render every stack and parameter file from delivery.yaml (APP=<name>: one application)"
 	@echo "make diff       what the change does to each stack vs HEAD (BASE=rev, ENV=env, FAIL_ON=flags)"
 	@echo "make test       run the test suite (unit tests, cfn-lint, deploy tests on a local server)"
 	@echo "make lint       security gate: cfn-lint (+ own rules), checkov, cfripper, IAM least privilege"
@@ -23,8 +23,10 @@ $(STAMP): setup.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+# `make templates` renders every stack and parameter file from delivery.yaml; APP=<name> only that
+# application's stacks; MODEL=<path> another model file.
 templates: $(STAMP)
-	$(BIN)/cfn-delivery templates
+	$(BIN)/cfn-delivery $(if $(MODEL),--model $(MODEL)) templates $(if $(APP),--app $(APP))
 
 # Review a change: `make diff` (against HEAD), BASE=<rev>, or ENV=<env> [STACK=<stack>] against
 # the deployed stacks; FORMAT=markdown|json, FAIL_ON=data-loss,iam-broadening for a CI gate.

@@ -14,6 +14,8 @@ setup(
         "awacs>=2.4,<3",
         "PyYAML>=6.0,<7",
         "boto3>=1.34,<2",
+        # delivery.yaml is checked against its JSON Schema (generator/model/schema.py)
+        "jsonschema>=4.18,<5",
     ],
     extras_require={
         "test": [

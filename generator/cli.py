@@ -47,6 +47,7 @@ def cmd_templates(args) -> int:
             return 1
         print(f"{len(registry.stacks())} templates and their parameter files up to date")
         return 0
+    paramgen.check(current)  # a model problem writes nothing
     stack_names = list(args.stack or [])
     if args.app:
         stack_names += [s.name for app in args.app for s in registry.for_application(app)]

@@ -116,11 +116,18 @@ def expected_files(model) -> dict:
     return files
 
 
-def write(model, out_dir: Path = None) -> list:
-    """Write every parameter file; ``[(path, changed)]``. Files no stack renders any more are removed."""
-    found = problems(model)
+def check(model) -> None:
+    """``ModelError`` with every problem of the model that rendering found (before anything is written)."""
+    from .names import problems as name_problems
+
+    found = problems(model) + name_problems(model)
     if found:
         raise ModelError(found)
+
+
+def write(model, out_dir: Path = None) -> list:
+    """Write every parameter file; ``[(path, changed)]``. Files no stack renders any more are removed."""
+    check(model)
     files = expected_files(model)
     results = []
     for path, content in files.items():
@@ -143,9 +150,10 @@ def write(model, out_dir: Path = None) -> list:
 
 def stale(model) -> list:
     """Parameter files that differ from what the model generates, are missing, or belong to no stack."""
+    from .names import problems as name_problems
     from .paramfile import display
 
-    found = problems(model)
+    found = problems(model) + name_problems(model)
     files = expected_files(model)
     for path, content in files.items():
         if not path.exists():
