@@ -51,7 +51,8 @@ class EcsBuildStack(DeliveryBuildStack):
         )
         self.dockerhub_token = self.parameter(
             "DockerHubTokenParameter", "Image build", "Docker Hub token (SSM parameter name)",
-            Type="String", Default=f"/{self.model.project.name}/dockerhub/token", AllowedPattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$",
+            Type="String", Default=f"/{self.model.project.name}/{self.app.name}/dockerhub/token",
+            AllowedPattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$",
             ConstraintDescription="an SSM parameter name starting with /",
             Description="SecureString parameter (foundation key) holding the Docker Hub token, read at build time",
         )
