@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from . import paramfile, paths, registry, render, yamlio
+from . import budget, paramfile, paths, registry, render, yamlio
 
 EXIT_USAGE = 2
 
@@ -166,6 +166,11 @@ def main(argv=None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except budget.OverBudget as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

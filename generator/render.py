@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths, registry, yamlio
+from . import budget, paths, registry, yamlio
 
-MAX_TEMPLATE_BYTES = 51_200  # largest TemplateBody CloudFormation accepts inline
+MAX_TEMPLATE_BYTES = budget.BODY.limit  # largest TemplateBody CloudFormation accepts inline
 
 
 def header(stack_cls) -> str:
@@ -33,7 +33,9 @@ def rendered(stack_cls) -> tuple:
     """(template dict, YAML text) of one stack, built once: derived output (diagrams) reads
     the dict instead of parsing the text again."""
     template = as_dict(build(stack_cls))
-    return template, yamlio.dump(template, header=header(stack_cls))
+    text = yamlio.dump(template, header=header(stack_cls))
+    budget.enforce(stack_cls.name, template, text)  # raises OverBudget: 20 % under each AWS limit
+    return template, text
 
 
 def render(stack_cls) -> str:
