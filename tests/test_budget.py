@@ -128,3 +128,43 @@ def test_render_fails_with_a_clear_message(monkeypatch, tmp_path, capsys):
     assert cli.main(["templates", "--out", str(tmp_path)]) == 1
     assert "huge: parameters is 161" in capsys.readouterr().err
     assert not (tmp_path / "huge.yaml").exists()
+
+
+# --- shared grants keep every role's access exactly --------------------------------------------
+
+def _effective(template, role_id):
+    """{statement as JSON} a role holds: its inline policies and the managed policies attached to it."""
+    import json
+    found = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
+                {"Ref": role_id} in resource["Properties"].get("Roles", []):
+            found |= {json.dumps(s, sort_keys=True) for s in resource["Properties"]["PolicyDocument"]["Statement"]}
+    return found
+
+
+@pytest.mark.parametrize("stack", ["beanstalk-pipeline", "ecs-pipeline", "ecs-native-pipeline", "beanstalk-env"])
+def test_shared_and_managed_policies_keep_each_roles_access(stack, monkeypatch):
+    from generator.components import iam
+    stack_cls = registry.get(stack)
+    shared = render.as_dict(render.build(stack_cls))
+    monkeypatch.setattr(iam.SharedGrants, "common", lambda self: {})
+    monkeypatch.setattr(iam.SharedGrants, "_write", lambda self: None)
+    original_init = iam.Role.__init__
+
+    def inline_only(self, *args, **kwargs):
+        kwargs["unscoped_managed"] = False
+        original_init(self, *args, **kwargs)
+    monkeypatch.setattr(iam.Role, "__init__", inline_only)
+    inline = render.as_dict(render.build(stack_cls))
+    roles = [k for k, v in inline["Resources"].items() if v["Type"] == "AWS::IAM::Role"]
+    assert roles and sorted(roles) == sorted(k for k, v in shared["Resources"].items() if v["Type"] == "AWS::IAM::Role")
+    for role in roles:
+        assert _effective(shared, role) == _effective(inline, role), role
+
+
+def test_deploy_roles_share_what_both_hold():
+    template = yamlio.load_file(TEMPLATES / "beanstalk-pipeline.yaml")
+    managed = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert managed and all(v["Properties"]["Roles"] == [{"Ref": "DeployStagingRole"}, {"Ref": "DeployProductionRole"}]
+                           for v in managed.values())

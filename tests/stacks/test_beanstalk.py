@@ -342,7 +342,9 @@ def test_platforms_command_lists_ready_versions_newest_first():
 
 def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
     from generator.components.iam import UNSCOPED_POLICY_SUPPRESSION as UNSCOPED_REVIEWED
-    policy = resources(env_template, "AWS::IAM::Policy")["ServiceRoleUnscopedPolicy"]
+    # a managed policy of this role only: IAM counts it apart from the role's inline aggregate (budget)
+    policy = resources(env_template, "AWS::IAM::ManagedPolicy")["ServiceRoleUnscopedManagedPolicy"]
+    assert policy["Properties"]["Roles"] == [{"Ref": "ServiceRole"}]
     from generator.lint.suppressions import resource_declarations
     entries = resource_declarations(env_template, policy)
     assert UNSCOPED_REVIEWED.as_metadata() in entries and UNSCOPED_REVIEWED.cfripper == ("WildcardResourceRule",)
