@@ -177,7 +177,7 @@ def test_service_role_is_scoped_to_its_environment(env_template):
     assert passes["Resource"] == [{"Fn::GetAtt": ["InstanceRole", "Arn"]}]
     assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
     environment = one(env_template, "AWS::ElasticBeanstalk::Environment")[1]
-    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"}
+    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedManagedPolicy"}
     [service_trust] = roles["ServiceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert service_trust["Principal"] == {"Service": "elasticbeanstalk.amazonaws.com"}
     assert service_trust["Condition"] == {"StringEquals": {"sts:ExternalId": "elasticbeanstalk"}}
