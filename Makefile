@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: templates diff test lint scanners clean help deploy localstack-venv localstack
+.PHONY: templates diff test lint scanners clean help deploy localstack-venv localstack bench
 
 help:
 	@echo "make templates  render every stack and parameter file from delivery.yaml (APP=<name>: one application)"
@@ -15,6 +15,7 @@ help:
 	@echo "make deploy     deploy through change sets: ENV=<env> STACK=<stack> (or ALL=1 / STACK=all), ARGS='--dry-run ...'"
 	@echo "make integ      real-account end-to-end check in a SANDBOX account (docs/integ.md); ARGS='--approve ...'"
 	@echo "make localstack run the local CloudFormation server of the tests on 127.0.0.1 until Ctrl-C"
+	@echo "make bench      render timings vs the import floor and every template's margin to its limits (docs/benchmarks.md)"
 	@echo "make clean      remove virtual environments and build output"
 
 # The project's virtual environment, rebuilt when setup.py changes.
@@ -79,6 +80,10 @@ scanners: $(CHECKOV_STAMP) $(SCANNERS_STAMP)
 # The security gate over templates/*.yaml; exits non-zero on any finding (tests/test_security_gate.py runs it too).
 lint: $(STAMP) scanners
 	$(BIN)/python -m generator.lint
+
+# Benchmark (bench/bench.py): cold render vs import floor, template budgets; writes docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* build dist *.egg-info .pytest_cache

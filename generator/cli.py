@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from . import model, paramfile, paramgen, paths, registry, render, yamlio
+from . import budget, model, paramfile, paramgen, paths, registry, render, yamlio
 
 EXIT_USAGE = 2
 
@@ -181,6 +181,11 @@ def main(argv=None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except budget.OverBudget as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths, registry, yamlio
+from . import budget, paths, registry, yamlio
 
-MAX_TEMPLATE_BYTES = 51_200  # largest TemplateBody CloudFormation accepts inline
+MAX_TEMPLATE_BYTES = budget.BODY.limit  # largest TemplateBody CloudFormation accepts inline
 
 
 def header(stack_cls) -> str:
@@ -35,11 +35,14 @@ _rendered: dict = {}
 def rendered(stack_cls) -> tuple:
     """(template dict, YAML text) of one stack, built once per stack class (the registry makes a class
     per model): derived output (diagrams, parameter files, the import graph) reads the dict instead of
-    parsing the text again. Callers must not modify the dict."""
+    parsing the text again. Callers must not modify the dict. ``budget.OverBudget`` when the template
+    is not 20 % under each AWS limit."""
     cached = _rendered.get(stack_cls)
     if cached is None:
         template = as_dict(build(stack_cls))
-        cached = _rendered[stack_cls] = (template, yamlio.dump(template, header=header(stack_cls)))
+        text = yamlio.dump(template, header=header(stack_cls))
+        budget.enforce(stack_cls.name, template, text)
+        cached = _rendered[stack_cls] = (template, text)
     return cached
 
 

@@ -169,12 +169,16 @@ class Role:
     service sends (per :data:`TRUST_CONDITION_KEYS`), grants."""
 
     def __init__(self, stack, logical_id, service, component, source_arn=None,
-                 source_account=True, managed_policy_arns=None, description=None, trust_conditions=None):
+                 source_account=True, managed_policy_arns=None, description=None, trust_conditions=None,
+                 unscoped_managed=False):
         """``service``: a service principal name, or an awacs Principal (a role that assumes this one).
         ``source_arn`` / ``source_account``: what the caller asks for; only the keys the service sends
         are written, the rest are dropped and recorded as a suppression citing the service's doc.
         ``trust_conditions``: extra ``{ConditionClass: {key: value}}`` for the trust policy
-        (for example ``sts:ExternalId`` where a service documents it instead of ``aws:SourceAccount``)."""
+        (for example ``sts:ExternalId`` where a service documents it instead of ``aws:SourceAccount``).
+        ``unscoped_managed``: write the ``Resource: "*"`` statements as a customer-managed policy attached
+        to this role only (same access), which IAM counts apart from the role's 10,240-character
+        aggregate of inline policies."""
         self.stack = stack
         self.logical_id = logical_id
         self._statements: list = []
@@ -222,6 +226,8 @@ class Role:
             suppress(self.role, self.trust_suppression)
         self.arn = GetAtt(self.role, "Arn")
         self.name = Ref(self.role)
+        self.shared: SharedGrants = None  # set by SharedGrants.add
+        self.unscoped_managed = unscoped_managed
         stack.on_finalize(self._write_policies)
 
     def grant(self, *statements):
@@ -244,14 +250,25 @@ class Role:
             _, known = merged.setdefault(fingerprint, (props, {}))
             for resource in resources:
                 known.setdefault(json.dumps(encode_to_dict(resource), sort_keys=True), resource)
-        return [Statement(Resource=list(resources.values()), **props) for props, resources in merged.values()]
+        statements = [Statement(Resource=list(resources.values()), **props) for props, resources in merged.values()]
+        return _merge_actions(statements)
 
     def _write_policies(self):
         statements = self._unique_statements()
+        if self.shared is not None:
+            taken = self.shared.common()
+            statements = [s for s in statements if _key(s) not in taken]
         scoped = [s for s in statements if not is_unscoped(s)]
         wildcard = [s for s in statements if is_unscoped(s)]
         for suffix, statements in (("Policy", scoped), ("UnscopedPolicy", wildcard)):
-            if statements:
+            if statements and statements is wildcard and self.unscoped_managed:
+                policy = self.stack.add(iam.ManagedPolicy(
+                    self.logical_id + "UnscopedManagedPolicy", Roles=[Ref(self.role)],
+                    PolicyDocument=document(statements),
+                    Description=f"Actions without resource-level permissions of role {self.logical_id}",
+                ))
+                suppress(policy, UNSCOPED_POLICY_SUPPRESSION)
+            elif statements:
                 policy = self.stack.add(iam.PolicyType(
                     self.logical_id + suffix,
                     PolicyName=self.logical_id + suffix,  # policy names are per role
@@ -259,6 +276,100 @@ class Role:
                     PolicyDocument=document(statements),
                 ))
                 if statements is wildcard:
+                    suppress(policy, UNSCOPED_POLICY_SUPPRESSION)
+
+
+def _key(value) -> str:
+    return json.dumps(encode_to_dict(value), sort_keys=True)
+
+
+def _merge_actions(statements) -> list:
+    """Statements that differ only in ``Action`` become one statement listing each action once, in
+    the place of the first: an Allow of actions A on R under C and one of B on R under C grant
+    exactly what one statement of A+B on R under C grants. Statements with a ``Sid`` (the
+    ``Resource: "*"`` ones, whose Sid is their reason) and ``NotAction`` ones stay as they are."""
+    merged: dict = {}
+    out = []
+    for statement in statements:
+        props = dict(statement.properties)
+        if "Sid" in props or "NotAction" in props or "Action" not in props:
+            out.append(statement)
+            continue
+        actions = props.pop("Action")
+        fingerprint = _key({k: sorted(_key(r) for r in v) if k == "Resource" else v for k, v in props.items()})
+        if fingerprint not in merged:
+            merged[fingerprint] = (props, {})
+            out.append(fingerprint)
+        known = merged[fingerprint][1]
+        for action in actions:
+            known.setdefault(_key(action), action)
+    return [Statement(Action=list(merged[s][1].values()), **merged[s][0]) if isinstance(s, str) else s for s in out]
+
+
+#: Largest managed policy :class:`SharedGrants` writes (IAM counts 6,144 characters without white
+#: space; generator/budget.py allows 80 %, 4,915): statements beyond it start another policy.
+SHARED_POLICY_CHARACTERS = 4_000
+
+
+def _size(statement) -> int:
+    return len(_key(statement).replace(" ", ""))
+
+
+class SharedGrants:
+    """Statements every member role holds, written once as customer-managed policies attached to
+    exactly those roles, instead of once per role inline.
+
+    Each member keeps precisely the access it was granted: a statement goes to the shared policies
+    only when *every* member holds it (same effect, actions, resources and conditions), and the
+    policies are attached to the members only; what differs between members (their environment's
+    ARNs, tags, roles to pass) stays in each role's inline policy. This keeps a stack with one role
+    per wave from growing by the whole grant set per wave, and each role's inline policies inside
+    IAM's 10,240-character aggregate."""
+
+    def __init__(self, stack, logical_id, description):
+        self.stack = stack
+        self.logical_id = logical_id
+        self.description = description
+        self.roles: list = []
+        self._common = None
+        stack.on_finalize(self._write)
+
+    def add(self, role: Role) -> Role:
+        if role.shared is not None:
+            raise ValueError(f"role {role.logical_id} already shares grants with {role.shared.logical_id}")
+        role.shared = self
+        self.roles.append(role)
+        return role
+
+    def common(self) -> dict:
+        """{fingerprint: statement} held by every member (empty with fewer than two members), in
+        the first member's order; computed once, when the first policy is written (grants are complete)."""
+        if self._common is None:
+            self._common = {}
+            if len(self.roles) >= 2:
+                first, *others = [role._unique_statements() for role in self.roles]
+                held = [{_key(s) for s in statements} for statements in others]
+                self._common = {_key(s): s for s in first if all(_key(s) in h for h in held)}
+        return self._common
+
+    def _write(self):
+        statements = list(self.common().values())
+        roles = [role.name for role in self.roles]
+        for suffix, group in (("Policy", [s for s in statements if not is_unscoped(s)]),
+                              ("UnscopedPolicy", [s for s in statements if is_unscoped(s)])):
+            chunks, size = [], 0
+            for statement in group:
+                if not chunks or size + _size(statement) > SHARED_POLICY_CHARACTERS:
+                    chunks.append([])
+                    size = 0
+                chunks[-1].append(statement)
+                size += _size(statement)
+            for index, chunk in enumerate(chunks, start=1):
+                logical_id = f"{self.logical_id}Shared{suffix}" + (str(index) if index > 1 else "")
+                policy = self.stack.add(iam.ManagedPolicy(
+                    logical_id, Description=self.description, Roles=list(roles), PolicyDocument=document(chunk),
+                ))
+                if suffix == "UnscopedPolicy":
                     suppress(policy, UNSCOPED_POLICY_SUPPRESSION)
 
 

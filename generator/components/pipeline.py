@@ -15,7 +15,7 @@ from awacs.aws import AWSPrincipal
 from troposphere import Sub, codepipeline, events
 
 from ..core import naming
-from .iam import Role, allow
+from .iam import Role, SharedGrants, allow
 from .kms import KeyReference
 from .s3 import BucketReference
 from .sns import TopicReference
@@ -47,6 +47,7 @@ class DeliveryPipeline:
         self.arn = naming.arn("codepipeline", self.full_name)
         self.artifact_bucket = artifact_bucket
         self.stages: list = []
+        self._action_roles = None  # SharedGrants of the action roles, from the first one on
         # Confused-deputy protection: CodePipeline may assume the role for this pipeline only.
         self.role_component = component + "-pipeline"
         self.role = Role(stack, logical_id + "Role", "codepipeline.amazonaws.com", self.role_component,
@@ -132,7 +133,11 @@ class DeliveryPipeline:
                     managed_policy_arns=managed_policy_arns, description=description)
         role.role.DependsOn = [self.role.logical_id]
         self.role.grant(allow([sts.AssumeRole], [role.arn]))
-        return role
+        if self._action_roles is None:
+            self._action_roles = SharedGrants(
+                self.stack, self.logical_id + "ActionRoles",
+                f"Grants every action role of pipeline {self.component} holds (each role keeps its own)")
+        return self._action_roles.add(role)
 
     # -- source --------------------------------------------------------------
     def source_stage(self, bucket: BucketReference, object_key, output=SOURCE):

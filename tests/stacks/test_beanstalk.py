@@ -177,7 +177,7 @@ def test_service_role_is_scoped_to_its_environment(env_template):
     assert passes["Resource"] == [{"Fn::GetAtt": ["InstanceRole", "Arn"]}]
     assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
     environment = one(env_template, "AWS::ElasticBeanstalk::Environment")[1]
-    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedPolicy"}
+    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedManagedPolicy"}
     [service_trust] = roles["ServiceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert service_trust["Principal"] == {"Service": "elasticbeanstalk.amazonaws.com"}
     assert service_trust["Condition"] == {"StringEquals": {"sts:ExternalId": "elasticbeanstalk"}}
@@ -342,7 +342,9 @@ def test_platforms_command_lists_ready_versions_newest_first():
 
 def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
     from generator.components.iam import UNSCOPED_POLICY_SUPPRESSION as UNSCOPED_REVIEWED
-    policy = resources(env_template, "AWS::IAM::Policy")["ServiceRoleUnscopedPolicy"]
+    # a managed policy of this role only: IAM counts it apart from the role's inline aggregate (budget)
+    policy = resources(env_template, "AWS::IAM::ManagedPolicy")["ServiceRoleUnscopedManagedPolicy"]
+    assert policy["Properties"]["Roles"] == [{"Ref": "ServiceRole"}]
     from generator.lint.suppressions import resource_declarations
     entries = resource_declarations(env_template, policy)
     assert UNSCOPED_REVIEWED.as_metadata() in entries and UNSCOPED_REVIEWED.cfripper == ("WildcardResourceRule",)

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""``make bench``: what rendering costs and how close every template is to CloudFormation's limits.
+
+Prints a table and writes ``docs/benchmarks.md``. Only the project's dependencies and the standard
+library (``resource`` for peak RSS of the child processes). Sections (issue 12):
+
+- cold render of the committed set in a fresh process, median and spread over ``--runs`` runs,
+  beside the import floor (a fresh interpreter importing troposphere, awacs and yaml) and their ratio;
+- N synthetic applications: needs the ``delivery.yaml`` model (issue 11), reported as such;
+- per template: every measure of ``generator/budget.py`` against its limit, tightest margin marked;
+- the machine (CPU count, Python, PyYAML with or without libyaml), since absolute times vary.
+
+    python bench/bench.py [--runs 7] [--out docs/benchmarks.md]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FLOOR_CODE = "import troposphere, awacs, yaml"
+#: A fresh process renders every stack to a scratch folder (the committed templates stay untouched).
+RENDER_CODE = "import sys; from generator import render; render.write(out_dir=sys.argv[1])"
+
+
+def child_run(code: str, *args) -> tuple:
+    """Wall seconds and peak RSS (MiB) of a fresh ``python -c code``, run from the project root."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux; max over children so far
+    return wall, max(peak, before) / 1024
+
+
+def summary(values) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def cold_render(runs: int) -> dict:
+    """Alternating runs of the import floor and of a full render, each in a fresh interpreter."""
+    floor, render_times, peaks = [], [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        child_run(RENDER_CODE, scratch)  # warm the bytecode caches once; every measured run is a fresh process
+        for _ in range(runs):
+            floor.append(child_run(FLOOR_CODE)[0])
+            wall, peak = child_run(RENDER_CODE, scratch)
+            render_times.append(wall)
+            peaks.append(peak)
+    floor_s, render_s = summary(floor), summary(render_times)
+    return {"floor": floor_s, "render": render_s, "ratio": render_s["median"] / floor_s["median"],
+            "peak_rss_mib": max(peaks)}
+
+
+def synthetic_applications(counts=(1, 10, 100)) -> dict:
+    """Rendering N generated applications (wall time, time per application, peak RSS, growth 10->100).
+
+    Needs the declarative ``delivery.yaml`` model (issue 11): today the stacks of one application are
+    fixed classes in ``generator/registry.py``, so there is nothing to generate N applications from.
+    When the model lands, build N application entries in a temporary model file here, render them in
+    a fresh process per N with :func:`child_run`, and return the figures; no numbers are made up."""
+    return {"status": "needs the delivery.yaml model (issue 11)", "counts": list(counts)}
+
+
+def template_budgets() -> list:
+    """Per committed template: every measure of generator/budget.py (the largest IAM policy only)."""
+    from generator import budget, registry, yamlio
+    rows = []
+    for name in registry.names():
+        text = (ROOT / "templates" / f"{name}.yaml").read_bytes()
+        measures = budget.measure(name, yamlio.load(text.decode("utf-8")), text)
+        by_key = {}
+        for m in measures:
+            if m.limit.key not in by_key or m.share > by_key[m.limit.key].share:
+                by_key[m.limit.key] = m
+        iam = [m for m in measures if m.limit in (budget.ROLE_INLINE, budget.MANAGED_POLICY)]
+        largest_policy = max(iam, key=lambda m: m.share) if iam else None
+        tightest = max(measures, key=lambda m: m.share)
+        rows.append({"name": name, "by_key": by_key, "policy": largest_policy, "tightest": tightest})
+    return rows
+
+
+def machine() -> dict:
+    import yaml
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(terse=True),
+        "pyyaml": f"{yaml.__version__} ({'libyaml' if yaml.__with_libyaml__ else 'pure Python'})",
+    }
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+def _pct(m) -> str:
+    return f"{m.share:.0%}"
+
+
+def budget_table(rows) -> list:
+    from generator import budget
+    head = ("| template | bytes / 51,200 | bytes / 1 MB (S3) | resources / 500 | parameters / 200 | "
+            "outputs / 200 | largest IAM policy / limit | tightest margin |")
+    lines = [head, "|" + "---|" * 8]
+    for row in rows:
+        k, tight = row["by_key"], row["tightest"]
+
+        def cell(key, tight=tight):
+            m = k[key]
+            text = f"{m.value:,} ({_pct(m)})"
+            return f"**{text}**" if m is tight else text
+        policy = row["policy"]
+        if policy is None:
+            policy_cell = "none"
+        else:
+            policy_cell = f"{policy.what}: {policy.value:,} / {policy.limit.limit:,} ({_pct(policy)})"
+            if policy is tight:
+                policy_cell = f"**{policy_cell}**"
+        over = " OVER BUDGET" if tight.over else ""
+        lines.append(f"| {row['name']} | {cell('body')} | {cell('s3-body')} | {cell('resources')} | "
+                     f"{cell('parameters')} | {cell('outputs')} | {policy_cell} | "
+                     f"{tight.what} at {_pct(tight)} of the limit (budget {budget.BUDGET_SHARE:.0%}){over} |")
+    return lines
+
+
+def report(env, cold, synthetic, rows) -> str:
+    r, f = cold["render"], cold["floor"]
+    worst = max(rows, key=lambda row: row["tightest"].share)["tightest"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/bench.py`); absolute times depend on the machine, ratios less so.",
+        "",
+        f"Machine: {env['cpus']} CPUs, {env['implementation']} {env['python']}, {env['platform']}, "
+        f"PyYAML {env['pyyaml']}.",
+        "",
+        "## Cold render of the committed set",
+        "",
+        f"Each run is a fresh interpreter; {r['n']} runs each, alternating, after one warm-up run "
+        "(bytecode cached). Seconds: median (min-max).",
+        "",
+        "| what | median | min | max |",
+        "|---|---|---|---|",
+        f"| import floor (`{FLOOR_CODE}`) | {f['median']:.3f} | {f['min']:.3f} | {f['max']:.3f} |",
+        f"| render every stack (`render.write`) | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} |",
+        "",
+        f"Ratio render / floor (medians): **{cold['ratio']:.2f}x** (issue 12 asks for at most 2x). "
+        f"Peak RSS of a render process: {cold['peak_rss_mib']:.0f} MiB.",
+        "",
+        "## Synthetic applications",
+        "",
+        f"Rendering {', '.join(map(str, synthetic['counts']))} generated applications: "
+        f"{synthetic['status']}.",
+        "",
+        "## Template budget",
+        "",
+        "Each value against CloudFormation's or IAM's limit (`generator/budget.py`; the budget is 80 % of "
+        "each limit; IAM policy sizes without white space, the inline policies of a role summed). "
+        "The tightest measure of each template is in bold.",
+        "",
+        *budget_table(rows),
+        "",
+        f"Tightest overall: {worst.template}, {worst.what} at {_pct(worst)} of its limit "
+        f"({worst.value:,} of {worst.limit.limit:,} {worst.limit.unit}; budget {worst.limit.budget:,}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh-process runs of each measurement (>= 5)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args(argv)
+    if args.runs < 5:
+        parser.error("--runs must be at least 5")
+    env = machine()
+    cold = cold_render(args.runs)
+    synthetic = synthetic_applications()
+    rows = template_budgets()
+    text = report(env, cold, synthetic, rows)
+    print(text)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"wrote {os.path.relpath(args.out, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
