@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import model, names, paramgen, registry, render
+from generator import budget, model, names, paramgen, registry, render
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "models").glob("*.yaml"))
 
@@ -51,3 +51,10 @@ def test_example_pipelines_follow_their_waves(example):
 def test_example_placeholders_are_listed(example):
     marked = example.placeholders()
     assert marked and all(v.placeholder and ":" in v.origin for v in marked)
+
+
+def test_example_templates_meet_the_budget(example):
+    """Rendering enforces the budget (``budget.enforce``); checked here explicitly as well."""
+    for cls in registry.stacks(example):
+        template, text = render.rendered(cls)
+        assert budget.findings(cls.name, template, text) == []

@@ -342,11 +342,12 @@ class SharedGrants:
         return role
 
     def common(self) -> dict:
-        """{fingerprint: statement} held by every member (empty with fewer than two members), in
-        the first member's order; computed once, when the first policy is written (grants are complete)."""
+        """{fingerprint: statement} held by every member, in the first member's order (a lone member's
+        grants all move to the managed policies, which keeps its inline policies small: a one-wave
+        pipeline's deploy role); computed once, when the first policy is written (grants are complete)."""
         if self._common is None:
             self._common = {}
-            if len(self.roles) >= 2:
+            if self.roles:
                 first, *others = [role._unique_statements() for role in self.roles]
                 held = [{_key(s) for s in statements} for statements in others]
                 self._common = {_key(s): s for s in first if all(_key(s) in h for h in held)}
