@@ -6,7 +6,9 @@ library (``resource`` for peak RSS of the child processes). Sections (issue 12):
 
 - cold render of the committed set in a fresh process, median and spread over ``--runs`` runs,
   beside the import floor (a fresh interpreter importing troposphere, awacs and yaml) and their ratio;
-- N synthetic applications: needs the ``delivery.yaml`` model (issue 11), reported as such;
+- N synthetic applications: generated models with 1, 10 and 100 applications (kinds in turn),
+  each rendered in a fresh process: wall time, time per application, peak RSS, growth 10 -> 100,
+  and how many templates of the generated set would break their budget;
 - per template: every measure of ``generator/budget.py`` against its limit, tightest margin marked;
 - the machine (CPU count, Python, PyYAML with or without libyaml), since absolute times vary.
 
@@ -62,14 +64,78 @@ def cold_render(runs: int) -> dict:
             "peak_rss_mib": max(peaks)}
 
 
-def synthetic_applications(counts=(1, 10, 100)) -> dict:
-    """Rendering N generated applications (wall time, time per application, peak RSS, growth 10->100).
+#: A fresh process loads a generated model and renders every template and parameter file of it.
+#: The budget is measured instead of enforced (a synthetic set over budget still gets timed), and
+#: the over-budget templates are counted and reported.
+SYNTHETIC_CODE = """
+import json, resource, sys, time
+start = time.perf_counter()
+from generator import budget, model, paramgen, registry, render
+budget.enforce = lambda *args: None
+imported = time.perf_counter()
+m = model.load(sys.argv[1])
+over = set()
+try:
+    for cls in registry.stacks(m):
+        template, text = render.rendered(cls)
+        if budget.findings(cls.name, template, text):
+            over.add(cls.name)
+    files = paramgen.expected_files(m)
+except Exception as err:  # reported, not hidden: this size of setup does not render
+    print(json.dumps({"error": f"{cls.name}: {err}"}))
+    sys.exit(0)
+done = time.perf_counter()
+print(json.dumps({"render": done - imported, "total": done - start, "stacks": len(registry.stacks(m)),
+                  "files": len(files), "over": sorted(over),
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+SYNTHETIC_KINDS = ("ecs-bluegreen", "ecs-rolling", "beanstalk")
 
-    Needs the declarative ``delivery.yaml`` model (issue 11): today the stacks of one application are
-    fixed classes in ``generator/registry.py``, so there is nothing to generate N applications from.
-    When the model lands, build N application entries in a temporary model file here, render them in
-    a fresh process per N with :func:`child_run`, and return the figures; no numbers are made up."""
-    return {"status": "needs the delivery.yaml model (issue 11)", "counts": list(counts)}
+
+def synthetic_model(count: int) -> str:
+    """A model with ``count`` applications of the kinds in turn, promoted staging -> prod, built from
+    the committed sample's project and environments (so every parameter the stacks need is set)."""
+    import yaml
+
+    sample = yaml.safe_load((ROOT / "delivery.yaml").read_text(encoding="utf-8").replace("!placeholder ", ""))
+    apps = []
+    for i in range(count):
+        kind = SYNTHETIC_KINDS[i % len(SYNTHETIC_KINDS)]
+        app = {"name": f"app{i:03d}", "kind": kind, "waves": ["staging", "prod"]}
+        if kind == "beanstalk":
+            app["parameters"] = {"PlatformArn": "arn:aws:elasticbeanstalk:eu-west-1::platform/"
+                                                "Python 3.12 running on 64bit Amazon Linux 2023/4.5.2"}
+        else:
+            app["parameters"] = {"DockerHubUsername": "benchbuild"}
+        apps.append(app)
+    sample["applications"] = apps
+    return yaml.safe_dump(sample, sort_keys=False)
+
+
+def synthetic_applications(counts=(1, 10, 100)) -> dict:
+    """Rendering N generated applications, each N in a fresh process (after one warm-up run):
+    render seconds (after imports), seconds per application, peak RSS, growth of the per-application
+    time from 10 to 100, and the templates over budget."""
+    import json
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in counts:
+            path = Path(scratch) / f"model-{count}.yaml"
+            path.write_text(synthetic_model(count), encoding="utf-8")
+            runs = []
+            for attempt in range(2):  # the first run warms the bytecode caches
+                result = subprocess.run([sys.executable, "-c", SYNTHETIC_CODE, str(path)], cwd=ROOT,
+                                        check=True, capture_output=True, text=True)
+                runs.append(json.loads(result.stdout))
+            run = runs[-1]
+            run["count"] = count
+            if "error" not in run:
+                run["per_app"] = run["render"] / count
+            rows.append(run)
+    by_count = {row["count"]: row for row in rows if "error" not in row}
+    growth = (by_count[100]["per_app"] / by_count[10]["per_app"]) if {10, 100} <= set(by_count) else None
+    return {"counts": list(counts), "rows": rows, "growth": growth}
 
 
 def template_budgets() -> list:
@@ -159,8 +225,19 @@ def report(env, cold, synthetic, rows) -> str:
         "",
         "## Synthetic applications",
         "",
-        f"Rendering {', '.join(map(str, synthetic['counts']))} generated applications: "
-        f"{synthetic['status']}.",
+        "Generated models (kinds in turn, waves staging -> prod), each rendered in a fresh process after a "
+        "warm-up run: every template and parameter file. Render seconds exclude the interpreter and imports.",
+        "",
+        "| applications | stacks | parameter files | render (s) | per application (s) | peak RSS (MiB) | over budget |",
+        "|---|---|---|---|---|---|---|",
+        *[(f"| {row['count']} | {row['stacks']} | {row['files']} | {row['render']:.3f} | {row['per_app']:.4f} | "
+           f"{row['peak_mib']:.0f} | {len(row['over'])}{' (' + ', '.join(row['over'][:3]) + ')' if row['over'] else ''} |")
+          if "error" not in row else f"| {row['count']} | does not render: {row['error']} | | | | | |"
+          for row in synthetic["rows"]],
+        "",
+        (f"Growth of the time per application from 10 to 100 applications: **{synthetic['growth']:.2f}x** "
+         "(issue 12 asks for at most 1.2x)." if synthetic["growth"] is not None else
+         "Growth from 10 to 100 applications: not measurable, a size above does not render."),
         "",
         "## Template budget",
         "",
