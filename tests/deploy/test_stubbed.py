@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import boto3
 import pytest
@@ -98,8 +99,10 @@ def test_protected_create_sends_rollback_triggers_then_protects_the_stack(prod, 
         })
         for _ in range(3):  # waiter, final status, full description
             stub.add_response("describe_change_set", _change_set(name))
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))  # still ours to create
         stub.add_response("describe_stack_events", {"StackEvents": []})
-        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY,
+                                                     "ClientRequestToken": ANY})
         stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
         stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
         stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
@@ -131,6 +134,7 @@ def test_protected_update_sets_the_policy_before_executing(prod, capsys):
             "Details": [{"Target": {"Attribute": "Properties", "Name": "TopicName", "RequiresRecreation": "Always"}}]}}
         for _ in range(3):
             stub.add_response("describe_change_set", _change_set(name, changes=[modify]))
+        stub.add_response("describe_stacks", deployed)  # unchanged since the change set was made
         stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
         stub.add_response("describe_stack_events", {"StackEvents": []})
         stub.add_response("execute_change_set", {})
@@ -159,13 +163,15 @@ def test_failed_change_set_prints_the_reason_and_deletes_it(offline_project, cap
         stub.add_response("describe_change_set", _change_set(name, "FAILED", reason=reason))
         stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
         stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))
+        stub.add_response("list_change_sets", {"Summaries": []}, {"StackName": name})  # no other deploy's
         stub.add_response("delete_stack", {}, {"StackName": name})
         stub.add_client_error("describe_stacks", "ValidationError", "Stack does not exist")  # waiter: gone
         code = main.run(_args("--env", "dev", "--stack", "base", "--yes"), clients=_clients(cfn))
         stub.assert_no_pending_responses()
     assert code == 1
     err = capsys.readouterr().err
-    assert err.strip() == f"error: change set for {name} failed: {reason} (change set deleted)"
+    assert re.fullmatch(rf"error: change set for {name} failed: {reason} \(change set cfn-delivery-\S+ and the empty "
+                        rf"stack {name} deleted\)", err.strip()), err
 
 
 @pytest.mark.parametrize("status, expected", [
@@ -433,6 +439,7 @@ def test_denied_policy_after_an_update_says_the_stack_is_unprotected(prod, capsy
             "Replacement": "False", "Scope": ["Properties"], "Details": []}}
         for _ in range(3):
             stub.add_response("describe_change_set", _change_set(name, changes=[modify]))
+        stub.add_response("describe_stacks", stack)
         stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
         stub.add_response("describe_stack_events", {"StackEvents": []})
         stub.add_response("execute_change_set", {})
@@ -459,6 +466,7 @@ def test_denied_policy_before_an_update_executes_nothing_and_deletes_the_change_
         stub.add_response("create_change_set", {"Id": "cs-id"})
         for _ in range(3):
             stub.add_response("describe_change_set", _change_set(name))
+        stub.add_response("describe_stacks", stack)
         stub.add_client_error("set_stack_policy", "AccessDenied", "not authorized", http_status_code=403)
         stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
         code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
@@ -498,8 +506,10 @@ def test_reviewed_create_on_a_protected_environment_is_checked_confirmed_execute
                           {"StackName": name, "ChangeSetName": "reviewed", "IncludePropertyValues": True})
         stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
                           {"StackName": name, "ChangeSetName": "reviewed", "TemplateStage": "Original"})
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))
         stub.add_response("describe_stack_events", {"StackEvents": []})
-        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": "reviewed"})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": "reviewed",
+                                                     "ClientRequestToken": "reviewed"})
         stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
         stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
         stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
