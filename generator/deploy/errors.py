@@ -45,7 +45,9 @@ def is_not_aws(err: BaseException) -> bool:
         from botocore.parsers import ResponseParserError
     except ImportError:  # pragma: no cover
         return False
-    return isinstance(err, ResponseParserError)
+    from ..stackmodel.aws import NotAwsAnswer
+
+    return isinstance(err, (ResponseParserError, NotAwsAnswer))
 
 
 def one_line(err: BaseException) -> str:
