@@ -5,7 +5,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1       # the deployment failed (change set or execution), or AWS refused a call
 EXIT_USAGE = 2        # invalid input: parameter file, environment config, flags; no API call made
 EXIT_REFUSED = 3      # the tool refused (protected environment guard, confirmation not given)
-EXIT_INTERRUPTED = 130  # Ctrl-C while watching: the operation continues in CloudFormation
+EXIT_UNKNOWN = 4      # outcome unknown: contact lost after the execution started; it continues in CloudFormation
+EXIT_INTERRUPTED = 130  # Ctrl-C: before execution nothing changed (change set deleted); while watching the
+                        # operation continues in CloudFormation
 
 
 class DeployError(Exception):
@@ -25,6 +27,27 @@ class UsageError(DeployError):
 
 class Refused(DeployError):
     exit_code = EXIT_REFUSED
+
+
+class Interrupted(DeployError):
+    exit_code = EXIT_INTERRUPTED
+
+
+class OutcomeUnknown(DeployError):
+    """Contact with CloudFormation was lost after ExecuteChangeSet was (or may have been) accepted:
+    the operation may be running; it is not reported as failed (nor as done)."""
+    exit_code = EXIT_UNKNOWN
+
+
+def is_not_aws(err: BaseException) -> bool:
+    """botocore could not read the answer as an AWS response (an endpoint that is not AWS)."""
+    try:
+        from botocore.parsers import ResponseParserError
+    except ImportError:  # pragma: no cover
+        return False
+    from ..stackmodel.aws import NotAwsAnswer
+
+    return isinstance(err, (ResponseParserError, NotAwsAnswer))
 
 
 def one_line(err: BaseException) -> str:
@@ -53,6 +76,10 @@ def one_line(err: BaseException) -> str:
             return _flat(f"waiting failed: {err}")
         if isinstance(err, bx.BotoCoreError):
             return _flat(str(err))
+    if is_not_aws(err):
+        first = (str(err).strip().splitlines() or [""])[0]
+        return _flat(f"the endpoint did not answer like AWS ({first[:160]}); check --endpoint-url, AWS_ENDPOINT_URL "
+                     f"and proxy settings")
     return _flat(f"{type(err).__name__}: {err}")
 
 

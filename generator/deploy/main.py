@@ -1,8 +1,15 @@
 """``cfn-delivery deploy``: validate, create a change set, show it, guard, execute, watch.
 
 Exit codes: 0 deployed / no changes / dry run; 1 the deployment failed (or AWS refused a
-call); 2 invalid input (no API call made); 3 refused (protected-environment guard or no
-confirmation); 130 Ctrl-C while watching (the operation continues in CloudFormation).
+call, or another deployment of the stack got there first); 2 invalid input (no API call made), a
+reviewed change set that no longer matches, or an export another stack imports
+(``export-in-use``); 3 refused (protected-environment guard or no confirmation); 4 outcome unknown
+(contact lost after the execution started: it continues in CloudFormation, resume with
+``--watch``); 130 Ctrl-C (before execution: nothing changed; while watching: the operation
+continues in CloudFormation).
+
+Every change set this run creates is owned by one cleanup path (:class:`changeset.Owned`): any
+error or interrupt before it is executed deletes it (and the empty stack of a CREATE).
 """
 from __future__ import annotations
 
@@ -10,17 +17,13 @@ import sys
 
 from .. import paramfile, paths, registry, stackmodel
 from . import changeset, envconfig, plan as planning, protect, reviewed, show, watch
-from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target
-from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused,
-                     UsageError, one_line)
+from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
+from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
+                     Refused, UsageError, is_not_aws, one_line)
 
 HEALTHY = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
            "IMPORT_ROLLBACK_COMPLETE"}
 DEFAULT_POLL_SECONDS = 5.0
-
-
-class Interrupted(DeployError):
-    exit_code = EXIT_INTERRUPTED
 
 
 def register(sub, params_sub=None):
@@ -30,8 +33,10 @@ def register(sub, params_sub=None):
         description="Deploy params/<env>/<stack>.json with templates/<stack>.yaml through a CloudFormation "
                     "change set: validate (exit 2, no API call), skip identical stacks, show the change set, "
                     "guard protected environments, execute and stream events. Exit codes: 0 ok / no changes, "
-                    "1 failed (or protection could not be repaired), 2 invalid input (or a reviewed change set "
-                    "that no longer matches), 3 refused, 130 stopped watching.")
+                    "1 failed (or protection could not be repaired, or another deployment of the stack ran first), "
+                    "2 invalid input (or a reviewed change set that no longer matches, or an export in use), "
+                    "3 refused, 4 outcome unknown (contact lost while executing: resume with --watch), "
+                    "130 interrupted.")
     p.add_argument("--env", required=True, help="environment (a folder of params/)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="the stack to deploy ('all' = every stack of the environment)")
@@ -114,21 +119,22 @@ def run(args, clients: Clients = None, stdin=None) -> int:
         if debug:
             raise
         first, *rest = str(err).splitlines() or [""]
-        _err(first)
+        _err(first + changeset.cleanup_note(err))
         for line in rest:
             print(line, file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         if debug:
             raise
-        _err("interrupted")
+        note = changeset.cleanup_note(err)
+        _err(f"interrupted before execution: nothing was executed{note}" if note else "interrupted")
         return EXIT_INTERRUPTED
-    except Exception as err:  # botocore errors: one readable line
+    except Exception as err:  # botocore errors, an endpoint that is not AWS: one readable line
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if debug or not isinstance(err, (BotoCoreError, ClientError)):
+        if debug or not (isinstance(err, (BotoCoreError, ClientError)) or is_not_aws(err)):
             raise
-        _err(one_line(err))
+        _err(one_line(err) + changeset.cleanup_note(err))
         return EXIT_FAILED
 
 
@@ -156,6 +162,7 @@ def _run(args, clients, stdin) -> int:
         raise UsageError("--replace-failed deletes the stack, and its change sets with it: it cannot be combined "
                          "with --execute-change-set")
     stack_classes = _stacks(args, env)
+    planning.check_readable(paths.params_dir() / env / paths.ENVIRONMENT_CONFIG, "fix or remove the file")
     config = envconfig.load(env)
     plans, problems = [], []
     for cls in stack_classes:
@@ -232,10 +239,25 @@ class Deployer:
             why = ("its first create failed and was rolled back; CloudFormation cannot update it, only delete it"
                    if status == "ROLLBACK_COMPLETE" else
                    "it was never created (a CREATE change set was left unexecuted, e.g. by --no-execute)")
+            kept = watch.retained(watch.last_operation(self.cfn, p.stack_name)) if status == "ROLLBACK_COMPLETE" else []
+            kept_text = ", ".join(watch.describe_kept(e) for e in kept)
             if not self.args.replace_failed:
+                holds = (f"its rollback kept {kept_text} (DeletionPolicy Retain): they exist outside the stack and "
+                         f"stay when it is deleted" if kept else "it holds no resources to keep")
                 raise DeployError(f"stack {p.stack_name} is {status}: {why}; rerun with --replace-failed to delete "
-                                  f"and recreate it (it holds no resources to keep)")
+                                  f"and recreate it ({holds})")
+            clashes = planning.name_clashes(p, stack, kept)
+            if clashes:
+                raise DeployError(
+                    f"stack {p.stack_name} is {status} and its failed create kept {kept_text} (DeletionPolicy "
+                    f"Retain); the new stack would create {', '.join(clashes)} under the same name and fail; delete "
+                    f"{'it' if len(clashes) == 1 else 'them'} by hand if {'it is' if len(clashes) == 1 else 'they are'}"
+                    f" not needed (or give the template another name), then rerun with --replace-failed; nothing was "
+                    f"deleted")
             print(f"stack {p.stack_name} is {status}: {why}; deleting it (--replace-failed)")
+            if kept:
+                print(f"note: the failed create kept {kept_text} (DeletionPolicy Retain); they stay outside any "
+                      f"stack after this delete; the new stack does not reuse their names")
             self.cfn.delete_stack(StackName=p.stack_name)
             self.cfn.get_waiter("stack_delete_complete").wait(
                 StackName=p.stack_name, WaiterConfig={"Delay": self.delay, "MaxAttempts": self._attempts(1800)})
@@ -275,58 +297,56 @@ class Deployer:
                 return self.verify_protection(p, stack)
             print(f"differs from the deployed stack in: {'; '.join(differences)}")
             deployed_stateful = self._deployed_stateful(p)
+            self.check_exports(p, stack)
         template_arg = changeset.template_argument(p, self.clients, self.args.s3_bucket)
         name = changeset.new_name(self.revision)
         created = cs_type == "CREATE"
-        try:
-            changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg)
-        except Exception:
-            if created:  # leave no empty REVIEW_IN_PROGRESS stack behind
-                try:
-                    changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
-                except Exception:  # the original error is the one to report
-                    pass
-            raise
-        print(f"change set {name} ({cs_type}) created; waiting for it")
-        result = changeset.wait(self.cfn, p.stack_name, name, self.delay)
-        if result["Status"] == "FAILED":
-            reason = result.get("StatusReason") or "no reason given"
-            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
-            if changeset.is_no_changes(reason):
-                print(f"no changes: {p.stack_name} is up to date (change set deleted)")
-                return self.verify_protection(p, stack) if stack is not None else EXIT_OK
-            raise DeployError(f"change set for {p.stack_name} failed: {' '.join(reason.split())} (change set deleted)")
-        detail = changeset.describe(self.cfn, p.stack_name, name)
-        stateful_ids = set(p.stateful) | set(deployed_stateful)
-        rows = show.rows(detail, stateful_ids)
-        print(show.table(rows, color=self.color))
-        risky = [r for r in rows if r.risk]
+        with changeset.Owned(self.cfn, p.stack_name, name, created, self.delay) as owned:
+            owned.change_set_id = changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg)
+            owned.created = True
+            print(f"change set {name} ({cs_type}) created; waiting for it")
+            result = changeset.wait(self.cfn, p.stack_name, name, self.delay)
+            if result["Status"] == "FAILED":
+                reason = result.get("StatusReason") or "no reason given"
+                if changeset.is_no_changes(reason):
+                    owned.discard()
+                    print(f"no changes: {p.stack_name} is up to date (change set deleted)")
+                    return self.verify_protection(p, stack) if stack is not None else EXIT_OK
+                raise DeployError(f"change set for {p.stack_name} failed: {' '.join(reason.split())}")
+            detail = changeset.describe(self.cfn, p.stack_name, name)
+            owned.change_set_id = detail.get("ChangeSetId") or owned.change_set_id
+            stateful_ids = set(p.stateful) | set(deployed_stateful)
+            rows = show.rows(detail, stateful_ids)
+            print(show.table(rows, color=self.color))
+            risky = [r for r in rows if r.risk]
+            if stack is not None:
+                self.check_export_replacements(p, stack, rows)
 
-        if self.args.dry_run:
-            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
-            print(f"dry run: change set {name} deleted; {p.stack_name} unchanged")
-            return EXIT_OK
-        if p.config.protected and risky and not self.args.allow_replacement:
-            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
-            raise Refused(
-                f"refusing to replace or remove stateful resources in protected environment '{p.env}': "
-                f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed (change set deleted); "
-                f"rerun with --allow-replacement if the data loss is intended")
-        if self.args.no_execute:
-            print(f"change set left for review: cfn-delivery deploy --env {p.env} --stack {p.stack} "
-                  f"--execute-change-set {name}  (checks it still matches, then executes it; or aws cloudformation "
-                  f"execute-change-set --stack-name {p.stack_name} --change-set-name {name}, or delete-change-set)")
-            return EXIT_OK
-        if not self.confirm(p, name):
-            changeset.delete(self.cfn, p.stack_name, name, created, self.delay)
-            raise Refused(f"not confirmed: change set {name} deleted; {p.stack_name} unchanged "
-                          f"(pass --yes to execute without a prompt)")
-        return self.execute(p, name, stack, bool(risky))
+            if self.args.dry_run:
+                note = owned.discard()
+                print(f"dry run: {note}; {p.stack_name} unchanged")
+                return EXIT_OK
+            if p.config.protected and risky and not self.args.allow_replacement:
+                raise Refused(
+                    f"refusing to replace or remove stateful resources in protected environment '{p.env}': "
+                    f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed; rerun with "
+                    f"--allow-replacement if the data loss is intended")
+            if self.args.no_execute:
+                owned.keep()
+                print(f"change set left for review: cfn-delivery deploy --env {p.env} --stack {p.stack} "
+                      f"--execute-change-set {name}  (checks it still matches, then executes it; or aws "
+                      f"cloudformation execute-change-set --stack-name {p.stack_name} --change-set-name {name}, or "
+                      f"delete-change-set)")
+                return EXIT_OK
+            if not self.confirm(p, name):
+                raise Refused(f"not confirmed: {p.stack_name} unchanged (pass --yes to execute without a prompt)")
+            return self.execute(p, name, stack, bool(risky), owned)
 
     def execute_reviewed(self, p, name) -> int:
         """``--execute-change-set``: re-check the reviewed change set against the local plan, show it,
         guard, confirm, execute it with the same protection and event streaming as a deploy. A refusal
-        (mismatch, guard, no confirmation) deletes nothing: the change set stays for review."""
+        or error before execution (mismatch, guard, no confirmation, a failed protection step, Ctrl-C)
+        deletes nothing: the change set stays for review."""
         print(f"== {p.env}/{p.stack}: stack {p.stack_name}, reviewed change set {name}")
         self.check_requirements(p, set())
         stack = changeset.describe_stack(self.cfn, p.stack_name)
@@ -337,21 +357,66 @@ class Deployer:
             stack = None  # a CREATE change set: the stack exists only as its placeholder
         else:
             _, stack = self.stack_state(p, stack)
-        detail = reviewed.check(self.cfn, p, name, changeset.describe)
-        print(f"change set {name} matches the local template, parameters and tags")
-        deployed_stateful = self._deployed_stateful(p) if stack is not None else {}
-        rows = show.rows(detail, set(p.stateful) | set(deployed_stateful))
-        print(show.table(rows, color=self.color))
-        risky = [r for r in rows if r.risk]
-        if p.config.protected and risky and not self.args.allow_replacement:
-            raise Refused(
-                f"refusing to replace or remove stateful resources in protected environment '{p.env}': "
-                f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed (change set {name} "
-                f"kept); rerun with --allow-replacement if the data loss is intended")
-        if not self.confirm(p, name):
-            raise Refused(f"not confirmed: {p.stack_name} unchanged (change set {name} kept; pass --yes to execute "
-                          f"without a prompt)")
-        return self.execute(p, name, stack, bool(risky))
+        with changeset.Owned(self.cfn, p.stack_name, name, False, self.delay, reviewed=True) as owned:
+            detail = reviewed.check(self.cfn, p, name, changeset.describe)
+            owned.change_set_id = detail.get("ChangeSetId")
+            print(f"change set {name} matches the local template, parameters and tags")
+            deployed_stateful = self._deployed_stateful(p) if stack is not None else {}
+            rows = show.rows(detail, set(p.stateful) | set(deployed_stateful))
+            print(show.table(rows, color=self.color))
+            if stack is not None:
+                self.check_exports(p, stack)
+                self.check_export_replacements(p, stack, rows)
+            risky = [r for r in rows if r.risk]
+            if p.config.protected and risky and not self.args.allow_replacement:
+                raise Refused(
+                    f"refusing to replace or remove stateful resources in protected environment '{p.env}': "
+                    f"{', '.join(r.logical_id for r in risky)} (data-loss risk); nothing was changed; rerun with "
+                    f"--allow-replacement if the data loss is intended")
+            if not self.confirm(p, name):
+                raise Refused(f"not confirmed: {p.stack_name} unchanged (pass --yes to execute without a prompt)")
+            return self.execute(p, name, stack, bool(risky), owned)
+
+    # -- exports other stacks import ------------------------------------------------
+    def check_exports(self, p, stack):
+        """``export-in-use`` (exit 2, before any change set): the update would remove, rename or change
+        the value of an export that another stack imports (ListImports); CloudFormation would refuse
+        it mid-update and roll back."""
+        if not any(o.get("ExportName") for o in stack.get("Outputs") or []):
+            return
+        deployed = stackmodel.deployed_template(self.cfn, p.stack_name)
+        deployed_values = {x["ParameterKey"]: x.get("ParameterValue") for x in stack.get("Parameters") or []}
+        changes = exports.changed_exports(stack, deployed, deployed_values, p.template, p.effective_parameters())
+        self._refuse_in_use(p, [(c.name, c.output, c.what) for c in changes])
+
+    def check_export_replacements(self, p, stack, rows):
+        """An export whose value refers to a resource the change set replaces gets a new value."""
+        replaced = {r.logical_id for r in rows if r.replacement in ("True", "Conditional") or r.action == "Remove"}
+        if not replaced:
+            return
+        outputs = (p.template.get("Outputs") or {})
+        found = []
+        for o in stack.get("Outputs") or []:
+            spec = outputs.get(o.get("OutputKey"))
+            if o.get("ExportName") and isinstance(spec, dict):
+                hit = sorted(exports.value_resources(spec.get("Value")) & replaced)
+                if hit:
+                    found.append((o["ExportName"], o["OutputKey"], f"value changes ({', '.join(hit)} replaced)"))
+        self._refuse_in_use(p, found)
+
+    def _refuse_in_use(self, p, changes):
+        in_use = []
+        for export_name, output, what in changes:
+            users = exports.importers(self.cfn, export_name)
+            if users:
+                in_use.append(f"export '{export_name}' (output {output}) {what} but {', '.join(users)} "
+                              f"import{'s' if len(users) == 1 else ''} it")
+        if in_use:
+            raise UsageError(
+                f"export-in-use: {'; '.join(in_use)}; CloudFormation refuses to change an export another stack "
+                f"imports (the update would fail and roll back); nothing was executed; deploy the importing "
+                f"stacks without that Fn::ImportValue first, or keep the export and its value in "
+                f"templates/{p.stack}.yaml")
 
     def verify_protection(self, p, stack) -> int:
         """On a protected environment: check termination protection and the stack policy of a stack
@@ -395,27 +460,61 @@ class Deployer:
         answer = answer.strip()
         return answer == expected if expected else answer.lower() in ("y", "yes")
 
-    def execute(self, p, name, stack, risky) -> int:
+    def _conflict(self, p, before, now) -> str:
+        """Why the stack is no longer the one this change set was made against (a concurrent deploy),
+        or ``''``."""
+        if now is None:
+            return "the stack was deleted"
+        status = now["StackStatus"]
+        if before is None:  # a CREATE change set: the stack must still be its REVIEW_IN_PROGRESS placeholder
+            return "" if status == "REVIEW_IN_PROGRESS" else f"another deployment created it (now {status})"
+        if status.endswith("_IN_PROGRESS"):
+            return f"another operation is running on it ({status})"
+        marks = ("ChangeSetId", "LastUpdatedTime", "StackStatus")
+        if any(now.get(k) != before.get(k) for k in marks):
+            by = f" (change set {now['ChangeSetId'].rsplit('/', 2)[-2]})" if now.get("ChangeSetId") else ""
+            return f"another deployment changed it after this change set was created{by}, now {status}"
+        return ""
+
+    def execute(self, p, name, stack, risky, owned) -> int:
+        """Execute ``name`` (inside ``owned``'s cleanup until CloudFormation accepts it), follow its
+        events (only this operation's: ClientRequestToken), protect, report."""
         cfn = self.cfn
         protected = p.config.protected
         guard = protect.stack_policy(p)
+        conflict = self._conflict(p, stack, changeset.describe_stack(cfn, p.stack_name))
+        if conflict:
+            raise DeployError(f"stack {p.stack_name} changed under this deploy: {conflict}; nothing was executed by "
+                              f"this run; follow the other operation with `{self._resume_hint(p)}`, then deploy again "
+                              f"to review the changes against what it left")
         if protected and stack is not None:
             # the policy must be in place before the update it guards
             try:
                 protect.set_policy(cfn, p.stack_name, protect.ALLOW_ALL if risky else guard)
             except Exception as err:
-                changeset.delete(cfn, p.stack_name, name, False, self.delay)
                 raise DeployError(f"stack policy for {p.stack_name} could not be set before the update "
-                                  f"({one_line(err)}); nothing was executed (change set {name} deleted)")
+                                  f"({one_line(err)}); nothing was executed")
         seen = watch.event_ids(cfn, p.stack_name)
-        cfn.execute_change_set(StackName=p.stack_name, ChangeSetName=name)
+        token = watch.request_token(name)
+        try:
+            cfn.execute_change_set(StackName=p.stack_name, ChangeSetName=name, ClientRequestToken=token)
+        except Exception as err:
+            self._execute_failed(p, name, err, owned)
+        owned.executed()
         print(f"executing change set {name}; stack events:")
         try:
-            final, events = watch.follow(cfn, p.stack_name, seen, self.delay, started=True)
+            final, events = watch.follow(cfn, p.stack_name, seen, self.delay, started=True, token=token)
         except KeyboardInterrupt:
             raise Interrupted(
                 f"stopped watching {p.stack_name}; the operation continues in CloudFormation\n"
                 f"resume watching with: {self._resume_hint(p)}")
+        except Exception as err:
+            raise self._unknown(p, f"contact was lost while following it ({one_line(err)})")
+        ran = final.get("ChangeSetId")
+        previous = (stack or {}).get("ChangeSetId")  # a rolled-back update is back on the previous one
+        if owned.change_set_id and ran and ran not in (owned.change_set_id, previous):
+            raise self._unknown(p, f"the stack ended with another deployment's change set "
+                                   f"({ran.rsplit('/', 2)[-2]}), not this one ({name})")
         status = final["StackStatus"]
         ok = status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
         unprotected = []
@@ -442,6 +541,37 @@ class Deployer:
             raise DeployError(f"{err}\n{note}")
         raise DeployError(note)
 
+    def _unknown(self, p, why) -> OutcomeUnknown:
+        return OutcomeUnknown(f"outcome unknown for {p.stack_name}: {why}; the operation continues in CloudFormation; "
+                              f"resume with `{self._resume_hint(p)}`")
+
+    def _execute_failed(self, p, name, err, owned):
+        """ExecuteChangeSet raised. Refused by CloudFormation (a ClientError): nothing runs, the change
+        set is cleaned up by ``owned``. No answer (connection lost, timeout, throttled past retries):
+        the request may have been accepted, so the change set's execution status decides; when that
+        cannot be read either, the outcome is unknown (exit 4) and nothing is deleted."""
+        from botocore.exceptions import ClientError
+
+        if isinstance(err, ClientError) and not _lost_contact(err):
+            info = err.response.get("Error", {})
+            text = f"{info.get('Code', '')} {info.get('Message', '')}"
+            if "InvalidChangeSetStatus" in text or "IN_PROGRESS" in text or "OBSOLETE" in text:
+                raise DeployError(f"change set {name} was not executed: {one_line(err)}; another deployment of "
+                                  f"{p.stack_name} is running or ran since it was created; follow it with "
+                                  f"`{self._resume_hint(p)}`, then deploy again") from err
+            raise err
+        if isinstance(err, KeyboardInterrupt):
+            raise err
+        try:
+            execution = self.cfn.describe_change_set(StackName=p.stack_name, ChangeSetName=name).get("ExecutionStatus")
+        except Exception:
+            execution = None
+        if execution in ("AVAILABLE", "UNAVAILABLE"):
+            raise err  # not executed: owned deletes it, the error is reported as a failure
+        owned.executed()
+        raise self._unknown(p, f"ExecuteChangeSet got no answer ({one_line(err)}) and the change set's execution "
+                               f"status is {execution or 'unreadable'}") from err
+
     def report(self, p, final, events) -> int:
         status = final["StackStatus"]
         if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"):
@@ -459,6 +589,10 @@ class Deployer:
         if causes:
             lines.append("first failure" + ("s" if len(causes) > 1 else "") + ":")
             lines.extend(f"  {watch.describe_cause(e)}" for e in causes)
+        kept = watch.retained(events)
+        if kept:
+            lines.append("kept by their DeletionPolicy (they now exist outside any stack): "
+                         + ", ".join(watch.describe_kept(e) for e in kept))
         if status == "ROLLBACK_COMPLETE":
             lines.append("the stack was never created; fix the cause and rerun with --replace-failed")
         elif status == "UPDATE_ROLLBACK_COMPLETE":
@@ -466,15 +600,41 @@ class Deployer:
         raise DeployError("\n".join(lines))
 
     def watch_only(self, p) -> int:
+        """``--watch``: the stack's last operation from its start (so a failure that already ended still
+        shows its cause), then its events until it settles; protection is verified and repaired on a
+        protected environment like on any deploy that ends with the stack settled."""
         stack = changeset.describe_stack(self.cfn, p.stack_name)
         if stack is None:
             raise DeployError(f"stack {p.stack_name} does not exist; deploy it with "
                               f"cfn-delivery deploy --env {p.env} --stack {p.stack}")
         print(f"watching {p.stack_name} ({stack['StackStatus']})")
-        seen = watch.event_ids(self.cfn, p.stack_name)
+        history = watch.last_operation(self.cfn, p.stack_name)
+        for event in history:
+            print(watch.fmt(event))
+        seen = watch.event_ids(self.cfn, p.stack_name) | {e["EventId"] for e in history}
         try:
             final, events = watch.follow(self.cfn, p.stack_name, seen, self.delay)
         except KeyboardInterrupt:
             raise Interrupted(f"stopped watching {p.stack_name}; the operation continues in CloudFormation\n"
                               f"resume watching with: {self._resume_hint(p)}")
-        return self.report(p, final, events)
+        unprotected = None
+        if p.config.protected and final["StackStatus"] in HEALTHY:
+            try:
+                self.verify_protection(p, final)
+            except DeployError as err:
+                unprotected = err
+        try:
+            self.report(p, final, history + events)
+        except DeployError as err:
+            raise DeployError(f"{err}\n{unprotected}" if unprotected else str(err))
+        if unprotected:
+            raise unprotected
+        return EXIT_OK
+
+
+def _lost_contact(err) -> bool:
+    """A ClientError that says nothing about the request's fate: throttled past retries, a 5xx."""
+    info = err.response.get("Error", {})
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return info.get("Code") in ("Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalFailure",
+                                "ServiceUnavailable", "RequestTimeout") or status >= 500

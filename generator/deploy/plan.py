@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .. import paramfile, paths, registry, yamlio
 from ..core import naming
@@ -150,10 +151,33 @@ def order(env: str, wanted=None) -> list:
     return result
 
 
+def check_readable(path, fix: str) -> None:
+    """``ParamFileError`` (one line naming the file) when ``path`` exists but cannot be read as UTF-8
+    text: a directory, no permission, an I/O error, bytes that are not UTF-8. A missing file is left
+    to the reader (it knows whether that is allowed)."""
+    name = paramfile.display(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise paramfile.ParamFileError([f"{name}: is a directory, not a file; {fix}"])
+    except OSError as err:
+        raise paramfile.ParamFileError([f"{name}: cannot be read ({err.strerror or err}); check its permissions, "
+                                        f"then {fix}"])
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise paramfile.ParamFileError([f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
+                                        f"{err.start}); save it as UTF-8"])
+
+
 def build(env: str, stack_cls) -> StackPlan:
     """Read and check one stack's inputs (no API call)."""
+    check_readable(paths.params_dir() / env / paths.ENVIRONMENT_CONFIG, "fix or remove the file")
     config = envconfig.load(env)
     template_path = paths.template_file(stack_cls.name)
+    check_readable(template_path, "run `make templates`")
     try:
         text = template_path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -166,6 +190,7 @@ def build(env: str, stack_cls) -> StackPlan:
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise paramfile.ParamFileError([f"{paramfile.display(template_path)}: no Resources section; run `make templates`"])
     pfile_path = paths.param_file(env, stack_cls.name)
+    check_readable(pfile_path, "fix the file")
     pfile = paramfile.validate(pfile_path, template)
     name = paramfile.display(pfile_path)
     declared = template.get("Parameters") or {}
@@ -193,6 +218,28 @@ def build(env: str, stack_cls) -> StackPlan:
         requires=tuple(stack_cls.requires),
     )
     return plan
+
+
+def name_clashes(plan: StackPlan, stack: dict, kept: list) -> list:
+    """Logical ids of ``plan``'s template that would be created with the physical name of a resource
+    a failed create kept (``kept``: DELETE_SKIPPED events): a property resolves (parameters,
+    pseudo parameters) to that physical id, so creating it again fails with "already exists"."""
+    from ..stackmodel import exports
+
+    taken = {str(e.get("PhysicalResourceId")) for e in kept if e.get("PhysicalResourceId")}
+    if not taken:
+        return []
+    known = exports.pseudo_parameters(stack)
+    known.update(plan.effective_parameters())
+    clashes = []
+    for logical_id, resource in (plan.template.get("Resources") or {}).items():
+        props = resource.get("Properties") if isinstance(resource, dict) else None
+        if not isinstance(props, dict):
+            continue
+        values = exports.resolve(props, known)
+        if any(isinstance(v, str) and v in taken for v in values.values()):
+            clashes.append(logical_id)
+    return clashes
 
 
 def git_revision() -> str:

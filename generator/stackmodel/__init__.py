@@ -8,10 +8,12 @@ these facts here instead of keeping copies.
   :func:`is_stateful_resource`, :func:`stateful_resources`;
 - AWS: :class:`Target` / :class:`Clients` / :func:`cloudformation_client` (botocore adaptive
   retries, optional local endpoint), :func:`describe_stack`, :func:`deployed_template`,
-  :func:`change_set_template`.
+  :func:`change_set_template`;
+- exports: :mod:`.exports` (which exports an update removes, renames or changes, and who imports them).
 """
 from __future__ import annotations
 
+from . import exports  # noqa: F401  (exports other stacks import: ListImports)
 from .aws import (DEFAULT_MAX_ATTEMPTS, Clients, Target, change_set_template, cloudformation_client,
                   deployed_template, describe_stack, retry_config)
 from .parameters import cfn_string, effective_parameters, project_name, stack_name

@@ -28,6 +28,24 @@ def retry_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS):
     return Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts}, user_agent_extra="cfn-delivery")
 
 
+class NotAwsAnswer(Exception):
+    """The endpoint answered with something that is not an AWS API response (an HTML page from a
+    proxy, a web server on the wrong port): raised before botocore's parser trips over it."""
+
+
+def _check_answer(response_dict=None, operation_model=None, **kwargs):
+    """``before-parse`` hook: an HTML page is not an AWS answer (AWS speaks XML or JSON)."""
+    body = (response_dict or {}).get("body")
+    if not isinstance(body, (bytes, bytearray)) or not body:
+        return
+    headers = {str(k).lower(): str(v) for k, v in ((response_dict or {}).get("headers") or {}).items()}
+    start = bytes(body[:64]).lstrip().lower()
+    if "html" in headers.get("content-type", "") or start.startswith((b"<!doctype html", b"<html")):
+        status = response_dict.get("status_code")
+        raise NotAwsAnswer(f"{getattr(operation_model, 'name', 'the call')} got HTTP {status} with an HTML page "
+                           f"({headers.get('content-type', 'no content type')}), not an AWS response")
+
+
 class Clients:
     """Creates clients lazily (so validation failures never construct one)."""
 
@@ -53,7 +71,9 @@ class Clients:
                 from botocore.config import Config
 
                 kwargs["config"] = kwargs["config"].merge(Config(s3={"addressing_style": "path"}))
-            self._clients[service] = self.session.client(service, **kwargs)
+            client = self.session.client(service, **kwargs)
+            client.meta.events.register("before-parse", _check_answer)
+            self._clients[service] = client
         return self._clients[service]
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import boto3
 import pytest
@@ -98,8 +99,10 @@ def test_protected_create_sends_rollback_triggers_then_protects_the_stack(prod, 
         })
         for _ in range(3):  # waiter, final status, full description
             stub.add_response("describe_change_set", _change_set(name))
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))  # still ours to create
         stub.add_response("describe_stack_events", {"StackEvents": []})
-        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY,
+                                                     "ClientRequestToken": ANY})
         stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
         stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
         stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
@@ -131,6 +134,7 @@ def test_protected_update_sets_the_policy_before_executing(prod, capsys):
             "Details": [{"Target": {"Attribute": "Properties", "Name": "TopicName", "RequiresRecreation": "Always"}}]}}
         for _ in range(3):
             stub.add_response("describe_change_set", _change_set(name, changes=[modify]))
+        stub.add_response("describe_stacks", deployed)  # unchanged since the change set was made
         stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
         stub.add_response("describe_stack_events", {"StackEvents": []})
         stub.add_response("execute_change_set", {})
@@ -159,13 +163,15 @@ def test_failed_change_set_prints_the_reason_and_deletes_it(offline_project, cap
         stub.add_response("describe_change_set", _change_set(name, "FAILED", reason=reason))
         stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
         stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))
+        stub.add_response("list_change_sets", {"Summaries": []}, {"StackName": name})  # no other deploy's
         stub.add_response("delete_stack", {}, {"StackName": name})
         stub.add_client_error("describe_stacks", "ValidationError", "Stack does not exist")  # waiter: gone
         code = main.run(_args("--env", "dev", "--stack", "base", "--yes"), clients=_clients(cfn))
         stub.assert_no_pending_responses()
     assert code == 1
     err = capsys.readouterr().err
-    assert err.strip() == f"error: change set for {name} failed: {reason} (change set deleted)"
+    assert re.fullmatch(rf"error: change set for {name} failed: {reason} \(change set cfn-delivery-\S+ and the empty "
+                        rf"stack {name} deleted\)", err.strip()), err
 
 
 @pytest.mark.parametrize("status, expected", [
@@ -433,6 +439,7 @@ def test_denied_policy_after_an_update_says_the_stack_is_unprotected(prod, capsy
             "Replacement": "False", "Scope": ["Properties"], "Details": []}}
         for _ in range(3):
             stub.add_response("describe_change_set", _change_set(name, changes=[modify]))
+        stub.add_response("describe_stacks", stack)
         stub.add_response("set_stack_policy", {}, {"StackName": name, "StackPolicyBody": _guard_policy()})
         stub.add_response("describe_stack_events", {"StackEvents": []})
         stub.add_response("execute_change_set", {})
@@ -459,6 +466,7 @@ def test_denied_policy_before_an_update_executes_nothing_and_deletes_the_change_
         stub.add_response("create_change_set", {"Id": "cs-id"})
         for _ in range(3):
             stub.add_response("describe_change_set", _change_set(name))
+        stub.add_response("describe_stacks", stack)
         stub.add_client_error("set_stack_policy", "AccessDenied", "not authorized", http_status_code=403)
         stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
         code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
@@ -498,8 +506,10 @@ def test_reviewed_create_on_a_protected_environment_is_checked_confirmed_execute
                           {"StackName": name, "ChangeSetName": "reviewed", "IncludePropertyValues": True})
         stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
                           {"StackName": name, "ChangeSetName": "reviewed", "TemplateStage": "Original"})
+        stub.add_response("describe_stacks", _stack(name, "REVIEW_IN_PROGRESS"))
         stub.add_response("describe_stack_events", {"StackEvents": []})
-        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": "reviewed"})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": "reviewed",
+                                                     "ClientRequestToken": "reviewed"})
         stub.add_response("describe_stacks", _stack(name, "CREATE_COMPLETE"))
         stub.add_response("describe_stack_events", {"StackEvents": [_event(name, "Topic", "CREATE_COMPLETE")]})
         stub.add_response("update_termination_protection", {"StackId": f"id/{name}"},
@@ -550,3 +560,100 @@ def test_obsolete_change_set_is_refused(prod, capsys):
     assert capsys.readouterr().err.startswith(
         "error: change set reviewed cannot be executed (status CREATE_COMPLETE, execution OBSOLETE: the stack "
         "changed after it was created); create a new one with ")
+
+
+# -- --replace-failed after a create whose rollback kept resources (DeletionPolicy Retain) ---------
+
+def _kept_bucket_project(offline_project, bucket_name):
+    project = offline_project
+    project.add_stack("data")
+    template = topic_template()
+    template["Resources"]["Bucket"] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                                       "Properties": {"BucketName": bucket_name}}
+    project.template("data", template)
+    project.params("dev", "data")
+    return project, project.stack_name("dev", "data")
+
+
+def _rollback_events(name, physical):
+    kept = _event(name, "Bucket", "DELETE_SKIPPED", rtype="AWS::S3::Bucket", n=3)
+    kept["PhysicalResourceId"] = physical
+    return {"StackEvents": [  # newest first, back to the stack's CREATE_IN_PROGRESS
+        _event(name, name, "ROLLBACK_COMPLETE", rtype="AWS::CloudFormation::Stack", n=4), kept,
+        _event(name, "Topic", "CREATE_FAILED", reason="boom", n=2),
+        _event(name, name, "CREATE_IN_PROGRESS", rtype="AWS::CloudFormation::Stack", n=1)]}
+
+
+def test_replace_failed_refuses_when_a_kept_resource_would_clash_by_name(offline_project, capsys):
+    project, name = _kept_bucket_project(offline_project, {"Fn::Sub": "${ProjectName}-${EnvironmentName}-data"})
+    physical = f"{project.name}-dev-data"
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "ROLLBACK_COMPLETE"))
+        stub.add_response("describe_stack_events", _rollback_events(name, physical))
+        code = main.run(_args("--env", "dev", "--stack", "data", "--yes", "--replace-failed"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()  # no DeleteStack
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"error: stack {name} is ROLLBACK_COMPLETE and its failed create kept Bucket (AWS::S3::Bucket {physical}) "
+        f"(DeletionPolicy Retain); the new stack would create Bucket under the same name and fail; delete it by hand "
+        f"if it is not needed (or give the template another name), then rerun with --replace-failed; nothing was "
+        f"deleted\n")
+
+
+def test_replace_failed_names_kept_resources_and_recreates_when_names_do_not_clash(offline_project, capsys):
+    project, name = _kept_bucket_project(offline_project, {"Fn::Sub": "${ProjectName}-${EnvironmentName}-data2"})
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "ROLLBACK_COMPLETE"))
+        stub.add_response("describe_stack_events", _rollback_events(name, f"{project.name}-dev-data"))
+        stub.add_response("delete_stack", {}, {"StackName": name})
+        stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {name} does not exist")
+        stub.add_client_error("create_change_set", "ValidationError", "stop here")  # the retry starts
+        stub.add_response("delete_change_set", {})  # the cleanup path: nothing was left
+        _missing(stub, name)
+        code = main.run(_args("--env", "dev", "--stack", "data", "--yes", "--replace-failed"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    out, err = capsys.readouterr()
+    assert code == 1 and "CreateChangeSet failed: ValidationError: stop here" in err
+    assert (f"note: the failed create kept Bucket (AWS::S3::Bucket {project.name}-dev-data) (DeletionPolicy Retain); "
+            f"they stay outside any stack after this delete; the new stack does not reuse their names") in out
+
+
+def test_rollback_complete_without_replace_failed_names_what_was_kept(offline_project, capsys):
+    project, name = _kept_bucket_project(offline_project, "fixed-name")
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", _stack(name, "ROLLBACK_COMPLETE"))
+        stub.add_response("describe_stack_events", _rollback_events(name, "fixed-name"))
+        code = main.run(_args("--env", "dev", "--stack", "data", "--yes"), clients=_clients(cfn))
+    assert code == 1
+    assert "(its rollback kept Bucket (AWS::S3::Bucket fixed-name) (DeletionPolicy Retain): they exist outside the " \
+           "stack and stay when it is deleted)" in capsys.readouterr().err
+
+
+def test_execute_change_set_refused_as_obsolete_by_aws_is_a_concurrent_deploy(prod, capsys):
+    """AWS refuses a change set made obsolete by another deployment: exit 1, named, change set deleted."""
+    name, stack, template = _deployed_prod(prod, protection=True)
+    stack["Stacks"][0]["Parameters"][2]["ParameterValue"] = "audit"
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack)
+        stub.add_response("get_template", {"TemplateBody": json.dumps(template)})
+        stub.add_response("create_change_set", {"Id": "cs-id"})
+        for _ in range(3):
+            stub.add_response("describe_change_set", _change_set(name))
+        stub.add_response("describe_stacks", stack)
+        stub.add_response("set_stack_policy", {})
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_client_error("execute_change_set", "InvalidChangeSetStatus",
+                              "ChangeSet [cs-id] cannot be executed in its current status of [OBSOLETE]")
+        stub.add_response("delete_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"error: change set (\S+) was not executed: ExecuteChangeSet failed: InvalidChangeSetStatus: "
+                        r".*OBSOLETE\]; another deployment of \S+ is running or ran since it was created; follow it "
+                        r"with `cfn-delivery deploy --env prod --stack data --watch`, then deploy again \(change set "
+                        r"\1 deleted\)", err.strip()), err
