@@ -41,8 +41,8 @@ def register(sub, params_sub=None):
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="the stack to deploy ('all' = every stack of the environment)")
     which.add_argument("--all", action="store_true", help="every stack of the environment, in dependency order")
-    p.add_argument("--region", help="AWS region (default: environment.json Region, then AWS_REGION / profile)")
-    p.add_argument("--profile", help="AWS profile (default: environment.json Profile, then AWS_PROFILE)")
+    p.add_argument("--region", help="AWS region (default: the environment's region in delivery.yaml, then AWS_REGION / profile)")
+    p.add_argument("--profile", help="AWS profile (default: the environment's profile in delivery.yaml, then AWS_PROFILE)")
     p.add_argument("--endpoint-url", help="CloudFormation/S3 endpoint of a local server (tests)")
     p.add_argument("--yes", action="store_true", help="execute without prompting")
     mode = p.add_mutually_exclusive_group()
@@ -162,7 +162,6 @@ def _run(args, clients, stdin) -> int:
         raise UsageError("--replace-failed deletes the stack, and its change sets with it: it cannot be combined "
                          "with --execute-change-set")
     stack_classes = _stacks(args, env)
-    planning.check_readable(paths.params_dir() / env / paths.ENVIRONMENT_CONFIG, "fix or remove the file")
     config = envconfig.load(env)
     plans, problems = [], []
     for cls in stack_classes:

@@ -174,7 +174,6 @@ def check_readable(path, fix: str) -> None:
 
 def build(env: str, stack_cls) -> StackPlan:
     """Read and check one stack's inputs (no API call)."""
-    check_readable(paths.params_dir() / env / paths.ENVIRONMENT_CONFIG, "fix or remove the file")
     config = envconfig.load(env)
     template_path = paths.template_file(stack_cls.name)
     check_readable(template_path, "run `make templates`")

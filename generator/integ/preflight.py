@@ -113,7 +113,7 @@ def missing_network_ids(ec2, plans) -> list:
 
 
 def region_mismatches(configs: dict, region: str) -> list:
-    """Environments whose environment.json names another region than the one of the run."""
-    return [f"params/{env}/environment.json: Region {c.region} but the run deploys everything to {region}; "
+    """Environments whose entry in delivery.yaml names another region than the one of the run."""
+    return [f"delivery.yaml: environments[{env}].region {c.region} but the run deploys everything to {region}; "
             f"integ uses one account and region (pass --region {c.region} or remove Region)"
             for env, c in sorted(configs.items()) if c.region and c.region != region]
