@@ -153,8 +153,9 @@ def requires(stack_cls, env: str = None) -> tuple:
     model = stack_cls.model
     env = env or (stack_cls.environments[0] if stack_cls.environments else model.tools)
     key = (id(model), stack_cls.name, env)
-    if key in _requires_cache:
-        return _requires_cache[key]
+    cached = _requires_cache.get(key)
+    if cached is not None and cached[0] is model:  # an id is reused once its model is gone
+        return cached[1]
     from .paramgen import parameter_values
 
     exporters = _exporters(model)
@@ -184,7 +185,7 @@ def requires(stack_cls, env: str = None) -> tuple:
         if entry not in found and producer is not stack_cls:
             found.append(entry)
     result = tuple(found)
-    _requires_cache[key] = result
+    _requires_cache[key] = (model, result)
     return result
 
 

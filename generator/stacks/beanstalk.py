@@ -194,7 +194,7 @@ class BeanstalkEnvStack(Stack):
             "ServiceHostName", "Network", "Service host name",
             Type="String", Default="",
             AllowedPattern=r"^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
-            ConstraintDescription="empty, or a lower-case DNS name such as shop.example.com",
+            ConstraintDescription="empty, or a lower-case DNS name such as app.example.com",
             Description="DNS name the certificate covers and clients (and validation) call; required with a certificate",
         )
         self.vpc_cidr = p(

@@ -3,7 +3,7 @@ import fnmatch
 
 import pytest
 
-from generator import registry
+from generator import model, registry
 from tests.helpers import load_template, resources, statements
 
 FOUNDATION_KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
@@ -23,7 +23,7 @@ def store_id(component):
     return "".join(part.capitalize() for part in component.split("-")) + "ArtifactBucket"
 
 
-STORES = [store_id(c) for c in registry.pipeline_components()]
+STORES = [store_id(c) for c in registry.pipeline_components(model.current())]
 
 
 def test_source_bucket_and_one_artifact_store_per_pipeline(buckets):
@@ -67,7 +67,7 @@ def _role_names(template):
     return names
 
 
-@pytest.mark.parametrize("component", registry.pipeline_components())
+@pytest.mark.parametrize("component", registry.pipeline_components(model.current()))
 def test_only_this_pipelines_roles_may_write_its_store(template, templates, component):
     """The bypass: a build of another pipeline (privileged Docker on arbitrary source) overwriting this
     pipeline's approved artifacts. The store's policy denies PutObject to every other principal."""
@@ -105,7 +105,7 @@ def test_no_role_is_granted_writes_to_another_pipelines_store(templates):
                 if "s3:PutObject" not in actions:
                     continue
                 text = str(statement["Resource"])
-                for component in registry.pipeline_components():
+                for component in registry.pipeline_components(model.current()):
                     prefix = "".join(p.capitalize() for p in component.split("-")) + "ArtifactBucket"
                     if prefix in text:
                         assert component == delivery.component, (stack_cls.name, text)
@@ -183,7 +183,7 @@ TLS = {"aws:SecureTransport": "true"}
 def test_put_object_only_under_the_bucket_key(template, bucket, request_headers, allowed):
     policy = next(p for p in resources(template, "AWS::S3::BucketPolicy").values()
                   if p["Properties"]["Bucket"] == {"Ref": bucket})
-    component = next((c for c in registry.pipeline_components() if store_id(c) == bucket), "source")
+    component = next((c for c in registry.pipeline_components(model.current()) if store_id(c) == bucket), "source")
     caller = {"aws:PrincipalArn": f"arn:X:iam::X:role/X-X-{component}-pipeline"}  # the pipeline's own role
     denied_by = _denied(policy["Properties"]["PolicyDocument"], dict(TLS, **caller, **request_headers))
     assert (denied_by is None) is allowed, denied_by
@@ -195,7 +195,7 @@ def test_approvals_topic_encrypted_with_tools_key(template):
 
 
 def test_exports(template):
-    stores = {f"{store_id(c)[:-len('Bucket')]}Bucket{suffix}" for c in registry.pipeline_components()
+    stores = {f"{store_id(c)[:-len('Bucket')]}Bucket{suffix}" for c in registry.pipeline_components(model.current())
               for suffix in ("Name", "Arn")}
     assert set(template["Outputs"]) == {"SourceBucketName", "SourceBucketArn", "ApprovalsTopicArn", *stores}
 

@@ -4,12 +4,40 @@ import json
 import pytest
 
 from generator import registry
+from generator.stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
 from tests.helpers import PARAMS, load_template, one, resources, statements
+
+#: Every Beanstalk application of the model: (its application stack, its environment stack).
+APPS = [(a, e) for a in registry.stacks() if issubclass(a, BeanstalkAppStack)
+        for e in registry.stacks() if issubclass(e, BeanstalkEnvStack) and e.app is a.app]
+
+
+@pytest.fixture(scope="module", params=APPS, ids=lambda pair: pair[0].app.name)
+def stacks(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def env_template():
-    return load_template("beanstalk-env")
+def env_cls(stacks):
+    return stacks[1]
+
+
+@pytest.fixture(scope="module")
+def env_template(env_cls):
+    return load_template(env_cls.name)
+
+
+def param_values(env_cls, env):
+    return json.loads((PARAMS / env / f"{env_cls.name}.json").read_text())["Parameters"]
+
+
+def test_one_app_and_one_env_stack_per_beanstalk_application():
+    apps = [a for a in registry.stacks()[0].model.applications if a.kind == "beanstalk"]
+    assert apps and [a.app for a, _ in APPS] == apps
+    for app_cls, env_cls in APPS:
+        assert (app_cls.name, env_cls.name) == (f"{app_cls.app.name}-app", f"{app_cls.app.name}-env")
+        assert app_cls.environments == (app_cls.model.tools,)
+        assert set(env_cls.environments) == set(env_cls.app.waves) | set(env_cls.app.extra_environments)
 
 
 @pytest.fixture(scope="module")
@@ -22,22 +50,24 @@ def options(environment):
     return {(o["Namespace"], o["OptionName"]): o["Value"] for o in environment["OptionSettings"] if "Namespace" in o}
 
 
-def test_environment_joins_the_shared_application(environment):
+def test_environment_joins_the_shared_application(env_cls, env_template, environment):
+    app_stack = f"{env_cls.app.name}-app"
     assert environment["ApplicationName"] == {
-        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${DeliveryEnvironment}-beanstalk-app-ApplicationName"}}
-    assert environment["EnvironmentName"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-web"}
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${DeliveryEnvironment}-%s-ApplicationName" % app_stack}}
+    assert env_template["Parameters"]["DeliveryEnvironment"]["Default"] == env_cls.model.tools
+    assert environment["EnvironmentName"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % env_cls.app.name}
     assert environment["Tier"] == {"Name": "WebServer", "Type": "Standard"}
 
 
-def test_platform_by_arn_only(env_template, environment):
+def test_platform_by_arn_only(env_cls, env_template, environment):
     params = env_template["Parameters"]
     assert "SolutionStackName" not in params and "SolutionStackName" not in environment
     assert environment["PlatformArn"] == {"Ref": "PlatformArn"}
     spec = params["PlatformArn"]
     assert "Default" not in spec, "a default platform version would rot; every parameter file names one"
     import re
-    for env in ("dev", "staging", "prod"):
-        arn = json.loads((PARAMS / env / "beanstalk-env.json").read_text())["Parameters"]["PlatformArn"]
+    for env in env_cls.environments:
+        arn = param_values(env_cls, env)["PlatformArn"]
         assert re.fullmatch(spec["AllowedPattern"], arn), arn
     assert not re.fullmatch(spec["AllowedPattern"], "64bit Amazon Linux 2023 v4.5.2 running Python 3.12")
 
@@ -60,12 +90,15 @@ def test_load_balanced_enhanced_health_managed_updates(options):
     assert options[("aws:elasticbeanstalk:environment", "ServiceRole")] == {"Fn::GetAtt": ["ServiceRole", "Arn"]}
 
 
-def test_rolling_deployments_chosen_per_environment(env_template, options):
+def test_rolling_deployments_chosen_per_environment(env_cls, env_template, options):
     assert options[("aws:elasticbeanstalk:command", "DeploymentPolicy")] == {"Ref": "DeploymentPolicy"}
     assert env_template["Parameters"]["DeploymentPolicy"]["AllowedValues"] == ["Immutable", "RollingWithAdditionalBatch"]
-    policy = {env: json.loads((PARAMS / env / "beanstalk-env.json").read_text())["Parameters"]["DeploymentPolicy"]
-              for env in ("staging", "prod")}
-    assert policy["prod"] == "Immutable"
+    for env in env_cls.environments:  # each environment's file carries what the model sets for it
+        expected = env_cls.model.parameter_values(env, env_cls.app).get("DeploymentPolicy")
+        value = param_values(env_cls, env).get("DeploymentPolicy")
+        assert value == (expected.value if expected else None), env
+    protected = [e for e in env_cls.environments if env_cls.model.environment(e).protected]
+    assert protected and all(param_values(env_cls, e)["DeploymentPolicy"] == "Immutable" for e in protected)
 
 
 def test_health_check_capacity_and_imdsv2(options):
@@ -88,11 +121,12 @@ def test_logs_stream_to_cloudwatch_with_retention(options):
 def test_vpc_parameters_are_typed(env_template, options):
     params = env_template["Parameters"]
     assert params["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
-    assert params["InstanceSubnets"]["Type"] == "List<AWS::EC2::Subnet::Id>"
-    assert params["LoadBalancerSubnets"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+    assert params["PrivateSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+    assert params["LoadBalancerSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+    assert "InstanceSubnets" not in params and "LoadBalancerSubnets" not in params
     assert options[("aws:ec2:vpc", "VPCId")] == {"Ref": "VpcId"}
-    assert options[("aws:ec2:vpc", "Subnets")] == {"Fn::Join": [",", {"Ref": "InstanceSubnets"}]}
-    assert options[("aws:ec2:vpc", "ELBSubnets")] == {"Fn::Join": [",", {"Ref": "LoadBalancerSubnets"}]}
+    assert options[("aws:ec2:vpc", "Subnets")] == {"Fn::Join": [",", {"Ref": "PrivateSubnetIds"}]}
+    assert options[("aws:ec2:vpc", "ELBSubnets")] == {"Fn::Join": [",", {"Ref": "LoadBalancerSubnetIds"}]}
     assert options[("aws:ec2:vpc", "AssociatePublicIpAddress")] == "false"
 
 
@@ -130,16 +164,19 @@ def test_rules_require_tls_for_public_and_min_not_above_max(env_template):
         assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Contains": [too_small, {"Ref": "MaxSize"}]}]}
 
 
-def test_committed_environments_keep_their_own_rules():
-    """prod is public with a (placeholder) certificate; no environment serves public plain HTTP."""
-    for env in ("dev", "staging", "prod"):
-        values = json.loads((PARAMS / env / "beanstalk-env.json").read_text())["Parameters"]
+def test_committed_environments_keep_their_own_rules(env_cls):
+    """The last (protected) wave is public with a (placeholder) certificate; no environment serves public
+    plain HTTP."""
+    public = []
+    for env in env_cls.environments:
+        values = param_values(env_cls, env)
         if values["LoadBalancerScheme"] == "public":
+            public.append(env)
             assert values["CertificateArn"] and values["ServiceHostName"], env
-    assert json.loads((PARAMS / "prod" / "beanstalk-env.json").read_text())["Parameters"]["CertificateArn"]
+    assert public and param_values(env_cls, env_cls.app.waves[-1])["CertificateArn"]
 
 
-def test_instance_role_is_scoped_not_web_tier(env_template):
+def test_instance_role_is_scoped_not_web_tier(env_cls, env_template):
     roles = resources(env_template, "AWS::IAM::Role")
     assert "ManagedPolicyArns" not in roles["InstanceRole"]["Properties"]
     [policy] = [p for p in resources(env_template, "AWS::IAM::Policy").values()
@@ -155,7 +192,7 @@ def test_instance_role_is_scoped_not_web_tier(env_template):
     assert by_action["logs:PutLogEvents"]["Resource"][0]["Fn::Sub"][0].endswith(
         ":log-group:/aws/elasticbeanstalk/${Env}/*")
     assert by_action["logs:PutLogEvents"]["Resource"][0]["Fn::Sub"][1]["Env"] == {
-        "Fn::Sub": "${ProjectName}-${EnvironmentName}-web"}
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % env_cls.app.name}
     assert "elasticbeanstalk:PutInstanceStatistics" in by_action
     assert not any(a.startswith(("xray:", "ssm:", "bedrock:")) for a in by_action)
 
@@ -185,16 +222,17 @@ def test_service_role_is_scoped_to_its_environment(env_template):
     assert instance_trust["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
-def test_exports_name_endpoint_and_validation_contract(env_template):
+def test_exports_name_endpoint_and_validation_contract(env_cls, env_template):
     outputs = env_template["Outputs"]
     assert outputs["EnvironmentName"]["Export"]["Name"] == {
-        "Fn::Sub": "${ProjectName}-${EnvironmentName}-beanstalk-env-EnvironmentName"}
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-EnvironmentName" % env_cls.name}
     assert outputs["EndpointHost"]["Value"] == {"Fn::GetAtt": ["Environment", "EndpointURL"]}
     for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl", "InstanceRoleArn",
                 "ServiceRoleArn"):
-        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-beanstalk-env-" + key}
+        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s"
+                                                               % (env_cls.name, key)}
     assert outputs["VpcId"]["Value"] == {"Ref": "VpcId"}
-    assert outputs["ValidationSubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "InstanceSubnets"}]}
+    assert outputs["ValidationSubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "PrivateSubnetIds"}]}
     assert outputs["ValidationSecurityGroupId"]["Value"] == {"Fn::GetAtt": ["ValidationSecurityGroup", "GroupId"]}
     assert outputs["ServiceUrl"]["Value"] == {"Fn::If": [
         "HasCertificate", {"Fn::Sub": "https://${ServiceHostName}"},
@@ -207,26 +245,38 @@ def test_exports_name_endpoint_and_validation_contract(env_template):
     assert "SecurityGroupIngress" not in group
 
 
-def test_application_keeps_a_bounded_number_of_versions():
-    template = load_template("beanstalk-app")
+def test_application_keeps_a_bounded_number_of_versions(stacks):
+    app_cls = stacks[0]
+    template = load_template(app_cls.name)
     app = one(template, "AWS::ElasticBeanstalk::Application")[1]["Properties"]
-    assert app["ApplicationName"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
+    name = "${ProjectName}-${EnvironmentName}-%s" % app_cls.app.name
+    assert app["ApplicationName"] == {"Fn::Sub": name}
+    assert template["Outputs"]["ApplicationName"]["Export"]["Name"] == {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-ApplicationName" % app_cls.name}
     rule = app["ResourceLifecycleConfig"]["VersionLifecycleConfig"]["MaxCountRule"]
     assert rule == {"Enabled": True, "MaxCount": {"Ref": "VersionsKept"}, "DeleteSourceFromS3": False}
     [policy] = resources(template, "AWS::IAM::Policy").values()
     [grant] = statements(policy["Properties"]["PolicyDocument"])
     assert grant["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:elasticbeanstalk:${AWS::Region}:${AWS::AccountId}:"
-                                             "applicationversion/${ProjectName}-${EnvironmentName}-app/*"}]
+                                             "applicationversion/%s/*" % name}]
 
 
-def test_registry_environments_and_order():
-    app, env, pipeline = (registry.get(n) for n in ("beanstalk-app", "beanstalk-env", "beanstalk-pipeline"))
-    assert app.environments == ("tools",) and pipeline.environments == ("tools",)
-    assert set(env.environments) == {"dev", "staging", "prod"}
-    assert "tools:beanstalk-app" in env.requires
-    assert {"artifacts", "beanstalk-app", "staging:beanstalk-env", "prod:beanstalk-env"} <= set(pipeline.requires)
-    names = registry.names()
-    assert names.index("beanstalk-app") < names.index("beanstalk-env") < names.index("beanstalk-pipeline")
+def test_registry_environments_and_order(stacks):
+    app, env = stacks
+    [pipeline] = [s for s in registry.stacks() if getattr(s, "build_class", None) and s.app is app.app]
+    tools = app.model.tools
+    assert app.environments == (tools,) and pipeline.environments == (tools,)
+    for where in env.environments:  # derived from the imports of the rendered template
+        assert f"{tools}:{app.name}" in registry.requires(env, where)
+        assert "foundation" in registry.requires(env, where)
+    assert env.requires == registry.requires(env)
+    needs = set(registry.requires(pipeline))
+    assert {"artifacts", app.name} <= needs
+    assert {f"{wave}:{env.name}" for wave in app.app.waves} <= needs
+    extra = set(env.environments) - set(app.app.waves)
+    assert not {f"{e}:{env.name}" for e in extra} & needs, "the pipeline deploys its waves only"
+    order = [cls.name for _, cls in registry.plan()]
+    assert order.index(app.name) < order.index(env.name) < order.index(pipeline.name)
 
 
 # -- deploy_grants: the CodePipeline ElasticBeanstalk deploy action for ONE environment ----------
@@ -306,15 +356,19 @@ def test_deploy_grants_unscoped_actions_have_no_resource_level_permission():
                 assert action in UNSCOPED_ALLOWED, f"{action}: add it to the reviewed allow-list"
 
 
-def test_environment_deploy_grants_read_the_waves_exports():
+def test_environment_deploy_grants_read_the_waves_exports(stacks):
     from troposphere import encode_to_dict
 
     from generator.stacks.beanstalk import environment_deploy_grants
-    text = json.dumps([encode_to_dict(s) for s in environment_deploy_grants("prod")])
-    for key in ("EnvironmentName", "InstanceRoleArn", "ServiceRoleArn"):
-        assert "${ProjectName}-prod-beanstalk-env-" + key in text
-    assert "${ProjectName}-${EnvironmentName}-beanstalk-app-ApplicationName" in text
-    assert "staging" not in text
+    app, env = stacks
+    for wave in app.app.waves:
+        text = json.dumps([encode_to_dict(s) for s in environment_deploy_grants(env.APP_EXPORTS, env.EXPORTS, wave)])
+        for key in ("EnvironmentName", "InstanceRoleArn", "ServiceRoleArn"):
+            assert "${ProjectName}-%s-%s-%s" % (wave, env.name, key) in text
+        assert "${ProjectName}-${EnvironmentName}-%s-ApplicationName" % app.name in text
+        for other in env.model.environment_names:
+            if other != wave:
+                assert "${ProjectName}-%s-" % other not in text, f"{wave}'s grants reach {other}"
 
 
 def test_platforms_command_lists_ready_versions_newest_first():
@@ -336,7 +390,7 @@ def test_platforms_command_lists_ready_versions_newest_first():
         rows = platforms.current(client)
     assert [r[0] for r in rows] == [arn + "4.10.0", arn + "4.5.2"]
     import re
-    pattern = load_template("beanstalk-env")["Parameters"]["PlatformArn"]["AllowedPattern"]
+    pattern = load_template(APPS[0][1].name)["Parameters"]["PlatformArn"]["AllowedPattern"]
     assert all(re.fullmatch(pattern, r[0]) for r in rows)
 
 

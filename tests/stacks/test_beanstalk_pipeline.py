@@ -4,18 +4,28 @@ import json
 
 import pytest
 
-from generator.stacks.beanstalk_pipeline import BEANSTALK
+from generator import registry
+from generator.stacks.beanstalk_pipeline import BeanstalkPipelineStack
+from generator.stacks.delivery import waves
 from tests.helpers import as_list, load_template, one, resources, statements
 
+#: The pipeline stack of every Beanstalk application of the model.
+PIPELINES = [s for s in registry.stacks() if issubclass(s, BeanstalkPipelineStack)]
+
+
+@pytest.fixture(scope="module", params=PIPELINES, ids=lambda s: s.name)
+def cls(request):
+    return request.param
+
 
 @pytest.fixture(scope="module")
-def template():
-    return load_template(BEANSTALK.pipeline_stack)
+def template(cls):
+    return load_template(cls.delivery.pipeline_stack)
 
 
 @pytest.fixture(scope="module")
-def build():
-    return load_template(BEANSTALK.build_stack)
+def build(cls):
+    return load_template(cls.delivery.build_stack)
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +39,25 @@ def test_test_and_scan_run_in_parallel(stages):
     assert pair["Test"]["RunOrder"] == pair["SecurityScan"]["RunOrder"]
 
 
-def test_deploys_use_beanstalk_with_one_scoped_role_per_target(template, stages):
+def test_deploys_use_beanstalk_with_one_scoped_role_per_target(template, stages, cls):
     roles = resources(template, "AWS::IAM::Role")
-    for label, env in (("Staging", "StagingEnvironment"), ("Production", "ProductionEnvironment")):
-        [deploy] = stages["Deploy" + label]["Actions"]
+    used = set()
+    for target in waves(cls.model, cls.app):
+        [deploy] = stages["Deploy" + target.label]["Actions"]
         assert deploy["ActionTypeId"]["Provider"] == "ElasticBeanstalk"
         assert deploy["Configuration"]["EnvironmentName"] == {
-            "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${%s}-beanstalk-env-EnvironmentName" % env}}
-        role = roles[deploy["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+            "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-EnvironmentName" % (target.env, cls.delivery.target_stack)}}
+        assert deploy["Configuration"]["ApplicationName"] == {
+            "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-app-ApplicationName" % cls.app.name}}
+        role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
+        used.add(role_id)
+        role = roles[role_id]["Properties"]
         assert "ManagedPolicyArns" not in role, "no AdministratorAccess-AWSElasticBeanstalk"
+    assert len(used) == len(cls.app.waves)
 
 
-def test_no_admin_class_managed_policy_anywhere(template, build):
-    for t in (template, build, load_template("beanstalk-env"), load_template("beanstalk-app")):
+def test_no_admin_class_managed_policy_anywhere(template, build, cls):
+    for t in (template, build, load_template(f"{cls.app.name}-env"), load_template(f"{cls.app.name}-app")):
         for role in resources(t, "AWS::IAM::Role").values():
             for arn in role["Properties"].get("ManagedPolicyArns", []):
                 assert "Administrator" not in json.dumps(arn) and "FullAccess" not in json.dumps(arn)
@@ -52,10 +68,10 @@ def test_build_timeout_defaults_to_15_minutes(build):
     assert build["Parameters"]["BuildImage"]["Default"].startswith("aws/codebuild/standard:")
 
 
-def test_test_results_go_to_a_junit_report_group(build):
+def test_test_results_go_to_a_junit_report_group(build, cls):
     groups = resources(build, "AWS::CodeBuild::ReportGroup")
     names = {g["Properties"]["Name"]["Fn::Sub"] for g in groups.values()}
-    assert "${ProjectName}-${EnvironmentName}-beanstalk-test-junit" in names
+    assert "${ProjectName}-${EnvironmentName}-%s-test-junit" % cls.delivery.component in names
     assert all(g["Properties"]["Type"] == "TEST" for g in groups.values())
 
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from generator import registry
+from generator import model, registry
 from generator.components.codebuild import BUILDSPEC_DIR
-from generator.stacks.delivery import TARGET_EXPORT_KEYS, TARGETS
+from generator.stacks.delivery import TARGET_EXPORT_KEYS, waves
 from tests.helpers import as_list, resources, statements, walk
 
 PIPELINES = [s for s in registry.STACKS if getattr(s, "build_class", None) is not None]
@@ -19,7 +19,7 @@ def delivery(request, templates):
     cls = request.param
     d = cls.delivery
     return {
-        "cls": cls, "delivery": d,
+        "cls": cls, "delivery": d, "targets": waves(cls.model, cls.app),
         "pipeline_template": templates[d.pipeline_stack],
         "build": templates[d.build_stack], "validation": templates[d.validation_stack],
         "pipeline": next(iter(resources(templates[d.pipeline_stack], "AWS::CodePipeline::Pipeline").values()))["Properties"],
@@ -41,14 +41,17 @@ def test_every_pipeline_is_registered_with_its_three_stacks(delivery):
     assert {d.build_stack, d.validation_stack, d.pipeline_stack} <= set(names)
     assert names.index(d.build_stack) < names.index(d.pipeline_stack)
     assert names.index(d.validation_stack) < names.index(d.pipeline_stack)
-    assert {d.build_stack, d.validation_stack} <= set(delivery["cls"].requires)
+    assert {d.build_stack, d.validation_stack} <= set(registry.requires(delivery["cls"]))
 
 
 def test_stage_order(delivery):
     cls = delivery["cls"]
-    assert [s["Name"] for s in delivery["pipeline"]["Stages"]] == [
-        "Source", cls.build_stage, cls.checks_stage, "DeployStaging", "ValidateStaging", "Approval",
-        "DeployProduction", "ValidateProduction"]
+    expected = ["Source", cls.build_stage, cls.checks_stage]
+    for target in delivery["targets"]:
+        expected += (["Approve" + target.label] if target.protected else []) + [
+            "Deploy" + target.label, "Validate" + target.label]
+    assert [s["Name"] for s in delivery["pipeline"]["Stages"]] == expected
+    assert [t.env for t in delivery["targets"]] == list(cls.app.waves)
 
 
 def test_checks_run_in_parallel_and_write_nothing(delivery):
@@ -67,26 +70,38 @@ def test_v2_pipeline_with_its_own_artifact_store_under_the_tools_key(delivery):
     assert export == "${ProjectName}-${EnvironmentName}-artifacts-%sArtifactBucketName" % prefix
 
 
-def test_approval_is_the_only_path_to_production(delivery):
+def test_approval_is_the_only_path_to_a_protected_wave(delivery):
     names = [s["Name"] for s in delivery["pipeline"]["Stages"]]
-    approval = names.index("Approval")
-    [gate] = stages(delivery)["Approval"]["Actions"]
-    assert gate["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
-    assert approval == names.index("DeployProduction") - 1
-    for index, stage in enumerate(delivery["pipeline"]["Stages"]):
-        for action in stage["Actions"]:
-            if "Production" in json.dumps(action.get("RoleArn", "")) or "ProductionEnvironment" in json.dumps(action):
-                if action is not gate:
-                    assert index > approval, f"{stage['Name']}/{action['Name']} reaches production before approval"
+    protected = [t for t in delivery["targets"] if t.protected]
+    assert protected, "the sample promotes to a protected environment"
+    assert [n for n in names if n.startswith("Approve")] == ["Approve" + t.label for t in protected]
+    for target in protected:
+        approval = names.index("Approve" + target.label)
+        [gate] = stages(delivery)["Approve" + target.label]["Actions"]
+        assert gate["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
+        assert approval == names.index("Deploy" + target.label) - 1
+        reaches = ("${ProjectName}-%s-" % target.env, "Deploy%sRole" % target.label)
+        for index, stage in enumerate(delivery["pipeline"]["Stages"]):
+            for action in stage["Actions"]:
+                if any(text in json.dumps(action) for text in reaches) and action is not gate:
+                    assert index > approval, f"{stage['Name']}/{action['Name']} reaches {target.env} before approval"
     assert "DisableInboundStageTransitions" not in delivery["pipeline"]
 
 
-def test_approval_links_to_the_staging_url(delivery):
-    [gate] = stages(delivery)["Approval"]["Actions"]
-    link = json.dumps(gate["Configuration"]["ExternalEntityLink"])
-    assert "${StagingEnvironment}" in link and "ServiceUrl" in link
-    assert gate["Configuration"]["NotificationArn"] == {
-        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-artifacts-ApprovalsTopicArn"}}
+def test_approval_links_to_the_previous_waves_url(delivery):
+    d = delivery["delivery"]
+    targets = delivery["targets"]
+    for i, target in enumerate(targets):
+        if not target.protected:
+            continue
+        [gate] = stages(delivery)["Approve" + target.label]["Actions"]
+        if i == 0:
+            assert "ExternalEntityLink" not in gate["Configuration"]
+        else:
+            assert gate["Configuration"]["ExternalEntityLink"] == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-ServiceUrl" % (
+                targets[i - 1].env, d.endpoint_stack or d.target_stack)}}
+        assert gate["Configuration"]["NotificationArn"] == {
+            "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-artifacts-ApprovalsTopicArn"}}
 
 
 def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
@@ -94,7 +109,8 @@ def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
     roles = resources(template, "AWS::IAM::Role")
     pipeline_role = roles["PipelineRole"]["Properties"]["RoleName"]
     used = []
-    for target in TARGETS:
+    targets = delivery["targets"]
+    for target in targets:
         stage = stages(delivery)["Deploy" + target.label]
         assert stage["OnFailure"] == {"Result": "ROLLBACK"}
         [deploy] = stage["Actions"]
@@ -106,28 +122,27 @@ def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
         assert trust["Principal"] == {"AWS": {"Fn::Sub": [
             "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Name}", {"Name": pipeline_role}]}}
         assert "ManagedPolicyArns" not in role["Properties"], "deploy roles carry no AWS managed policy"
-        other = PRODUCTION_OR_STAGING[target.label]
         grants = json.dumps([p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()
                              if p["Properties"]["Roles"] == [{"Ref": role_id}]])
-        assert "${%sEnvironment}" % target.label in grants
-        assert "${%sEnvironment}" % other not in grants, f"{role_id} may also deploy to {other}"
-    assert len(set(used)) == 2
+        assert "${ProjectName}-%s-" % target.env in grants
+        for other in targets:
+            if other != target:
+                assert "${ProjectName}-%s-" % other.env not in grants, f"{role_id} may also deploy to {other.env}"
+    assert len(set(used)) == len(targets)
     assume = [s for s in statements(resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]
                                     ["PolicyDocument"]) if s["Action"] == ["sts:AssumeRole"]]
     assert {r["Fn::GetAtt"][0] for s in assume for r in s["Resource"]} == set(used)
-
-
-PRODUCTION_OR_STAGING = {"Staging": "Production", "Production": "Staging"}
 
 
 def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
     template = delivery["validation"]
     d = delivery["delivery"]
     projects = resources(template, "AWS::CodeBuild::Project")
-    assert len(projects) == len(TARGETS)
-    for target in TARGETS:
+    targets = delivery["targets"]
+    assert len(projects) == len(targets)
+    for target in targets:
         project = projects[d.validation_project_id(target)]["Properties"]
-        prefix = "${ProjectName}-${%s}-%s-" % (target.parameter, d.endpoint_stack or d.target_stack)
+        prefix = "${ProjectName}-%s-%s-" % (target.env, d.endpoint_stack or d.target_stack)
         vpc = project["VpcConfig"]
         assert vpc["VpcId"] == {"Fn::ImportValue": {"Fn::Sub": prefix + "VpcId"}}
         assert vpc["Subnets"] == {"Fn::Split": [",", {"Fn::ImportValue": {"Fn::Sub": prefix + "ValidationSubnetIds"}}]}
@@ -143,10 +158,10 @@ def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
                 "ec2:DescribeSubnets"} <= actions
         [permission] = [s for s in grants if "ec2:CreateNetworkInterfacePermission" in as_list(s["Action"])]
         assert permission["Condition"] == {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}
-    stage_actions = [stages(delivery)["Validate" + t.label]["Actions"][0] for t in TARGETS]
+    stage_actions = [stages(delivery)["Validate" + t.label]["Actions"][0] for t in targets]
     imported = [a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"] for a in stage_actions]
     assert imported == ["${ProjectName}-${EnvironmentName}-%s-%sName" % (d.validation_stack, d.validation_project_id(t))
-                        for t in TARGETS]
+                        for t in targets]
 
 
 def test_target_exports_the_pipeline_needs_are_declared_by_the_target_stack(delivery, templates):
@@ -155,7 +170,9 @@ def test_target_exports_the_pipeline_needs_are_declared_by_the_target_stack(deli
     outputs = templates[stack]["Outputs"]
     for key in TARGET_EXPORT_KEYS:
         assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (stack, key)}
-    assert stack in {r.rpartition(":")[2] for r in delivery["cls"].requires}
+    # The validation stack imports the contract of every wave (derived from its template's imports).
+    validation = registry.get(d.validation_stack)
+    assert {f"{t.env}:{stack}" for t in delivery["targets"]} <= set(registry.requires(validation))
 
 
 SCANNERS = ("source-scanner", "image-scanner")
@@ -165,7 +182,7 @@ def _projects(delivery, templates):
     found = {**resources(delivery["build"], "AWS::CodeBuild::Project"),
              **resources(delivery["validation"], "AWS::CodeBuild::Project")}
     for stack in SCANNERS:
-        if stack in delivery["cls"].requires:
+        if stack in registry.requires(delivery["cls"]):
             found.update({f"{stack}/{k}": v for k, v in resources(templates[stack], "AWS::CodeBuild::Project").items()})
     return found
 
@@ -210,12 +227,12 @@ def test_pipeline_role_may_only_start_the_projects_it_runs(delivery):
     run = {json.dumps(a["Configuration"]["ProjectName"], sort_keys=True)
            for s in delivery["pipeline"]["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"}
     assert started == run
-    scans = sum(stack in delivery["cls"].requires for stack in SCANNERS)
-    assert len(run) == 1 + len(delivery["cls"].build_class.check_actions) + scans + len(TARGETS)
+    scans = sum(stack in registry.requires(delivery["cls"]) for stack in SCANNERS)
+    assert len(run) == 1 + len(delivery["cls"].build_class.check_actions) + scans + len(delivery["targets"])
 
 
 def test_every_project_the_pipeline_runs_is_exported_by_a_stack_it_requires(delivery, templates):
-    sources = [delivery["build"], delivery["validation"]] + [templates[s] for s in SCANNERS if s in delivery["cls"].requires]
+    sources = [delivery["build"], delivery["validation"]] + [templates[s] for s in SCANNERS if s in registry.requires(delivery["cls"])]
     exported = {o["Export"]["Name"]["Fn::Sub"] for t in sources for o in t["Outputs"].values()}
     imported = {a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"]
                 for s in delivery["pipeline"]["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"}
@@ -258,26 +275,35 @@ def test_notifications_for_failures_and_approvals(delivery):
         assert rules[name]["Properties"]["EventPattern"]["resources"] == [pipeline_arn(delivery)]
 
 
-def test_targets_are_parameters_not_literals(delivery):
+def test_pipelines_import_only_from_tools_and_their_waves(delivery):
+    """The waves come from the model: every import names the pipeline's own environment or one of its waves,
+    never an environment the application is not promoted through."""
+    waves_ = {t.env for t in delivery["targets"]}
+    others = set(delivery["cls"].model.environment_names) - waves_ - {delivery["cls"].model.tools}
     for template in (delivery["pipeline_template"], delivery["validation"]):
-        params = template["Parameters"]
-        for target in TARGETS:  # the defaults come from the code's targets, never a second spelling here
-            assert params[target.parameter]["Default"] == target.default
+        assert not [p for p in template["Parameters"] if p.endswith("Environment") and p != "DeliveryEnvironment"]
         imports = [json.dumps(v) for v in walk(template["Resources"]) if isinstance(v, dict) and "Fn::ImportValue" in v]
         assert imports
         for text in imports:
-            assert "${ProjectName}-staging-" not in text and "${ProjectName}-prod-" not in text, text
+            assert not [e for e in others if "${ProjectName}-%s-" % e in text], text
+        for env in waves_:
+            assert any("${ProjectName}-%s-" % env in text for text in imports), env
 
 
 
-def test_pipeline_components_must_be_prefix_free(monkeypatch):
+def test_pipeline_components_must_be_prefix_free():
     """An artifact store admits ``{project}-{env}-<component>-*``: a component that prefixes another would let
-    that pipeline's roles write here, so the registry refuses it with the pair named."""
-    import dataclasses
-
-    first = PIPELINES[0]
-    clash = type("Clash", (first,), {"delivery": dataclasses.replace(first.delivery,
-                                                                     component=first.delivery.component + "-x")})
-    monkeypatch.setattr(registry, "STACKS", registry.STACKS + [clash])
-    with pytest.raises(ValueError, match="one is a prefix of the other"):
-        registry.pipeline_components()
+    that pipeline's roles write here, so the model is refused with the pair named."""
+    text = """
+project: {name: acme}
+environments:
+  - {name: tools, protected: true}
+  - {name: live, protected: true}
+applications:
+  - {name: orders, kind: beanstalk, waves: [live]}
+  - {name: orders-x, kind: beanstalk, waves: [live]}
+"""
+    with pytest.raises(model.ModelError, match="starts with the pipeline 'orders'"):
+        model.loads(text, "test.yaml")
+    components = registry.pipeline_components(model.current())
+    assert not [(a, b) for a in components for b in components if a != b and b.startswith(a + "-")]

@@ -3,24 +3,41 @@ import json
 
 import pytest
 
+from generator import registry
 from generator.components.ecr import CI_TAG_PREFIX
+from generator.kinds import CONTAINER_KINDS
 from generator.stacks import ecr as ecr_stack
 from tests.helpers import load_template, one, statements
 
-
-@pytest.fixture(scope="module")
-def repository():
-    return one(load_template("ecr"), "AWS::ECR::Repository")[1]
+#: One repository stack per container application of the model (``<app>-ecr`` in tools).
+ECR_STACKS = [s for s in registry.stacks() if issubclass(s, ecr_stack.EcrStack)]
 
 
-def test_immutable_scanned_encrypted_and_retained(repository):
+@pytest.fixture(params=ECR_STACKS, ids=lambda s: s.name)
+def ecr(request):
+    return request.param
+
+
+@pytest.fixture
+def repository(ecr):
+    return one(load_template(ecr.name), "AWS::ECR::Repository")[1]
+
+
+def test_one_repository_stack_per_container_application():
+    apps = [a.name for a in registry.stacks()[0].model.applications if a.kind in CONTAINER_KINDS]
+    assert apps, "the sample model has container applications"
+    assert [s.name for s in ECR_STACKS] == [ecr_stack.stack_name(a) for a in apps]
+    assert all(s.app.name == a and s.environments == (s.model.tools,) for s, a in zip(ECR_STACKS, apps))
+
+
+def test_immutable_scanned_encrypted_and_retained(ecr, repository):
     p = repository["Properties"]
     assert p["ImageTagMutability"] == "IMMUTABLE"
     assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert p["EncryptionConfiguration"] == {"EncryptionType": "KMS", "KmsKey": {
         "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}}
     assert repository["DeletionPolicy"] == "Retain" and repository["UpdateReplacePolicy"] == "Retain"
-    assert p["RepositoryName"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
+    assert p["RepositoryName"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % ecr.app.name}
 
 
 def test_lifecycle_expires_only_untagged_and_ci_images(repository):
@@ -46,27 +63,29 @@ def test_release_and_bootstrap_tags_match_no_expiring_rule(repository, tag, expi
     assert bool(matching) is expires
 
 
-def test_push_is_denied_to_everyone_but_the_build_roles(repository):
+def test_push_is_denied_to_everyone_but_the_build_roles(ecr, repository):
     found = statements(repository["Properties"]["RepositoryPolicyText"])
     [deny] = [s for s in found if s["Effect"] == "Deny"]
     assert deny["Principal"] == "*"
     assert set(deny["Action"]) == {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
                                    "ecr:CompleteLayerUpload"}
     build_roles = [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-role"
-                    % component} for component in ecr_stack.IMAGE_BUILD_COMPONENTS]
+                    % ecr_stack.image_build_component(ecr.component)}]
     condition, with_pusher, without = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"]
     assert condition == "HasBootstrapPusher"
     assert without == build_roles and with_pusher == build_roles + [{"Ref": "BootstrapPusherArn"}]
-    from generator import registry
-    pushing = {f"{s.delivery.component}-image" for s in registry.STACKS
-               if getattr(s, "delivery", None) and getattr(s, "build_project_id", "") == "ImageBuildProject"}
-    assert set(ecr_stack.IMAGE_BUILD_COMPONENTS) == pushing and len(pushing) == 2
-    assert load_template("ecr")["Parameters"]["BootstrapPusherArn"]["Default"] == ""
+    # Exactly the image build project of this application's pipeline pushes: no other application's.
+    [pusher] = [s for s in registry.stacks() if getattr(s, "delivery", None) and s.app is ecr.app
+                and getattr(s, "build_project_id", "") == "ImageBuildProject"]
+    assert ecr.component == pusher.delivery.component
+    others = [s.delivery.component for s in registry.stacks() if getattr(s, "delivery", None) and s.app is not ecr.app]
+    assert not any(ecr_stack.image_build_component(c) in json.dumps(deny) for c in others)
+    assert load_template(ecr.name)["Parameters"]["BootstrapPusherArn"]["Default"] == ""
     # No statement allows pushing: the build roles push with their own identity grants.
     assert not [s for s in found if s["Effect"] == "Allow" and "ecr:PutImage" in s["Action"]]
 
 
-def test_pull_is_allowed_only_to_this_accounts_named_roles(repository):
+def test_pull_is_allowed_only_to_this_accounts_named_roles(ecr, repository):
     [pull] = [s for s in statements(repository["Properties"]["RepositoryPolicyText"]) if s["Effect"] == "Allow"]
     assert pull["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
     assert set(pull["Condition"]) == {"ArnLike"}
@@ -74,12 +93,22 @@ def test_pull_is_allowed_only_to_this_accounts_named_roles(repository):
     for pattern in patterns:
         assert pattern["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-")
     assert not [a for a in pull["Action"] if a in ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart")]
-    # Both service stacks' execution roles (ecs-execution, native-ecs-execution) match the pattern.
-    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-*-ecs-execution"} in patterns
+    # The application's task execution role in every environment matches the pattern.
+    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-*-%s"
+            % ecr_stack.execution_role_component(ecr.app.name)} in patterns
 
 
-def test_exports():
-    assert set(load_template("ecr")["Outputs"]) == {"RepositoryName", "RepositoryArn", "RepositoryUri"}
+def test_exports(ecr):
+    outputs = load_template(ecr.name)["Outputs"]
+    assert set(outputs) == {"RepositoryName", "RepositoryArn", "RepositoryUri"}
+    for key, output in outputs.items():
+        assert output["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (ecr.name, key)}
+
+
+def test_repository_reference_imports_the_applications_stack_from_tools(ecr):
+    repo = ecr_stack.repository(ecr.app.name, ecr.model.tools)
+    assert repo.arn.to_dict() == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-RepositoryArn"
+                                                      % (ecr.model.tools, ecr.name)}}
 
 
 def as_json(statement):

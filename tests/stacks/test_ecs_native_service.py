@@ -3,13 +3,43 @@ import json
 
 import pytest
 
+from generator import paramgen, registry
 from generator.stacks import ecs_native_service
 from tests.helpers import PARAMS, load_template, one, resources, statements, walk
 
+#: The service stack of every ``ecs-rolling`` application of the model.
+SERVICES = [s for s in registry.stacks() if issubclass(s, ecs_native_service.EcsNativeServiceStack)]
+
+
+@pytest.fixture(scope="module", params=SERVICES, ids=lambda s: s.name)
+def svc(request):
+    return request.param
+
 
 @pytest.fixture(scope="module")
-def template():
-    return load_template("ecs-native-service")
+def template(svc):
+    return load_template(svc.name)
+
+
+@pytest.fixture(scope="module")
+def imported(svc):
+    def value(key):
+        """A value of this environment's ingress stack, as the service stack imports it."""
+        return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (svc.INGRESS.stack, key)}}
+    return value
+
+
+def effective(svc, env):
+    """Every parameter of the service and its ingress stack in ``env``: the file's value, else the default."""
+    values = paramgen.parameter_values(registry.get(svc.INGRESS.stack), env)
+    values.update(paramgen.parameter_values(svc, env))
+    return values
+
+
+def test_every_rolling_application_has_its_service_stack():
+    apps = [a for a in registry.stacks()[0].model.applications if a.kind == "ecs-rolling"]
+    assert apps and [s.app for s in SERVICES] == apps
+    assert all(s.name == f"{s.app.name}-service" and s.INGRESS.stack == f"{s.app.name}-ingress" for s in SERVICES)
 
 
 def props(template, logical_id):
@@ -28,7 +58,8 @@ def test_ecs_controller_with_strategy_and_bake_time_parameters(template):
     assert config["BakeTimeInMinutes"] == {"Ref": "BakeTimeInMinutes"}
     parameters = template["Parameters"]
     assert parameters["DeploymentStrategy"]["AllowedValues"] == ["BLUE_GREEN", "ROLLING"]
-    assert parameters["DeploymentStrategy"]["Default"] == "BLUE_GREEN"
+    # The kind is "ecs-rolling": rolling unless the model asks for ECS blue/green (DeploymentStrategy).
+    assert parameters["DeploymentStrategy"]["Default"] == "ROLLING"
     assert (parameters["BakeTimeInMinutes"]["MinValue"], parameters["BakeTimeInMinutes"]["MaxValue"]) == (0, 1440)
     assert template["Conditions"]["IsBlueGreen"] == {"Fn::Equals": [{"Ref": "DeploymentStrategy"}, "BLUE_GREEN"]}
 
@@ -43,12 +74,7 @@ def test_alarms_roll_back_and_rolling_deployments_have_the_circuit_breaker(templ
                                                              {"Enable": True, "Rollback": True}]}
 
 
-def imported(key):
-    """A value of this environment's ``ecs-native-ingress`` stack, as the service stack imports it."""
-    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-ecs-native-ingress-%s" % key}}
-
-
-def test_advanced_configuration_names_alternate_group_rules_and_infrastructure_role(template):
+def test_advanced_configuration_names_alternate_group_rules_and_infrastructure_role(template, imported):
     [balancer] = service_props(template)["LoadBalancers"]
     assert balancer["TargetGroupArn"] == imported("BlueTargetGroupArn")
     assert (balancer["ContainerName"], balancer["ContainerPort"]) == ("app", 8080)
@@ -60,7 +86,7 @@ def test_advanced_configuration_names_alternate_group_rules_and_infrastructure_r
                         "RoleArn": {"Fn::GetAtt": ["EcsInfrastructureRole", "Arn"]}}
 
 
-def test_listener_rules_forward_weighted_to_both_target_groups(template):
+def test_listener_rules_forward_weighted_to_both_target_groups(template, imported):
     for rule, listener in (("ProductionListenerRule", "ProductionListenerArn"), ("TestListenerRule", "TestListenerArn")):
         p = props(template, rule)
         assert p["ListenerArn"] == imported(listener)
@@ -74,7 +100,7 @@ def test_listener_rules_forward_weighted_to_both_target_groups(template):
         assert refs == set()
 
 
-def test_infrastructure_role_is_scoped_to_this_services_load_balancer_resources(template):
+def test_infrastructure_role_is_scoped_to_this_services_load_balancer_resources(template, imported):
     role = props(template, "EcsInfrastructureRole")
     assert "ManagedPolicyArns" not in role
     [trust] = statements(role["AssumeRolePolicyDocument"])
@@ -105,46 +131,50 @@ def test_lifecycle_hook_is_optional_and_its_role_invokes_only_that_function(temp
     assert invoke["Action"] == ["lambda:InvokeFunction"] and invoke["Resource"] == [{"Ref": "LifecycleHookFunctionArn"}]
 
 
-def test_service_is_never_rolled_back_by_a_stack_update(template):
+def test_service_is_never_rolled_back_by_a_stack_update(template, svc):
     p = service_props(template)
     assert p["TaskDefinition"] == props(template, "TaskDefinition")["Family"] == {
-        "Fn::Sub": "${ProjectName}-${EnvironmentName}-native"}
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % svc.app.name}
     assert "DesiredCount" not in p
     assert one(template, "AWS::ECS::Service")[1]["DependsOn"][0] == "TaskDefinition"
 
 
-def test_exports_are_what_the_native_pipeline_imports(template):
+def test_exports_are_what_the_native_pipeline_imports(template, svc):
     exported = {k for k, v in template["Outputs"].items() if "Export" in v}
-    assert {v.key for v in ecs_native_service.EXPORTS.values()} == exported
+    assert {v.key for v in svc.EXPORTS.values()} == exported
     assert {"ClusterName", "ServiceName", "TaskDefinitionFamily", "TaskExecutionRoleArn", "TaskRoleArn", "ContainerName",
             "ContainerPort", "LogGroupName", "DeploySpec"} <= exported
-    ingress = load_template("ecs-native-ingress")["Outputs"]
+    ingress = load_template(svc.INGRESS.stack)["Outputs"]
     assert {"ServiceUrl", "VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId"} <= set(ingress)
     assert template["Outputs"]["ServiceName"]["Export"]["Name"] == {
-        "Fn::Sub": "${ProjectName}-${EnvironmentName}-ecs-native-service-ServiceName"}
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-ServiceName" % svc.name}
 
 
-def test_pipeline_grants_register_with_tag_on_create_and_update_only_this_service():
+def test_pipeline_grants_register_with_tag_on_create_and_update_only_this_service(svc):
     from awacs.aws import Statement
 
     def rendered(found):
         return [json.loads(json.dumps(s.JSONrepr(), default=lambda o: o.JSONrepr() if hasattr(o, "JSONrepr")
                                       else o.to_dict())) for s in found if isinstance(s, Statement)]
 
-    register = rendered(ecs_native_service.task_definition("staging").grant_register())
+    from generator.stacks.ecs_web import references
+    task_definition, service = references(svc.EXPORTS)
+    wave = svc.app.waves[0]
+    register = rendered(task_definition(wave).grant_register())
     [tagging] = [s for s in register if s["Action"] == ["ecs:TagResource"]]
     assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}
-    deploy = rendered(ecs_native_service.service("staging").grant_rolling_deploy())
+    deploy = rendered(service(wave).grant_rolling_deploy())
     [update] = [s for s in deploy if "ecs:UpdateService" in s["Action"]]
     assert update["Resource"][0]["Fn::Sub"][1]["Service"] == {
-        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-staging-ecs-native-service-ServiceName"}}
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-ServiceName" % (wave, svc.name)}}
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_parameter_files(env):
-    params = json.loads((PARAMS / env / "ecs-native-service.json").read_text())["Parameters"]
-    params.update(json.loads((PARAMS / env / "ecs-native-ingress.json").read_text())["Parameters"])
-    assert params["DeploymentStrategy"] in ("BLUE_GREEN", "ROLLING")
-    assert params["ReadonlyRootFilesystem"] == "true"
-    if env == "prod":
-        assert params["DeletionProtection"] == "true" and int(params["BakeTimeInMinutes"]) >= 10
+def test_parameter_files(svc):
+    for env in svc.environments:
+        params = effective(svc, env)
+        assert params["DeploymentStrategy"] in ("BLUE_GREEN", "ROLLING")
+        expected = svc.model.parameter_values(env, svc.app).get("DeploymentStrategy")
+        assert params["DeploymentStrategy"] == (expected.value if expected else "ROLLING"), env
+        assert params["ReadonlyRootFilesystem"] == "true"
+        if svc.model.environment(env).protected:
+            assert params["DeletionProtection"] == "true" and int(params["BakeTimeInMinutes"]) >= 10, env

@@ -5,22 +5,39 @@ the image build, the image scan gate, and which deploy action targets which serv
 import json
 
 import pytest
-from generator.stacks.ecs_pipeline import CODEDEPLOY, NATIVE
+from generator import registry
+from generator.stacks.delivery import waves
+from generator.stacks.ecs_pipeline import EcsNativePipelineStack, EcsPipelineStack, artifact_dir
 from tests.helpers import ROOT, load_template, resources, statements
 
 SSM_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Name}",
                        {"Name": {"Ref": "DockerHubTokenParameter"}}]}
 KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
-DELIVERIES = {"codedeploy": CODEDEPLOY, "native": NATIVE}
+#: The pipeline stack of every container application of the model, by kind.
+PIPELINES = [s for s in registry.stacks() if issubclass(s, EcsPipelineStack)]
+CODEDEPLOY = [s for s in PIPELINES if s.app.kind == "ecs-bluegreen"]
+NATIVE = [s for s in PIPELINES if s.app.kind == "ecs-rolling"]
 
 
-def imported(env, name, stack="ecs-service"):
-    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${%s}-%s-%s" % (env, stack, name)}}
+def imported(env, name, stack):
+    """An export of ``stack`` in the wave ``env``, as the pipeline (tools) imports it."""
+    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-%s" % (env, stack, name)}}
 
 
-@pytest.fixture(scope="module", params=sorted(DELIVERIES))
-def delivery(request):
-    return DELIVERIES[request.param]
+def test_both_kinds_are_in_the_sample():
+    assert CODEDEPLOY and NATIVE
+    assert not [s for s in CODEDEPLOY if issubclass(s, EcsNativePipelineStack)]
+    assert all(issubclass(s, EcsNativePipelineStack) for s in NATIVE)
+
+
+@pytest.fixture(scope="module", params=PIPELINES, ids=lambda s: s.name)
+def cls(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def delivery(cls):
+    return cls.delivery
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +111,17 @@ def test_only_the_image_build_project_is_privileged(build, template):
     assert name["Fn::ImportValue"]["Fn::Sub"].endswith("-ImageBuildProjectName")
 
 
-def test_image_build_variables_name_both_targets(build, delivery):
+def test_image_build_variables_name_every_wave(build, delivery, cls):
     variables = {v["Name"]: v for v in
                  build["Resources"]["ImageBuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]}
-    assert variables["ECS_DEPLOY_TARGETS"]["Value"] == "staging prod"
-    assert variables["ECS_DEPLOY_SPEC_STAGING"]["Value"] == imported("StagingEnvironment", "DeploySpec", delivery.target_stack)
-    assert variables["ECS_DEPLOY_SPEC_PROD"]["Value"] == imported("ProductionEnvironment", "DeploySpec", delivery.target_stack)
+    assert variables["ECS_DEPLOY_TARGETS"]["Value"] == " ".join(cls.app.waves)
+    specs = {k for k in variables if k.startswith("ECS_DEPLOY_SPEC_")}
+    assert specs == {"ECS_DEPLOY_SPEC_" + env.upper().replace("-", "_") for env in cls.app.waves}
+    for env in cls.app.waves:
+        assert variables["ECS_DEPLOY_SPEC_" + env.upper().replace("-", "_")]["Value"] == imported(
+            env, "DeploySpec", delivery.target_stack)
     assert variables["REPOSITORY_URI"]["Value"] == {
-        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-ecr-RepositoryUri"}}
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-ecr-RepositoryUri" % cls.app.name}}
 
 
 def test_docker_hub_token_only_as_parameter_store_variable(build):
@@ -127,22 +147,24 @@ def test_ssm_read_is_scoped_to_the_one_parameter_and_decrypt_via_ssm(build):
     assert len(decrypt) == 1 and decrypt[0]["Resource"] == [KEY]
 
 
-def test_image_build_role_is_one_the_repository_lets_push(build):
-    ecr = load_template("ecr")
+def test_image_build_role_is_one_the_repository_lets_push(build, cls):
+    ecr = load_template(f"{cls.app.name}-ecr")
     policy = json.dumps(ecr["Resources"]["Repository"]["Properties"]["RepositoryPolicyText"])
     role_name = build["Resources"][role_of(build, "ImageBuildProject")]["Properties"]["RoleName"]["Fn::Sub"]
     assert role_name in policy
 
 
-def test_codedeploy_variant_deploys_through_codedeploy_to_ecs():
-    template = load_template(CODEDEPLOY.pipeline_stack)
-    for label, env in (("Staging", "StagingEnvironment"), ("Production", "ProductionEnvironment")):
-        folder = "staging" if label == "Staging" else "prod"
-        [deploy] = stages(template)["Deploy" + label].values()
+@pytest.mark.parametrize("codedeploy", CODEDEPLOY, ids=lambda s: s.name)
+def test_codedeploy_variant_deploys_through_codedeploy_to_ecs(codedeploy):
+    template = load_template(codedeploy.delivery.pipeline_stack)
+    service = codedeploy.delivery.target_stack
+    for target in waves(codedeploy.model, codedeploy.app):
+        env, folder = target.env, artifact_dir(target)
+        [deploy] = stages(template)["Deploy" + target.label].values()
         assert deploy["ActionTypeId"]["Provider"] == "CodeDeployToECS"
         assert deploy["Configuration"] == {
-            "ApplicationName": imported(env, "CodeDeployApplicationName"),
-            "DeploymentGroupName": imported(env, "DeploymentGroupName"),
+            "ApplicationName": imported(env, "CodeDeployApplicationName", service),
+            "DeploymentGroupName": imported(env, "DeploymentGroupName", service),
             "TaskDefinitionTemplateArtifact": "BuildOutput",
             "TaskDefinitionTemplatePath": f"{folder}/taskdef.json",
             "AppSpecTemplateArtifact": "BuildOutput",
@@ -161,13 +183,16 @@ def test_codedeploy_variant_deploys_through_codedeploy_to_ecs():
                 if a.startswith(("codedeploy:", "ecs:", "iam:"))}, "deploy permissions belong to the deploy roles"
 
 
-def test_native_variant_uses_the_ecs_action_on_ecs_controlled_services():
-    template = load_template(NATIVE.pipeline_stack)
-    for label, env in (("Staging", "StagingEnvironment"), ("Production", "ProductionEnvironment")):
-        [deploy] = stages(template)["Deploy" + label].values()
+@pytest.mark.parametrize("native", NATIVE, ids=lambda s: s.name)
+def test_native_variant_uses_the_ecs_action_on_ecs_controlled_services(native):
+    template = load_template(native.delivery.pipeline_stack)
+    service = native.delivery.target_stack
+    for target in waves(native.model, native.app):
+        env = target.env
+        [deploy] = stages(template)["Deploy" + target.label].values()
         assert deploy["ActionTypeId"]["Provider"] == "ECS"
-        assert deploy["Configuration"] == {"ClusterName": imported(env, "ClusterName", NATIVE.target_stack),
-                                           "ServiceName": imported(env, "ServiceName", NATIVE.target_stack),
+        assert deploy["Configuration"] == {"ClusterName": imported(env, "ClusterName", service),
+                                           "ServiceName": imported(env, "ServiceName", service),
                                            "FileName": "imagedefinitions.json"}
         actions = {a for s in policies_of(template, deploy["RoleArn"]["Fn::GetAtt"][0]) for a in s["Action"]}
         assert "ecs:UpdateService" in actions and "codedeploy:CreateDeployment" not in actions
@@ -177,7 +202,7 @@ def test_each_pipeline_targets_only_services_whose_controller_accepts_its_action
     """CodePipeline's ECS action calls UpdateService, which ECS refuses for CODE_DEPLOY services; CodeDeployToECS
     needs a CODE_DEPLOY service. The target stack of each variant must use the matching controller."""
     accepts = {"ECS": "ECS", "CodeDeployToECS": "CODE_DEPLOY"}
-    for delivery in DELIVERIES.values():
+    for delivery in [p.delivery for p in PIPELINES]:
         pipeline_template = load_template(delivery.pipeline_stack)
         providers = {a["ActionTypeId"]["Provider"] for s in pipeline(pipeline_template)["Stages"]
                      for a in s["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"}
@@ -192,6 +217,8 @@ def test_variants_do_not_collide():
         return {json.dumps(r["Properties"].get(k)) for r in t["Resources"].values()
                 for k in ("Name", "RoleName") if k in r["Properties"]}
     for stack in ("build", "validation", "pipeline"):
-        a = load_template(getattr(CODEDEPLOY, stack + "_stack"))
-        b = load_template(getattr(NATIVE, stack + "_stack"))
-        assert not names(a) & names(b), stack
+        for i, first in enumerate(PIPELINES):
+            for second in PIPELINES[i + 1:]:
+                a = load_template(getattr(first.delivery, stack + "_stack"))
+                b = load_template(getattr(second.delivery, stack + "_stack"))
+                assert not names(a) & names(b), (stack, first.name, second.name)

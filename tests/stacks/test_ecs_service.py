@@ -5,31 +5,57 @@ import re
 
 import pytest
 
+from generator import paramgen, registry
 from generator.components.codedeploy import ECS_DEPLOYMENT_CONFIGS
 from generator.components.ecs import FARGATE_MEMORY
+from generator.stacks.ecs_service import EcsServiceStack
 from tests.helpers import PARAMS, load_template, one, resources, statements, walk
 
+#: The service stack of every ``ecs-bluegreen`` application of the model.
+SERVICES = [s for s in registry.stacks() if issubclass(s, EcsServiceStack)]
+
+
+@pytest.fixture(scope="module", params=SERVICES, ids=lambda s: s.name)
+def svc(request):
+    return request.param
+
 
 @pytest.fixture(scope="module")
-def template():
-    return load_template("ecs-service")
+def template(svc):
+    return load_template(svc.name)
 
 
 @pytest.fixture(scope="module")
-def ingress():
-    return load_template("ecs-ingress")
+def ingress(svc):
+    return load_template(svc.INGRESS.stack)
 
 
-def imported(key, stack="ecs-ingress"):
-    """A value of this environment's ingress stack, as the service stack imports it."""
-    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (stack, key)}}
+@pytest.fixture(scope="module")
+def imported(svc):
+    def value(key, stack=svc.INGRESS.stack):
+        """A value of this environment's ingress stack, as the service stack imports it."""
+        return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (stack, key)}}
+    return value
+
+
+def effective(svc, env):
+    """Every parameter of the service and its ingress stack in ``env``: the file's value, else the default."""
+    values = paramgen.parameter_values(registry.get(svc.INGRESS.stack), env)
+    values.update(paramgen.parameter_values(svc, env))
+    return values
+
+
+def test_every_bluegreen_application_has_its_service_stack():
+    apps = [a for a in registry.stacks()[0].model.applications if a.kind == "ecs-bluegreen"]
+    assert apps and [s.app for s in SERVICES] == apps
+    assert all(s.name == f"{s.app.name}-service" and s.INGRESS.stack == f"{s.app.name}-ingress" for s in SERVICES)
 
 
 def props(template, logical_id):
     return template["Resources"][logical_id]["Properties"]
 
 
-def test_service_uses_codedeploy_controller_in_private_subnets(template):
+def test_service_uses_codedeploy_controller_in_private_subnets(template, imported):
     _, service = one(template, "AWS::ECS::Service")
     p = service["Properties"]
     assert p["DeploymentController"] == {"Type": "CODE_DEPLOY"}
@@ -49,13 +75,13 @@ def parameters_in(value) -> set:
                                else v["Fn::Sub"][0])}
 
 
-def test_no_stack_update_ever_changes_the_codedeploy_service(template):
+def test_no_stack_update_ever_changes_the_codedeploy_service(template, svc):
     """CloudFormation sends every property in UpdateService, which ECS rejects for CODE_DEPLOY services
     (cloudformation-coverage-roadmap #1529): only names (which replace the service) and the network may vary."""
     _, service = one(template, "AWS::ECS::Service")
     p = service["Properties"]
     # The task definition by family (ECS runs the latest ACTIVE revision), never the stack's revision ARN.
-    assert p["TaskDefinition"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
+    assert p["TaskDefinition"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % svc.app.name}
     assert p["TaskDefinition"] == props(template, "TaskDefinition")["Family"]
     assert "DesiredCount" not in p, "Application Auto Scaling owns the count"
     naming = {"ProjectName", "EnvironmentName"}
@@ -65,16 +91,17 @@ def test_no_stack_update_ever_changes_the_codedeploy_service(template):
     assert not {"DesiredCount", "ContainerName", "ContainerPort"} & set(template["Parameters"])
 
 
-def test_service_waits_for_its_task_definition_and_the_execution_roles_policies(template):
+def test_service_waits_for_its_task_definition_and_the_execution_roles_policies(template, svc):
     """The listeners it registers behind are in ecs-ingress, which the service stack requires (deployed first)."""
     from generator import registry
     _, service = one(template, "AWS::ECS::Service")
     assert set(service["DependsOn"]) == {"TaskDefinition", "TaskExecutionRolePolicy", "TaskExecutionRoleUnscopedPolicy"}
     assert set(service["DependsOn"]) <= set(template["Resources"])
-    assert "ecs-ingress" in registry.get("ecs-service").requires
+    for env in svc.environments:
+        assert svc.INGRESS.stack in registry.requires(svc, env)
 
 
-def test_deployment_group_is_blue_green_with_both_target_groups_and_listeners(template):
+def test_deployment_group_is_blue_green_with_both_target_groups_and_listeners(template, imported):
     _, group = one(template, "AWS::CodeDeploy::DeploymentGroup")
     p = group["Properties"]
     assert p["DeploymentStyle"] == {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}
@@ -96,7 +123,7 @@ def test_deployment_config_parameter_offers_canary_linear_and_all_at_once(templa
     assert "CodeDeployDefault.ECSAllAtOnce" in allowed
 
 
-def test_rollback_on_failure_and_alarm_with_5xx_and_unhealthy_host_alarms_attached(template):
+def test_rollback_on_failure_and_alarm_with_5xx_and_unhealthy_host_alarms_attached(template, imported):
     p = one(template, "AWS::CodeDeploy::DeploymentGroup")[1]["Properties"]
     assert p["AutoRollbackConfiguration"] == {"Enabled": True,
                                               "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
@@ -132,10 +159,11 @@ def test_task_role_is_not_execution_role_and_has_no_permissions(template):
         assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
-def test_execution_role_pulls_only_the_tools_repository_and_writes_only_its_log_group(template):
+def test_execution_role_pulls_only_the_tools_repository_and_writes_only_its_log_group(template, svc):
     policy = props(template, "TaskExecutionRolePolicy")
     found = {tuple(s["Action"]): s["Resource"] for s in statements(policy["PolicyDocument"])}
-    repository = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-tools-ecr-RepositoryArn"}}
+    repository = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-ecr-RepositoryArn"
+                                                 % (svc.model.tools, svc.app.name)}}
     assert found[("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")] == [repository]
     assert found[("logs:CreateLogStream", "logs:PutLogEvents")][0] == {"Fn::Sub": [
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Name}",
@@ -144,7 +172,7 @@ def test_execution_role_pulls_only_the_tools_repository_and_writes_only_its_log_
     assert [s["Action"] for s in unscoped] == [["ecr:GetAuthorizationToken"]]
 
 
-def test_task_definition_is_fargate_hardened(template):
+def test_task_definition_is_fargate_hardened(template, svc):
     p = one(template, "AWS::ECS::TaskDefinition")[1]["Properties"]
     assert p["RequiresCompatibilities"] == ["FARGATE"] and p["NetworkMode"] == "awsvpc"
     assert p["Cpu"] == {"Ref": "TaskCpu"} and p["Memory"] == {"Ref": "TaskMemory"}
@@ -155,7 +183,8 @@ def test_task_definition_is_fargate_hardened(template):
     assert container["MountPoints"]["Fn::If"][1] == [{"SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": False}]
     assert p["Volumes"]["Fn::If"][1] == [{"Name": "tmp"}]
     assert container["Image"] == {"Fn::Sub": ["${Repository}:${ImageTag}", {"Repository": {
-        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-tools-ecr-RepositoryUri"}}}]}
+        "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-ecr-RepositoryUri" % (svc.model.tools, svc.app.name)}}}]}
+    assert f"{svc.model.tools}:{svc.app.name}-ecr" in registry.requires(svc)
     log = container["LogConfiguration"]
     assert log["LogDriver"] == "awslogs" and log["Options"]["awslogs-group"] == {"Ref": "ContainerLogGroup"}
     assert template["Parameters"]["ReadonlyRootFilesystem"]["Default"] == "true"
@@ -275,7 +304,7 @@ def test_cluster_has_container_insights(template):
     assert cluster["Properties"]["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
 
 
-def test_codedeploy_role_has_a_scoped_inline_policy_instead_of_the_managed_one(template):
+def test_codedeploy_role_has_a_scoped_inline_policy_instead_of_the_managed_one(template, svc, imported):
     role = props(template, "CodeDeployServiceRole")
     assert "ManagedPolicyArns" not in role
     [trust] = statements(role["AssumeRolePolicyDocument"])
@@ -283,9 +312,9 @@ def test_codedeploy_role_has_a_scoped_inline_policy_instead_of_the_managed_one(t
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": {"Fn::Sub": (
         "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
-        "${ProjectName}-${EnvironmentName}-app/*")}}
+        "${ProjectName}-${EnvironmentName}-%s/*" % svc.app.name)}}
     assert props(template, "CodeDeployApplication")["ApplicationName"] == {
-        "Fn::Sub": "${ProjectName}-${EnvironmentName}-app"}
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % svc.app.name}
     scoped = {tuple(s["Action"]): s for s in statements(props(template, "CodeDeployServiceRolePolicy")["PolicyDocument"])}
     service = {"Cluster": {"Ref": "Cluster"}, "Service": {"Fn::GetAtt": ["Service", "Name"]}}
     assert scoped[("ecs:DescribeServices", "ecs:UpdateServicePrimaryTaskSet")]["Resource"] == [{"Fn::Sub": [
@@ -322,27 +351,28 @@ def test_no_literal_partition_region_or_account(template):
             assert "arn:aws:" not in value
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_parameter_files(env):
-    params = json.loads((PARAMS / env / "ecs-service.json").read_text())["Parameters"]
-    params.update(json.loads((PARAMS / env / "ecs-ingress.json").read_text())["Parameters"])
-    cpu, memory = int(params["TaskCpu"]), int(params["TaskMemory"])
-    assert memory in FARGATE_MEMORY[cpu], f"{env}: {cpu} CPU units cannot have {memory} MiB"
-    assert params["ReadonlyRootFilesystem"] == "true"
-    assert int(params["MinCapacity"]) <= int(params["MaxCapacity"])
-    assert bool(params["CertificateArn"]) == bool(params["ServiceHostName"])
+def test_parameter_files(svc):
+    for env in svc.environments:
+        params = effective(svc, env)
+        cpu, memory = int(params["TaskCpu"]), int(params["TaskMemory"])
+        assert memory in FARGATE_MEMORY[cpu], f"{env}: {cpu} CPU units cannot have {memory} MiB"
+        assert params["ReadonlyRootFilesystem"] == "true", env
+        assert int(params["MinCapacity"]) <= int(params["MaxCapacity"]), env
+        assert bool(params["CertificateArn"]) == bool(params["ServiceHostName"]), env
 
 
-def test_prod_protects_its_load_balancer_and_deploys_gradually():
-    prod = json.loads((PARAMS / "prod" / "ecs-service.json").read_text())["Parameters"]
-    prod.update(json.loads((PARAMS / "prod" / "ecs-ingress.json").read_text())["Parameters"])
-    assert prod["TestListenerCidr"] != "0.0.0.0/0", "the release under test must not be public"
-    assert prod["DeletionProtection"] == "true"
-    assert prod["CertificateArn"], "an internet-facing prod load balancer must listen with HTTPS"
-    assert prod["DeploymentConfigName"] != "CodeDeployDefault.ECSAllAtOnce"
+def test_protected_waves_protect_their_load_balancer_and_deploy_gradually(svc):
+    protected = [e for e in svc.app.waves if svc.model.environment(e).protected]
+    assert protected
+    for env in protected:
+        prod = effective(svc, env)
+        assert prod["TestListenerCidr"] != "0.0.0.0/0", "the release under test must not be public"
+        assert prod["DeletionProtection"] == "true"
+        assert prod["CertificateArn"], "an internet-facing load balancer must listen with HTTPS"
+        assert prod["DeploymentConfigName"] != "CodeDeployDefault.ECSAllAtOnce"
 
 
-def test_pipeline_grants_are_scoped_to_this_environments_resources():
+def test_pipeline_grants_are_scoped_to_this_environments_resources(svc):
     """The grants the ECS pipeline composes its deploy role from (see generator.stacks.ecs_service)."""
     from awacs.aws import Statement
     from generator.stacks import ecs_service
@@ -351,7 +381,10 @@ def test_pipeline_grants_are_scoped_to_this_environments_resources():
         return [json.loads(json.dumps(s.JSONrepr(), default=lambda o: o.JSONrepr() if hasattr(o, "JSONrepr")
                                       else o.to_dict())) for s in statements_ if isinstance(s, Statement)]
 
-    register = rendered(ecs_service.task_definition("prod").grant_register())
+    from generator.stacks.ecs_web import references
+    task_definition, _ = references(svc.EXPORTS)
+    first, last = svc.app.waves[0], svc.app.waves[-1]
+    register = rendered(task_definition(last).grant_register())
     [tagging] = [s for s in register if s["Action"] == ["ecs:TagResource"]]
     assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}
     assert tagging["Resource"][0]["Fn::Sub"][0].endswith(":task-definition/${Family}:*")
@@ -360,9 +393,10 @@ def test_pipeline_grants_are_scoped_to_this_environments_resources():
     [pass_role] = [s for s in register if s["Action"] == ["iam:PassRole"]]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
     assert pass_role["Resource"] == [
-        {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-prod-ecs-service-TaskExecutionRoleArn"}},
-        {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-prod-ecs-service-TaskRoleArn"}}]
-    deploy = rendered(ecs_service.deployment_group("staging").grant_deploy())
+        {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-TaskExecutionRoleArn" % (last, svc.name)}},
+        {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-TaskRoleArn" % (last, svc.name)}}]
+    deploy = rendered(ecs_service.deployment_group(svc.EXPORTS, first).grant_deploy())
+    assert "${ProjectName}-%s-%s-DeploymentGroupName" % (first, svc.name) in json.dumps(deploy)
     assert all("*" != r for s in deploy for r in s["Resource"])
     [create] = [s for s in deploy if "codedeploy:CreateDeployment" in s["Action"]]
     assert create["Resource"][0]["Fn::Sub"][0].endswith(":deploymentgroup:${App}/${Group}")

@@ -4,12 +4,25 @@ import json
 
 import pytest
 
-from generator.stacks.ecs_web import MAX_CAPACITY, MIN_CAPACITY
+from generator import paramgen, registry
+from generator.kinds import CONTAINER_KINDS
+from generator.stacks.ecs_web import MAX_CAPACITY, MIN_CAPACITY, IngressStack, LoadBalancedFargateStack
 from tests.helpers import PARAMS, load_template, resources, walk
 
-SERVICES = ["ecs-service", "ecs-native-service"]
-INGRESS = {"ecs-service": "ecs-ingress", "ecs-native-service": "ecs-native-ingress"}
+#: The service and ingress stacks of every container application of the model.
+SERVICE_CLASSES = [s for s in registry.stacks() if issubclass(s, LoadBalancedFargateStack)]
+INGRESS_CLASSES = [s for s in registry.stacks() if issubclass(s, IngressStack)]
+SERVICES = [s.name for s in SERVICE_CLASSES]
+INGRESS = {s.name: s.INGRESS.stack for s in SERVICE_CLASSES}
 STACKS = SERVICES + list(INGRESS.values())
+
+
+def test_one_service_and_one_ingress_stack_per_container_application():
+    apps = [a for a in registry.stacks()[0].model.applications if a.kind in CONTAINER_KINDS]
+    assert apps and [s.app for s in SERVICE_CLASSES] == apps and [s.app for s in INGRESS_CLASSES] == apps
+    for service, ingress in zip(SERVICE_CLASSES, INGRESS_CLASSES):
+        assert (service.name, ingress.name) == (f"{service.app.name}-service", f"{service.app.name}-ingress")
+        assert INGRESS[service.name] == ingress.name and service.environments == ingress.environments
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -51,12 +64,16 @@ def broken_rules(template, values) -> list:
                   and not all(evaluate(a["Assert"], params) for a in rule["Assertions"]))
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_parameter_files_pass_the_rules(stack, env):
+def test_parameter_files_pass_the_rules(stack):
     name, template = stack
-    values = json.loads((PARAMS / env / f"{name}.json").read_text())["Parameters"]
-    assert set(values) == set(template["Parameters"])
-    assert broken_rules(template, values) == []
+    cls = registry.get(name)
+    for env in cls.environments:
+        values = json.loads((PARAMS / env / f"{name}.json").read_text())["Parameters"]
+        assert set(values) <= set(template["Parameters"]), env
+        effective = paramgen.parameter_values(cls, env)  # the file's value, else the template default
+        assert set(effective) == set(template["Parameters"]), f"{env}: a parameter has neither value nor default"
+        assert {k: effective[k] for k in values} == values
+        assert broken_rules(template, effective) == [], env
 
 
 def test_public_load_balancer_requires_a_certificate_and_a_certificate_a_host_name(ingress):
@@ -84,7 +101,7 @@ def test_validation_contract_exports(ingress):
     for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl"):
         assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (name, key)}
     assert outputs["VpcId"]["Value"] == {"Ref": "VpcId"}
-    assert outputs["ValidationSubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "TaskSubnetIds"}]}
+    assert outputs["ValidationSubnetIds"]["Value"] == {"Fn::Join": [",", {"Ref": "PrivateSubnetIds"}]}
     assert outputs["ValidationSecurityGroupId"]["Value"] == {"Fn::GetAtt": ["ValidationSecurityGroup", "GroupId"]}
     # With a certificate validation calls the name the certificate covers, never the load balancer's DNS name.
     assert outputs["ServiceUrl"]["Value"] == {"Fn::If": ["HasCertificate", {"Fn::Sub": "https://${ServiceHostName}"},
@@ -117,12 +134,17 @@ def test_port_80_only_redirects(ingress):
     assert action["Type"] == "redirect" and action["RedirectConfig"]["Protocol"] == "HTTPS"
 
 
-def test_prod_is_public_with_tls_and_staging_internal():
-    for name in INGRESS.values():
-        prod = json.loads((PARAMS / "prod" / f"{name}.json").read_text())["Parameters"]
-        staging = json.loads((PARAMS / "staging" / f"{name}.json").read_text())["Parameters"]
-        assert prod["LoadBalancerScheme"] == "internet-facing" and prod["CertificateArn"] and prod["ServiceHostName"]
-        assert staging["LoadBalancerScheme"] == "internal"
+def test_public_environments_have_tls_and_unprotected_ones_are_internal():
+    """In the sample the protected (last) wave is public with TLS; every other environment is internal."""
+    for cls in INGRESS_CLASSES:
+        for env in cls.environments:
+            values = paramgen.parameter_values(cls, env)
+            if values["LoadBalancerScheme"] == "internet-facing":
+                assert values["CertificateArn"] and values["ServiceHostName"], (cls.name, env)
+            if not cls.model.environment(env).protected:
+                assert values["LoadBalancerScheme"] == "internal", (cls.name, env)
+        last = paramgen.parameter_values(cls, cls.app.waves[-1])
+        assert last["LoadBalancerScheme"] == "internet-facing", cls.name
 
 
 def test_the_two_stacks_of_one_environment_use_different_physical_names():
@@ -148,7 +170,8 @@ def test_the_service_stack_takes_its_load_balancer_from_its_ingress_stack(name):
     """The split: the service stack requires its ingress stack and imports every load balancer value from it."""
     from generator import registry
     template = load_template(name)
-    assert INGRESS[name] in registry.get(name).requires
+    for env in registry.get(name).environments:  # derived from the template's imports
+        assert INGRESS[name] in registry.requires(registry.get(name), env)
     assert not resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert not resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     [service] = resources(template, "AWS::ECS::Service").values()

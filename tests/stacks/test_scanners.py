@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from generator import registry
+from generator import model, registry
 from tests.helpers import as_list, load_template, resources, statements
 
 SCANNERS = {"source-scanner": ("SecurityScanProject", "security-scan.yml", "sast"),
@@ -31,7 +31,7 @@ def test_reads_every_pipelines_store_and_writes_none(stack):
     grants = [s for p in resources(template, "AWS::IAM::Policy").values()
               for s in statements(p["Properties"]["PolicyDocument"])]
     reads = json.dumps([s["Resource"] for s in grants if "s3:GetObject" in as_list(s["Action"])])
-    for component in registry.pipeline_components():
+    for component in registry.pipeline_components(model.current()):
         prefix = "".join(p.capitalize() for p in component.split("-"))
         assert f"artifacts-{prefix}ArtifactBucketArn" in reads, component
     assert not [s for s in grants if "s3:PutObject" in as_list(s["Action"])], "a shared scanner never writes artifacts"
@@ -42,4 +42,4 @@ def test_scanner_roles_are_not_any_pipelines_roles():
     for stack in SCANNERS:
         for role in resources(load_template(stack), "AWS::IAM::Role").values():
             name = role["Properties"]["RoleName"]["Fn::Sub"].split("${EnvironmentName}-", 1)[1]
-            assert not any(name.startswith(component + "-") for component in registry.pipeline_components())
+            assert not any(name.startswith(component + "-") for component in registry.pipeline_components(model.current()))
