@@ -33,6 +33,7 @@ def cmd_templates(args) -> int:
     # Every stack is built once per command; the parameter files and the pipeline diagrams are drawn
     # from the template dicts just rendered (never by parsing the YAML files again).
     current = model.current()
+    paramgen.check(current)  # a model problem writes nothing (exit 2)
     if args.check:
         templates = {}
         problems = render.stale(args.out, templates=templates)
@@ -47,7 +48,6 @@ def cmd_templates(args) -> int:
             return 1
         print(f"{len(registry.stacks())} templates and their parameter files up to date")
         return 0
-    paramgen.check(current)  # a model problem writes nothing
     stack_names = list(args.stack or [])
     if args.app:
         stack_names += [s.name for app in args.app for s in registry.for_application(app)]
@@ -151,7 +151,7 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="params_command", metavar="ACTION")
     psub.required = True
     v = psub.add_parser("validate", help="check parameter files against their templates (exit 2 on a problem)")
-    v.add_argument("--env", help="only this environment (default: every folder of params/)")
+    v.add_argument("--env", help="only this environment (default: every environment of delivery.yaml)")
     v.add_argument("--stack", action="append", help="only this stack (repeatable)")
     v.set_defaults(func=cmd_params_validate)
 

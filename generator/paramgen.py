@@ -82,7 +82,10 @@ def problems(model) -> list:
                     found.append(f"{model.path}: stack {cls.name} in '{env}' needs {name} (its template has no "
                                  f"default); set {name} under {where}")
         for name, value in model.environment(env).parameters.items():
-            if name not in declared_here:
+            if name in MODEL_PARAMETERS:
+                found.append(f"{value.origin}: {name} comes from the model itself (project.name, the environment's "
+                             f"name, cost_center, tools); remove it here")
+            elif name not in declared_here:
                 found.append(f"{value.origin}: no stack in '{env}' declares the parameter {name}; remove it or fix "
                              f"the name")
     for app in model.applications:
@@ -91,7 +94,10 @@ def problems(model) -> list:
         for cls in own:
             declared.update(_template_parameters(cls))
         for name, value in app.parameters.items():
-            if name not in declared:
+            if name in MODEL_PARAMETERS:
+                found.append(f"{value.origin}: {name} comes from the model itself (project.name, the environment's "
+                             f"name, cost_center, tools); remove it here")
+            elif name not in declared:
                 found.append(f"{value.origin}: no stack of application '{app.name}' declares the parameter "
                              f"{name}; remove it or fix the name")
         for env, overrides in app.overrides.items():
@@ -100,7 +106,10 @@ def problems(model) -> list:
                 if env in cls.environments:
                     declared_env.update(_template_parameters(cls))
             for name, value in overrides.items():
-                if name not in declared_env:
+                if name in MODEL_PARAMETERS:
+                    found.append(f"{value.origin}: {name} comes from the model itself (project.name, the "
+                                 f"environment's name, cost_center, tools); remove it here")
+                elif name not in declared_env:
                     found.append(f"{value.origin}: no stack of application '{app.name}' in '{env}' declares the "
                                  f"parameter {name}; remove it or fix the name")
     return found

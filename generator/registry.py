@@ -56,7 +56,8 @@ def stacks(model=None) -> list:
         delivery += app_delivery
     found = [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
     found += runtime
-    found.append(_shared(SourceScannerStack, model, tools))
+    if model.applications:  # the shared scanners serve the pipelines
+        found.append(_shared(SourceScannerStack, model, tools))
     if container_applications(model):
         found.append(_shared(ImageScannerStack, model, tools))
     found += delivery

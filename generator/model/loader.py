@@ -220,7 +220,7 @@ def _values(section: dict, path: tuple, lines, name) -> dict:
             placeholder = any(isinstance(v, Placeholder) for v in raw)
         else:
             text, placeholder = _text(raw), isinstance(raw, Placeholder)
-        values[key] = Value(text, f"{name}:{lines.line(path + (key,))} {_key(path + (key,))}", placeholder)
+        values[key] = Value(text, f"{name}:{lines.line(path + (key,))}: {_key(path + (key,))}", placeholder)
     return values
 
 
