@@ -46,7 +46,7 @@ def one_line(err: BaseException) -> str:
         if isinstance(err, bx.ProfileNotFound):
             return _flat(f"{err}; list profiles with `aws configure list-profiles`")
         if isinstance(err, bx.NoRegionError):
-            return "no AWS region: pass --region, set AWS_REGION, or set Region in params/<env>/environment.json"
+            return "no AWS region: pass --region, set AWS_REGION, or set the environment's region in delivery.yaml"
         if isinstance(err, bx.EndpointConnectionError):
             return _flat(f"cannot reach the AWS endpoint: {err}; check --endpoint-url / network")
         if isinstance(err, bx.WaiterError):
