@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from .. import paramfile, paths, registry, stackmodel
-from . import changeset, envconfig, plan as planning, protect, reviewed, show, watch
+from . import changeset, checks, plan as planning, protect, reviewed, show, watch
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused,
                      UsageError, one_line)
@@ -147,6 +147,16 @@ def _stacks(args, env):
     return found
 
 
+def _local_checks(args, env, stack_classes):
+    """The checks of ``params validate`` (``checks.local_checks``), refusing placeholders in a protected
+    environment unless nothing is deployed (``--dry-run``, ``--watch``); warnings go to stdout."""
+    deploying = not (args.dry_run or args.watch)
+    checked = checks.local_checks(env, stack_classes, args.s3_bucket, deploying=deploying)
+    for line in checked.warnings():
+        print(line)
+    return checked
+
+
 def _run(args, clients, stdin) -> int:
     # 1. everything local first: no client is constructed before this block passes
     env = paths.check_environment(args.env)
@@ -156,17 +166,8 @@ def _run(args, clients, stdin) -> int:
         raise UsageError("--replace-failed deletes the stack, and its change sets with it: it cannot be combined "
                          "with --execute-change-set")
     stack_classes = _stacks(args, env)
-    config = envconfig.load(env)
-    plans, problems = [], []
-    for cls in stack_classes:
-        try:
-            plans.append(planning.build(env, cls))
-        except paramfile.ParamFileError as err:
-            problems.extend(err.problems)
-    if problems:
-        raise paramfile.ParamFileError(problems)
-    for p in plans:
-        changeset.check_size(p, args.s3_bucket)
+    checked = _local_checks(args, env, stack_classes)
+    config, plans = checked.config, checked.plans
     revision = planning.git_revision()
 
     # 2. AWS
