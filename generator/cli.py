@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from . import budget, model, paramfile, paramgen, paths, registry, render, yamlio
+from . import budget, model, paramfile, paramgen, paths, registry, render
 
 EXIT_USAGE = 2
 
@@ -68,34 +68,45 @@ def cmd_templates(args) -> int:
     return 0
 
 
-def validate_params(envs, stacks) -> list:
-    """Problems (one line each) across the parameter files of ``envs`` x ``stacks``."""
+def validate_params(envs, stacks, warnings=None) -> list:
+    """Problems (one line each) across the parameter files of ``envs`` x ``stacks``: exactly the checks
+    ``deploy`` runs before its first API call (``deploy.checks.local_checks``), plus files of stacks the
+    environment does not deploy. Placeholder warnings are appended to ``warnings`` when given."""
+    from .deploy import checks, plan as planning
+
     problems = []
     for env in envs:
-        wanted = [s for s in registry.for_environment(env) if not stacks or s.name in stacks]
-        for stack_cls in wanted:
-            template = yamlio.load_file(paths.template_file(stack_cls.name))
-            try:
-                paramfile.validate(paths.param_file(env, stack_cls.name), template)
-            except paramfile.ParamFileError as err:
-                problems.extend(err.problems)
+        try:
+            stack_classes = planning.order(env, stacks or None)
+            checked = checks.local_checks(env, stack_classes)
+        except paramfile.ParamFileError as err:
+            problems.extend(err.problems)
+        else:
+            if warnings is not None:
+                warnings.extend(checked.warnings())
+        known = {s.name for s in registry.for_environment(env)}
         folder = paths.params_dir() / env
         for extra in sorted(folder.glob("*.json")):
-            if extra.stem not in {s.name for s in registry.for_environment(env)}:
+            if extra.stem not in known:
                 problems.append(f"{paramfile.display(extra)}: no stack '{extra.stem}' is deployed in '{env}'; "
-                                f"known for {env}: {', '.join(s.name for s in registry.for_environment(env))}")
+                                f"known for {env}: {', '.join(sorted(known))}")
     return problems
 
 
 def cmd_params_validate(args) -> int:
     envs = [paths.check_environment(args.env)] if args.env else paths.environments()
     stacks = [registry.get(s).name for s in args.stack] if args.stack else []
-    problems = validate_params(envs, stacks)
+    warnings = []
+    problems = validate_params(envs, stacks, warnings)
+    for warning in warnings:
+        print(warning)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         return EXIT_USAGE
-    print(f"parameter files valid for: {', '.join(envs)}")
+    print(f"parameter files valid for: {', '.join(envs)}"
+          + (f" ({len(warnings)} placeholder warning(s): replace them in delivery.yaml before deploying a "
+             f"protected environment)" if warnings else ""))
     return 0
 
 

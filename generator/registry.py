@@ -151,7 +151,9 @@ def requires(stack_cls, env: str = None) -> tuple:
     """What ``stack_cls`` needs deployed first: ``"stack"`` in the same environment, ``"env:stack"``
     elsewhere, from the exports its template imports (``DependencyError`` for an import no stack of
     the model exports). ``env`` resolves environment-valued parameters such as ``${DeliveryEnvironment}``."""
-    model = stack_cls.model
+    model = getattr(stack_cls, "model", None)
+    if model is None:  # a class without a model (tests' fake stacks): its own ``requires``
+        return tuple(getattr(stack_cls, "requires", ()) or ())
     env = env or (stack_cls.environments[0] if stack_cls.environments else model.tools)
     key = (id(model), stack_cls.name, env)
     cached = _requires_cache.get(key)
@@ -178,7 +180,7 @@ def requires(stack_cls, env: str = None) -> tuple:
         if producer is None:
             raise DependencyError(f"{stack_cls.name} ({env}): imports '{match.group('name')}', which no stack of "
                                   f"{model.path} exports")
-        if where not in producer.environments:
+        if not deploys(producer, where):
             raise DependencyError(f"{stack_cls.name} ({env}): imports {producer.name} from '{where}', where "
                                   f"{producer.name} is not deployed ({', '.join(producer.environments)}); "
                                   f"fix the application's waves in {model.path}")
@@ -190,9 +192,15 @@ def requires(stack_cls, env: str = None) -> tuple:
     return result
 
 
+def deploys(stack_cls, env: str) -> bool:
+    """Whether ``stack_cls`` is deployed in ``env`` (``environments`` None: in every environment)."""
+    environments = getattr(stack_cls, "environments", None)
+    return environments is None or env in environments
+
+
 def deploy_order(env: str, model=None) -> list:
     """``env``'s stacks sorted so each comes after what it imports from the same environment."""
-    here = [s for s in stacks(model) if env in s.environments]
+    here = [s for s in stacks(model) if deploys(s, env)]
     by_name = {s.name: s for s in here}
     needs = {s.name: [r for r in requires(s, env) if ":" not in r] for s in here}
     return [by_name[n] for n in topological(list(by_name), needs, f"environment '{env}'")]

@@ -69,7 +69,7 @@ def one_line(err: BaseException) -> str:
         if isinstance(err, bx.ProfileNotFound):
             return _flat(f"{err}; list profiles with `aws configure list-profiles`")
         if isinstance(err, bx.NoRegionError):
-            return "no AWS region: pass --region, set AWS_REGION, or set region for the environment in delivery.yaml"
+            return "no AWS region: pass --region, set AWS_REGION, or set the environment's region in delivery.yaml"
         if isinstance(err, bx.EndpointConnectionError):
             return _flat(f"cannot reach the AWS endpoint: {err}; check --endpoint-url / network")
         if isinstance(err, bx.WaiterError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from .. import paramfile, paths, registry, stackmodel
-from . import changeset, envconfig, plan as planning, protect, reviewed, show, watch
+from . import changeset, checks, envconfig, plan as planning, protect, reviewed, show, watch
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
                      Refused, UsageError, is_not_aws, one_line)
@@ -37,8 +37,11 @@ def register(sub, params_sub=None):
                     "2 invalid input (or a reviewed change set that no longer matches, or an export in use), "
                     "3 refused, 4 outcome unknown (contact lost while executing: resume with --watch), "
                     "130 interrupted.")
-    p.add_argument("--env", required=True, help="environment (a folder of params/)")
-    which = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--env", action="append", help="environment (declared in delivery.yaml); repeat it to deploy "
+                                                   "every stack of several environments in plan order")
+    p.add_argument("--all-environments", action="store_true",
+                   help="every stack of every environment of delivery.yaml: print the plan, then deploy it in order")
+    which = p.add_mutually_exclusive_group()
     which.add_argument("--stack", help="the stack to deploy ('all' = every stack of the environment)")
     which.add_argument("--all", action="store_true", help="every stack of the environment, in dependency order")
     p.add_argument("--region", help="AWS region (default: the environment's region in delivery.yaml, then AWS_REGION / profile)")
@@ -108,6 +111,8 @@ def run(args, clients: Clients = None, stdin=None) -> int:
     """Entry point of the subcommand (``clients`` and ``stdin`` are injectable for tests)."""
     debug = getattr(args, "debug", False) or getattr(args, "deploy_debug", False)
     try:
+        if _across_environments(args):
+            return run_plan(args, clients, stdin or sys.stdin)
         return _run(args, clients, stdin or sys.stdin)
     except (paramfile.ParamFileError, registry.UnknownStack, paths.UnknownEnvironment) as err:
         if debug:
@@ -153,6 +158,100 @@ def _stacks(args, env):
     return found
 
 
+def _across_environments(args) -> bool:
+    """Normalise ``--env`` (a list) and say whether this is a plan across environments; a single
+    ``--env`` leaves ``args.env`` a name and needs ``--stack`` or ``--all``."""
+    envs = args.env if isinstance(args.env, list) else ([args.env] if args.env else [])
+    if getattr(args, "all_environments", False) or len(envs) > 1:
+        if getattr(args, "all_environments", False) and envs:
+            raise UsageError("--all-environments deploys every environment: drop --env")
+        if args.stack not in (None, "all"):
+            raise UsageError("a plan across environments deploys every stack: drop --stack")
+        if args.watch or args.execute_change_set:
+            raise UsageError("--watch and --execute-change-set act on one stack: give --env and --stack")
+        args.env = envs
+        return True
+    if not envs:
+        raise UsageError("give --env <environment> (or --all-environments)")
+    if not args.stack and not args.all:
+        raise UsageError("give --stack <name> or --all")
+    args.env = envs[0]
+    return False
+
+
+def run_plan(args, clients, stdin) -> int:
+    """``--all-environments`` / ``--env a --env b``: print the plan across environments (``registry.plan``),
+    check every stack of it locally (exit 2 before any API call), then deploy it in that order. A dry
+    run skips a stack whose prerequisites only this plan would create (they do not exist yet)."""
+    from .. import model as model_module
+
+    names = model_module.current().environment_names
+    envs = [paths.check_environment(e) for e in args.env] if args.env else list(names)
+    if args.poll_seconds < 0 or args.max_attempts < 1:
+        raise UsageError("--poll-seconds must be >= 0 and --max-attempts >= 1")
+    order = registry.plan(envs)
+    print(f"plan: {len(order)} stack(s) across {', '.join(e for e in names if e in envs)}, in this order:")
+    width = len(str(len(order)))
+    for i, (env, cls) in enumerate(order, 1):
+        print(f"  {i:>{width}}. {env}:{cls.name}")
+    checked, problems = {}, []
+    for env in envs:
+        try:
+            checked[env] = _local_checks(args, env, [cls for e, cls in order if e == env])
+        except paramfile.ParamFileError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise paramfile.ParamFileError(problems)
+    plans = {(p.env, p.stack): p for c in checked.values() for p in c.plans}
+    revision = planning.git_revision()
+    deployers = {}
+
+    def deployer_for(env):
+        config = checked[env].config
+        key = (args.region or config.region, args.profile or config.profile)
+        if key not in deployers:
+            env_clients = clients or Clients(Target(region=key[0], profile=key[1], endpoint_url=args.endpoint_url,
+                                                    max_attempts=args.max_attempts))
+            deployers[key] = Deployer(args, env_clients, revision, stdin)
+        return deployers[key]
+
+    in_plan = {f"{env}:{cls.name}" for env, cls in order}
+    done, in_run, skipped = set(), {env: set() for env in envs}, []
+    for i, (env, cls) in enumerate(order):
+        p = plans[(env, cls.name)]
+        deployer = deployer_for(env)
+        if args.dry_run or args.no_execute:
+            missing = registry.missing_chain(env, cls.name, deployer.deployed(p.project))
+            if missing and all(node in in_plan for node in missing):
+                print(f"== {env}/{cls.name}: skipped in this dry run: needs {', '.join(missing)}, which this plan "
+                      f"deploys first")
+                skipped.append(f"{env}:{cls.name}")
+                continue
+        code = deployer.deploy(p, in_run[env])
+        if code != EXIT_OK:
+            rest = [f"{e}:{c.name}" for e, c in order[i + 1:]]
+            if rest:
+                print(f"stopped: {', '.join(rest)} not deployed")
+            return code
+        in_run[env].add(cls.name)
+        done.add(f"{env}:{cls.name}")
+    summary = f"plan done: {len(done)} of {len(order)} stack(s)"
+    if skipped:
+        summary += f"; {len(skipped)} skipped in the dry run (their prerequisites are not deployed yet)"
+    print(summary)
+    return EXIT_OK
+
+
+def _local_checks(args, env, stack_classes):
+    """The checks of ``params validate`` (``checks.local_checks``), refusing placeholders in a protected
+    environment unless nothing is deployed (``--dry-run``, ``--watch``); warnings go to stdout."""
+    deploying = not (args.dry_run or args.watch)
+    checked = checks.local_checks(env, stack_classes, args.s3_bucket, deploying=deploying)
+    for line in checked.warnings():
+        print(line)
+    return checked
+
+
 def _run(args, clients, stdin) -> int:
     # 1. everything local first: no client is constructed before this block passes
     env = paths.check_environment(args.env)
@@ -162,17 +261,8 @@ def _run(args, clients, stdin) -> int:
         raise UsageError("--replace-failed deletes the stack, and its change sets with it: it cannot be combined "
                          "with --execute-change-set")
     stack_classes = _stacks(args, env)
-    config = envconfig.load(env)
-    plans, problems = [], []
-    for cls in stack_classes:
-        try:
-            plans.append(planning.build(env, cls))
-        except paramfile.ParamFileError as err:
-            problems.extend(err.problems)
-    if problems:
-        raise paramfile.ParamFileError(problems)
-    for p in plans:
-        changeset.check_size(p, args.s3_bucket)
+    checked = _local_checks(args, env, stack_classes)
+    config, plans = checked.config, checked.plans
     revision = planning.git_revision()
 
     # 2. AWS
@@ -225,7 +315,26 @@ class Deployer:
             if stack is None or stack["StackStatus"] not in HEALTHY:
                 state = "does not exist" if stack is None else f"is {stack['StackStatus']}"
                 raise DeployError(f"{p.stack_name} requires {req_env}:{req_stack}, but stack {name} {state}; "
-                                  f"deploy it first: cfn-delivery deploy --env {req_env} --stack {req_stack}")
+                                  f"{self.missing_chain_hint(p, req_env, req_stack, in_run)}")
+
+    def deployed(self, project, in_run=()):
+        """A container of ``env:stack`` answering "is it healthy on the server?" (asked lazily, cached)."""
+        return _OnServer(self, project, in_run)
+
+    def missing_chain_hint(self, p, req_env, req_stack, in_run) -> str:
+        """What to deploy first: the whole chain of missing prerequisites, in deploy order."""
+        deployed = self.deployed(p.project)
+        try:
+            chain = registry.missing_chain(req_env, req_stack, deployed) + [f"{req_env}:{req_stack}"]
+        except (registry.UnknownStack, paramfile.ParamFileError):
+            chain = [f"{req_env}:{req_stack}"]
+        if len(chain) == 1:
+            return f"deploy it first: cfn-delivery deploy --env {req_env} --stack {req_stack}"
+        steps = ", then ".join(f"cfn-delivery deploy --env {e} --stack {s}"
+                               for e, _, s in (node.partition(":") for node in chain))
+        envs = sorted({node.partition(":")[0] for node in chain} | {p.env})
+        return (f"the whole chain is missing; deploy, in this order: {' -> '.join(chain)} ({steps}), or all at "
+                f"once: cfn-delivery deploy {' '.join('--env ' + e for e in envs)}")
 
     def stack_state(self, p, described=None):
         """``(change_set_type, stack)`` after handling the states that block a deployment
@@ -637,3 +746,19 @@ def _lost_contact(err) -> bool:
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     return info.get("Code") in ("Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalFailure",
                                 "ServiceUnavailable", "RequestTimeout") or status >= 500
+
+
+class _OnServer:
+    """``"env:stack" in deployed``: the stack exists and is healthy (or was deployed in this run)."""
+
+    def __init__(self, deployer, project, in_run=()):
+        self.deployer, self.project, self.in_run, self.cache = deployer, project, set(in_run), {}
+
+    def __contains__(self, node) -> bool:
+        if node in self.in_run:
+            return True
+        if node not in self.cache:
+            env, _, stack = node.partition(":")
+            found = changeset.describe_stack(self.deployer.cfn, stackmodel.stack_name(self.project, env, stack))
+            self.cache[node] = found is not None and found["StackStatus"] in HEALTHY
+        return self.cache[node]

@@ -108,43 +108,25 @@ def _has_key(value, key) -> bool:
 
 
 def order(env: str, wanted=None) -> list:
-    """Stack classes of ``env`` in dependency order (same-environment ``requires`` first).
+    """Stack classes of ``env`` in deploy order (``registry.deploy_order``: the import graph).
 
     ``wanted``: names to keep (``None``: all). Raises ``paramfile.ParamFileError`` for a
-    cycle or a requirement the environment does not deploy.
+    requirement the environment does not deploy, or a cycle (``registry.DependencyError``).
     """
-    available = {s.name: s for s in registry.for_environment(env)}
+    available = [s for s in registry.stacks() if registry.deploys(s, env)]
+    names = {s.name for s in available}
     problems = []
-    graph = {}
-    for name, cls in available.items():
-        deps = []
-        for req in cls.requires:
+    for cls in available:
+        for req in registry.requires(cls, env):
             req_env, _, req_stack = req.rpartition(":")
             if req_env and req_env != env:
                 continue  # another environment: checked on the server before deploying
-            if req_stack not in available:
-                problems.append(f"stack '{name}' imports from '{req}', which environment '{env}' does not deploy; "
-                                f"fix the application's environments in delivery.yaml")
-                continue
-            deps.append(req_stack)
-        graph[name] = deps
+            if req_stack not in names:
+                problems.append(f"stack '{cls.name}' requires '{req}', which environment '{env}' does not deploy; "
+                                f"fix the application's waves in delivery.yaml")
     if problems:
         raise paramfile.ParamFileError(problems)
-    result, state = [], {}
-
-    def visit(name, trail):
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            raise paramfile.ParamFileError([f"stacks require each other in a cycle: {' -> '.join(trail + [name])}"])
-        state[name] = "visiting"
-        for dep in graph[name]:
-            visit(dep, trail + [name])
-        state[name] = "done"
-        result.append(available[name])
-
-    for name in available:  # registry order breaks ties
-        visit(name, [])
+    result = registry.deploy_order(env)
     if wanted is not None:
         wanted = set(wanted)
         result = [s for s in result if s.name in wanted]
@@ -214,7 +196,7 @@ def build(env: str, stack_cls) -> StackPlan:
         env=env, stack=stack_cls.name, stack_name=stack_name(project, env, stack_cls.name), project=project,
         template_path=template_path, template_text=text, template=template, params=pfile, config=config,
         tags=tags, capabilities=capabilities(template), stateful=stateful_resources(template),
-        requires=tuple(stack_cls.requires),
+        requires=tuple(registry.requires(stack_cls, env)),
     )
     return plan
 

@@ -15,7 +15,7 @@
   interrupted ``--allow-replacement`` update does not leave the stack unprotected unnoticed. A
   repair that AWS refuses is reported and the deploy exits 1.
 - Rollback triggers: CloudWatch alarm ARNs and a monitoring time from
-  the environment's ``rollback_triggers``/``monitoring_minutes`` in ``delivery.yaml``, sent as RollbackConfiguration on CreateChangeSet
+  the environment's entry in ``delivery.yaml``, sent as RollbackConfiguration on CreateChangeSet
   (see ``changeset.create``).
 """
 from __future__ import annotations

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 from . import health, pipeline, preflight, prereq, report as reporting, source, state as statefile, teardown
 from . import plan as integ_plan
+from .. import registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -266,7 +267,7 @@ class Integ:
         index = {(x.env, x.stack): x for x in self.deployments}
         while queue:
             env, cls = queue.pop(0)
-            for req in cls.requires:
+            for req in registry.requires(cls, env):
                 req_env, _, req_stack = req.rpartition(":")
                 node = (req_env or env, req_stack)
                 if node in seen or node not in index:
@@ -309,7 +310,7 @@ class Integ:
         queue, seen = [d], set()
         while queue:
             current = queue.pop(0)
-            for req in current.cls.requires:
+            for req in registry.requires(current.cls, current.env):
                 req_env, _, req_stack = req.rpartition(":")
                 node = (req_env or current.env, req_stack)
                 if node in seen or node not in index:

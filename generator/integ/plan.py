@@ -39,7 +39,15 @@ def _requirement(env: str, req: str):
 
 
 def _deploys(cls, env) -> bool:
-    return env in cls.environments
+    from .. import registry
+
+    return registry.deploys(cls, env)
+
+
+def _requires(cls, env) -> tuple:
+    from .. import registry
+
+    return registry.requires(cls, env)
 
 
 def environment_rank(stacks, envs, protected=None) -> dict:
@@ -50,7 +58,7 @@ def environment_rank(stacks, envs, protected=None) -> dict:
         for env in envs:
             if not _deploys(cls, env):
                 continue
-            for req in cls.requires:
+            for req in _requires(cls, env):
                 req_env, _ = _requirement(env, req)
                 if req_env != env and req_env in refs:
                     refs[req_env] += 1
@@ -80,7 +88,7 @@ def order(stacks, envs, protected=None) -> list:
     graph, problems = {}, []
     for (env, name), cls in nodes.items():
         deps = []
-        for req in cls.requires:
+        for req in _requires(cls, env):
             dep = _requirement(env, req)
             if dep not in nodes:
                 why = (f"environment '{dep[0]}' is not part of the run" if dep[0] not in envs

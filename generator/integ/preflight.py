@@ -113,7 +113,10 @@ def missing_network_ids(ec2, plans) -> list:
 
 
 def region_mismatches(configs: dict, region: str) -> list:
-    """Environments whose entry in delivery.yaml names another region than the one of the run."""
-    return [f"delivery.yaml: environments[{env}].region {c.region} but the run deploys everything to {region}; "
-            f"integ uses one account and region (pass --region {c.region} or remove Region)"
+    """Environments whose entry in the model names another region than the one of the run."""
+    from .. import model
+
+    where = model.current().path if configs else "delivery.yaml"
+    return [f"{where}: environment {env}: region {c.region} but the run deploys everything to {region}; "
+            f"integ uses one account and region (pass --region {c.region} or remove its region)"
             for env, c in sorted(configs.items()) if c.region and c.region != region]

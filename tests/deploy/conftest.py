@@ -10,14 +10,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator import cli, registry
 from tests.localstack_server import aws_env, client, localstack  # noqa: F401  (session fixture)
 
 
 def fake_stack(name, environments=None, requires=()):
-    """A registry entry: what the deploy tool reads from a stack class."""
+    """A registry entry: what the deploy tool reads from a stack class (no ``model``: the registry
+    takes its ``requires`` as given; ``environments`` None: every environment of the model)."""
     return type(f"Fake_{name}", (), {"name": name, "environments": environments, "requires": tuple(requires)})
+
+
+def use_stacks(monkeypatch, stacks: list) -> list:
+    """Make ``stacks`` (fake classes) the registry's stacks, whatever the model says."""
+    monkeypatch.setattr(registry, "stacks", lambda model=None: stacks)
+    return stacks
+
+
+#: Environments of the test model (``Project.environment`` adds others).
+ENVIRONMENTS = ("tools", "dev", "staging", "prod")
+
+#: ``Project.environment`` keys (the former environment.json's) -> the model's keys.
+MODEL_KEYS = {"Protected": "protected", "RollbackTriggers": "rollback_triggers",
+              "MonitoringTimeInMinutes": "monitoring_minutes", "Region": "region", "Profile": "profile",
+              "Account": "account"}
 
 
 @dataclass
@@ -47,8 +64,23 @@ class Project:
         (root / "templates").mkdir(parents=True)
         (root / "params").mkdir()
         monkeypatch.setenv("CFN_DELIVERY_ROOT", str(root))
-        self.stacks = []
-        monkeypatch.setattr(registry, "STACKS", self.stacks)
+        monkeypatch.delenv("CFN_DELIVERY_MODEL", raising=False)
+        self.stacks = use_stacks(monkeypatch, [])
+        self.environments = {env: {"name": env} for env in ENVIRONMENTS}
+        self.write_model()
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / "delivery.yaml"
+
+    def write_model(self, raw=None) -> Path:
+        """delivery.yaml: the project, the environments (with what ``environment`` set), no applications."""
+        if raw is None:
+            data = {"project": {"name": self.name}, "tools": "tools",
+                    "environments": list(self.environments.values()), "applications": []}
+            raw = yaml.safe_dump(data, sort_keys=False)
+        self.model_path.write_text(raw)
+        return self.model_path
 
     def stack_name(self, env, stack):
         return f"{self.name}-{env}-{stack}"
@@ -76,9 +108,11 @@ class Project:
         return path
 
     def environment(self, env, **config):
-        folder = self.root / "params" / env
-        folder.mkdir(exist_ok=True)
-        (folder / "environment.json").write_text(json.dumps(config))
+        """The deploy settings of ``env`` in delivery.yaml (``Protected=True`` or ``protected=True``)."""
+        entry = {"name": env}
+        entry.update({MODEL_KEYS.get(key, key): value for key, value in config.items()})
+        self.environments[env] = entry
+        self.write_model()
 
     def run(self, *argv, stdin="", endpoint_url=None) -> Result:
         """``cfn-delivery deploy ...`` in-process against the server; exit code and output."""

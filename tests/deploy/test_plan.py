@@ -8,7 +8,7 @@ import pytest
 from generator import paramfile
 from generator.deploy import plan, show
 
-from .conftest import fake_stack
+from .conftest import fake_stack, use_stacks
 
 
 @pytest.mark.parametrize("resources, transform, expected", [
@@ -56,11 +56,11 @@ def test_order_follows_requires_and_ignores_other_environments(monkeypatch):
 
     stacks = [fake_stack("pipeline", ("tools",), ("artifacts", "prod:app")), fake_stack("app", None, ("base",)),
               fake_stack("artifacts", ("tools",), ("base",)), fake_stack("base")]
-    monkeypatch.setattr(registry, "STACKS", stacks)
+    use_stacks(monkeypatch, stacks)
     assert [s.name for s in plan.order("tools")] == ["base", "artifacts", "pipeline", "app"]
     assert [s.name for s in plan.order("dev")] == ["base", "app"]
     assert [s.name for s in plan.order("tools", ["pipeline"])] == ["pipeline"]
-    monkeypatch.setattr(registry, "STACKS", [fake_stack("app", None, ("missing",))])
+    use_stacks(monkeypatch, [fake_stack("app", None, ("missing",))])
     with pytest.raises(paramfile.ParamFileError, match="requires 'missing', which environment 'dev' does not deploy"):
         plan.order("dev")
 

@@ -72,6 +72,16 @@ def server():
 
 
 @pytest.fixture(scope="module")
+def unprotected_model(tmp_path_factory):
+    """The sample model with no protected environment: the sample's protected tools still has placeholder
+    values, and deploying a protected environment with one is refused (tested in test_validation);
+    here the generated templates are the subject."""
+    path = tmp_path_factory.mktemp("model") / "delivery.yaml"
+    path.write_text((ROOT / "delivery.yaml").read_text().replace("protected: true", "protected: false"))
+    return path
+
+
+@pytest.fixture(scope="module")
 def outcome():
     return {}
 
@@ -82,7 +92,8 @@ def _types(stack):
 
 
 @pytest.mark.parametrize("env, stack_cls", ORDER, ids=[f"{e}:{c.name}" for e, c in ORDER])
-def test_generated_stack_deploys_on_the_server(server, outcome, env, stack_cls, monkeypatch, capsys):
+def test_generated_stack_deploys_on_the_server(server, outcome, unprotected_model, env, stack_cls, monkeypatch,
+                                               capsys):
     from generator import cli
     from generator.deploy import protect
 
@@ -104,6 +115,7 @@ def test_generated_stack_deploys_on_the_server(server, outcome, env, stack_cls, 
         pytest.skip(f"{env}:{name} requires {', '.join(missing)}")
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("CFN_DELIVERY_ROOT", raising=False)
+    monkeypatch.setenv("CFN_DELIVERY_MODEL", str(unprotected_model))
     for key, value in aws_env(server.endpoint_url).items():
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)

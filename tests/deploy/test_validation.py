@@ -122,18 +122,34 @@ def test_reserved_tags_cannot_be_overridden(project, no_client):
     assert "Tags.ManagedBy: the tool sets this tag to 'cfn-delivery'; remove it from the file" in result.err
 
 
-@pytest.mark.parametrize("config, expected", [
-    ('{"Protected": "yes"}', "Protected: must be true or false"),
-    ('{"Protect": true}', "unknown key 'Protect'; allowed: Protected, RollbackTriggers"),
-    ('{"RollbackTriggers": ["my-alarm"]}', "RollbackTriggers[0]: 'my-alarm' is not a CloudWatch alarm ARN"),
-    ('{"MonitoringTimeInMinutes": 500}', "MonitoringTimeInMinutes: '500' must be a whole number from 0 to 180"),
-    ('{"Region": "Europe"}', "Region: 'Europe' is not a region name like eu-west-1"),
-    ('{"Protected": true,}', "environment.json:1:20: invalid JSON"),
+BAD_MODEL = """project:
+  name: {name}
+environments:
+  - name: tools
+  - name: dev
+    {entry}
+applications: []
+"""
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ('protected: "yes"', 'delivery.yaml:6: environments[1].protected: "yes" is not a boolean; expected true or '
+                         'false (unquoted)'),
+    ("protect: true", "delivery.yaml:6: environments[1].protect: unknown key 'protect'; allowed here: account, "
+                      "cost_center, monitoring_minutes, name, parameters, profile, protected, region, "
+                      "rollback_triggers, tags"),
+    ("rollback_triggers: [my-alarm]", 'delivery.yaml:6: environments[1].rollback_triggers[0]: "my-alarm" is not '
+                                      'valid; expected a CloudWatch alarm ARN'),
+    ("monitoring_minutes: 500", "delivery.yaml:6: environments[1].monitoring_minutes: 500 is not valid; expected "
+                                "a whole number of minutes from 0 to 180"),
+    ("region: Europe", 'delivery.yaml:6: environments[1].region: "Europe" is not valid; expected a region name '
+                       'like eu-west-1'),
+    ("protected: [true", "delivery.yaml:7: invalid YAML: expected ',' or ']', but got ':'; fix the syntax there"),
 ])
-def test_bad_environment_config_is_exit_2(project, no_client, config, expected):
+def test_bad_environment_config_in_the_model_is_exit_2(project, no_client, entry, expected):
     _setup(project)
     project.params("dev", "base")
-    (project.root / "params" / "dev" / "environment.json").write_text(config)
+    project.write_model(BAD_MODEL.format(name=project.name, entry=entry))
     result = project.run("--env", "dev", "--stack", "base", "--yes")
     assert result.code == 2
     assert len(result.err.splitlines()) == 1 and expected in result.err, result.err
@@ -158,7 +174,7 @@ def test_requires_cycle_is_exit_2(project, no_client):
         project.template(stack, topic_template())
         project.params("dev", stack)
     result = project.run("--env", "dev", "--all")
-    assert result.code == 2 and "stacks require each other in a cycle: a -> b -> a" in result.err
+    assert result.code == 2 and "import cycle in environment 'dev': a -> b -> a" in result.err
 
 
 def test_script_exits_2_before_any_connection(tmp_path):
@@ -172,6 +188,7 @@ def test_script_exits_2_before_any_connection(tmp_path):
 
     env = aws_env(closed_port_url())
     env["CFN_DELIVERY_ROOT"] = str(root)
+    env["CFN_DELIVERY_MODEL"] = str(ROOT / "delivery.yaml")
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy.py"), "--env", "dev", "--stack",
                            "foundation", "--endpoint-url", env["AWS_ENDPOINT_URL"], "--yes"],
                           env=env, capture_output=True, text=True, timeout=120)

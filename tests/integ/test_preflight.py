@@ -59,7 +59,7 @@ def test_the_makefile_target_runs_the_subcommand():
 @pytest.fixture
 def demo(tmp_path, monkeypatch, capsys):
     project = Project(tmp_path / "project", monkeypatch, capsys, "http://127.0.0.1:9")
-    project.add_stack("base")
+    project.add_stack("base", ("tools",))
     project.template("base", topic_template())
     project.params("tools", "base")
     return project
