@@ -68,6 +68,7 @@ def text(stack_cls, env: str) -> str:
 def problems(model) -> list:
     """Model values that reach no stack, and required parameters the model leaves unset (one line each)."""
     found = []
+    unset = {}  # (stack class, parameter) -> environments where the model leaves it unset
     for env in model.environment_names:
         here = [s for s in registry.stacks(model) if env in s.environments]
         declared_here = set()
@@ -77,14 +78,13 @@ def problems(model) -> list:
             values = model_values(cls, env)
             for name, spec in declared.items():
                 if name not in values and "Default" not in spec:
-                    app = f"applications[{cls.app.name}].overrides.{env}" if cls.app else None
-                    where = f"environments[{env}].parameters" + (f" (or {app})" if app else "")
-                    found.append(f"{model.path}: stack {cls.name} in '{env}' needs {name} (its template has no "
-                                 f"default); set {name} under {where}")
+                    unset.setdefault((cls, name), []).append(env)
         for name, value in model.environment(env).parameters.items():
             if name not in declared_here:
                 found.append(f"{value.origin}: no stack in '{env}' declares the parameter {name}; remove it or fix "
                              f"the name")
+    for (cls, name), envs in unset.items():  # one line per stack parameter, every environment named
+        found.append(_unset_line(model, cls, name, envs))
     for app in model.applications:
         own = [s for s in registry.stacks(model) if s.app is app]
         declared = set()
@@ -104,6 +104,23 @@ def problems(model) -> list:
                     found.append(f"{value.origin}: no stack of application '{app.name}' in '{env}' declares the "
                                  f"parameter {name}; remove it or fix the name")
     return found
+
+
+def _unset_line(model, cls, name: str, envs: list) -> str:
+    """``<file>:<line>: <key>: ...`` for a parameter without default the model leaves unset."""
+    where = ", ".join(envs)
+    if cls.app is not None:
+        here = f"applications[{model.applications.index(cls.app)}]"
+        key = f"{here}.parameters.{name}"
+        fix = (f"set {name} under {here}.parameters (every environment) or {here}.overrides.<env>, or under "
+               f"environments[<env>].parameters")
+        line = f"{model.path}:{cls.app.line}"
+    else:
+        key = f"environments[<env>].parameters.{name}"
+        fix = f"set {name} under the parameters of each of these environments"
+        line = model.path
+    return (f"{line}: {key}: not set, and stack {cls.name} needs it in {where} (its template has no default); "
+            f"{fix}")
 
 
 def expected_files(model) -> dict:
