@@ -68,6 +68,9 @@ def text(stack_cls, env: str) -> str:
 def problems(model) -> list:
     """Model values that reach no stack, and required parameters the model leaves unset (one line each)."""
     found = []
+    declared_anywhere = set()
+    for cls in registry.stacks(model):
+        declared_anywhere.update(_template_parameters(cls))
     unset = {}  # (stack class, parameter) -> environments where the model leaves it unset
     for env in model.environment_names:
         here = [s for s in registry.stacks(model) if env in s.environments]
@@ -80,9 +83,12 @@ def problems(model) -> list:
                 if name not in values and "Default" not in spec:
                     unset.setdefault((cls, name), []).append(env)
         for name, value in model.environment(env).parameters.items():
-            if name not in declared_here:
-                found.append(f"{value.origin}: no stack in '{env}' declares the parameter {name}; remove it or fix "
-                             f"the name")
+            # an environment's parameters are defaults for whichever of its stacks declare them (an
+            # environment that hosts fewer applications may set more than it uses); a name no stack
+            # of the model declares is a typo
+            if name not in declared_here and name not in declared_anywhere:
+                found.append(f"{_at(value)}: no stack declares the parameter {name} (in '{env}' or elsewhere); "
+                             f"remove it or fix the name")
     for (cls, name), envs in unset.items():  # one line per stack parameter, every environment named
         found.append(_unset_line(model, cls, name, envs))
     for app in model.applications:
@@ -92,7 +98,7 @@ def problems(model) -> list:
             declared.update(_template_parameters(cls))
         for name, value in app.parameters.items():
             if name not in declared:
-                found.append(f"{value.origin}: no stack of application '{app.name}' declares the parameter "
+                found.append(f"{_at(value)}: no stack of application '{app.name}' declares the parameter "
                              f"{name}; remove it or fix the name")
         for env, overrides in app.overrides.items():
             declared_env = set()
@@ -101,9 +107,15 @@ def problems(model) -> list:
                     declared_env.update(_template_parameters(cls))
             for name, value in overrides.items():
                 if name not in declared_env:
-                    found.append(f"{value.origin}: no stack of application '{app.name}' in '{env}' declares the "
+                    found.append(f"{_at(value)}: no stack of application '{app.name}' in '{env}' declares the "
                                  f"parameter {name}; remove it or fix the name")
     return found
+
+
+def _at(value) -> str:
+    """``<file>:<line>: <key>`` of a model value (its origin is ``<file>:<line> <key>``)."""
+    where, _, key = value.origin.partition(" ")
+    return f"{where}: {key}" if key else where
 
 
 def _unset_line(model, cls, name: str, envs: list) -> str:
