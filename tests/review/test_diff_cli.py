@@ -154,7 +154,7 @@ def repo(tmp_path):
     (tmp_path / "templates").mkdir()
     copy_model(tmp_path)
     shutil.copytree(ROOT / "params", tmp_path / "params")
-    for stack_cls in registry.STACKS:
+    for stack_cls in registry.stacks():
         (tmp_path / "templates" / f"{stack_cls.name}.yaml").write_text(render.render(stack_cls))
     foundation = yamlio.load_file(tmp_path / "templates" / "foundation.yaml")
     foundation["Resources"]["NotificationsTopic"]["Properties"]["DisplayName"] = "Old name"
