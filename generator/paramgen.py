@@ -68,6 +68,10 @@ def text(stack_cls, env: str) -> str:
 def problems(model) -> list:
     """Model values that reach no stack, and required parameters the model leaves unset (one line each)."""
     found = []
+    declared_anywhere = set()
+    for cls in registry.stacks(model):
+        declared_anywhere.update(_template_parameters(cls))
+    unset = {}  # (stack class, parameter) -> environments where the model leaves it unset
     for env in model.environment_names:
         here = [s for s in registry.stacks(model) if env in s.environments]
         declared_here = set()
@@ -77,17 +81,19 @@ def problems(model) -> list:
             values = model_values(cls, env)
             for name, spec in declared.items():
                 if name not in values and "Default" not in spec:
-                    app = f"applications[{cls.app.name}].overrides.{env}" if cls.app else None
-                    where = f"environments[{env}].parameters" + (f" (or {app})" if app else "")
-                    found.append(f"{model.path}: stack {cls.name} in '{env}' needs {name} (its template has no "
-                                 f"default); set {name} under {where}")
+                    unset.setdefault((cls, name), []).append(env)
         for name, value in model.environment(env).parameters.items():
             if name in MODEL_PARAMETERS:
-                found.append(f"{value.origin}: {name} comes from the model itself (project.name, the environment's "
+                found.append(f"{_at(value)}: {name} comes from the model itself (project.name, the environment's "
                              f"name, cost_center, tools); remove it here")
-            elif name not in declared_here:
-                found.append(f"{value.origin}: no stack in '{env}' declares the parameter {name}; remove it or fix "
-                             f"the name")
+            # an environment's parameters are defaults for whichever of its stacks declare them (an
+            # environment that hosts fewer applications may set more than it uses); a name no stack
+            # of the model declares is a typo
+            elif name not in declared_here and name not in declared_anywhere:
+                found.append(f"{_at(value)}: no stack declares the parameter {name} (in '{env}' or elsewhere); "
+                             f"remove it or fix the name")
+    for (cls, name), envs in unset.items():  # one line per stack parameter, every environment named
+        found.append(_unset_line(model, cls, name, envs))
     for app in model.applications:
         own = [s for s in registry.stacks(model) if s.app is app]
         declared = set()
@@ -95,10 +101,10 @@ def problems(model) -> list:
             declared.update(_template_parameters(cls))
         for name, value in app.parameters.items():
             if name in MODEL_PARAMETERS:
-                found.append(f"{value.origin}: {name} comes from the model itself (project.name, the environment's "
+                found.append(f"{_at(value)}: {name} comes from the model itself (project.name, the environment's "
                              f"name, cost_center, tools); remove it here")
             elif name not in declared:
-                found.append(f"{value.origin}: no stack of application '{app.name}' declares the parameter "
+                found.append(f"{_at(value)}: no stack of application '{app.name}' declares the parameter "
                              f"{name}; remove it or fix the name")
         for env, overrides in app.overrides.items():
             declared_env = set()
@@ -107,12 +113,34 @@ def problems(model) -> list:
                     declared_env.update(_template_parameters(cls))
             for name, value in overrides.items():
                 if name in MODEL_PARAMETERS:
-                    found.append(f"{value.origin}: {name} comes from the model itself (project.name, the "
-                                 f"environment's name, cost_center, tools); remove it here")
+                    found.append(f"{_at(value)}: {name} comes from the model itself (project.name, the environment's "
+                                 f"name, cost_center, tools); remove it here")
                 elif name not in declared_env:
-                    found.append(f"{value.origin}: no stack of application '{app.name}' in '{env}' declares the "
+                    found.append(f"{_at(value)}: no stack of application '{app.name}' in '{env}' declares the "
                                  f"parameter {name}; remove it or fix the name")
     return found
+
+
+def _at(value) -> str:
+    """``<file>:<line>: <key>`` of a model value (its origin)."""
+    return value.origin
+
+
+def _unset_line(model, cls, name: str, envs: list) -> str:
+    """``<file>:<line>: <key>: ...`` for a parameter without default the model leaves unset."""
+    where = ", ".join(envs)
+    if cls.app is not None:
+        here = f"applications[{model.applications.index(cls.app)}]"
+        key = f"{here}.parameters.{name}"
+        fix = (f"set {name} under {here}.parameters (every environment) or {here}.overrides.<env>, or under "
+               f"environments[<env>].parameters")
+        line = f"{model.path}:{cls.app.line}"
+    else:
+        key = f"environments[<env>].parameters.{name}"
+        fix = f"set {name} under the parameters of each of these environments"
+        line = model.path
+    return (f"{line}: {key}: not set, and stack {cls.name} needs it in {where} (its template has no default); "
+            f"{fix}")
 
 
 def expected_files(model) -> dict:

@@ -46,3 +46,19 @@ def statements(policy_document: dict) -> list:
 
 def as_list(value):
     return value if isinstance(value, list) else [value]
+
+
+MODEL = ROOT / "delivery.yaml"
+
+
+def copy_model(root: Path, text: str = None) -> Path:
+    """Put the repository's delivery.yaml (or ``text``) into a temporary project root; its path."""
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / "delivery.yaml"
+    if text is None:
+        shutil.copy(MODEL, target)
+    else:
+        target.write_text(text, encoding="utf-8")
+    return target

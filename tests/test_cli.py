@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from generator import cli
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_model
 
 
 def run(*args, cwd=ROOT):
@@ -32,7 +32,9 @@ def test_unknown_stack_is_a_clear_error(capsys):
 def test_unknown_environment_is_a_clear_error():
     result = run("params", "validate", "--env", "qa")
     assert result.returncode == 2
-    assert "error: unknown environment 'qa'" in result.stderr and "create params/qa/" in result.stderr
+    assert "error: unknown environment 'qa'" in result.stderr
+    # environments are declared in the model, never by creating a folder
+    assert "not under environments in delivery.yaml" in result.stderr and "add it there" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -48,6 +50,7 @@ def test_params_validate_passes_on_committed_files():
 
 @pytest.fixture
 def project_copy(tmp_path):
+    copy_model(tmp_path)
     shutil.copytree(ROOT / "params", tmp_path / "params")
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     return tmp_path

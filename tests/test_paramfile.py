@@ -196,7 +196,10 @@ def test_params_validate_cli_reports_a_broken_rule_with_exit_2(tmp_path, monkeyp
     import shutil
 
     from generator import cli
+    from tests.helpers import copy_model
+
     root = tmp_path / "repo"
+    copy_model(root)
     shutil.copytree(PARAMS, root / "params")
     shutil.copytree(PARAMS.parent / "templates", root / "templates")
     path = root / "params" / "prod" / "beanstalk-env.json"

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from cfnlint.api import ManualArgs, lint
 
-from generator import cli, stackmodel
+from generator import cli, registry, stackmodel
 from generator.deploy import aws as deploy_aws
 from generator.deploy import changeset, main, plan, show
 from generator.deploy.errors import EXIT_REFUSED
@@ -24,6 +24,28 @@ from tests.deploy.conftest import Project, closed_port_url, topic_template
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 EVERY_STATEFUL_TYPE = sorted(stackmodel.STATEFUL_TYPES)
+
+
+def _project(root, monkeypatch, capsys, stacks: dict) -> Project:
+    """A project root with fake stacks (name -> environments) and its own model: environments tools, dev and a
+    protected prod (deploy settings live in delivery.yaml); the registry lists the fake stacks, whose
+    ``requires`` is taken as given."""
+    monkeypatch.setenv("CFN_DELIVERY_MODEL", str(ROOT / "delivery.yaml"))  # until the project's own is written
+    project = Project(root, monkeypatch, capsys, closed_port_url())
+    for name, environments in stacks.items():
+        project.add_stack(name, environments=tuple(environments))
+    model = root / "delivery.yaml"
+    model.write_text(f"""project: {{name: {project.name}}}
+environments:
+  - {{name: tools, protected: true}}
+  - {{name: dev, protected: false}}
+  - {{name: prod, protected: true}}
+applications: []
+""")
+    monkeypatch.setenv("CFN_DELIVERY_MODEL", str(model))
+    monkeypatch.setattr(registry, "stacks", lambda model=None: project.stacks)
+    monkeypatch.setattr(registry, "requires", lambda cls, env=None: tuple(getattr(cls, "requires", ()) or ()))
+    return project
 
 
 def _client():
@@ -66,13 +88,11 @@ def test_effective_parameters_file_value_else_default_as_cloudformation_sees_the
 
 
 def test_deploy_review_and_lint_compute_effective_parameters_alike(tmp_path, monkeypatch, capsys):
-    project = Project(tmp_path / "project", monkeypatch, capsys, closed_port_url())
-    project.add_stack("base")
+    project = _project(tmp_path / "project", monkeypatch, capsys, {"base": ("dev", "prod")})
     template = topic_template({"Subnets": {"Type": "CommaDelimitedList", "Default": ["a", "b"]},
                                "Days": {"Type": "Number", "Default": 30}})
     project.template("base", template)
     project.params("dev", "base", {"TopicSuffix": "audit"})
-    project.environment("dev")
     expected = {"ProjectName": project.name, "EnvironmentName": "dev", "TopicSuffix": "audit",
                 "Subnets": "a,b", "Days": "30"}
     deploy_plan = plan.build("dev", project.stacks[0])
@@ -176,13 +196,11 @@ def test_deploy_and_review_agree_on_stateless_and_retained_resources():
 # -- deploy refuses in a protected environment (the real command, stubbed AWS) ----------------
 
 def _refused_replacing(tmp_path, monkeypatch, capsys, rtype):
-    project = Project(tmp_path / rtype.replace(":", "_"), monkeypatch, capsys, closed_port_url())
-    project.add_stack("data")
+    project = _project(tmp_path / rtype.replace(":", "_"), monkeypatch, capsys, {"data": ("prod",)})
     template = topic_template()
     template["Resources"]["R"] = {"Type": rtype}  # no DeletionPolicy: stateful by its type alone
     project.template("data", template)
-    project.params("prod", "data")
-    project.environment("prod", Protected=True)
+    project.params("prod", "data")  # prod is protected in the project's model
     name = project.stack_name("prod", "data")
     deployed = {"Stacks": [{"StackName": name, "StackId": f"id/{name}", "CreationTime": NOW,
                             "StackStatus": "UPDATE_COMPLETE", "Parameters": [

@@ -12,7 +12,7 @@ import pytest
 from generator import cli, render, registry, yamlio
 from generator.review import formats
 from generator.review.diff import diff_templates
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_model
 
 CASES = ROOT / "tests" / "fixtures" / "diff"
 
@@ -152,8 +152,9 @@ def _git(cwd, *args):
 def repo(tmp_path):
     """A git repository whose committed templates/ are the current render with edits."""
     (tmp_path / "templates").mkdir()
+    copy_model(tmp_path)
     shutil.copytree(ROOT / "params", tmp_path / "params")
-    for stack_cls in registry.STACKS:
+    for stack_cls in registry.stacks():
         (tmp_path / "templates" / f"{stack_cls.name}.yaml").write_text(render.render(stack_cls))
     foundation = yamlio.load_file(tmp_path / "templates" / "foundation.yaml")
     foundation["Resources"]["NotificationsTopic"]["Properties"]["DisplayName"] = "Old name"
@@ -197,6 +198,7 @@ def test_diff_outside_git_is_a_usage_error(tmp_path):
 # -- params diff --------------------------------------------------------------------
 
 def test_params_diff_shows_only_differing_values(tmp_path):
+    copy_model(tmp_path)
     shutil.copytree(ROOT / "params", tmp_path / "params")
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     for env, retention, email in (("staging", "30", "ops@example.com"), ("prod", "365", "ops@example.com")):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from generator import render, registry, yamlio
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_model
 from tests.localstack_server import aws_env, client, localstack  # noqa: F401  (session fixture)
 
 
@@ -25,6 +25,7 @@ def run(*args, env):
 @pytest.fixture
 def deployed_foundation(localstack, tmp_path):  # noqa: F811
     project = "rv" + uuid.uuid4().hex[:6]
+    copy_model(tmp_path)
     shutil.copytree(ROOT / "params", tmp_path / "params")
     path = tmp_path / "params" / "dev" / "foundation.json"
     data = json.loads(path.read_text())
@@ -90,6 +91,7 @@ def test_changed_project_name_shows_the_replacements_it_causes(deployed_foundati
 
 
 def test_missing_deployed_stack_is_a_usage_error(localstack, tmp_path):  # noqa: F811
+    copy_model(tmp_path)
     shutil.copytree(ROOT / "params", tmp_path / "params")
     env = dict(aws_env(localstack.endpoint_url), CFN_DELIVERY_ROOT=str(tmp_path))
     result = run("diff", "--env", "dev", "--stack", "foundation", "--stack-name", "no-such-stack",
