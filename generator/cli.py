@@ -183,6 +183,9 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    import os
+
+    chosen = os.environ.get(model.MODEL_ENV)
     if args.model:
         model.use(args.model)
     try:
@@ -197,6 +200,11 @@ def main(argv=None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 1
+    finally:  # an in-process caller keeps its own model choice
+        if chosen is None:
+            os.environ.pop(model.MODEL_ENV, None)
+        else:
+            os.environ[model.MODEL_ENV] = chosen
 
 
 if __name__ == "__main__":

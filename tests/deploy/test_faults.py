@@ -363,8 +363,6 @@ def test_changed_exports_unit():
      "templates/base.yaml: not UTF-8 text (byte 0xff at offset 16); save it as UTF-8"),
     ("params", lambda root: (root / "params" / "dev" / "base.json").write_bytes(b'{"Parameters": "\xe9"}'),
      "params/dev/base.json: not UTF-8 text (byte 0xe9 at offset 16); save it as UTF-8"),
-    ("environment", lambda root: (root / "params" / "dev" / "environment.json").write_bytes(b"\xff"),
-     "params/dev/environment.json: not UTF-8 text (byte 0xff at offset 0); save it as UTF-8"),
     ("directory", lambda root: ((root / "params" / "dev" / "base.json").unlink(),
                                 (root / "params" / "dev" / "base.json").mkdir()),
      "params/dev/base.json: is a directory, not a file; fix the file"),

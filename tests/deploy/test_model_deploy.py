@@ -99,12 +99,12 @@ def test_placeholders_warn_on_validate(offline_project, no_client):  # noqa: F81
     warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 4, out
     assert ("params/dev/base.json: Parameters.AlarmEmail = 'team@corp.invalid' is a placeholder; edit "
-            "delivery.yaml:7 environments[1].parameters.AlarmEmail") in out
+            "delivery.yaml:7: environments[1].parameters.AlarmEmail") in out
     assert ("params/prod/base.json: Parameters.AlarmEmail = 'oncall@corp.invalid' is a placeholder; edit "
-            "delivery.yaml:11 environments[2].parameters.AlarmEmail") in out
+            "delivery.yaml:11: environments[2].parameters.AlarmEmail") in out
     # a documentation account id, set in the model without the tag: still found, with its line
     assert ("params/prod/base.json: Parameters.AlarmArn = 'arn:aws:cloudwatch:eu-west-1:111122223333:alarm:x' is a "
-            "placeholder; edit delivery.yaml:12 environments[2].parameters.AlarmArn") in out
+            "placeholder; edit delivery.yaml:12: environments[2].parameters.AlarmArn") in out
     # an example.org address only in the file: named, with where to set it
     assert "params/prod/base.json: Parameters.Owner = 'someone@example.org' is a placeholder; set it in delivery.yaml" \
         in out
@@ -122,7 +122,7 @@ def test_placeholders_refuse_a_protected_deploy_before_any_call(offline_project,
                         "`make templates`, then deploy again:")
     assert len(lines) == 4
     assert "params/prod/base.json: Parameters.AlarmEmail = 'oncall@corp.invalid' is a placeholder; edit " \
-           "delivery.yaml:11 environments[2].parameters.AlarmEmail" in lines[1]
+           "delivery.yaml:11: environments[2].parameters.AlarmEmail" in lines[1]
     assert "Parameters.AlarmArn" in lines[2] and "Parameters.Owner" in lines[3]
     # the dev deploy (unprotected) is not refused: it warns and goes on to the server (closed port: exit 1)
 
