@@ -44,7 +44,7 @@ class DeploymentGroupReference:
         ]
 
 
-def service_role(stack, application_name: str, *, service: ServiceReference, task_definition: TaskDefinitionReference,
+def service_role(stack, application_name: str, component: str, *, service: ServiceReference, task_definition: TaskDefinitionReference,
                  listeners, load_balancer: LoadBalancer, alarms, logical_id="CodeDeployServiceRole"):
     """The role CodeDeploy uses to shift this one service's traffic, with an inline policy in place of
     ``AWSCodeDeployRoleForECS``.
@@ -61,10 +61,11 @@ def service_role(stack, application_name: str, *, service: ServiceReference, tas
 
     ``application_name``: the application's name as ``Fn::Sub`` text (``${ProjectName}-...``); the trust
     policy admits CodeDeploy only for that application's deployment groups in this account, as CodeDeploy's
-    confused-deputy guidance describes for ECS deployments.
+    confused-deputy guidance describes for ECS deployments. ``component`` names the role
+    (``{project}-{env}-<component>``): one per application, so two services in an environment never share it.
     """
     role = Role(
-        stack, logical_id, "codedeploy.amazonaws.com", "codedeploy",
+        stack, logical_id, "codedeploy.amazonaws.com", component,
         source_arn=_arn("deploymentgroup:%s/*" % application_name),
         description="CodeDeploy: blue/green traffic shifting of the ECS service",
     )

@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import model as model_module
+from ..model import Environment
 
-MAX_TRIGGERS = 5
-MAX_MONITORING_MINUTES = 180
 
 
 @dataclass
@@ -34,13 +33,9 @@ class EnvironmentConfig:
     account: str = None
 
     def rollback_configuration(self):
-        """``RollbackConfiguration`` for CreateChangeSet, or ``None`` when nothing is configured."""
-        if not self.rollback_triggers and self.monitoring_minutes is None:
-            return None
-        config = {"RollbackTriggers": [{"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in self.rollback_triggers]}
-        if self.monitoring_minutes is not None:
-            config["MonitoringTimeInMinutes"] = self.monitoring_minutes
-        return config
+        """``RollbackConfiguration`` for CreateChangeSet, or ``None`` (the model's rule, in one place)."""
+        return Environment(self.env, rollback_triggers=tuple(self.rollback_triggers),
+                           monitoring_minutes=self.monitoring_minutes).rollback_configuration()
 
 
 def load(env: str) -> EnvironmentConfig:

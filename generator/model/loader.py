@@ -191,7 +191,8 @@ def _check_references(data, lines) -> list:
             if env not in deployed:
                 problems.append(lines.at(here + ("overrides", env), f"'{app['name']}' has no stacks in '{env}'; "
                                                                     f"override only {', '.join(sorted(deployed))}"))
-    problems += _check_components(data, lines)
+    if len(names) == len(data["applications"]):  # a repeated name is already the one problem to fix
+        problems += _check_components(data, lines)
     return problems
 
 

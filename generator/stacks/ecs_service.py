@@ -74,7 +74,7 @@ class EcsServiceStack(LoadBalancedFargateStack):
     def create_deployment(self):
         name = "${ProjectName}-${EnvironmentName}-%s" % self.component
         self.application = EcsApplication(self, "CodeDeployApplication", Sub(name))
-        role = service_role(self, name, service=self.service, task_definition=self.task,
+        role = service_role(self, name, f"{self.component}-codedeploy", service=self.service, task_definition=self.task,
                             listeners=[self.production_listener, self.test_listener],
                             load_balancer=self.load_balancer, alarms=self.alarms)
         self.deployment_group = EcsBlueGreenDeploymentGroup(

@@ -75,10 +75,10 @@ def test_push_is_denied_to_everyone_but_the_build_roles(ecr, repository):
     assert condition == "HasBootstrapPusher"
     assert without == build_roles and with_pusher == build_roles + [{"Ref": "BootstrapPusherArn"}]
     # Exactly the image build project of this application's pipeline pushes: no other application's.
-    [pusher] = [s for s in registry.stacks() if getattr(s, "delivery", None) and s.app is ecr.app
+    [pusher] = [s for s in registry.stacks(ecr.model) if getattr(s, "delivery", None) and s.app is ecr.app
                 and getattr(s, "build_project_id", "") == "ImageBuildProject"]
     assert ecr.component == pusher.delivery.component
-    others = [s.delivery.component for s in registry.stacks() if getattr(s, "delivery", None) and s.app is not ecr.app]
+    others = [s.delivery.component for s in registry.stacks(ecr.model) if getattr(s, "delivery", None) and s.app is not ecr.app]
     assert not any(ecr_stack.image_build_component(c) in json.dumps(deny) for c in others)
     assert load_template(ecr.name)["Parameters"]["BootstrapPusherArn"]["Default"] == ""
     # No statement allows pushing: the build roles push with their own identity grants.
