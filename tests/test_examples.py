@@ -58,3 +58,174 @@ def test_example_templates_meet_the_budget(example):
     for cls in registry.stacks(example):
         template, text = render.rendered(cls)
         assert budget.findings(cls.name, template, text) == []
+
+
+# -- the delivery setups of issue 13, rendered like a user would ---------------------------------
+from generator import cli  # noqa: E402
+from generator.lint import gate, secret_values  # noqa: E402
+from generator.stacks.delivery import waves  # noqa: E402
+from tests.helpers import resources, statements  # noqa: E402
+from tests.test_security_gate import TOOLS, findings, scanners  # noqa: E402,F401 (fixture)
+
+MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
+#: Each example is one setup of the issue: its source type, its application kind and the build
+#: budget it must show (None: the template default). The names inside are read from the model.
+SETUPS = {
+    "web-beanstalk": ("s3", "beanstalk", None),
+    "container-bluegreen": ("s3", "ecs-bluegreen", "5"),
+    "container-github": ("connection", "ecs-rolling", None),
+    "container-codecommit": ("codecommit", "ecs-bluegreen", None),
+}
+SOURCE_PROVIDERS = {"s3": "S3", "codecommit": "CodeCommit", "connection": "CodeStarSourceConnection"}
+DEPLOY_PROVIDERS = {"beanstalk": "ElasticBeanstalk", "ecs-bluegreen": "CodeDeployToECS", "ecs-rolling": "ECS"}
+
+
+def test_every_setup_has_its_example_and_says_what_it_is():
+    assert set(SETUPS) <= {p.stem for p in EXAMPLES}
+    for name, (source, kind, _) in SETUPS.items():
+        [app] = model.load(MODELS / f"{name}.yaml").applications
+        assert (app.source.type, app.kind) == (source, kind), name
+
+
+@pytest.fixture(scope="session")
+def rendered_examples(tmp_path_factory):
+    """``{example: (model, folder)}``: every example rendered by the CLI into its own folder."""
+    found = {}
+    for path in EXAMPLES:
+        out = tmp_path_factory.mktemp(path.stem)
+        assert cli.main(["--model", str(path), "templates", "--out", str(out)]) == 0, path.name
+        found[path.stem] = (model.load(path), out)
+    return found
+
+
+def _template(folder, stack):
+    from generator import yamlio
+
+    return yamlio.load_file(folder / f"{stack}.yaml")
+
+
+@pytest.mark.parametrize("name", [p.stem for p in EXAMPLES])
+def test_example_output_passes_cfn_lint(rendered_examples, name):
+    from cfnlint.api import ManualArgs, lint
+
+    config = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=gate.LINT_REGIONS)
+    _, folder = rendered_examples[name]
+    files = sorted(folder.glob("*.yaml"))
+    assert files
+    found = [f"{f.name}: {m}" for f in files for m in lint(f.read_text(encoding="utf-8"), config=config)]
+    assert found == []
+
+
+def test_example_output_has_no_secret(rendered_examples):
+    for _, folder in rendered_examples.values():
+        for path in sorted(folder.glob("*.yaml")):
+            assert secret_values.scan_file(path, path.name) == []
+
+
+def test_example_parameter_values_have_no_secret(example):
+    """The parameter files the model writes (the connection ARN, the Docker Hub parameter name…)."""
+    for path, text in paramgen.expected_files(example).items():
+        assert secret_values.scan_text(str(path), text) == [], path
+
+
+def test_examples_pass_the_security_gate(scanners, rendered_examples, capsys, tmp_path):
+    """cfn-lint with own rules, checkov, cfripper, Guard, least privilege and secrets over every
+    example's output in one pass (slow: checkov and cfripper start once)."""
+    files = [str(p) for _, folder in rendered_examples.values() for p in sorted(folder.glob("*.yaml"))]
+    code = gate.main(files + ["--filters-dir", str(tmp_path / "filters")])
+    out = capsys.readouterr().out
+    assert findings(out) == {tool: 0 for tool in TOOLS}, out
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("name", sorted(SETUPS))
+def test_example_pipeline_has_its_defining_shape(rendered_examples, name):
+    example, folder = rendered_examples[name]
+    source_type, kind, budget_minutes = SETUPS[name]
+    for cls in registry.stacks(example):
+        if getattr(cls, "build_class", None) is None:
+            continue
+        app, delivery = cls.app, cls.delivery
+        template = _template(folder, delivery.pipeline_stack)
+        pipeline = resources(template, "AWS::CodePipeline::Pipeline")["Pipeline"]["Properties"]
+        stages = {s["Name"]: s for s in pipeline["Stages"]}
+        names = [s["Name"] for s in pipeline["Stages"]]
+
+        # source and what starts it
+        [source] = stages["Source"]["Actions"]
+        assert source["ActionTypeId"]["Provider"] == SOURCE_PROVIDERS[source_type]
+        rules = resources(template, "AWS::Events::Rule")
+        if source_type == "connection":
+            assert "PipelineSourceRule" not in rules and pipeline["PipelineType"] == "V2"
+            [trigger] = pipeline["Triggers"]
+            [push] = trigger["GitConfiguration"]["Push"]
+            assert push["Branches"]["Includes"] == [{"Ref": "SourceBranchName"}]
+            assert template["Parameters"]["SourceBranchName"]["Default"] == app.source.branch
+        else:
+            assert "Triggers" not in pipeline and source["Configuration"]["PollForSourceChanges"] is False
+            pattern = rules["PipelineSourceRule"]["Properties"]["EventPattern"]
+            assert pattern["source"] == ["aws." + source_type]
+
+        # stages: build, checks in parallel, then per wave (approval) deploy and validation
+        expected = ["Source", cls.build_stage, cls.checks_stage]
+        for target in waves(example, app):
+            expected += (["Approve" + target.label] if target.protected else []) + [
+                "Deploy" + target.label, "Validate" + target.label]
+        assert names == expected
+        checks = {a["Name"] for a in stages[cls.checks_stage]["Actions"]}
+        assert checks >= {action for action, _, _ in cls.build_class.check_actions} | {"SecurityScan"}
+        assert len(checks) >= 2 and len({a["RunOrder"] for a in stages[cls.checks_stage]["Actions"]}) == 1
+        for target in waves(example, app):
+            [deploy] = stages["Deploy" + target.label]["Actions"]
+            assert deploy["ActionTypeId"]["Provider"] == DEPLOY_PROVIDERS[kind]
+            [validate] = stages["Validate" + target.label]["Actions"]
+            assert validate["ActionTypeId"]["Provider"] == "CodeBuild"
+            if target.protected:
+                [approve] = stages["Approve" + target.label]["Actions"]
+                assert approve["ActionTypeId"]["Provider"] == "Manual" and "NotificationArn" in approve["Configuration"]
+        assert any(e.protected for e in example.environments if e.name in app.waves), "an approval to show"
+
+        # notifications of failures
+        failed = rules["PipelineFailedRule"]["Properties"]
+        assert failed["EventPattern"]["detail"] == {"state": ["FAILED"]}
+        assert failed["Targets"][0]["Id"] == "Notifications"
+
+        # the build budget: every project of the build stack times out on the parameter the model sets
+        build = _template(folder, delivery.build_stack)
+        projects = resources(build, "AWS::CodeBuild::Project")
+        assert projects and all(p["Properties"]["TimeoutInMinutes"] == {"Ref": "BuildTimeoutMinutes"}
+                                for p in projects.values())
+        build_cls = next(c for c in registry.stacks(example) if c.name == delivery.build_stack)
+        deployed = paramgen.parameter_values(build_cls, example.tools)["BuildTimeoutMinutes"]
+        assert deployed == (budget_minutes or str(build["Parameters"]["BuildTimeoutMinutes"]["Default"]))
+        if budget_minutes:
+            assert paramgen.document(build_cls, example.tools)["Parameters"]["BuildTimeoutMinutes"] == budget_minutes
+
+
+def test_codecommit_example_reads_docker_hub_token_from_parameter_store(rendered_examples):
+    example, folder = rendered_examples["container-codecommit"]
+    [app] = example.applications
+    build_cls = next(c for c in registry.stacks(example) if c.app is app and c.name.endswith("-build"))
+    build = _template(folder, build_cls.name)
+    image = resources(build, "AWS::CodeBuild::Project")["ImageBuildProject"]["Properties"]
+    variables = {v["Name"]: v for v in image["Environment"]["EnvironmentVariables"]}
+    assert variables["DOCKERHUB_TOKEN"]["Type"] == "PARAMETER_STORE"
+    assert variables["DOCKERHUB_TOKEN"]["Value"] == {"Ref": "DockerHubTokenParameter"}
+    assert paramgen.parameter_values(build_cls, example.tools)["DockerHubTokenParameter"] == \
+        app.parameters["DockerHubTokenParameter"].value
+    reads = [s for p in resources(build, "AWS::IAM::Policy").values()
+             for s in statements(p["Properties"]["PolicyDocument"]) if "ssm:GetParameters" in s["Action"]]
+    assert reads and all("*" not in s["Resource"] for s in reads)
+
+
+def test_bluegreen_examples_roll_back_on_alarms(rendered_examples):
+    for name, (_, kind, _) in SETUPS.items():
+        if kind != "ecs-bluegreen":
+            continue
+        example, folder = rendered_examples[name]
+        [app] = example.applications
+        service = next(c for c in registry.stacks(example) if c.app is app and c.name.endswith("-service"))
+        [group] = resources(_template(folder, service.name), "AWS::CodeDeploy::DeploymentGroup").values()
+        props = group["Properties"]
+        assert "DEPLOYMENT_STOP_ON_ALARM" in props["AutoRollbackConfiguration"]["Events"]
+        assert props["AlarmConfiguration"]["Enabled"] is True and props["AlarmConfiguration"]["Alarms"]

@@ -139,7 +139,7 @@ class DeliveryPipeline:
                 f"Grants every action role of pipeline {self.component} holds (each role keeps its own)")
         return self._action_roles.add(role)
 
-    # -- source --------------------------------------------------------------
+    # -- source ------------------------------------------------------------
     def source_stage(self, bucket: BucketReference, object_key, output=SOURCE):
         """S3 source without polling, started by an EventBridge rule on ``Object Created`` for the key."""
         self.role.grant(bucket.grant_read())
@@ -147,6 +147,16 @@ class DeliveryPipeline:
             "S3Bucket": bucket.name, "S3ObjectKey": object_key, "PollForSourceChanges": False,
         }, outputs=[output])
         self.add_stage("Source", [action])
+        self.start_on_event("Start the pipeline when the source archive is uploaded", {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket.name]}, "object": {"key": [object_key]}},
+        })
+        return self
+
+    def start_on_event(self, description, pattern):
+        """An EventBridge rule ``{pipeline}-source`` on ``pattern`` that starts this pipeline, through a
+        role that may start this pipeline only (and only EventBridge, for that rule, may assume)."""
         rule_name = self.full_name + "-source"
         trigger = Role(self.stack, self.logical_id + "TriggerRole", "events.amazonaws.com",
                        self.component + "-trigger", source_arn=naming.arn("events", "rule/" + rule_name),
@@ -155,15 +165,16 @@ class DeliveryPipeline:
         self.stack.add(events.Rule(
             self.logical_id + "SourceRule",
             Name=Sub(rule_name),
-            Description="Start the pipeline when the source archive is uploaded",
+            Description=description,
             State="ENABLED",
-            EventPattern={
-                "source": ["aws.s3"],
-                "detail-type": ["Object Created"],
-                "detail": {"bucket": {"name": [bucket.name]}, "object": {"key": [object_key]}},
-            },
+            EventPattern=pattern,
             Targets=[events.Target(Id="Pipeline", Arn=self.arn, RoleArn=trigger.arn)],
         ))
+        return self
+
+    def add_trigger(self, trigger: codepipeline.PipelineTriggerDeclaration):
+        """A V2 trigger (git push or pull request filters on a connection source action)."""
+        self.resource.Triggers = list(getattr(self.resource, "Triggers", None) or []) + [trigger]
         return self
 
     # -- notifications -------------------------------------------------------

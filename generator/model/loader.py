@@ -7,13 +7,14 @@ are collected and raised together as :class:`ModelError` (the commands exit 2).
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import yaml
 
 from ..paramfile import ParamFileError
-from .schema import KINDS, SCHEMA
-from .types import Application, Environment, Model, Placeholder, Project, Value
+from .schema import (CODECOMMIT_REPOSITORY_PATTERN, CONNECTION_REPOSITORY_PATTERN, KINDS, SCHEMA, SOURCE_TYPES)
+from .types import Application, Environment, Model, Placeholder, Project, Source, Value
 
 PLACEHOLDER_TAG = "!placeholder"
 DEFAULT_TOOLS = "tools"
@@ -182,6 +183,7 @@ def _check_references(data, lines) -> list:
                 elif env == tools:
                     problems.append(lines.at(here + (key, j), f"'{env}' is the tools environment (it hosts the "
                                                               f"pipeline); list target environments only"))
+        problems += _check_source(app.get("source"), here + ("source",), lines)
         both = set(app.get("waves", [])) & set(app.get("extra_environments", []))
         for env in sorted(both):
             problems.append(lines.at(here + ("extra_environments",), f"'{env}' is a wave already; remove it "
@@ -194,6 +196,49 @@ def _check_references(data, lines) -> list:
     if len(names) == len(data["applications"]):  # a repeated name is already the one problem to fix
         problems += _check_components(data, lines)
     return problems
+
+
+#: What each source type's keys mean, in the message that asks for one.
+_SOURCE_KEYS = {
+    ("codecommit", "repository"): "the name of an existing CodeCommit repository (the template never creates one)",
+    ("connection", "repository"): "the repository as owner/name (GitLab: group/subgroup/name)",
+}
+
+
+def _check_source(source, path, lines) -> list:
+    """The keys of ``source`` its ``type`` takes (the schema lists every key of every type)."""
+    if not source:
+        return []
+    kind = source["type"]
+    allowed = SOURCE_TYPES[kind]
+    problems = []
+    for key in source:
+        if key != "type" and key not in allowed:
+            owners = [t for t, keys in SOURCE_TYPES.items() if key in keys]
+            problems.append(lines.at(path + (key,), f"'{key}' does not apply to {_a(kind)} source (only to "
+                                                    f"{' and '.join(owners)}); remove it or change type "
+                                                    f"({_a(kind)} source takes {', '.join(allowed)})"))
+    if kind in ("codecommit", "connection") and "repository" not in source:
+        problems.append(lines.at(path, f"a {kind} source needs 'repository': "
+                                       f"{_SOURCE_KEYS[(kind, 'repository')]}; add it"))
+    repository = source.get("repository")
+    if kind == "codecommit" and repository is not None and not re.match(CODECOMMIT_REPOSITORY_PATTERN, repository):
+        problems.append(lines.at(path + ("repository",), f"'{repository}' is not a CodeCommit repository name; "
+                                                         f"use 1-100 letters, digits, '.', '_' or '-' (no '/')"))
+    if kind == "connection" and repository is not None and not re.match(CONNECTION_REPOSITORY_PATTERN, repository):
+        problems.append(lines.at(path + ("repository",), f"'{repository}' is not owner/name; write the "
+                                                         f"repository as owner/name, e.g. my-org/my-service"))
+    return problems
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeios" else "a ") + word
+
+
+def _source(section) -> Source:
+    section = section or {}
+    given = {k: v for k, v in section.items() if k != "file_paths"}
+    return Source(**given, file_paths=tuple(section.get("file_paths", ())))
 
 
 def _check_components(data, lines) -> list:
@@ -247,7 +292,7 @@ def _build(data, lines, name) -> Model:
     applications = tuple(
         Application(
             a["name"], a["kind"], tuple(a["waves"]), tuple(a.get("extra_environments", [])),
-            (a.get("source") or {}).get("type", "s3"), (a.get("source") or {}).get("object_key"),
+            _source(a.get("source")),
             _values(a.get("parameters"), ("applications", i, "parameters"), lines, name),
             {env: _values(o, ("applications", i, "overrides", env), lines, name)
              for env, o in (a.get("overrides") or {}).items()},

@@ -14,8 +14,22 @@ KINDS = {
     "ecs-rolling": "ECS Fargate service behind an ALB with Amazon ECS's own deployments (rolling by default, "
                    "or ECS blue/green with DeploymentStrategy: BLUE_GREEN), CodePipeline's ECS action",
 }
-#: Where a pipeline's source comes from (later issues add CodeCommit and connections).
-SOURCE_TYPES = ("s3",)
+#: Where a pipeline's source comes from, and the keys each type takes besides ``type``
+#: (``generator.components.sources`` builds them).
+SOURCE_TYPES = {
+    "s3": ("object_key",),
+    "codecommit": ("repository", "branch"),
+    "connection": ("provider", "repository", "branch", "file_paths"),
+}
+#: Providers a CodeStarSourceConnection action reads from through a connection (CodeConnections'
+#: ``ProviderType`` values: https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html).
+CONNECTION_PROVIDERS = ("Bitbucket", "GitHub", "GitHubEnterpriseServer", "GitLab", "GitLabSelfManaged")
+#: CodeCommit repository names (CreateRepository: 1-100 of letters, digits, ., _ and -).
+CODECOMMIT_REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+#: ``owner/name`` (GitLab: ``group/subgroup/name``), as FullRepositoryId takes it.
+CONNECTION_REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$"
+#: A Git branch name (no spaces, no ``..``, no leading ``-`` or ``/``; a subset of git check-ref-format).
+BRANCH_PATTERN = r"^(?!.*\.\.)(?![-/])[A-Za-z0-9._/-]{1,250}(?<![./])$"
 #: Applications are named like environments' stacks: they prefix stack and physical names.
 APPLICATION_PATTERN = r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$"
 TAG_KEY_PATTERN = r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$"
@@ -102,6 +116,18 @@ SCHEMA = {
                             "type": {"enum": list(SOURCE_TYPES), "description": "one of " + ", ".join(SOURCE_TYPES)},
                             "object_key": {"type": "string", "pattern": r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
                                            "description": "an S3 object key ending in .zip"},
+                            "repository": {"type": "string", "pattern": r"^[A-Za-z0-9_./-]{1,100}$",
+                                           "description": "a CodeCommit repository name, or owner/name for a connection"},
+                            "branch": {"type": "string", "pattern": BRANCH_PATTERN,
+                                       "description": "a Git branch name like main or release/1.x"},
+                            "provider": {"enum": list(CONNECTION_PROVIDERS),
+                                         "description": "one of " + ", ".join(CONNECTION_PROVIDERS)},
+                            "file_paths": {
+                                "type": "array", "minItems": 1, "maxItems": 8, "uniqueItems": True,
+                                "description": "1-8 file path globs (CodePipeline's limit per filter)",
+                                "items": {"type": "string", "pattern": r"^[^\s]{1,255}$",
+                                          "description": "a file path glob like src/** (no spaces)"},
+                            },
                         },
                     },
                     "waves": dict(_env_list, minItems=1,

@@ -50,13 +50,29 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where an application's pipeline starts (``source`` in the model; see docs/model.md).
+
+    ``s3``: an archive (``object_key``) in the tools source bucket; ``codecommit``: ``branch`` of an
+    existing repository ``repository``; ``connection``: ``branch`` of ``repository`` (owner/name)
+    at ``provider``, read through a CodeConnections connection, optionally only for pushes that
+    touch ``file_paths``."""
+
+    type: str = "s3"
+    object_key: str = None
+    repository: str = None
+    branch: str = "main"
+    provider: str = "GitHub"
+    file_paths: tuple = ()
+
+
+@dataclass(frozen=True)
 class Application:
     name: str
     kind: str
     waves: tuple
     extra_environments: tuple = ()
-    source_type: str = "s3"
-    source_key: str = None
+    source: Source = field(default_factory=Source)
     #: Parameter name -> :class:`Value` for every stack of the application, in every environment.
     parameters: dict = field(default_factory=dict)
     #: Environment -> {parameter name -> :class:`Value`}.
@@ -69,8 +85,13 @@ class Application:
         return tuple(self.waves) + tuple(e for e in self.extra_environments if e not in self.waves)
 
     @property
+    def source_type(self) -> str:
+        return self.source.type
+
+    @property
     def object_key(self) -> str:
-        return self.source_key or f"{self.name}/source.zip"
+        """The S3 source's key (``s3`` sources only): the model's, else ``<name>/source.zip``."""
+        return self.source.object_key or f"{self.name}/source.zip"
 
 
 @dataclass(frozen=True)

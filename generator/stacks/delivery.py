@@ -30,6 +30,7 @@ from troposphere import Ref
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
                                     build_settings)
 from ..components.kms import KeyReference
+from ..components import sources
 from ..components.pipeline import SOURCE, DeliveryPipeline
 from ..components.sns import TopicReference
 from ..core import naming
@@ -231,12 +232,7 @@ class DeliveryPipelineStack(Stack):
 
     # -- shared steps --------------------------------------------------------
     def create_parameters(self):
-        self.source_key = self.parameter(
-            "SourceObjectKey", "Source", "Source archive key",
-            Type="String", Default=self.app.object_key, AllowedPattern=r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
-            ConstraintDescription="an S3 object key ending in .zip",
-            Description="Key of the source archive in the source bucket; uploading it starts the pipeline",
-        )
+        self.source = sources.for_application(self, self.app, artifacts.source_bucket)
         self.targets = waves(self.model, self.app)
         self.scan_threshold = self.parameter(
             "ScanFailOnSeverity", "Checks", "Source scan gate",
@@ -276,7 +272,7 @@ class DeliveryPipelineStack(Stack):
     def create_stages(self):
         p = self.pipeline
         build = self.build_class
-        p.source_stage(self.source_bucket, Ref(self.source_key))
+        self.source.attach(p)
         p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project(build.build_project_id), [SOURCE],
                                                           [BUILD_OUTPUT])])
         # Same RunOrder: the checks and the shared scans run in parallel and all must pass.
