@@ -251,3 +251,16 @@ def test_a_managed_policy_of_the_same_template_is_judged_as_its_own_resource():
         "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": [BUCKET]}]}}}
     problems = check_template("fixture.yaml", template)
     assert problems == ["fixture.yaml: Scoped PolicyDocument statement 0: Allow with wildcard action s3:*; name each action"]
+
+
+# -- the example models (examples/models/): every source and kind they add, same IAM data ---------
+EXAMPLE_MODELS = sorted((ROOT / "examples" / "models").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_MODELS, ids=lambda p: p.stem)
+def test_example_templates_are_least_privilege(path):
+    from generator import model, registry, render
+
+    example = model.load(path)
+    found = {cls.name: check_template(cls.name, render.rendered(cls)[0]) for cls in registry.stacks(example)}
+    assert {name: problems for name, problems in found.items() if problems} == {}

@@ -48,3 +48,20 @@ def test_literal_secret_properties_are_found_and_references_pass():
     assert scan_structure("fixture.yaml", template) == []
     params = {"Parameters": {"GithubToken": "{{resolve:ssm-secure:/shop/github-token}}", "TokenParameterName": "x"}}
     assert scan_structure("params.json", params) == []
+
+
+EXAMPLE_MODELS = sorted((ROOT / "examples" / "models").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_MODELS, ids=lambda p: p.stem)
+def test_example_output_has_no_secret(path):
+    """Every template and parameter file an example model renders (connection ARNs, SSM names…)."""
+    from generator import model, paramgen, registry, render
+
+    example = model.load(path)
+    for cls in registry.stacks(example):
+        template, text = render.rendered(cls)
+        assert scan_text(f"{path.stem}/{cls.name}.yaml", text) == []
+        assert scan_structure(f"{path.stem}/{cls.name}.yaml", template) == []
+    for param_file, text in paramgen.expected_files(example).items():
+        assert scan_text(str(param_file), text) == []

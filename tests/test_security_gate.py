@@ -80,3 +80,22 @@ def test_missing_scanner_is_a_one_line_error(capsys, monkeypatch):
     assert gate.main([str(FIXTURES / "insecure.yaml")]) == gate.EXIT_SETUP
     err = capsys.readouterr().err
     assert err.startswith("error: /nonexistent/checkov not found: run `make scanners`")
+
+
+def test_a_rendered_copy_is_judged_with_the_parameter_files_beside_it(tmp_path):
+    """Another model's output (``<dir>/templates`` + ``<dir>/params``, e.g. an example's) is judged with
+    the values each of its environments deploys, not with defaults only."""
+    (tmp_path / "templates").mkdir()
+    template = tmp_path / "templates" / "web-ingress.yaml"
+    template.write_text("Parameters:\n  AllowedIngressCidr: {Type: String}\n  Port: {Type: Number, Default: 443}\n"
+                        "Resources: {}\n", encoding="utf-8")
+    for env, cidr in (("staging", "10.0.0.0/8"), ("prod", "0.0.0.0/0")):
+        (tmp_path / "params" / env).mkdir(parents=True)
+        (tmp_path / "params" / env / "web-ingress.json").write_text(
+            '{"Parameters": {"AllowedIngressCidr": "%s"}}' % cidr, encoding="utf-8")
+    sets = dict(gate.parameter_sets(template))
+    assert sets == {"prod": {"AllowedIngressCidr": "0.0.0.0/0", "Port": "443"},
+                    "staging": {"AllowedIngressCidr": "10.0.0.0/8", "Port": "443"}}
+    loose = tmp_path / "web-ingress.yaml"  # not in a templates/ folder: defaults only
+    loose.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    assert gate.parameter_sets(loose) == [(None, {"Port": "443"})]

@@ -192,12 +192,25 @@ def parameter_sets(template_path: Path) -> list:
                     if isinstance(spec, dict) and spec.get("Type") in PLACEHOLDERS}
     base = dict(placeholders, **stackmodel.effective_parameters(template, {}))
     sets = []
-    for env in paths.environments():
-        param_file = paths.param_file(env, Path(template_path).stem)
-        if param_file.is_file() and Path(template_path).resolve().parent == paths.templates_dir().resolve():
+    for env, param_file in _param_files(template_path):
+        if param_file.is_file():
             given = json.loads(param_file.read_text(encoding="utf-8")).get("Parameters") or {}
             sets.append((env, dict(placeholders, **stackmodel.effective_parameters(template, given))))
     return sets or [(None, base)]
+
+
+def _param_files(template_path: Path) -> list:
+    """``[(env, parameter file)]`` for a template: the project's ``params/<env>/<stack>.json`` for one in
+    ``templates/``; for a rendered copy ``<dir>/templates/<stack>.yaml`` (another model's output, an
+    example's), the ``<dir>/params/<env>/<stack>.json`` written beside it; else none."""
+    stem = Path(template_path).stem
+    folder = Path(template_path).resolve().parent
+    if folder == paths.templates_dir().resolve():
+        return [(env, paths.param_file(env, stem)) for env in paths.environments()]
+    params = folder.parent / "params"
+    if folder.name != "templates" or not params.is_dir():
+        return []
+    return [(env.name, env / f"{stem}.json") for env in sorted(params.iterdir()) if env.is_dir()]
 
 
 def _offline_env() -> dict:
