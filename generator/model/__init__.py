@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from .loader import ModelError, load, loads  # noqa: F401
-from .types import Application, Environment, Model, Placeholder, Project, Value  # noqa: F401
+from .types import Application, Environment, Model, Placeholder, Project, Source, Value  # noqa: F401
 
 MODEL_ENV = "CFN_DELIVERY_MODEL"
 DEFAULT_FILE = "delivery.yaml"
