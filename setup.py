@@ -11,7 +11,7 @@ setup(
     package_data={"generator.lint": ["guard/*.guard"]},
     install_requires=[
         "troposphere>=4.8,<5",
-        "awacs>=2.4,<3",
+        "awacs>=2.5,<3",  # 2.5 adds awacs.codeconnections (connection sources)
         "PyYAML>=6.0,<7",
         "boto3>=1.34,<2",
         # delivery.yaml is checked against its JSON Schema (generator/model/schema.py)
