@@ -19,7 +19,8 @@ from awacs import codecommit, codeconnections, codestar_connections
 from troposphere import Ref, codepipeline
 
 from ..core import naming
-from ..model.schema import BRANCH_PATTERN, CODECOMMIT_REPOSITORY_PATTERN, CONNECTION_REPOSITORY_PATTERN
+from ..model.schema import (BRANCH_PATTERN, CODECOMMIT_REPOSITORY_PATTERN, CONNECTION_REPOSITORY_PATTERN,
+                            OBJECT_KEY_PATTERN)
 from .iam import allow
 from .pipeline import SOURCE, DeliveryPipeline
 
@@ -48,7 +49,7 @@ class S3Source:
         self.bucket = bucket
         self.object_key = stack.parameter(
             "SourceObjectKey", GROUP, "Source archive key",
-            Type="String", Default=app.object_key, AllowedPattern=r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
+            Type="String", Default=app.object_key, AllowedPattern=OBJECT_KEY_PATTERN,
             ConstraintDescription="an S3 object key ending in .zip",
             Description="Key of the source archive in the source bucket; uploading it starts the pipeline",
         )

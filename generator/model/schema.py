@@ -24,6 +24,8 @@ SOURCE_TYPES = {
 #: Providers a CodeStarSourceConnection action reads from through a connection (CodeConnections'
 #: ``ProviderType`` values: https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html).
 CONNECTION_PROVIDERS = ("Bitbucket", "GitHub", "GitHubEnterpriseServer", "GitLab", "GitLabSelfManaged")
+#: An S3 source archive key.
+OBJECT_KEY_PATTERN = r"^[A-Za-z0-9!_.*'()/-]+\.zip$"
 #: CodeCommit repository names (CreateRepository: 1-100 of letters, digits, ., _ and -).
 CODECOMMIT_REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 #: ``owner/name`` (GitLab: ``group/subgroup/name``), as FullRepositoryId takes it.
@@ -114,7 +116,7 @@ SCHEMA = {
                         "type": "object", "additionalProperties": False, "required": ["type"],
                         "properties": {
                             "type": {"enum": list(SOURCE_TYPES), "description": "one of " + ", ".join(SOURCE_TYPES)},
-                            "object_key": {"type": "string", "pattern": r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
+                            "object_key": {"type": "string", "pattern": OBJECT_KEY_PATTERN,
                                            "description": "an S3 object key ending in .zip"},
                             "repository": {"type": "string", "pattern": r"^[A-Za-z0-9_./-]{1,100}$",
                                            "description": "a CodeCommit repository name, or owner/name for a connection"},
