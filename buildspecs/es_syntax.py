@@ -20,16 +20,20 @@ def sources(folder):
                 yield os.path.join(root, name)
 
 
-def check(path, ecma_version):
-    """The problem with ``path`` at ``ecma_version``, or None: a .mjs file is a module, the rest CommonJS scripts."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    parse = esprima.parseModule if path.endswith(".mjs") else esprima.parseScript
+def check_text(text, ecma_version, module=False):
+    """The problem with source ``text`` at ``ecma_version``, or None."""
+    parse = esprima.parseModule if module else esprima.parseScript
     try:
-        parse(text, {"ecmaVersion": ecma_version})
+        parse(text, {"ecmaVersion": int(ecma_version)})
     except Exception as error:  # esprima raises its own Error with the line and the feature
         return str(error)
     return None
+
+
+def check(path, ecma_version):
+    """The problem with ``path`` at ``ecma_version``, or None: a .mjs file is a module, the rest CommonJS scripts."""
+    with open(path, encoding="utf-8") as handle:
+        return check_text(handle.read(), ecma_version, module=path.endswith(".mjs"))
 
 
 def main(argv):
