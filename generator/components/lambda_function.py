@@ -197,14 +197,14 @@ def _dead_letter(use_dlq, failed_events):
 
 
 def event_invoke_config(stack, logical_id, function: Function, failed_events: FailedEventQueue, use_destination,
-                        max_retries, max_age):
+                        retry_attempts, max_age):
     """Retries and age of asynchronous events on the ``live`` alias; with ``on-failure-destination``, failed
     events (with the error and the request) go to the queue."""
     from troposphere import If
 
     config = stack.add(awslambda.EventInvokeConfig(
         logical_id, FunctionName=Ref(function.function), Qualifier=ALIAS,
-        MaximumRetryAttempts=max_retries, MaximumEventAgeInSeconds=max_age,
+        MaximumRetryAttempts=retry_attempts, MaximumEventAgeInSeconds=max_age,
         DestinationConfig=If(use_destination, awslambda.DestinationConfig(
             OnFailure=awslambda.OnFailure(Destination=failed_events.arn)), Ref("AWS::NoValue")),
         DependsOn=[function.alias.title],

@@ -53,7 +53,7 @@ class LambdaFunctionStack(Stack):
             description=Sub("${ProjectName} ${EnvironmentName} %s" % self.app.name),
         )
         event_invoke_config(self, "FunctionEventInvokeConfig", self.function, self.queue, self.use_destination,
-                            Ref(self.max_retries), Ref(self.max_event_age))
+                            Ref(self.retry_attempts), Ref(self.max_event_age))
         self.create_alarms(topic)
         self.create_outputs()
 
@@ -93,7 +93,7 @@ class LambdaFunctionStack(Stack):
             Description="Where an asynchronous event that failed every retry goes: the queue as dead-letter "
                         "queue (the event), as on-failure destination (event, error and context), or nowhere",
         )
-        self.max_retries = p("AsyncRetryAttempts", "Failed events", "Asynchronous retries", Type="Number",
+        self.retry_attempts = p("AsyncRetryAttempts", "Failed events", "Asynchronous retries", Type="Number",
                              Default=2, MinValue=0, MaxValue=2,
                              Description="Retries of a failed asynchronous invocation")
         self.max_event_age = p("AsyncMaxEventAgeSeconds", "Failed events", "Asynchronous event age (seconds)",
