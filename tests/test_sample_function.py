@@ -231,3 +231,16 @@ def test_function_gates_carry_their_checker_and_lock_and_read_nothing_else_from_
     for name in ("function-test.yml", "function-smoke.yml"):
         commands = "\n".join(c for body in load(name)["phases"].values() for c in body.get("commands", []))
         assert "buildspecs/" not in re.sub(r"(?m)^\s*#.*$", "", commands), name
+
+
+def test_function_build_packages_a_python_function_too(tmp_path):
+    """The Runtime may be Python: a folder with handler modules (no package.json) is packaged without its tests."""
+    src = tmp_path / "src"
+    (src / "tests").mkdir(parents=True)
+    (src / "index.py").write_text("def handler(event, context):\n    return {'statusCode': 200}\n")
+    (src / "tests" / "test_index.py").write_text("def test_nothing():\n    pass\n")
+    result = run_buildspec("function-build.yml", src, phases=AFTER_INSTALL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spec = load("function-build.yml")
+    files = {p.relative_to(src / spec["artifacts"]["base-directory"]).as_posix() for p in declared_files(spec, src)}
+    assert files == {"index.py", "build-info.json"}
