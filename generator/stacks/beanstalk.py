@@ -182,7 +182,7 @@ class BeanstalkEnvStack(Stack):
         # create_environment maps it to Beanstalk's own ELBScheme values.
         self.lb_scheme = p(
             "LoadBalancerScheme", "Network", "Load balancer scheme",
-            Type="String", Default="internet-facing", AllowedValues=["internet-facing", "internal"],
+            Type="String", Default="internet-facing", AllowedValues=["internal", "internet-facing"],
             Description="internet-facing, or internal: reachable inside the VPC only",
         )
         self.certificate = p(
