@@ -58,7 +58,7 @@ class Run:
 
 
 def _checked(out: str, stack_name: str) -> str:
-    """How the dry run handled one stack: 'change set', 'no changes' or 'skipped' ('' if not at all)."""
+    """How the dry run handled one stack: 'change set' (created, shown, deleted), 'no changes', or ''."""
     if re.search(rf"dry run: .*; {re.escape(stack_name)} unchanged", out):
         return "change set"
     if f"no changes: {stack_name} " in out:
