@@ -189,7 +189,7 @@ class BeanstalkEnvStack(Stack):
             "CertificateArn", "Network", "HTTPS certificate",
             Type="String", Default="", AllowedPattern=r"^$|^arn:[a-z-]+:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$",
             ConstraintDescription="empty, or an ACM certificate ARN",
-            Description="ACM certificate for the HTTPS listener on 443; required for a public load balancer. "
+            Description="ACM certificate for HTTPS on 443; required when internet-facing. "
                         "With a certificate the port-80 listener is disabled",
         )
         self.host_name = p(
