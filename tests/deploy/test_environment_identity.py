@@ -126,3 +126,12 @@ def test_the_environments_region_is_the_clients_region(project):
     assert stack_or_none(cfn_of(project, "test"), name) is None
     # the same region given explicitly is fine
     assert project.run("--env", "dev", "--stack", "base", "--region", "eu-west-1", "--dry-run").code == 0
+
+
+def test_a_plan_refuses_another_region_before_any_call(offline_project, no_client):  # noqa: F811
+    project = offline_project
+    _one_stack(project, region="eu-west-1")
+    result = project.run("--env", "tools", "--env", "dev", "--region", "eu-central-1", "--yes")
+    assert result.code == 2
+    assert "environments[1].region: environment 'dev' lives in region eu-west-1, but --region eu-central-1" \
+        in result.err
