@@ -231,3 +231,55 @@ def test_bluegreen_examples_roll_back_on_alarms(rendered_examples):
         props = group["Properties"]
         assert "DEPLOYMENT_STOP_ON_ALARM" in props["AutoRollbackConfiguration"]["Events"]
         assert props["AlarmConfiguration"]["Enabled"] is True and props["AlarmConfiguration"]["Alarms"]
+
+
+# -- setup 2, serverless function (examples/models/serverless-function.yaml) ----------------------------
+# Rendered with the CLI into a temporary folder and its defining shape asserted; cfn-lint (informational
+# and own rules), the secrets scan and the security gate run over it with every other example's output
+# (test_example_output_passes_cfn_lint, test_examples_pass_the_security_gate). Names are read from the model.
+SERVERLESS = Path(__file__).resolve().parents[1] / "examples" / "models" / "serverless-function.yaml"
+
+
+@pytest.fixture(scope="module")
+def serverless(tmp_path_factory):
+    from generator import cli
+
+    out = tmp_path_factory.mktemp("serverless")
+    assert cli.main(["--model", str(SERVERLESS), "templates", "--out", str(out)]) == 0
+    loaded = model.load(SERVERLESS)
+    [app] = [a for a in loaded.applications if a.kind == "lambda"]
+    return loaded, app, out
+
+
+def test_serverless_example_renders_every_stack(serverless):
+    loaded, _, out = serverless
+    assert sorted(p.stem for p in out.glob("*.yaml")) == sorted(s.name for s in registry.stacks(loaded))
+
+
+def test_serverless_example_shape(serverless):
+    """S3 source started by EventBridge, build, test ‖ scan, per wave a Lambda traffic-shifting deploy with
+    alarm rollback and a smoke test, approval before protected waves, SNS notification of failures."""
+    from generator import yamlio
+    from tests.helpers import one, resources
+
+    loaded, app, out = serverless
+    pipeline_template = yamlio.load_file(out / f"{app.name}-pipeline.yaml")
+    pipeline = one(pipeline_template, "AWS::CodePipeline::Pipeline")[1]["Properties"]
+    stages = {s["Name"]: s for s in pipeline["Stages"]}
+    [source] = stages["Source"]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "S3" and source["Configuration"]["PollForSourceChanges"] is False
+    rules = resources(pipeline_template, "AWS::Events::Rule")
+    assert rules["PipelineSourceRule"]["Properties"]["EventPattern"]["detail-type"] == ["Object Created"]
+    assert {a["Name"] for a in stages["TestAndScan"]["Actions"]} == {"Test", "SecurityScan"}
+    for wave in app.waves:
+        label = wave.capitalize()
+        [deploy] = stages[f"Deploy{label}"]["Actions"]
+        assert deploy["ActionTypeId"]["Provider"] == "Lambda"
+        assert set(deploy["Configuration"]) == {"FunctionName", "FunctionAlias", "DeployStrategy", "Alarms"}
+        assert stages[f"Deploy{label}"]["OnFailure"] == {"Result": "ROLLBACK"}
+        assert (f"Approve{label}" in stages) == loaded.environment(wave).protected
+        assert f"Validate{label}" in stages
+    assert any(loaded.environment(w).protected for w in app.waves)  # the example shows the approval
+    assert rules["PipelineFailedRule"]["Properties"]["EventPattern"]["detail"] == {"state": ["FAILED"]}
+    build = yamlio.load_file(out / f"{app.name}-build.yaml")
+    assert build["Parameters"]["BuildTimeoutMinutes"]["Type"] == "Number"
