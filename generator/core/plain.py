@@ -80,10 +80,14 @@ def template_dict(template: Template) -> dict:
         return json.loads(template.to_json(indent=None, sort_keys=False))
 
 
+_SORTED = json.JSONEncoder(sort_keys=True)  # json.dumps(sort_keys=True) builds an encoder per call
+
+
 def key(value) -> str:
-    """A canonical JSON string of ``value`` (fingerprints for merging IAM statements)."""
+    """A canonical JSON string of ``value``, as ``json.dumps(encode_to_dict(value), sort_keys=True)``
+    (fingerprints for merging IAM statements)."""
     try:
         value = plain(value)
     except Unusual:
         value = encode_to_dict(value)
-    return json.dumps(value, sort_keys=True)
+    return _SORTED.encode(value)
