@@ -37,6 +37,15 @@ TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"
 
 STARTUP_TIMEOUT = float(os.environ.get("LOCALSTACK_STARTUP_TIMEOUT", "60"))
 
+#: Resource types LocalStack cannot create without downloading runtimes (no network here): a stack
+#: with one is not deployed locally (tests/deploy/test_real_stacks.py, bench/bench.py).
+OFFLINE_UNSUPPORTED = {
+    "AWS::Lambda::Function": "Lambda functions need runtime images downloaded at create time",
+    "AWS::Serverless::Function": "Lambda functions need runtime images downloaded at create time",
+    "AWS::DynamoDB::Table": "DynamoDB tables need DynamoDB Local downloaded at create time",
+    "AWS::DynamoDB::GlobalTable": "DynamoDB tables need DynamoDB Local downloaded at create time",
+}
+
 
 def venv_dir() -> Path:
     return Path(os.environ.get("LOCALSTACK_VENV") or PROJECT_ROOT / ".venv-localstack")

@@ -3,6 +3,10 @@ schema cannot say (references between environments and applications, names that 
 
 Every problem is one line ``<file>:<line>: <key path>: <what is wrong>; <the fix>``; all of them
 are collected and raised together as :class:`ModelError` (the commands exit 2).
+
+Cost (every command loads the model): libyaml composes the nodes when PyYAML has it, and
+``quickcheck.surely_valid`` answers for a valid model, so ``jsonschema`` (as costly to import as
+troposphere) is imported only to find and word the errors of a model that is not valid.
 """
 from __future__ import annotations
 
