@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FLOOR_CODE = "import troposphere, awacs, yaml"
-#: A fresh process renders every stack to a scratch folder (the committed templates stay untouched).
-RENDER_CODE = "import sys; from generator import render; render.write(out_dir=sys.argv[1])"
+#: A fresh process runs what a user runs, ``cfn-delivery templates``, rendering every stack of the
+#: committed set to a scratch folder (``--out``: the committed templates stay untouched).
+RENDER_CODE = "import sys; from generator.cli import main; sys.exit(main())"
 
 
 #: Child processes cache bytecode as a normal installation does (``__pycache__`` written on the first
@@ -51,7 +52,8 @@ def child_run(code: str, *args) -> tuple:
     run from the project root."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True, env=CHILD_ENV)
+    subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True, env=CHILD_ENV,
+                   stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -68,12 +70,12 @@ def cold_render(runs: int) -> dict:
     floor, render_times, floor_cpu, render_cpu, peaks = [], [], [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         child_run(FLOOR_CODE)  # warm the bytecode caches once; every measured run is a fresh process
-        child_run(RENDER_CODE, scratch)
+        child_run(RENDER_CODE, "templates", "--out", scratch)
         for _ in range(runs):
             wall, cpu, _ = child_run(FLOOR_CODE)
             floor.append(wall)
             floor_cpu.append(cpu)
-            wall, cpu, peak = child_run(RENDER_CODE, scratch)
+            wall, cpu, peak = child_run(RENDER_CODE, "templates", "--out", scratch)
             render_times.append(wall)
             render_cpu.append(cpu)
             peaks.append(peak)
@@ -344,7 +346,8 @@ def report(env, cold, synthetic, rows, noop) -> str:
         "| what | median | min | max |",
         "|---|---|---|---|",
         f"| import floor (`{FLOOR_CODE}`) | {f['median']:.3f} | {f['min']:.3f} | {f['max']:.3f} |",
-        f"| render every stack (`render.write`) | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} |",
+        f"| render every stack (`cfn-delivery templates --out DIR`) | {r['median']:.3f} | {r['min']:.3f} | "
+        f"{r['max']:.3f} |",
         f"| CPU time (user + system) of the floor | {fc['median']:.3f} | {fc['min']:.3f} | {fc['max']:.3f} |",
         f"| CPU time (user + system) of the render | {rc['median']:.3f} | {rc['min']:.3f} | {rc['max']:.3f} |",
         "",

@@ -205,6 +205,18 @@ def main(argv=None) -> int:
             os.environ.pop(model.MODEL_ENV, None)
         else:
             os.environ[model.MODEL_ENV] = chosen
+        if argv is None:  # the process's entry point: its objects die with it
+            _skip_final_collection()
+
+
+def _skip_final_collection():
+    """The interpreter ends with a full cyclic collection that walks every object still alive (the
+    imports, the rendered templates): about 10 % of a cold ``templates`` run, freeing nothing a
+    process about to exit needs. ``gc.freeze`` exempts them. Only for the console entry point
+    (``argv`` None): an in-process caller keeps its collector as it was."""
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":
