@@ -11,6 +11,7 @@ identical either way (tests/test_yamlio.py renders every stack both ways and com
 """
 from __future__ import annotations
 
+import operator
 import re
 
 import yaml
@@ -128,9 +129,16 @@ class _NotAlike(Exception):
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 
 
+_SAFE_KEYS: set = set()  # keys checked once: the same few hundred recur thousands of times
+
+
 def _key(key, dumper):
-    if type(key) is not str or not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
+    if type(key) is not str:
         raise _NotAlike
+    if key not in _SAFE_KEYS:
+        if not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
+            raise _NotAlike
+        _SAFE_KEYS.add(key)
     return yaml.ScalarNode(_STR, key, style=None)  # no line break in it: never "|"
 
 
@@ -246,6 +254,12 @@ if yaml.__with_libyaml__:
                     tag = _RESOLVED[value] = super().resolve(kind, value, implicit)
                 return tag
             return _SEQ if kind is yaml.SequenceNode else _MAP
+
+        # The serializer also calls these around every node (~50,000 calls a render); they only track
+        # the path for path resolvers, which are never registered. Builtins that take the same
+        # arguments and do nothing cost a third of a Python no-op (a builtin is not bound to self).
+        descend_resolver = operator.is_  # (parent, index)
+        ascend_resolver = tuple  # ()
 
     _RESOLVED: dict = {}
 else:  # pragma: no cover - PyYAML built without libyaml
