@@ -19,10 +19,24 @@ import tokenize
 INLINE_SCRIPT = re.compile(r"^(?P<indent>[ \t]*)# inline: (?P<path>\S+\.py)[ \t]*$")
 
 
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(tree):
+    """Every statement-level node (modules, classes, functions, blocks, handlers, match cases):
+    the only places a docstring can be; expressions, most of a tree, are not visited."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for block in _BLOCKS:
+            stack.extend(getattr(node, block, None) or ())
+
+
 def _docstring_lines(tree) -> set:
     """Line numbers of every docstring that can go (a body keeps at least one statement)."""
     lines = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         body = node.body
