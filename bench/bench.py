@@ -4,12 +4,15 @@
 Prints a table and writes ``docs/benchmarks.md``. Only the project's dependencies and the standard
 library (``resource`` for peak RSS of the child processes). Sections (issue 12):
 
-- cold render of the committed set in a fresh process, median and spread over ``--runs`` runs,
-  beside the import floor (a fresh interpreter importing troposphere, awacs and yaml) and their ratio;
+- cold render of the committed set (``cfn-delivery templates --out``) in a fresh process, median and
+  spread over ``--runs`` runs, wall and CPU time, beside the import floor (a fresh interpreter
+  importing troposphere, awacs and yaml) and their ratio;
 - N synthetic applications: generated models with 1, 10 and 100 applications (kinds in turn),
   each rendered in a fresh process: wall time, time per application, peak RSS, growth 10 -> 100,
   and how many templates of the generated set would break their budget;
 - per template: every measure of ``generator/budget.py`` against its limit, tightest margin marked;
+- no-op deploy cost: the stacks ``dev`` needs deployed to LocalStack (when ``.venv-localstack``
+  exists), then each deployed again unchanged: its API calls and change sets;
 - the machine (CPU count, Python, PyYAML with or without libyaml), since absolute times vary.
 
     python bench/bench.py [--runs 7] [--out docs/benchmarks.md]
