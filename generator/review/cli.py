@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .. import paramfile, paths, registry, yamlio
-from . import check, diagram, formats, params_diff, risks, sources
+from . import check, diagram, formats, in_use, params_diff, risks, sources
 from .diff import diff_templates, flags_of
 from .resolve import resolve
 from .sources import ReviewError
@@ -110,12 +110,14 @@ def _compare(args) -> tuple:
         for stack in stacks:
             name = args.stack_name or sources.stack_name(env, stack, current[stack])
             names.append(name)
-            template, values = sources.deployed(name, client)
+            template, values, described = sources.deployed(name, client)
             wanted_values = sources.file_values(env, stack, current[stack])
             # parameter values substituted on both sides: a changed value that renames a
             # resource shows up as the replacement it causes
-            diffs.append(diff_templates(stack, resolve(template, values), resolve(current[stack], wanted_values),
-                                        values, wanted_values))
+            diff = diff_templates(stack, resolve(template, values), resolve(current[stack], wanted_values),
+                                  values, wanted_values)
+            sources.ask(name, in_use.flag, diff, client, described, template, values, current[stack], wanted_values)
+            diffs.append(diff)
         return diffs, f"deployed {', '.join(names)}", f"working tree (params/{env}/)"
     for option in ("stack_name", "region", "profile", "endpoint_url"):
         if getattr(args, option):

@@ -16,47 +16,15 @@ import signal
 import threading
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from generator import cli
 from generator.deploy import main, watch
-from generator.stackmodel import aws as model_aws, exports
+from generator.stackmodel import exports
+from tests.aws_hooks import answer, error as _error, hooks  # noqa: F401  (fixture)
 
 from .conftest import change_set_names, stack_or_none, topic_template
 from .test_deploy_server import _failing_template
-
-
-class _Raw:
-    def __init__(self, body):
-        self.body = body
-
-    def stream(self, **kwargs):
-        yield self.body
-
-
-def _error(code, message, status=400):
-    """A before-call answer: botocore raises ClientError(code) as if AWS had answered it."""
-    http = AWSResponse("http://127.0.0.1", status, {}, _Raw(b""))
-    return http, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
-
-
-@pytest.fixture
-def hooks(monkeypatch):
-    """``hooks.append((event, handler))``: registered on every client the tool builds."""
-    registered = []
-    original = model_aws.Clients.get
-
-    def get(self, service):
-        fresh = service not in self._clients
-        client = original(self, service)
-        if fresh:
-            for event, handler in registered:
-                client.meta.events.register(event, handler)
-        return client
-
-    monkeypatch.setattr(model_aws.Clients, "get", get)
-    return registered
 
 
 def _available(cfn, name):
@@ -292,13 +260,13 @@ def _importing_pair(project, cfn):
 
 
 def _list_imports(export, importer, asked):
-    def answer(params, **kwargs):
+    def handler(params, **kwargs):
         name = params["body"]["ExportName"]
         asked.append(name)
         if name == export:
-            return AWSResponse("http://127.0.0.1", 200, {}, _Raw(b"")), {"Imports": [importer]}
+            return answer({"Imports": [importer]})
         return _error("ValidationError", f"Export '{name}' is not imported by any stack.")
-    return answer
+    return handler
 
 
 def test_removing_an_export_another_stack_imports_is_refused_before_any_change_set(project, cfn, hooks):
