@@ -60,6 +60,26 @@ def test_sigint_while_waiting_for_a_create_change_set_leaves_no_stack(project, c
     assert stack_or_none(cfn, name) is None  # no empty REVIEW_IN_PROGRESS stack
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["create", "update"])
+def test_sigint_as_create_change_set_returns_leaves_nothing(project, cfn, hooks, existing):
+    """Ctrl-C in the narrowest window: CloudFormation has made the change set (and, for a new stack,
+    its REVIEW_IN_PROGRESS stack) but the tool has not yet got the answer."""
+    name = _base(project)
+    if existing:
+        assert project.run("--env", "dev", "--stack", "base", "--yes").code == 0
+        project.params("dev", "base", {"TopicSuffix": "audit"})
+    hooks.append(("after-call.cloudformation.CreateChangeSet", lambda **kw: os.kill(os.getpid(), signal.SIGINT)))
+    result = project.run("--env", "dev", "--stack", "base", "--yes")
+    assert result.code == 130, result
+    assert result.err.startswith("error: interrupted before execution: nothing was executed (") and \
+        len(result.err.splitlines()) == 1, result.err
+    if existing:
+        assert _available(cfn, name) == [] and _params(cfn, name)["TopicSuffix"] == "events"
+    else:
+        assert result.err.rstrip().endswith(f"the empty stack {name} it left deleted)"), result.err
+        assert stack_or_none(cfn, name) is None
+
+
 def test_ctrl_c_at_the_prompt_deletes_the_change_set(project, cfn):
     name = _base(project)
     assert project.run("--env", "dev", "--stack", "base", "--yes").code == 0
@@ -334,6 +354,18 @@ def test_changed_exports_unit():
     ("directory", lambda root: ((root / "params" / "dev" / "base.json").unlink(),
                                 (root / "params" / "dev" / "base.json").mkdir()),
      "params/dev/base.json: is a directory, not a file; fix the file"),
+    ("missing template", lambda root: (root / "templates" / "base.yaml").unlink(),
+     "templates/base.yaml: template not found; run `make templates`"),
+    ("missing params", lambda root: (root / "params" / "dev" / "base.json").unlink(),
+     'params/dev/base.json: file not found; create it with {"Parameters": {...}, "Tags": {...}}'),
+    # the environments' settings live in the model (delivery.yaml), the former environment file
+    ("model", lambda root: (root / "delivery.yaml").write_bytes(b"project:\n  name: \xff\n"),
+     "delivery.yaml: not UTF-8 text (byte 0xff at offset 17); save it as UTF-8"),
+    ("model directory", lambda root: ((root / "delivery.yaml").unlink(), (root / "delivery.yaml").mkdir()),
+     "delivery.yaml: is a directory, not a model file; pass --model PATH to the YAML file"),
+    ("missing model", lambda root: (root / "delivery.yaml").unlink(),
+     "delivery.yaml: no model file; create delivery.yaml at the project root (see docs/model.md) or pass "
+     "--model PATH"),
 ])
 def test_unreadable_files_are_one_line_exit_2(offline_project, which, write, expected):
     _base(offline_project)
@@ -343,14 +375,39 @@ def test_unreadable_files_are_one_line_exit_2(offline_project, which, write, exp
     assert len(result.err.splitlines()) == 1 and result.err.rstrip().endswith(expected), result.err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_permission_is_one_line_exit_2(offline_project):
+def _unreadable(monkeypatch, path):
+    """``path`` cannot be read: its mode where that stops the user, a PermissionError where it does
+    not (root reads files whatever their mode)."""
+    if os.geteuid() != 0:
+        path.chmod(0)
+        return
+    import pathlib
+
+    for method in ("read_bytes", "read_text"):
+        original = getattr(pathlib.Path, method)
+
+        def denied(self, *args, _original=original, **kwargs):
+            if self.resolve() == path.resolve():
+                raise PermissionError(13, "Permission denied", str(self))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pathlib.Path, method, denied)
+
+
+@pytest.mark.parametrize("relative, expected", [
+    ("params/dev/base.json", "params/dev/base.json: cannot be read (Permission denied)"),
+    ("templates/base.yaml", "templates/base.yaml: cannot be read (Permission denied)"),
+    ("delivery.yaml", "delivery.yaml: cannot read the model (Permission denied); check its permissions"),
+])
+def test_unreadable_permission_is_one_line_exit_2(offline_project, monkeypatch, relative, expected):
     _base(offline_project)
-    path = offline_project.root / "params" / "dev" / "base.json"
-    path.chmod(0)
-    result = offline_project.run("--env", "dev", "--stack", "base", "--yes")
-    path.chmod(0o600)
-    assert result.code == 2 and "params/dev/base.json: cannot be read (Permission denied)" in result.err
+    path = offline_project.root / relative
+    _unreadable(monkeypatch, path)
+    try:
+        result = offline_project.run("--env", "dev", "--stack", "base", "--yes")
+    finally:
+        path.chmod(0o600)
+    assert result.code == 2 and len(result.err.splitlines()) == 1 and expected in result.err, result.err
 
 
 def test_an_endpoint_that_is_not_aws_is_one_line(offline_project):
