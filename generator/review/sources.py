@@ -135,12 +135,12 @@ def deployed(name: str, client) -> tuple:
         if described is None:
             raise ReviewError(f"stack '{name}': Stack with id {name} does not exist")
         template = stackmodel.deployed_template(client, name)
-    try:
-        check.check(template)
-    except check.TemplateError as err:
-        raise ReviewError(f"stack '{name}' (deployed template): {err}")
     values = {p["ParameterKey"]: p.get("ParameterValue", "")
               for p in described.get("Parameters") or []}
+    try:
+        template = check.check(template, values)  # Fn::ForEach expanded with the stack's values
+    except check.TemplateError as err:
+        raise ReviewError(f"stack '{name}' (deployed template): {err}")
     return template, values, described
 
 
