@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+import time
 
 import pytest
 from botocore.exceptions import ConnectionClosedError
@@ -86,8 +87,10 @@ def test_ctrl_c_at_the_prompt_deletes_the_change_set(project, cfn):
     project.params("dev", "base", {"TopicSuffix": "audit"})
 
     class CtrlC(io.StringIO):
-        def readline(self, *args):
-            raise KeyboardInterrupt
+        def readline(self, *args):  # the user presses Ctrl-C while the prompt waits: a real SIGINT
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)  # interrupted by the signal's KeyboardInterrupt
+            raise AssertionError("SIGINT did not interrupt the prompt")
 
     project.monkeypatch.setattr("sys.stdin", CtrlC())
     args = cli.build_parser().parse_args(["deploy", "--env", "dev", "--stack", "base", "--endpoint-url",
