@@ -273,6 +273,18 @@ def register(sub):
     return p
 
 
+def _first_environment() -> str:
+    """The model's first environment outside tools (the hint deploys there), or tools itself."""
+    from . import model as delivery_model
+
+    try:
+        current = delivery_model.current()
+    except Exception:  # the hint must not stop the server: a broken model is reported by deploy itself
+        return "<env>"
+    others = [name for name in current.environment_names if name != current.tools]
+    return (others or [current.tools])[0]
+
+
 def run(args) -> int:
     import sys
 
@@ -292,7 +304,8 @@ def run(args) -> int:
         print("use it from another shell:")
         for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
             print(f"  export {key}={aws_env(server.endpoint_url)[key]}")
-        print(f"  .venv/bin/cfn-delivery deploy --env dev --stack foundation --endpoint-url {server.endpoint_url}")
+        print(f"  .venv/bin/cfn-delivery deploy --env {_first_environment()} --all --dry-run "
+              f"--endpoint-url {server.endpoint_url}")
         print("ECS, CodeDeploy, Beanstalk and load balancers are placeholders here (docs/operations.md). "
               "Ctrl-C stops the server.", flush=True)
         while stop["signal"] is None and server.proc.poll() is None:

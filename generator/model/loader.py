@@ -181,11 +181,26 @@ def load(path) -> Model:
     from pathlib import Path
 
     path = Path(path)
+    return loads(read(path, str(path)), str(path))
+
+
+def read(path, name: str) -> str:
+    """The model file's text; a missing, unreadable (a directory, no permission) or non-UTF-8 file
+    is one line naming it (:class:`ModelError`), never a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError([f"{name}: no model file; create delivery.yaml at the project root "
+                          f"(see docs/model.md) or pass --model PATH"])
+    except IsADirectoryError:
+        raise ModelError([f"{name}: is a directory, not a model file; pass --model PATH to the YAML file"])
     except OSError as err:
-        raise ModelError([f"{path}: cannot read the model: {err.strerror}"])
-    return loads(text, str(path))
+        raise ModelError([f"{name}: cannot read the model ({err.strerror or err}); check its permissions"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModelError([f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
+                          f"save it as UTF-8"])
 
 
 def _check_references(data, lines) -> list:
