@@ -15,6 +15,7 @@ from . import model as model_module
 from .paramfile import ParamFileError
 from .kinds import BUILDERS, container_applications, pipeline_components  # noqa: F401 (re-exported)
 from .stacks.artifacts import ArtifactsStack
+from .stacks.bootstrap import BootstrapStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
 
@@ -54,7 +55,9 @@ def stacks(model=None) -> list:
         app_runtime, app_delivery = BUILDERS[app.kind](model, app)
         runtime += app_runtime
         delivery += app_delivery
-    found = [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    targets = [e for e in model.environment_names if e != model.tools]
+    found = [_shared(BootstrapStack, model, targets)] if targets else []  # first: the roles the others need
+    found += [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
     found += runtime
     if model.applications:  # the shared scanners serve the pipelines
         found.append(_shared(SourceScannerStack, model, tools))
