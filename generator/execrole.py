@@ -57,9 +57,9 @@ SCOPES = {
     "s3": ("arn:${AWS::Partition}:s3:::" + _ENV + "-*",),
     # AWS-owned resources the target stacks read have an empty account field (Beanstalk platforms and
     # solution stacks, public AMIs, public SSM parameters): this Region, any owner.
-    "elasticbeanstalk": ("arn:${AWS::Partition}:elasticbeanstalk:${AWS::Region}:*",),
-    "ec2": ("arn:${AWS::Partition}:ec2:${AWS::Region}:*",),
-    "ssm": ("arn:${AWS::Partition}:ssm:${AWS::Region}:*",),
+    "elasticbeanstalk": ("arn:${AWS::Partition}:elasticbeanstalk:${AWS::Region}:*:*",),
+    "ec2": ("arn:${AWS::Partition}:ec2:${AWS::Region}:*:*",),
+    "ssm": ("arn:${AWS::Partition}:ssm:${AWS::Region}:*:*",),
 }
 #: The service part of the ARN where it differs from the action prefix.
 ARN_SERVICE = {}

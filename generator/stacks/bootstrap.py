@@ -118,6 +118,20 @@ class BootstrapStack(Stack):
                     "says so); every other statement is scoped (generator/execrole.py)",
                     guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",), cfripper=("WildcardResourceRule",),
                 ))
+            actions = {str(a.JSONrepr()) for st in group for a in st.properties.get("Action", [])}
+            if any(a.startswith("iam:") for a in actions):
+                suppress(policy, Suppression(
+                    "CloudFormation must create this environment's roles and their policies (the IAM resource "
+                    "types' handler permissions); scoped to {project}-{env}-* roles and policies, with iam:* "
+                    "denied on the bootstrap stack's own",
+                    cfripper=("PrivilegeEscalationRule",),
+                ))
+            if "ecs:TagResource" in actions:
+                suppress(policy, Suppression(
+                    "ecs:TagResource is a handler permission (tag updates) granted on this account's ECS "
+                    "resources without condition, which covers tagging on create as well",
+                    cfn_lint=("E9109",),
+                ))
             policies.append(Ref(policy))
         # CloudFormation's service role: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
         self.execution = Role(self, "ExecutionRole", "cloudformation.amazonaws.com", "bootstrap-cfn-exec",
