@@ -16,6 +16,7 @@ from .paramfile import ParamFileError
 from .kinds import BUILDERS, container_applications, pipeline_components  # noqa: F401 (re-exported)
 from .stacks.artifacts import ArtifactsStack
 from .stacks.bootstrap import BootstrapStack
+from .stacks.bootstrap_stackset import BootstrapStackSetStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
 
@@ -63,6 +64,11 @@ def stacks(model=None) -> list:
         found.append(_shared(SourceScannerStack, model, tools))
     if container_applications(model):
         found.append(_shared(ImageScannerStack, model, tools))
+    for env in model.environments:  # a service-managed StackSet per target environment that names OUs
+        if env.organizational_units and env.name != model.tools:
+            cls = _shared(BootstrapStackSetStack, model, tools)
+            cls.name, cls.target = f"{BootstrapStackSetStack.name}-{env.name}", env.name
+            found.append(cls)
     found += delivery
     seen = {}
     for cls in found:

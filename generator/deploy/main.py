@@ -192,8 +192,12 @@ def run_plan(args, clients, stdin) -> int:
     order = registry.plan(envs)
     print(f"plan: {len(order)} stack(s) across {', '.join(e for e in names if e in envs)}, in this order:")
     width = len(str(len(order)))
+    model = model_module.current()
     for i, (env, cls) in enumerate(order, 1):
-        print(f"  {i:>{width}}. {env}:{cls.name}")
+        e = model.environment(env)
+        account = f"account {e.account}" if e.account else "the credentials' account"
+        region = args.region or e.region or model.project.region or "the default region"
+        print(f"  {i:>{width}}. {env}:{cls.name}  ({account}, {region})")
     checked, problems = {}, []
     for env in envs:
         try:
@@ -295,6 +299,7 @@ class Deployer:
         self.stdin = stdin
         self.delay = args.poll_seconds
         self.color = sys.stdout.isatty()
+        self._account = None  # the credentials' account, asked once (where())
 
     @property
     def cfn(self):
@@ -392,8 +397,27 @@ class Deployer:
         return max(1, int(seconds / max(self.delay, 0.1)))
 
     # -- the deployment -----------------------------------------------------------
+    def where(self, p) -> str:
+        """``account <id>, region <name>`` the stack goes to. Where the model names the environment's
+        account, the credentials must be that account's (STS GetCallerIdentity), else nothing is deployed."""
+        region = self.cfn.meta.region_name
+        expected = p.config.account
+        if expected is None:
+            return f"the credentials' account (environments[{p.env}].account not set), region {region}"
+        if self._account is None:
+            self._account = self.clients.get("sts").get_caller_identity()["Account"]
+        if self._account != expected:
+            from .. import model as model_module
+
+            via = f"profile {self.clients.target.profile}" if getattr(self.clients, "target", None) and \
+                self.clients.target.profile else "the default credentials"
+            raise Refused(f"{p.env} is in account {expected} ({model_module.current().path}: "
+                          f"environments[{p.env}].account), but {via} are for account {self._account}; set "
+                          f"environments[{p.env}].profile or pass --profile for account {expected}")
+        return f"account {expected}, region {region}"
+
     def deploy(self, p, in_run) -> int:
-        print(f"== {p.env}/{p.stack}: stack {p.stack_name}")
+        print(f"== {p.env}/{p.stack}: stack {p.stack_name} in {self.where(p)}")
         self.check_requirements(p, in_run)
         cs_type, stack = self.stack_state(p)
         deployed_stateful = {}

@@ -167,6 +167,7 @@ def _check_references(data, lines) -> list:
         problems.append(lines.at(("tools",) if "tools" in data else ("environments",),
                                  f"the tools environment '{tools}' is not listed under environments; add "
                                  f"'- name: {tools}' (it hosts the pipelines) or set tools: to one that is"))
+    problems += _check_accounts(data, lines, tools)
     names = set()
     for i, app in enumerate(data["applications"]):
         here = ("applications", i)
@@ -193,6 +194,30 @@ def _check_references(data, lines) -> list:
                                                                     f"override only {', '.join(sorted(deployed))}"))
     if len(names) == len(data["applications"]):  # a repeated name is already the one problem to fix
         problems += _check_components(data, lines)
+    return problems
+
+
+def _check_accounts(data, lines, tools) -> list:
+    """Targets in other accounts need the tools account's id (their bootstrap roles trust it); the
+    bootstrap StackSet targets organizational units of target environments only."""
+    problems = []
+    entries = {e["name"]: (i, e) for i, e in enumerate(data["environments"])}
+    if tools not in entries:
+        return problems
+    tools_index, tools_entry = entries[tools]
+    if "organizational_units" in tools_entry:
+        problems.append(lines.at(("environments", tools_index, "organizational_units"),
+                                 f"'{tools}' is the tools environment, which has no bootstrap stack; move "
+                                 f"organizational_units to the target environments"))
+    if "account" not in tools_entry:
+        for name, (i, e) in entries.items():
+            if name != tools and ("account" in e or "organizational_units" in e):
+                key = "account" if "account" in e else "organizational_units"
+                problems.append(lines.at(("environments", i, key),
+                                         f"'{name}' is in another account, but the tools environment '{tools}' "
+                                         f"has no account; set environments[{tools}].account (its bootstrap "
+                                         f"roles trust the tools account)"))
+                break
     return problems
 
 
@@ -241,6 +266,7 @@ def _build(data, lines, name) -> Model:
             e["name"], e.get("protected", False), e.get("account"), e.get("region"), e.get("profile"),
             e.get("cost_center"), tuple(e.get("rollback_triggers", [])), e.get("monitoring_minutes"),
             dict(e.get("tags", {})), _values(e.get("parameters"), ("environments", i, "parameters"), lines, name),
+            tuple(e.get("organizational_units", [])),
         )
         for i, e in enumerate(data["environments"])
     )

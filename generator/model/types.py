@@ -38,6 +38,8 @@ class Environment:
     tags: dict = field(default_factory=dict)
     #: Parameter name -> :class:`Value`: every stack of this environment that declares it gets it.
     parameters: dict = field(default_factory=dict)
+    #: Organizational unit ids the bootstrap StackSet of this environment targets (issue 15).
+    organizational_units: tuple = ()
 
     def rollback_configuration(self):
         """``RollbackConfiguration`` for CreateChangeSet, or ``None`` when nothing is configured."""

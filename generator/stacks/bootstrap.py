@@ -92,7 +92,7 @@ class BootstrapStack(Stack):
         self.tools_region = p(
             "ToolsRegion", "Tools account", "Tools Region",
             Type="String", Default="", AllowedPattern=REGION_PATTERN,
-            ConstraintDescription="a Region name such as eu-west-1, or empty for this Region",
+            ConstraintDescription="a Region name, or empty for this Region",
             Description="Region of the tools environment's key and artifact stores (empty: this Region)",
         )
 
