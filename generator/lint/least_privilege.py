@@ -138,8 +138,8 @@ def _same_account_role(value, template) -> bool:
     return False
 
 
-_ROOT_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:iam::\$\{[A-Za-z0-9:]+\}:root$")
-_ROLE_PATTERN = re.compile(r"^arn:\$\{AWS::Partition\}:iam::\$\{[A-Za-z0-9:]+\}:role/\S+$")
+_ROOT_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:iam::(\$\{[A-Za-z0-9:]+\}):root$")
+_ROLE_PATTERN = re.compile(r"^arn:\$\{AWS::Partition\}:iam::(\$\{[A-Za-z0-9:]+\}):role/\S+$")
 
 
 def _narrowed_account(value, statement) -> bool:
@@ -149,9 +149,10 @@ def _narrowed_account(value, statement) -> bool:
     role ARN named as Principal when the policy is saved, so the role must exist then:
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles)."""
     text = as_list(value.get("Fn::Sub"))[0] if isinstance(value, dict) and "Fn::Sub" in value else None
-    if not isinstance(text, str) or not _ROOT_ARN.match(text):
+    root = _ROOT_ARN.match(text) if isinstance(text, str) else None
+    if root is None:
         return False
-    account = text.split(":")[4]
+    account = root.group(1)
     condition = statement.get("Condition") or {}
     for operator in ("ArnLike", "ArnEquals"):
         for key, patterns in (condition.get(operator) or {}).items():
@@ -159,8 +160,8 @@ def _narrowed_account(value, statement) -> bool:
                 continue
             texts = [as_list(p.get("Fn::Sub"))[0] if isinstance(p, dict) and "Fn::Sub" in p else p
                      for p in as_list(patterns)]
-            if texts and all(isinstance(t, str) and _ROLE_PATTERN.match(t) and t.split(":")[4] == account
-                             for t in texts):
+            matches = [_ROLE_PATTERN.match(t) if isinstance(t, str) else None for t in texts]
+            if matches and all(m is not None and m.group(1) == account for m in matches):
                 return True
     return False
 
