@@ -56,6 +56,10 @@ def register(sub, params_sub=None):
     mode.add_argument("--execute-change-set", metavar="NAME",
                       help="execute the change set NAME left by --no-execute, after checking it still matches "
                            "the local template, parameters and tags (exit 2 when not, nothing deleted)")
+    p.add_argument("--execution-role", action="store_true",
+                   help="outside tools, run each stack's change sets with the environment's CloudFormation execution "
+                        "role (the ExecutionRoleArn output of its bootstrap stack, docs/accounts.md); refused "
+                        "(exit 3) when the bootstrap stack is not deployed")
     p.add_argument("--s3-bucket", help="bucket to upload templates through (needed over 51,200 bytes)")
     p.add_argument("--allow-replacement", action="store_true",
                    help="in a protected environment, allow replacing or removing stateful resources")
@@ -300,6 +304,7 @@ class Deployer:
         self.delay = args.poll_seconds
         self.color = sys.stdout.isatty()
         self._account = None  # the credentials' account, asked once (where())
+        self._roles = {}  # bootstrap stack name -> its ExecutionRoleArn (execution_role())
 
     @property
     def cfn(self):
@@ -416,6 +421,27 @@ class Deployer:
                           f"environments[{p.env}].profile or pass --profile for account {expected}")
         return f"account {expected}, region {region}"
 
+    def execution_role(self, p):
+        """With ``--execution-role``, the bootstrap stack's ``ExecutionRoleArn`` in ``p``'s environment
+        (``None`` for tools and the bootstrap stack itself, deployed by an administrator)."""
+        from .. import model as model_module
+
+        if not getattr(self.args, "execution_role", False):
+            return None
+        model = model_module.current()
+        if p.env == model.tools or p.stack == "bootstrap":
+            return None
+        name = stackmodel.stack_name(p.project, p.env, "bootstrap")
+        if name not in self._roles:
+            stack = stackmodel.describe_stack(self.cfn, name)
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
+            if "ExecutionRoleArn" not in outputs:
+                raise Refused(f"--execution-role: {name} is not deployed (or has no ExecutionRoleArn output); "
+                              f"deploy it first: cfn-delivery deploy --env {p.env} --stack bootstrap")
+            self._roles[name] = outputs["ExecutionRoleArn"]
+        print(f"execution role: {self._roles[name]}")
+        return self._roles[name]
+
     def deploy(self, p, in_run) -> int:
         print(f"== {p.env}/{p.stack}: stack {p.stack_name} in {self.where(p)}")
         self.check_requirements(p, in_run)
@@ -434,7 +460,8 @@ class Deployer:
         name = changeset.new_name(self.revision)
         created = cs_type == "CREATE"
         with changeset.Owned(self.cfn, p.stack_name, name, created, self.delay) as owned:
-            owned.change_set_id = changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg)
+            owned.change_set_id = changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg,
+                                                   role_arn=self.execution_role(p))
             owned.created = True
             print(f"change set {name} ({cs_type}) created; waiting for it")
             result = changeset.wait(self.cfn, p.stack_name, name, self.delay)

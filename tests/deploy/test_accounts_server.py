@@ -101,3 +101,39 @@ def test_credentials_of_another_account_are_refused_before_any_change(project, t
     assert "environments[staging].profile" in line
     for account in (TOOLS_ACCOUNT, TARGET_ACCOUNT):
         assert stack_or_none(_account_client(project, account), project.stack_name("staging", "base")) is None
+
+
+def test_execution_role_runs_target_stacks_with_the_bootstrap_role(project, policies):
+    text = _bootstrap_text()
+    project.add_stack("bootstrap", environments=("staging",))
+    project.template("bootstrap", text)
+    project.params("staging", "bootstrap", {"CostCenter": "platform", "DeliveryEnvironment": "tools"})
+    project.add_stack("base", environments=("staging",))
+    project.template("base", topic_template())
+    project.params("staging", "base")
+
+    refused = project.run("--env", "staging", "--stack", "base", "--yes", "--execution-role")
+    assert refused.code == 3, refused.out + refused.err
+    assert f"{project.stack_name('staging', 'bootstrap')} is not deployed" in refused.err
+    assert "cfn-delivery deploy --env staging --stack bootstrap" in refused.err
+
+    first = project.run("--env", "staging", "--stack", "bootstrap", "--yes", "--execution-role")
+    assert first.code == 0, first.out + first.err
+    assert "execution role:" not in first.out  # the bootstrap stack is deployed by an administrator
+    from generator.deploy import changeset
+
+    sent, create = [], changeset.create
+
+    def recording(cfn, plan, *args, **kwargs):  # the local server does not keep a stack's RoleARN
+        cfn.meta.events.register_first("provide-client-params.cloudformation.CreateChangeSet",
+                                       lambda params, **_: sent.append(params.get("RoleARN")))
+        return create(cfn, plan, *args, **kwargs)
+
+    project.monkeypatch.setattr(changeset, "create", recording)
+    result = project.run("--env", "staging", "--stack", "base", "--yes", "--execution-role")
+    assert result.code == 0, result.out + result.err
+    cfn = client("cloudformation", project.endpoint_url)
+    role = {o["OutputKey"]: o["OutputValue"]
+            for o in stack_or_none(cfn, project.stack_name("staging", "bootstrap"))["Outputs"]}["ExecutionRoleArn"]
+    assert f"execution role: {role}" in result.out
+    assert sent == [role]  # CreateChangeSet carried the execution role
