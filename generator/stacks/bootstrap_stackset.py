@@ -18,7 +18,7 @@ from troposphere import Equals, If, Not, Ref, Region, Split, Sub, cloudformation
 
 from ..core import naming
 from ..core.stack import Stack
-from ..model import Value
+from ..model import Placeholder, Value
 from .bootstrap import ACCOUNT_PATTERN, tools_values
 
 OU_PATTERN = r"^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}(,ou-[a-z0-9]{4,32}-[a-z0-9]{8,32})*$"
@@ -39,8 +39,9 @@ class BootstrapStackSetStack(Stack):
         target = cls.model.environment(cls.target)
         values = tools_values(cls.model)
         where = f"{cls.model.path}: environments[{cls.target}]"
-        values["OrganizationalUnitIds"] = Value(",".join(target.organizational_units),
-                                                f"{where}.organizational_units")
+        values["OrganizationalUnitIds"] = Value(
+            ",".join(target.organizational_units), f"{where}.organizational_units",
+            placeholder=any(isinstance(ou, Placeholder) for ou in target.organizational_units))
         values["StackInstanceRegions"] = Value(target.region or "", f"{where}.region")
         return values
 
