@@ -187,3 +187,20 @@ def test_three_account_model_passes_the_security_gate(tmp_path):
     counts = dict(re.findall(r"^(\S[^:\n]*): findings = (\d+)$", gate.stdout, re.M))
     assert counts and all(n == "0" for n in counts.values()), gate.stdout[-4000:]
     assert gate.returncode == 0, gate.stdout[-4000:] + gate.stderr[-2000:]
+
+
+def test_imports_across_accounts_are_named_and_none_in_a_single_account_model():
+    """Exports resolve only within one account and Region: a stack importing across that boundary
+    renders (with a warning) but cannot deploy until the value arrives as a parameter."""
+    assert registry.boundary_imports(_load(ROOT / "delivery.yaml")) == []
+    model = _load(MULTI)
+    lines = registry.boundary_imports(model)
+    expected = set()
+    for env in model.environment_names:
+        for cls in registry.deploy_order(env, model):
+            for req in registry.requires(cls, env):
+                other = req.rpartition(":")[0]
+                if other and model.environment(other).account != model.environment(env).account:
+                    expected.add(f"{env}:{cls.name} imports from {req} across accounts "
+                                 f"{model.environment(other).account} -> {model.environment(env).account}")
+    assert expected and {line.split(";")[0] for line in lines} == expected

@@ -318,6 +318,14 @@ class Deployer:
         for req in p.requires:
             req_env, _, req_stack = req.rpartition(":")
             req_env = req_env or p.env
+            if req_env != p.env:
+                from .. import model as model_module
+
+                crossing = registry.boundary(model_module.current(), p.env, req_env)
+                if crossing:
+                    raise UsageError(f"{p.stack_name} imports from {req_env}:{req_stack} across {crossing}; "
+                                     f"CloudFormation exports resolve only within one account and Region "
+                                     f"({registry.IMPORT_VALUE_DOC}), so it cannot deploy there yet (docs/accounts.md)")
             if req_env == p.env and req_stack in in_run and not (self.args.dry_run or self.args.no_execute):
                 continue
             name = stackmodel.stack_name(p.project, req_env, req_stack)

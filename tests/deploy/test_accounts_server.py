@@ -137,3 +137,17 @@ def test_execution_role_runs_target_stacks_with_the_bootstrap_role(project, poli
             for o in stack_or_none(cfn, project.stack_name("staging", "bootstrap"))["Outputs"]}["ExecutionRoleArn"]
     assert f"execution role: {role}" in result.out
     assert sent == [role]  # CreateChangeSet carried the execution role
+
+
+def test_an_import_across_accounts_is_refused_with_the_reason(project, tmp_path):
+    project.environment("tools", Account=TOOLS_ACCOUNT, Profile=f"acct-{TOOLS_ACCOUNT}")
+    project.environment("staging", Account=TARGET_ACCOUNT, Profile=f"acct-{TARGET_ACCOUNT}")
+    _credentials(tmp_path, project.monkeypatch, project.endpoint_url)
+    project.add_stack("edge", environments=("staging",), requires=("tools:base",))
+    project.template("edge", topic_template())
+    project.params("staging", "edge")
+    result = _run(project, "--env", "staging", "--stack", "edge", "--yes")
+    assert result.code == 2, result.out + result.err
+    (line,) = result.err.splitlines()
+    assert f"imports from tools:base across accounts {TOOLS_ACCOUNT} -> {TARGET_ACCOUNT}" in line
+    assert stack_or_none(_account_client(project, TARGET_ACCOUNT), project.stack_name("staging", "edge")) is None
