@@ -138,6 +138,12 @@ class BootstrapStack(Stack):
                               managed_policy_arns=policies,
                               description="CloudFormation service role for this environment's stacks")
         self.execution.grant(self.protect_bootstrap())
+        # What the policy was derived from and what it could not cover, for review in the template diff.
+        metadata = dict(self.execution.role.resource.get("Metadata", {}) or {})
+        gaps = {kind: {t: found[t] or True for t in sorted(found)} for kind, found in derived["gaps"].items() if found}
+        metadata["cfn-delivery-execution-role"] = {"resource-types": sorted(derived["types"]), **(
+            {"not-covered": gaps} if gaps else {})}
+        self.execution.role.Metadata = metadata
 
     def protect_bootstrap(self):
         """The execution role may manage this environment's roles and policies, but never the bootstrap
