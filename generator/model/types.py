@@ -38,6 +38,8 @@ class Environment:
     tags: dict = field(default_factory=dict)
     #: Parameter name -> :class:`Value`: every stack of this environment that declares it gets it.
     parameters: dict = field(default_factory=dict)
+    #: Key (``account``, ``region``) -> where the model sets it: ``delivery.yaml:12: environments[3].account``.
+    origin: dict = field(default_factory=dict, compare=False)
     #: Organizational unit ids the bootstrap StackSet of this environment targets (issue 15).
     organizational_units: tuple = ()
 
