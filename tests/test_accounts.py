@@ -155,11 +155,12 @@ def test_stackset_targets_the_model_ous_with_auto_deployment():
     assert not [c for c in registry.stacks(_load(ROOT / "delivery.yaml")) if c.name.startswith("bootstrap-stackset")]
 
 
-def test_a_target_account_without_a_tools_account_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+def test_a_stackset_without_a_tools_account_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     from generator import cli
 
+    model = _load(MULTI)
+    tools = model.environment(model.tools)
     text = MULTI.read_text()
-    tools = _load(MULTI).environment(_load(MULTI).tools)
     edited = text.replace(f'    account: "{tools.account}"\n', "", 1)
     assert edited != text
     path = tmp_path / "delivery.yaml"
@@ -168,7 +169,10 @@ def test_a_target_account_without_a_tools_account_is_one_line_exit_2(tmp_path, c
     code = cli.main(["--model", str(path), "templates", "--check"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert len(err) == 1 and "environments[1].account" in err[0] and f"environments[{tools.name}].account" in err[0], err
+    first = next(e for e in model.environments if e.organizational_units)
+    index = model.environment_names.index(first.name)
+    assert len(err) == 1 and f"environments[{index}].organizational_units" in err[0], err
+    assert f"environments[{tools.name}].account" in err[0], err
 
 
 def test_three_account_model_passes_the_security_gate(tmp_path):

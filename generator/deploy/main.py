@@ -443,7 +443,7 @@ class Deployer:
         ``identity.check_account`` compared with the credentials before the first CloudFormation call)."""
         region = self.cfn.meta.region_name
         if p.config.account is None:
-            return f"the credentials' account (environments[{p.env}].account not set), region {region}"
+            return f"the credentials' account, region {region}"  # the model names no account for it
         return f"account {p.config.account}, region {region}"
 
     def execution_role(self, p):

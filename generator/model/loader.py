@@ -198,8 +198,8 @@ def _check_references(data, lines) -> list:
 
 
 def _check_accounts(data, lines, tools) -> list:
-    """Targets in other accounts need the tools account's id (their bootstrap roles trust it); the
-    bootstrap StackSet targets organizational units of target environments only."""
+    """The bootstrap StackSet targets organizational units of target environments only, and needs the
+    tools account's id (its roles trust it)."""
     problems = []
     entries = {e["name"]: (i, e) for i, e in enumerate(data["environments"])}
     if tools not in entries:
@@ -210,13 +210,14 @@ def _check_accounts(data, lines, tools) -> list:
                                  f"'{tools}' is the tools environment, which has no bootstrap stack; move "
                                  f"organizational_units to the target environments"))
     if "account" not in tools_entry:
+        # A StackSet is deployed from the management (or delegated administrator) account, where "this
+        # account" is not the tools account: its bootstrap roles need the tools account's id.
         for name, (i, e) in entries.items():
-            if name != tools and ("account" in e or "organizational_units" in e):
-                key = "account" if "account" in e else "organizational_units"
-                problems.append(lines.at(("environments", i, key),
-                                         f"'{name}' is in another account, but the tools environment '{tools}' "
-                                         f"has no account; set environments[{tools}].account (its bootstrap "
-                                         f"roles trust the tools account)"))
+            if name != tools and "organizational_units" in e:
+                problems.append(lines.at(("environments", i, "organizational_units"),
+                                         f"'{name}' is bootstrapped in other accounts by a StackSet, but the "
+                                         f"tools environment '{tools}' has no account; set "
+                                         f"environments[{tools}].account (the bootstrap roles trust it)"))
                 break
     return problems
 
