@@ -190,6 +190,8 @@ def main(argv=None) -> int:
     chosen = os.environ.get(model.MODEL_ENV)
     if args.model:
         model.use(args.model)
+    if argv is None:  # the process's entry point
+        _freeze_alive()
     try:
         return args.func(args)
     except (registry.UnknownStack, paths.UnknownEnvironment, paramfile.ParamFileError) as err:
@@ -207,6 +209,19 @@ def main(argv=None) -> int:
             os.environ.pop(model.MODEL_ENV, None)
         else:
             os.environ[model.MODEL_ENV] = chosen
+        if argv is None:  # the process's entry point: its objects die with it
+            _freeze_alive()
+
+
+def _freeze_alive():
+    """Exempt every object alive now from the cyclic collector (``gc.freeze``). Called by the console
+    entry point only (``argv`` None; an in-process caller keeps its collector as it was): once after
+    the imports, whose objects live as long as the process, so the full collections a render triggers
+    do not walk them again and again; and once at the end, so the interpreter's final collection does
+    not walk what is about to be freed anyway. Together ~15 % of a cold ``templates`` run."""
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":

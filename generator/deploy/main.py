@@ -571,30 +571,20 @@ class Deployer:
         deployed = stackmodel.deployed_template(self.cfn, p.stack_name)
         deployed_values = {x["ParameterKey"]: x.get("ParameterValue") for x in stack.get("Parameters") or []}
         changes = exports.changed_exports(stack, deployed, deployed_values, p.template, p.effective_parameters())
-        self._refuse_in_use(p, [(c.name, c.output, c.what) for c in changes])
+        self._refuse_in_use(p, changes)
 
     def check_export_replacements(self, p, stack, rows):
         """An export whose value refers to a resource the change set replaces gets a new value."""
-        replaced = {r.logical_id for r in rows if r.replacement in ("True", "Conditional") or r.action == "Remove"}
-        if not replaced:
-            return
-        outputs = (p.template.get("Outputs") or {})
-        found = []
-        for o in stack.get("Outputs") or []:
-            spec = outputs.get(o.get("OutputKey"))
-            if o.get("ExportName") and isinstance(spec, dict):
-                hit = sorted(exports.value_resources(spec.get("Value")) & replaced)
-                if hit:
-                    found.append((o["ExportName"], o["OutputKey"], f"value changes ({', '.join(hit)} replaced)"))
-        self._refuse_in_use(p, found)
+        replaced = {r.logical_id: "removed" if r.action == "Remove" else
+                    "replaced" if r.replacement == "True" else "may be replaced"
+                    for r in rows if r.replacement in ("True", "Conditional") or r.action == "Remove"}
+        if replaced:
+            self._refuse_in_use(p, exports.replaced_exports(stack, p.template, replaced))
 
     def _refuse_in_use(self, p, changes):
-        in_use = []
-        for export_name, output, what in changes:
-            users = exports.importers(self.cfn, export_name)
-            if users:
-                in_use.append(f"export '{export_name}' (output {output}) {what} but {', '.join(users)} "
-                              f"import{'s' if len(users) == 1 else ''} it")
+        in_use = [f"export '{change.name}' (output {change.output}) {change.what} but {', '.join(users)} "
+                  f"import{'s' if len(users) == 1 else ''} it" for change, users in exports.imported_by(self.cfn, changes)
+                  if users]
         if in_use:
             raise UsageError(
                 f"export-in-use: {'; '.join(in_use)}; CloudFormation refuses to change an export another stack "

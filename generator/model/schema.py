@@ -1,4 +1,6 @@
-"""The JSON Schema of ``delivery.yaml`` (checked with ``jsonschema`` on load).
+"""The JSON Schema of ``delivery.yaml`` (checked on load: ``model/quickcheck.py`` says whether it is
+valid, ``jsonschema`` finds and words the errors when it may not be; a keyword added here that
+quickcheck does not know makes every load take the jsonschema path, correct but slower).
 
 Every object is closed (``additionalProperties: false``): an unknown key is an error, never
 silently ignored. ``description`` doubles as the fix shown when a value is refused.
