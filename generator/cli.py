@@ -56,6 +56,8 @@ def cmd_templates(args) -> int:
         state = "wrote" if result.changed else "unchanged"
         warn = "  (over the 51,200-byte inline limit!)" if result.size > render.MAX_TEMPLATE_BYTES else ""
         print(f"{state:9} {paramfile.display(result.path)}  {result.size:>6} bytes{warn}")
+    for line in registry.boundary_imports(current):  # renders, but will not deploy (docs/accounts.md)
+        print(f"warning: {line}")
     if not args.out:
         for path, state in paramgen.write(current):
             if state != "unchanged" or not stack_names:

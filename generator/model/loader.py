@@ -217,6 +217,7 @@ def _check_references(data, lines) -> list:
         problems.append(lines.at(("tools",) if "tools" in data else ("environments",),
                                  f"the tools environment '{tools}' is not listed under environments; add "
                                  f"'- name: {tools}' (it hosts the pipelines) or set tools: to one that is"))
+    problems += _check_accounts(data, lines, tools)
     names = set()
     for i, app in enumerate(data["applications"]):
         here = ("applications", i)
@@ -290,6 +291,31 @@ def _source(section) -> Source:
     return Source(**given, file_paths=tuple(section.get("file_paths", ())))
 
 
+def _check_accounts(data, lines, tools) -> list:
+    """The bootstrap StackSet targets organizational units of target environments only, and needs the
+    tools account's id (its roles trust it)."""
+    problems = []
+    entries = {e["name"]: (i, e) for i, e in enumerate(data["environments"])}
+    if tools not in entries:
+        return problems
+    tools_index, tools_entry = entries[tools]
+    if "organizational_units" in tools_entry:
+        problems.append(lines.at(("environments", tools_index, "organizational_units"),
+                                 f"'{tools}' is the tools environment, which has no bootstrap stack; move "
+                                 f"organizational_units to the target environments"))
+    if "account" not in tools_entry:
+        # A StackSet is deployed from the management (or delegated administrator) account, where "this
+        # account" is not the tools account: its bootstrap roles need the tools account's id.
+        for name, (i, e) in entries.items():
+            if name != tools and "organizational_units" in e:
+                problems.append(lines.at(("environments", i, "organizational_units"),
+                                         f"'{name}' is bootstrapped in other accounts by a StackSet, but the "
+                                         f"tools environment '{tools}' has no account; set "
+                                         f"environments[{tools}].account (the bootstrap roles trust it)"))
+                break
+    return problems
+
+
 def _check_components(data, lines) -> list:
     """Pipeline components must be prefix-free: an artifact store admits the roles
     ``{project}-{env}-<component>-*``, which must not match another pipeline's roles."""
@@ -337,6 +363,7 @@ def _build(data, lines, name) -> Model:
             dict(e.get("tags", {})), _values(e.get("parameters"), ("environments", i, "parameters"), lines, name),
             {k: f"{name}:{lines.line(('environments', i, k))}: {_key(('environments', i, k))}"
              for k in ("account", "region") if k in e},
+            tuple(e.get("organizational_units", [])),
         )
         for i, e in enumerate(data["environments"])
     )

@@ -91,6 +91,12 @@ SCHEMA = {
                                "description": "a region name like eu-west-1"},
                     "profile": {"type": "string", "pattern": r"^[A-Za-z0-9_.@+=,-]{1,128}$",
                                 "description": "an AWS CLI profile name"},
+                    "organizational_units": {
+                        "type": "array", "minItems": 1, "uniqueItems": True,
+                        "description": "organizational unit ids whose accounts get this environment's bootstrap "
+                                       "stack through a service-managed StackSet (docs/accounts.md)",
+                        "items": {"type": "string", "pattern": r"^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$",
+                                  "description": "an organizational unit id like ou-ab12-cd345678"}},
                     "cost_center": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._:/=+@-]{0,127}$",
                                     "description": "1-128 characters valid in a tag value"},
                     "rollback_triggers": {
