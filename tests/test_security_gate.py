@@ -99,3 +99,11 @@ def test_a_rendered_copy_is_judged_with_the_parameter_files_beside_it(tmp_path):
     loose = tmp_path / "web-ingress.yaml"  # not in a templates/ folder: defaults only
     loose.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     assert gate.parameter_sets(loose) == [(None, {"Port": "443"})]
+
+
+def test_templates_of_the_same_stack_from_several_folders_keep_apart(tmp_path):
+    """Several models' output in one pass: two ``bootstrap.yaml`` never share filters or parameter values."""
+    a, b, c = tmp_path / "a" / "bootstrap.yaml", tmp_path / "b" / "bootstrap.yaml", tmp_path / "a" / "foundation.yaml"
+    keys = gate.work_keys([a, b, c])
+    assert keys[c] == "foundation" and len({keys[a], keys[b]}) == 2
+    assert all(keys[p].startswith("bootstrap.") for p in (a, b))

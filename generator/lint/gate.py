@@ -13,6 +13,7 @@ policy_sentry), built by the Makefile from ``requirements-checkov.txt`` and
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -121,6 +122,16 @@ def run_checkov(templates) -> tuple:
 
 
 # -- cfripper -----------------------------------------------------------------------------------
+def work_keys(templates) -> dict:
+    """Template path -> the name of its filters folder and work files: the stack name, unless two
+    templates share it (several models' output linted in one pass), then the stack name and a digest
+    of its folder, so no template is judged with another's suppressions or parameter values."""
+    templates = [Path(t) for t in templates]
+    stems = [t.stem for t in templates]
+    return {t: t.stem if stems.count(t.stem) == 1 else
+            f"{t.stem}.{hashlib.sha256(str(t.resolve().parent).encode()).hexdigest()[:10]}" for t in templates}
+
+
 def run_cfripper(templates, filters_root: Path) -> tuple:
     """``(report, unseen)``: cfripper's failures for every template under every environment's
     parameter values, and the properties cfripper could not be shown (see ``cfripper_runner.py``)."""
@@ -129,16 +140,18 @@ def run_cfripper(templates, filters_root: Path) -> tuple:
     work = Path(filters_root).parent / "cfripper-work"
     work.mkdir(parents=True, exist_ok=True)
     jobs = []
+    keys = work_keys(templates)
     for path in templates:
         path = Path(path)
-        folder = Path(filters_root) / path.stem
+        key = keys[path]
+        folder = Path(filters_root) / key
         suppressions.write_cfripper_filters(display(path), yamlio.load_file(path), folder)
         for env, values in parameter_sets(path):
-            values_file = work / f"{path.stem}.{env or 'defaults'}.parameters.json"
+            values_file = work / f"{key}.{env or 'defaults'}.parameters.json"
             values_file.write_text(json.dumps(values, indent=1, sort_keys=True), encoding="utf-8")
             jobs.append({
                 "label": display(path) + (f" [{env}]" if env else ""),
-                "template": str(path), "view": str(work / f"{path.stem}.json"),
+                "template": str(path), "view": str(work / f"{key}.json"),
                 "args": ["--resolve", "--resolve-parameters", str(values_file), "--aws-account-id", ACCOUNT_ID,
                          "--rules-filters-folder", str(folder), "--format", "json", "--logging", "ERROR"],
             })
@@ -152,7 +165,7 @@ def run_cfripper(templates, filters_root: Path) -> tuple:
         raise SetupError(f"cfripper runner failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}") from None
     report, unseen = ToolReport("cfripper"), []
     for path in templates:
-        view = str(work / f"{Path(path).stem}.json")
+        view = str(work / f"{keys[Path(path)]}.json")
         dropped = next((r["unseen"] for j, r in zip(jobs, results.values()) if j["view"] == view), [])
         unseen += [f"{display(path)}: {item}" for item in dropped]
     for label, result in results.items():
