@@ -10,8 +10,8 @@ source trigger's role and one deploy role per wave with the managed policies the
 ``<app>-pipeline`` holds the pipeline, the source trigger and the notification rules, and runs the
 projects it imports from the build and validation stacks with the roles it imports. The roles
 stack is the pipeline stack class built with ``part = "roles"``: it runs the same stages, so each
-role holds exactly what the stages need (see ``components.pipeline``), and a wave adds a few hundred
-bytes to the pipeline stack instead of a role with its policies::
+role holds exactly what the stages need (see ``components.pipeline``), and a wave adds ~1.5 KB of
+stages to the pipeline stack instead of a role with its policies::
 
     Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
     delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
