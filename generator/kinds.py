@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, scanners,
                      store)
+from .stacks import lambda_function, lambda_pipeline
 from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -112,8 +113,18 @@ def ecs_stacks(model, app) -> tuple:
                                      build, validation, pipeline, SERVICE=service_exports)
 
 
+def lambda_stacks(model, app) -> tuple:
+    """(runtime stacks, delivery stacks) of a ``lambda`` application: ``<app>-function`` per environment."""
+    exports = lambda_function.EXPORTS.for_stack(f"{app.name}-function")
+    runtime = [_stack(lambda_function.LambdaFunctionStack, exports.stack, model, app, runtime_environments(model, app),
+                      EXPORTS=exports)]
+    return runtime, _delivery_stacks(model, app, exports.stack, None, lambda_pipeline.LambdaBuildStack,
+                                     lambda_pipeline.LambdaValidationStack, lambda_pipeline.LambdaPipelineStack)
+
+
 BUILDERS = {
     "beanstalk": beanstalk_stacks,
     "ecs-bluegreen": ecs_stacks,
     "ecs-rolling": ecs_stacks,
+    "lambda": lambda_stacks,
 }

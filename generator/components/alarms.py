@@ -27,7 +27,8 @@ class MetricAlarm:
             Namespace=namespace,
             MetricName=metric,
             Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions],
-            Statistic=statistic,
+            # a percentile (p99) is an ExtendedStatistic in CloudWatch's API
+            **({"ExtendedStatistic": statistic} if statistic.startswith("p") else {"Statistic": statistic}),
             Period=period,
             EvaluationPeriods=evaluation_periods,
             DatapointsToAlarm=evaluation_periods,

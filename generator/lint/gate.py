@@ -129,7 +129,7 @@ def run_cfripper(templates, filters_root: Path) -> tuple:
     work = Path(filters_root).parent / "cfripper-work"
     work.mkdir(parents=True, exist_ok=True)
     jobs = []
-    imports = exported_role_arns(paths.templates_dir())
+    imports = exported_role_arns(templates)
     for path in templates:
         path = Path(path)
         folder = Path(filters_root) / path.stem
@@ -190,28 +190,30 @@ def parameter_sets(template_path: Path, imports: dict = None) -> list:
     the role ARNs other templates export (:func:`exported_role_arns`): cfripper resolves an
     ``Fn::ImportValue`` from them by the export's name (``imports``: computed once by the caller)."""
     if imports is None:
-        imports = exported_role_arns(paths.templates_dir())
+        imports = exported_role_arns(sorted(Path(template_path).parent.glob("*.yaml")))
     return [(env, dict(imports, **values)) for env, values in _own_parameter_sets(template_path)]
 
 
 def _resolve_sub(value, values: dict):
-    """A ``Fn::Sub`` string (or a plain string) with the ``${Name}`` of ``values`` replaced; else None."""
+    """A ``Fn::Sub`` string (or a plain string) with the ``${Name}`` of ``values`` replaced (others left
+    as they are, as cfripper leaves them); None for anything else."""
     text = value.get("Fn::Sub") if isinstance(value, dict) else value
     if not isinstance(text, str):
         return None
     for name, given in values.items():
         text = text.replace("${%s}" % name, str(given))
-    return None if "${" in text else text
+    return text
 
 
-def exported_role_arns(templates_dir: Path) -> dict:
-    """``{export name as deployed: role ARN}`` for every export of a committed template whose value is
-    the ARN of a role that template names (``Fn::GetAtt [Role, Arn]``), under each environment's values.
+def exported_role_arns(templates) -> dict:
+    """``{export name as deployed: role ARN}`` for every export of ``templates`` (paths) whose value is
+    the ARN of a role that template names (``Fn::GetAtt [Role, Arn]``), under each environment's values
+    (a template without parameter files: its defaults, names left with their ``${...}``).
     A store's or repository's policy names the shared scanners' roles by imported ARN; unresolved,
     cfripper sees an unknown principal and reports it as cross-account. Resolved, it sees a role of
     this account (``ACCOUNT_ID``) and still flags a real foreign one."""
     found = {}
-    for path in sorted(Path(templates_dir).glob("*.yaml")):
+    for path in templates:
         template = yamlio.load_file(path)
         roles = {lid: r for lid, r in (template.get("Resources") or {}).items()
                  if isinstance(r, dict) and r.get("Type") == "AWS::IAM::Role"}

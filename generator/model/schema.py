@@ -13,6 +13,8 @@ KINDS = {
     "ecs-bluegreen": "ECS Fargate service behind an ALB, blue/green through CodeDeploy (CodeDeployToECS action)",
     "ecs-rolling": "ECS Fargate service behind an ALB with Amazon ECS's own deployments (rolling by default, "
                    "or ECS blue/green with DeploymentStrategy: BLUE_GREEN), CodePipeline's ECS action",
+    "lambda": "Lambda function per wave with a live alias; CodePipeline's Lambda deploy action shifts traffic "
+              "(canary, linear or all at once) and rolls back on the function's alarms",
 }
 #: Where a pipeline's source comes from (later issues add CodeCommit and connections).
 SOURCE_TYPES = ("s3",)

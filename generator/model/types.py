@@ -38,6 +38,8 @@ class Environment:
     tags: dict = field(default_factory=dict)
     #: Parameter name -> :class:`Value`: every stack of this environment that declares it gets it.
     parameters: dict = field(default_factory=dict)
+    #: Key (``account``, ``region``) -> where the model sets it: ``delivery.yaml:12: environments[3].account``.
+    origin: dict = field(default_factory=dict, compare=False)
 
     def rollback_configuration(self):
         """``RollbackConfiguration`` for CreateChangeSet, or ``None`` when nothing is configured."""
