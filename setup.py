@@ -8,7 +8,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["generator", "generator.*"]),
     include_package_data=True,
-    package_data={"generator.lint": ["guard/*.guard"]},
+    package_data={"generator.lint": ["guard/*.guard"], "generator": ["data/*.json"]},
     install_requires=[
         "troposphere>=4.8,<5",
         "awacs>=2.4,<3",
