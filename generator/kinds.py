@@ -1,16 +1,17 @@
 """Application kinds: the stacks an application of each kind renders, named after the application.
 
 An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
-and ``orders-service`` (in each of its environments), and ``orders-build``, ``orders-validation``
-and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
+and ``orders-service`` (in each of its environments), and ``orders-store``, ``orders-build``,
+``orders-validation-<wave>`` (one per wave), ``orders-pipeline-roles`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
 the application, the environments it is deployed in and the export sets of its sibling stacks,
 so two applications never share a stack, a physical name or an export.
 """
 from __future__ import annotations
 
-from .stacks import beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service
+from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, scanners,
+                     store)
 from .stacks import lambda_function, lambda_pipeline
-from .stacks.delivery import Delivery
+from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
 CONTAINER_KINDS = ("ecs-bluegreen", "ecs-rolling")
@@ -42,15 +43,30 @@ def _stack(base, name, model, app, environments, **attrs):
     return type(base.__name__, (base,), attrs)
 
 
+def scanner_roles(app) -> tuple:
+    """The role ARN exports of the shared scanners ``app``'s pipeline runs (its store admits them)."""
+    roles = (scanners.SOURCE_EXPORTS.role_arn,)
+    if app.kind in CONTAINER_KINDS:
+        roles += (scanners.IMAGE_EXPORTS.role_arn,)
+    return roles
+
+
 def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, **shared) -> list:
     name = app.name
-    delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
-                        f"{name}-pipeline", target_stack, endpoint_stack)
+    component = pipeline_component(app.kind, name)
+    delivery = Delivery(component, f"{name}-build", f"{name}-validation", f"{name}-pipeline",
+                        f"{name}-pipeline-roles", store.stack_name(name), target_stack, endpoint_stack)
     tools = [model.tools]
     build_cls = _stack(build, delivery.build_stack, model, app, tools, delivery=delivery, **shared)
     return [
+        _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
+               readers=scanner_roles(app)),
         build_cls,
-        _stack(validation, delivery.validation_stack, model, app, tools, delivery=delivery),
+        *[_stack(validation, delivery.validation_stack_of(target), model, app, tools, delivery=delivery,
+                 wave=target.env) for target in waves(model, app)],
+        _stack(pipeline, delivery.roles_stack, model, app, tools, delivery=delivery, build_class=build_cls,
+               part="roles", description=f"IAM of pipeline {component}: its role, the source trigger's role and "
+                                         f"one deploy role per wave (tools environment)", **shared),
         _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
                **shared),
     ]

@@ -47,7 +47,7 @@ class S3Source:
 
     def __init__(self, stack, app, bucket):
         self.bucket = bucket
-        self.object_key = stack.parameter(
+        self.object_key = _action_parameter(stack)(
             "SourceObjectKey", GROUP, "Source archive key",
             Type="String", Default=app.object_key, AllowedPattern=OBJECT_KEY_PATTERN,
             ConstraintDescription="an S3 object key ending in .zip",
@@ -69,7 +69,7 @@ class CodeCommitSource:
             ConstraintDescription="a CodeCommit repository name (1-100 letters, digits, '.', '_' or '-')",
             Description="Existing CodeCommit repository the pipeline reads (never created by this template)",
         )
-        self.branch = _branch_parameter(stack, source.branch)
+        self.branch = _branch_parameter(stack, source.branch)  # the rule and the action read it, no grant
         self.arn = naming.arn("codecommit", "${SourceRepositoryName}")
 
     def attach(self, pipeline: DeliveryPipeline, output=SOURCE):
@@ -108,7 +108,7 @@ class ConnectionSource:
             Description=f"ARN of the AVAILABLE connection to {source.provider} (created once, completed in the "
                         f"console; see docs/model.md)",
         )
-        self.repository = stack.parameter(
+        self.repository = _action_parameter(stack)(
             "SourceRepositoryId", GROUP, "Repository (owner/name)",
             Type="String", Default=source.repository, AllowedPattern=CONNECTION_REPOSITORY_PATTERN,
             ConstraintDescription="owner/name (GitLab: group/subgroup/name)",
@@ -136,8 +136,14 @@ class ConnectionSource:
         ))
 
 
+def _action_parameter(stack):
+    """How ``stack`` declares a parameter only actions and rules read, never a grant (a split pipeline's
+    roles stack does not declare it); the repository name and the connection ARN scope grants."""
+    return getattr(stack, "pipeline_parameter", stack.parameter)
+
+
 def _branch_parameter(stack, default):
-    return stack.parameter(
+    return _action_parameter(stack)(
         "SourceBranchName", GROUP, "Branch",
         Type="String", Default=default, AllowedPattern=BRANCH_PATTERN,
         ConstraintDescription="a Git branch name: letters, digits, ., _, / or -, no .., not starting with - or /",

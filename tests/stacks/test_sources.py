@@ -42,11 +42,19 @@ def model_text(source: str, kind: str = "ecs-bluegreen") -> str:
 
 
 def pipeline_of(text: str):
-    """(model, pipeline stack class, its template) of the model's one application."""
+    """(model, pipeline stack class, its template) of the model's one application (the pipeline part
+    of the split pipeline stacks; :func:`roles_of` gives the roles part, which holds the grants)."""
     m = model.loads(text, "delivery.yaml")
     [app] = m.applications
-    cls = next(c for c in registry.stacks(m) if c.app is app and getattr(c, "build_class", None) is not None)
+    cls = next(c for c in registry.stacks(m) if c.app is app and getattr(c, "build_class", None) is not None
+               and getattr(c, "part", "pipeline") == "pipeline")
     return m, cls, render.rendered(cls)[0]
+
+
+def roles_of(m, cls) -> dict:
+    """The template holding the pipeline's roles and grants (the roles part, else the pipeline's own)."""
+    found = [c for c in registry.stacks(m) if c.app is cls.app and getattr(c, "part", None) == "roles"]
+    return render.rendered(found[0])[0] if found else render.rendered(cls)[0]
 
 
 def pipeline_props(template):
@@ -95,12 +103,14 @@ def test_codecommit_rule_fires_on_the_branch_reference_updates(codecommit):
     assert pattern["detail"]["referenceType"] == ["branch"]
     assert pattern["detail"]["referenceName"] == [{"Ref": "SourceBranchName"}]
     [target] = rule["Targets"]
-    role_id = target["RoleArn"]["Fn::GetAtt"][0]
-    assert [s["Action"] for s in role_statements(template, role_id)] == [["codepipeline:StartPipelineExecution"]]
+    assert target["Id"] == "Pipeline" and "RoleArn" in target
+    roles = roles_of(codecommit[0], cls)
+    assert [s["Action"] for s in role_statements(roles, "PipelineTriggerRole")] == [["codepipeline:StartPipelineExecution"]]
 
 
 def test_codecommit_grants_exactly_the_source_action_on_that_repository(codecommit):
-    _, _, template = codecommit
+    m, cls, _ = codecommit
+    template = roles_of(m, cls)
     grants = granted(template, "codecommit:")
     assert sorted(a for a, _ in grants) == CODECOMMIT_ACTIONS
     assert all(r == [REPO_ARN] for _, r in grants)
@@ -118,15 +128,17 @@ def test_codecommit_repository_is_never_created(codecommit):
 
 
 def test_codecommit_arn_is_built_from_pseudo_parameters(codecommit):
-    _, _, template = codecommit
+    m, cls, _ = codecommit
+    template = roles_of(m, cls)
     text = str(template)
     assert not re.search(r"arn:aws:codecommit|\d{12}|eu-west-1", str(granted(template, "codecommit:")))
     assert "arn:${AWS::Partition}:codecommit:${AWS::Region}:${AWS::AccountId}:" in text
 
 
 def test_codecommit_pipeline_is_least_privilege(codecommit):
-    _, cls, template = codecommit
+    m, cls, template = codecommit
     assert least_privilege.check_template(cls.name, template) == []
+    assert least_privilege.check_template(cls.name + "-roles", roles_of(m, cls)) == []
 
 
 # -- connection ------------------------------------------------------------------------------------
@@ -172,7 +184,8 @@ def test_connection_without_file_paths_filters_on_the_branch_only():
 
 
 def test_use_connection_is_scoped_to_the_connection_parameter(connection):
-    _, cls, template = connection
+    m, cls, _ = connection
+    template = roles_of(m, cls)
     grants = granted(template, "codestar-connections:") + granted(template, "codeconnections:")
     assert sorted(a for a, _ in grants) == ["codeconnections:UseConnection", "codestar-connections:UseConnection"]
     assert all(r == [{"Ref": "SourceConnectionArn"}] for _, r in grants)
