@@ -1,14 +1,14 @@
 """Application kinds: the stacks an application of each kind renders, named after the application.
 
 An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
-and ``orders-service`` (in each of its environments), and ``orders-build``, ``orders-validation``
-and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
+and ``orders-service`` (in each of its environments), and ``orders-build``, ``orders-validation``,
+``orders-operations`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
 the application, the environments it is deployed in and the export sets of its sibling stacks,
 so two applications never share a stack, a physical name or an export.
 """
 from __future__ import annotations
 
-from .stacks import beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service
+from .stacks import beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations
 from .stacks.delivery import Delivery
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -41,7 +41,8 @@ def _stack(base, name, model, app, environments, **attrs):
     return type(base.__name__, (base,), attrs)
 
 
-def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, **shared) -> list:
+def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, target_exports,
+                     **shared) -> list:
     name = app.name
     delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
                         f"{name}-pipeline", target_stack, endpoint_stack)
@@ -50,6 +51,9 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     return [
         build_cls,
         _stack(validation, delivery.validation_stack, model, app, tools, delivery=delivery),
+        # Notifications, audit trail, alarms and dashboard: the pipeline's stage conditions import its alarms.
+        _stack(operations.OperationsStack, operations.stack_name(app), model, app, tools, delivery=delivery,
+               build_class=build_cls, TARGET=target_exports),
         _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
                **shared),
     ]
@@ -68,7 +72,8 @@ def beanstalk_stacks(model, app) -> tuple:
     ]
     return runtime, _delivery_stacks(
         model, app, env_exports.stack, None, beanstalk_pipeline.BeanstalkBuildStack,
-        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack, **exports)
+        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack, env_exports,
+        **exports)
 
 
 def ecs_stacks(model, app) -> tuple:
@@ -93,7 +98,7 @@ def ecs_stacks(model, app) -> tuple:
         _stack(service, service_exports.stack, model, app, envs, EXPORTS=service_exports, INGRESS=ingress_exports),
     ]
     return runtime, _delivery_stacks(model, app, service_exports.stack, ingress_exports.stack,
-                                     build, validation, pipeline, SERVICE=service_exports)
+                                     build, validation, pipeline, ingress_exports, SERVICE=service_exports)
 
 
 BUILDERS = {

@@ -27,7 +27,6 @@ class MetricAlarm:
             Namespace=namespace,
             MetricName=metric,
             Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions],
-            Statistic=statistic,
             Period=period,
             EvaluationPeriods=evaluation_periods,
             DatapointsToAlarm=evaluation_periods,
@@ -38,6 +37,11 @@ class MetricAlarm:
             AlarmActions=[topic.arn],
             OKActions=[topic.arn],
         ))
+        # A percentile ("p95") is an ExtendedStatistic; CloudWatch refuses it as Statistic.
+        if statistic.startswith("p"):
+            self.alarm.ExtendedStatistic = statistic
+        else:
+            self.alarm.Statistic = statistic
         suppress(self.alarm, Suppression(
             "Alarm names follow {project}-{env}-{component} so operators and deployment groups find them; "
             "AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
@@ -68,3 +72,48 @@ def unhealthy_hosts_alarm(stack, logical_id, component, load_balancer: LoadBalan
         dimensions=[("LoadBalancer", load_balancer.full_name), ("TargetGroup", target_group.full_name)],
         statistic="Maximum", threshold=1, evaluation_periods=evaluation_periods, topic=topic,
     )
+
+
+def metric(metric_id, namespace, name, dimensions, stat, period=60, label=None) -> cloudwatch.MetricDataQuery:
+    """One metric of a metric-math alarm (not returned: an expression combines it)."""
+    query = cloudwatch.MetricDataQuery(
+        Id=metric_id, ReturnData=False,
+        MetricStat=cloudwatch.MetricStat(
+            Metric=cloudwatch.Metric(Namespace=namespace, MetricName=name, Dimensions=[
+                cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions]),
+            Period=period, Stat=stat,
+        ),
+    )
+    if label:
+        query.Label = label
+    return query
+
+
+class MathAlarm:
+    """An alarm on ``expression`` over ``metrics`` (``MetricDataQuery`` from :func:`metric`), named
+    ``{project}-{env}-{component}``; ALARM and OK go to ``topic``, missing data is not breaching."""
+
+    def __init__(self, stack, logical_id, component, description, *, expression, label, metrics, threshold,
+                 evaluation_periods, topic: TopicReference, period=60, comparison="GreaterThanOrEqualToThreshold"):
+        self.alarm = stack.add(cloudwatch.Alarm(
+            logical_id,
+            AlarmName=Sub("${ProjectName}-${EnvironmentName}-%s" % component),
+            AlarmDescription=description,
+            Metrics=list(metrics) + [cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label,
+                                                                ReturnData=True, Period=period)],
+            EvaluationPeriods=evaluation_periods,
+            DatapointsToAlarm=evaluation_periods,
+            Threshold=threshold,
+            ComparisonOperator=comparison,
+            TreatMissingData="notBreaching",
+            ActionsEnabled=True,
+            AlarmActions=[topic.arn],
+            OKActions=[topic.arn],
+        ))
+        suppress(self.alarm, Suppression(
+            "Alarm names follow {project}-{env}-{component}: stage conditions and operators find them by name; "
+            "AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
+            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
+        ))
+        self.name = Ref(self.alarm)
+        self.arn = GetAtt(self.alarm, "Arn")

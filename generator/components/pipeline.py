@@ -9,6 +9,7 @@ sum of what the pipeline does.
 """
 from __future__ import annotations
 
+from awacs import cloudwatch as cw
 from awacs import codepipeline as cp
 from awacs import sts
 from awacs.aws import AWSPrincipal
@@ -18,16 +19,8 @@ from ..core import naming
 from .iam import Role, SharedGrants, allow
 from .kms import KeyReference
 from .s3 import BucketReference
-from .sns import TopicReference
 
 SOURCE = "Source"
-PIPELINE_EVENTS = [
-    "CodePipeline Pipeline Execution State Change",
-    "CodePipeline Stage Execution State Change",
-    "CodePipeline Action Execution State Change",
-]
-CONSOLE_LINK = ("https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>"
-                "/executions/<execution>/timeline?region=<region>")
 
 
 def input_artifacts(names):
@@ -68,13 +61,42 @@ class DeliveryPipeline:
         stack.on_finalize(self._write_stages)
 
     # -- stages --------------------------------------------------------------
-    def add_stage(self, name, actions, rollback_on_failure=False):
-        """Append a stage; ``rollback_on_failure`` rolls the stage back to its last successful run."""
+    def add_stage(self, name, actions, rollback_on_failure=False, entry_rules=(), bake_rules=()):
+        """Append a stage; ``rollback_on_failure`` rolls the stage back to its last successful run.
+
+        ``entry_rules`` (from :meth:`alarm_rule`): the stage is entered only when they pass, else the
+        execution fails there (``BeforeEntry``, result ``FAIL``). ``bake_rules``: checked after the stage
+        succeeded; one failing rolls the stage back (``OnSuccess``, result ``ROLLBACK``). Entry conditions
+        take FAIL or SKIP, success conditions ROLLBACK:
+        https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html
+        """
         props = {"Name": name, "Actions": list(actions)}
+        if entry_rules:
+            props["BeforeEntry"] = codepipeline.BeforeEntryConditions(Conditions=[
+                codepipeline.Condition(Result="FAIL", Rules=list(entry_rules))])
+        if bake_rules:
+            props["OnSuccess"] = codepipeline.SuccessConditions(Conditions=[
+                codepipeline.Condition(Result="ROLLBACK", Rules=list(bake_rules))])
         if rollback_on_failure:
             props["OnFailure"] = codepipeline.FailureConditions(Result="ROLLBACK")
         self.stages.append(codepipeline.Stages(**props))
         return self
+
+    def alarm_rule(self, name, alarm_name, wait_minutes=0) -> codepipeline.RuleDeclaration:
+        """A ``CloudWatchAlarm`` rule: it fails when alarm ``alarm_name`` is in ALARM, after waiting
+        ``wait_minutes`` for the state to change (the bake time). The pipeline role may describe exactly
+        that alarm. Rule reference:
+        https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+        """
+        self.role.grant(allow([cw.DescribeAlarms], [Sub(
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}", Name=alarm_name)]))
+        configuration = {"AlarmName": alarm_name, "AlarmStates": "ALARM"}
+        if wait_minutes:
+            configuration["WaitTime"] = str(wait_minutes)
+        return codepipeline.RuleDeclaration(
+            Name=name, Configuration=configuration,
+            RuleTypeId=codepipeline.RuleTypeId(Category="Rule", Owner="AWS", Provider="CloudWatchAlarm", Version="1"),
+        )
 
     def _write_stages(self):
         if not self.stages:
@@ -113,10 +135,10 @@ class DeliveryPipeline:
         return self.action(name, category, "CodeBuild", configuration,
                            inputs, outputs, run_order)
 
-    def approval_action(self, name, topic: TopicReference, custom_data, link, run_order=1):
-        """Manual approval announced on ``topic``, explaining what is approved and linking to it."""
-        self.role.grant(topic.grant_publish())
-        configuration = {"NotificationArn": topic.arn, "CustomData": custom_data}
+    def approval_action(self, name, custom_data, link, run_order=1):
+        """Manual approval explaining what is approved and linking to it. Approvers are told by the
+        operations stack's EventBridge rule (approvals topic), so no ``NotificationArn``: one message each."""
+        configuration = {"CustomData": custom_data}
         if link is not None:
             configuration["ExternalEntityLink"] = link
         return self.action(name, "Approval", "Manual", configuration, run_order=run_order)
@@ -165,34 +187,3 @@ class DeliveryPipeline:
             Targets=[events.Target(Id="Pipeline", Arn=self.arn, RoleArn=trigger.arn)],
         ))
         return self
-
-    # -- notifications -------------------------------------------------------
-    def notify(self, topic: TopicReference):
-        """Failed pipeline/stage/action executions and pending approvals, as readable messages."""
-        self._notification_rule("FailedRule", "failed", "Pipeline, stage or action failed",
-                                PIPELINE_EVENTS, {"state": ["FAILED"]}, topic,
-                                "<pipeline>: <stage> <action> FAILED in execution <execution>.")
-        self._notification_rule("ApprovalRule", "approval", "Manual approval waiting",
-                                PIPELINE_EVENTS[2:], {"state": ["STARTED"], "type": {"category": ["Approval"]}},
-                                topic, "<pipeline>: approval <action> in stage <stage> waits (execution <execution>).")
-        return self
-
-    def _notification_rule(self, suffix, name, description, detail_types, detail, topic, text):
-        self.stack.add(events.Rule(
-            self.logical_id + suffix,
-            Name=Sub(f"{self.full_name}-{name}"),
-            Description=description,
-            State="ENABLED",
-            EventPattern={"source": ["aws.codepipeline"], "detail-type": detail_types,
-                          "resources": [self.arn], "detail": detail},
-            Targets=[events.Target(
-                Id="Notifications", Arn=topic.arn,
-                InputTransformer=events.InputTransformer(
-                    InputPathsMap={
-                        "pipeline": "$.detail.pipeline", "stage": "$.detail.stage", "action": "$.detail.action",
-                        "execution": "$.detail.execution-id", "region": "$.region",
-                    },
-                    InputTemplate='"%s %s"' % (text, CONSOLE_LINK),
-                ),
-            )],
-        ))

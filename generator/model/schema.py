@@ -82,6 +82,8 @@ SCHEMA = {
                     },
                     "monitoring_minutes": {"type": "integer", "minimum": 0, "maximum": 180,
                                            "description": "a whole number of minutes from 0 to 180"},
+                    "bake_minutes": {"type": "integer", "minimum": 0, "maximum": 60,
+                                     "description": "a whole number of minutes from 0 to 60 (the wave's bake time)"},
                     "tags": _tags,
                     "parameters": _parameters,
                 },

@@ -38,6 +38,8 @@ class Environment:
     tags: dict = field(default_factory=dict)
     #: Parameter name -> :class:`Value`: every stack of this environment that declares it gets it.
     parameters: dict = field(default_factory=dict)
+    #: Minutes a pipeline watches this environment's alarms after deploying to it (bake time).
+    bake_minutes: int = 0
 
     def rollback_configuration(self):
         """``RollbackConfiguration`` for CreateChangeSet, or ``None`` when nothing is configured."""

@@ -31,7 +31,6 @@ from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference,
                                     build_settings)
 from ..components.kms import KeyReference
 from ..components.pipeline import SOURCE, DeliveryPipeline
-from ..components.sns import TopicReference
 from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
@@ -50,6 +49,8 @@ class Target:
 
     env: str
     protected: bool = False
+    #: Minutes the wave's alarms are watched after its deploy before promotion (``bake_minutes``).
+    bake_minutes: int = 0
 
     @property
     def label(self) -> str:
@@ -62,7 +63,8 @@ class Target:
 
 def waves(model, app) -> tuple:
     """The targets of ``app``'s pipeline, in promotion order (``waves`` in the model)."""
-    return tuple(Target(env, model.environment(env).protected) for env in app.waves)
+    return tuple(Target(env, model.environment(env).protected, model.environment(env).bake_minutes)
+                 for env in app.waves)
 
 
 #: What every deployment target stack exports so that the pipeline can validate it where it runs.
@@ -214,7 +216,6 @@ class DeliveryPipelineStack(Stack):
         self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key)
         self.create_deploy_roles()
         self.create_stages()
-        self.pipeline.notify(self.notifications)
         self.output("PipelineName", self.pipeline.name, "Name of the pipeline")
 
     # -- hooks ---------------------------------------------------------------
@@ -255,8 +256,6 @@ class DeliveryPipelineStack(Stack):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
         self.artifact_bucket = artifacts.artifact_store(self.component)
         self.source_bucket = artifacts.source_bucket()
-        self.approvals = artifacts.approvals_topic()
-        self.notifications = TopicReference(foundation.EXPORTS.notifications_topic.imported(), self.key)
 
     def create_deploy_roles(self):
         """One deploy role per target, assumable by this pipeline's role only, with exactly that
@@ -291,7 +290,7 @@ class DeliveryPipelineStack(Stack):
         for target in self.targets:
             if target.protected:
                 p.add_stage(f"Approve{target.label}", [self.approval_action(previous, target)])
-            self.create_target_stages(target)
+            self.create_target_stages(target, previous)
             previous = target
 
     def approval_action(self, previous, target):
@@ -299,20 +298,35 @@ class DeliveryPipelineStack(Stack):
         same artifact was validated), or to nothing when the protected wave comes first."""
         if previous is None:
             return self.pipeline.approval_action(
-                f"PromoteTo{target.label}", self.approvals,
+                f"PromoteTo{target.label}",
                 f"Approve deploying this build to {target.env}, the pipeline's first wave.", None)
         return self.pipeline.approval_action(
-            f"PromoteTo{target.label}", self.approvals,
+            f"PromoteTo{target.label}",
             f"Promote the build validated on {previous.env} to {target.env}. Open the link, check the "
             f"{previous.env} release, then approve to deploy the same artifact to {target.env}.",
             self.target_url(previous),
         )
 
-    def create_target_stages(self, target: Target):
+    def create_target_stages(self, target: Target, previous: Target = None):
+        """``Deploy<Wave>``: the deploy, then the smoke test in the same stage, so a failed validation
+        rolls the deployment back with it (CodePipeline rolls back the stage that failed:
+        https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html). A protected
+        wave is entered only while the previous wave's alarms are not in ALARM; after the stage, the
+        wave's own alarms are watched for its bake time and one in ALARM rolls the stage back."""
         p = self.pipeline
-        p.add_stage("Deploy" + target.label, [self.deploy_action(target, self.deploy_roles[target])],
-                    rollback_on_failure=True)
         validation = self.delivery.project(self.delivery.validation_project_id(target), self.delivery.validation_stack)
-        p.add_stage("Validate" + target.label, [
-            p.codebuild_action("SmokeTest", validation, [SOURCE], category="Test"),
-        ])
+        entry = []
+        if target.protected and previous is not None:
+            entry = [p.alarm_rule(f"{previous.label}{alarm.key}", name) for alarm, name in self.wave_alarms(previous)]
+        bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes) for alarm, name in self.wave_alarms(target)]
+        p.add_stage("Deploy" + target.label, [
+            self.deploy_action(target, self.deploy_roles[target]),
+            p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=2, category="Test"),
+        ], rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
+
+    def wave_alarms(self, target: Target) -> list:
+        """``(WaveAlarm, imported alarm name)`` of the alarms gating ``target`` (the operations stack's)."""
+        from . import operations  # operations reads this module's waves
+
+        return [(alarm, operations.wave_alarm(self.app, target.env, alarm).imported())
+                for alarm in operations.WAVE_ALARMS[self.app.kind]]
