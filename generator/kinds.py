@@ -53,7 +53,7 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
         _stack(validation, delivery.validation_stack, model, app, tools, delivery=delivery),
         # Notifications, audit trail, alarms and dashboard: the pipeline's stage conditions import its alarms.
         _stack(operations.OperationsStack, operations.stack_name(app), model, app, tools, delivery=delivery,
-               build_class=build_cls, TARGET=target_exports),
+               builds=build_cls, TARGET=target_exports),
         _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
                **shared),
     ]

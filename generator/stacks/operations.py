@@ -101,11 +101,11 @@ def rule_arns(model, audience: str) -> list:
 
 class OperationsStack(Stack):
     """Made per application by ``kinds``: ``delivery`` names the pipeline and its stacks,
-    ``build_class`` gives the build projects, ``TARGET`` the export set of the stack that
+    ``builds`` (the build stack class) gives the build projects, ``TARGET`` the export set of the stack that
     describes each wave's target (Beanstalk environment, ECS ingress)."""
 
     delivery: Delivery = None
-    build_class = None
+    builds = None
     TARGET = None
     description = "Operations of one application: notifications, audit trail, alarms, dashboard (tools)"
 
@@ -216,7 +216,7 @@ class OperationsStack(Stack):
     # -- alarms ----------------------------------------------------------------------------------
     def build_projects(self) -> list:
         """``(logical id, imported project name)`` of the build stack's projects."""
-        build = self.build_class
+        build = self.builds
         ids = [build.build_project_id] + [logical_id for _, logical_id, _ in build.check_actions]
         return [(logical_id, self.delivery.project(logical_id).name) for logical_id in ids]
 

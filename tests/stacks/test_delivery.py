@@ -48,8 +48,7 @@ def test_stage_order(delivery):
     cls = delivery["cls"]
     expected = ["Source", cls.build_stage, cls.checks_stage]
     for target in delivery["targets"]:
-        expected += (["Approve" + target.label] if target.protected else []) + [
-            "Deploy" + target.label, "Validate" + target.label]
+        expected += (["Approve" + target.label] if target.protected else []) + ["Deploy" + target.label]
     assert [s["Name"] for s in delivery["pipeline"]["Stages"]] == expected
     assert [t.env for t in delivery["targets"]] == list(cls.app.waves)
 
@@ -100,8 +99,8 @@ def test_approval_links_to_the_previous_waves_url(delivery):
         else:
             assert gate["Configuration"]["ExternalEntityLink"] == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-ServiceUrl" % (
                 targets[i - 1].env, d.endpoint_stack or d.target_stack)}}
-        assert gate["Configuration"]["NotificationArn"] == {
-            "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-artifacts-ApprovalsTopicArn"}}
+        # Approvers hear from the operations stack's approval rule (one message), not from the action too.
+        assert "NotificationArn" not in gate["Configuration"]
 
 
 def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
@@ -113,8 +112,10 @@ def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
     for target in targets:
         stage = stages(delivery)["Deploy" + target.label]
         assert stage["OnFailure"] == {"Result": "ROLLBACK"}
-        [deploy] = stage["Actions"]
+        deploy, smoke = stage["Actions"]
         assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}], "the same build output is promoted"
+        # The smoke test runs after the deploy in the same stage: a failed validation rolls the deploy back.
+        assert (deploy["RunOrder"], smoke["RunOrder"], smoke["Name"]) == (1, 2, "SmokeTest")
         role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
         used.append(role_id)
         role = roles[role_id]
@@ -158,7 +159,7 @@ def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
                 "ec2:DescribeSubnets"} <= actions
         [permission] = [s for s in grants if "ec2:CreateNetworkInterfacePermission" in as_list(s["Action"])]
         assert permission["Condition"] == {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}
-    stage_actions = [stages(delivery)["Validate" + t.label]["Actions"][0] for t in targets]
+    stage_actions = [stages(delivery)["Deploy" + t.label]["Actions"][1] for t in targets]
     imported = [a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"] for a in stage_actions]
     assert imported == ["${ProjectName}-${EnvironmentName}-%s-%sName" % (d.validation_stack, d.validation_project_id(t))
                         for t in targets]
@@ -264,15 +265,10 @@ def test_s3_source_without_polling_started_by_eventbridge(delivery):
                        "Resource": [pipeline_arn(delivery)]}]
 
 
-def test_notifications_for_failures_and_approvals(delivery):
-    rules = resources(delivery["pipeline_template"], "AWS::Events::Rule")
-    assert rules["PipelineFailedRule"]["Properties"]["EventPattern"]["detail"] == {"state": ["FAILED"]}
-    approval = rules["PipelineApprovalRule"]["Properties"]["EventPattern"]
-    assert approval["detail"] == {"state": ["STARTED"], "type": {"category": ["Approval"]}}
-    for name in ("PipelineFailedRule", "PipelineApprovalRule"):
-        [target] = rules[name]["Properties"]["Targets"]
-        assert "InputTransformer" in target
-        assert rules[name]["Properties"]["EventPattern"]["resources"] == [pipeline_arn(delivery)]
+def test_pipeline_stack_has_no_notification_rules(delivery):
+    """Notifications and the audit trail live in the application's operations stack; the pipeline keeps
+    only its source trigger (tests/stacks/test_operations.py covers the rules)."""
+    assert list(resources(delivery["pipeline_template"], "AWS::Events::Rule")) == ["PipelineSourceRule"]
 
 
 def test_pipelines_import_only_from_tools_and_their_waves(delivery):
