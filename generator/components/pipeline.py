@@ -84,9 +84,10 @@ class DeliveryPipeline:
 
     def alarm_rule(self, name, alarm_name, wait_minutes=0) -> codepipeline.RuleDeclaration:
         """A ``CloudWatchAlarm`` rule: it fails when alarm ``alarm_name`` is in ALARM, after waiting
-        ``wait_minutes`` for the state to change (the bake time). The pipeline role may describe exactly
-        that alarm. Rule reference:
+        ``wait_minutes`` for the state to change (the bake time). Rule reference:
         https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+        The rule runs as the pipeline role; the reference names no permission, so the role may read the
+        state of exactly that alarm (cloudwatch:DescribeAlarms, which takes an alarm ARN).
         """
         self.role.grant(allow([cw.DescribeAlarms], [Sub(
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}", Name=alarm_name)]))

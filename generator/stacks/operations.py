@@ -39,6 +39,8 @@ from .delivery import Delivery, waves
 NOTIFICATIONS = "notifications"
 APPROVALS = "approvals"
 AUDIT = "audit"
+#: ``detail.execution-trigger.trigger-type`` of a rollback execution (TriggerType,
+#: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ExecutionTrigger.html).
 ROLLBACK_TRIGGERS = ["AutomatedRollback", "ManualRollback"]
 #: EnvironmentHealth values (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/health-enhanced-cloudwatch.html):
 #: 0 OK, 1 Info, 5 Unknown, 10 No data, 15 Warning, 20 Degraded, 25 Severe.
@@ -191,7 +193,8 @@ class OperationsStack(Stack):
                        eventrules.readable_target(
                            "Notifications", self.notifications.arn,
                            f"[{app}] {target.env}: stage <stage> <state> in pipeline <pipeline> (execution "
-                           f"<execution>), deployed, validated and baked. {link}"))
+                           f"<execution>): deployed, validated and baked; in a rollback execution, the previous "
+                           f"release is back. {link}"))
 
     # -- audit trail -----------------------------------------------------------------------------
     def create_audit_rules(self):
