@@ -17,6 +17,7 @@ from .kinds import BUILDERS, container_applications, pipeline_components  # noqa
 from .stacks.artifacts import ArtifactsStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
+from .stacks.source_trail import SourceTrailStack
 
 
 class UnknownStack(LookupError):
@@ -55,6 +56,8 @@ def stacks(model=None) -> list:
         runtime += app_runtime
         delivery += app_delivery
     found = [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    if model.source_trail:  # who uploaded which source archive (audit.source_trail)
+        found.append(_shared(SourceTrailStack, model, tools))
     found += runtime
     if model.applications:  # the shared scanners serve the pipelines
         found.append(_shared(SourceScannerStack, model, tools))

@@ -257,4 +257,5 @@ def _build(data, lines, name) -> Model:
         for i, a in enumerate(data["applications"])
     )
     assert all(a.kind in KINDS for a in applications)
-    return Model(name, project, data.get("tools", DEFAULT_TOOLS), environments, applications)
+    return Model(name, project, data.get("tools", DEFAULT_TOOLS), environments, applications,
+                 bool((data.get("audit") or {}).get("source_trail", False)))

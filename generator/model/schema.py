@@ -55,6 +55,15 @@ SCHEMA = {
                 "tags": _tags,
             },
         },
+        "audit": {
+            "type": "object", "additionalProperties": False,
+            "description": "audit settings: source_trail",
+            "properties": {
+                "source_trail": {"type": "boolean",
+                                 "description": "true or false (unquoted): a CloudTrail trail of uploads to the "
+                                                "source bucket (stack source-trail)"},
+            },
+        },
         "tools": dict(_env_name, description="the name of the environment that hosts the pipelines "
                                              "(default tools); it must be listed under environments"),
         "environments": {

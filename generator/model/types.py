@@ -82,6 +82,8 @@ class Model:
     tools: str
     environments: tuple
     applications: tuple
+    #: ``audit.source_trail``: a CloudTrail trail of the source bucket's object writes (``source-trail``).
+    source_trail: bool = False
 
     # -- lookups ---------------------------------------------------------------
     @property

@@ -5,7 +5,7 @@ import json
 
 from troposphere import Equals, Ref, Sub, logs
 
-from ..components import elb_logs
+from ..components import elb_logs, trail
 from ..components.alb import ACCESS_LOG_PREFIX as ALB_LOG_PREFIX
 from ..components.kms import EncryptionKey
 from ..components.logs import EncryptedLogGroup
@@ -64,6 +64,10 @@ class FoundationStack(Stack):
     def create_key(self):
         self.key = EncryptionKey(self, "EncryptionKey", "encrypts logs, topics, buckets and build artifacts")
         self.key.allow_cloudwatch_logs()
+        if self.model is not None and self.model.source_trail:
+            from . import source_trail  # it imports this module's exports
+
+            trail.allow_key_use(self.key, source_trail.TRAIL)
 
     def create_access_log_bucket(self):
         self.access_logs = SecureBucket(
