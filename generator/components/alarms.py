@@ -8,6 +8,11 @@ from .alb import IpTargetGroup, LoadBalancer
 from .sns import TopicReference
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
+ALARM_NAME_SUPPRESSION = Suppression(
+    "Alarm names follow {project}-{env}-{component} so operators, deployment groups and stage conditions find "
+    "them; AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
+    guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
+)
 
 
 class MetricAlarm:
@@ -42,11 +47,7 @@ class MetricAlarm:
             self.alarm.ExtendedStatistic = statistic
         else:
             self.alarm.Statistic = statistic
-        suppress(self.alarm, Suppression(
-            "Alarm names follow {project}-{env}-{component} so operators and deployment groups find them; "
-            "AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
-            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
-        ))
+        suppress(self.alarm, ALARM_NAME_SUPPRESSION)
         self.name = Ref(self.alarm)
         self.arn = GetAtt(self.alarm, "Arn")
 
@@ -110,10 +111,6 @@ class MathAlarm:
             AlarmActions=[topic.arn],
             OKActions=[topic.arn],
         ))
-        suppress(self.alarm, Suppression(
-            "Alarm names follow {project}-{env}-{component}: stage conditions and operators find them by name; "
-            "AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
-            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
-        ))
+        suppress(self.alarm, ALARM_NAME_SUPPRESSION)
         self.name = Ref(self.alarm)
         self.arn = GetAtt(self.alarm, "Arn")

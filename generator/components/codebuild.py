@@ -107,15 +107,6 @@ class BuildSettings:
     log_retention: Ref
 
 
-def timeout_parameter(stack, group="Build"):
-    """``BuildTimeoutMinutes``: the projects' timeout, and the budget their duration alarms watch."""
-    return stack.parameter(
-        "BuildTimeoutMinutes", group, "Build timeout (minutes)",
-        Type="Number", Default=15, MinValue=5, MaxValue=480,
-        Description="Minutes before CodeBuild stops a running build",
-    )
-
-
 def build_settings(stack, group="Build") -> BuildSettings:
     """Declare the CodeBuild parameters of ``stack`` (once per stack)."""
     return BuildSettings(
@@ -130,7 +121,11 @@ def build_settings(stack, group="Build") -> BuildSettings:
             Type="String", Default=COMPUTE_TYPES[0], AllowedValues=COMPUTE_TYPES,
             Description="Compute type of every CodeBuild project",
         )),
-        timeout=Ref(timeout_parameter(stack, group)),
+        timeout=Ref(stack.parameter(
+            "BuildTimeoutMinutes", group, "Build timeout (minutes)",
+            Type="Number", Default=15, MinValue=5, MaxValue=480,
+            Description="Minutes before CodeBuild stops a running build",
+        )),
         queued_timeout=Ref(stack.parameter(
             "BuildQueuedTimeoutMinutes", group, "Queued timeout (minutes)",
             Type="Number", Default=30, MinValue=5, MaxValue=480,

@@ -9,7 +9,7 @@
   the raw event (the record keeps every field; Logs Insights queries ``detail.*``).
 - **Alarms**, each with ALARM and OK actions to the notifications topic: per wave the target's
   (``WAVE_ALARMS``: ECS 5xx rate and response time behind the load balancer, Beanstalk environment
-  health), per build project failed builds and a build at its timeout. The pipeline's stage
+  health), per build project failed builds and a build over its budget (``BuildBudgetMinutes``, 5). The pipeline's stage
   conditions read the wave alarms through this stack's exports (``wave_alarm``).
 - **Dashboard** of the application.
 
@@ -27,7 +27,6 @@ from troposphere import Ref, Sub, cloudwatch, events
 
 from ..components import eventrules
 from ..components.alarms import ALB_NAMESPACE, MathAlarm, MetricAlarm, metric
-from ..components.codebuild import timeout_parameter
 from ..components.kms import KeyReference
 from ..components.logs import LogGroupReference
 from ..components.sns import TopicReference
@@ -127,7 +126,11 @@ class OperationsStack(Stack):
         return "${ProjectName}-${EnvironmentName}-%s" % self.delivery.component
 
     def create_parameters(self):
-        self.build_timeout = timeout_parameter(self, "Alarms")
+        self.build_budget = self.parameter(
+            "BuildBudgetMinutes", "Alarms", "Build budget (minutes)",
+            Type="Number", Default=5, MinValue=1, MaxValue=480,
+            Description="Alarm when a build runs this long (its budget; BuildTimeoutMinutes stops it)",
+        )
         if self.app.kind == "beanstalk":
             return
         self.error_rate = self.parameter(
@@ -233,13 +236,14 @@ class OperationsStack(Stack):
                 f"A build of {logical_id} failed", namespace="AWS/CodeBuild", metric="FailedBuilds",
                 dimensions=dims, statistic="Sum", threshold=1, evaluation_periods=1, period=300,
                 topic=self.notifications))
-            # Duration is in seconds, the budget (BuildTimeoutMinutes, the projects' own timeout) in minutes.
+            # Duration is in seconds, the budget in minutes. The budget warns early; the projects'
+            # BuildTimeoutMinutes is the hard stop (a timed-out build also counts in FailedBuilds).
             self.alarms.append(MathAlarm(
                 self, f"{logical_id}DurationAlarm", f"{self.app.name}-{slug}-duration",
-                f"A build of {logical_id} ran to its timeout (BuildTimeoutMinutes)",
+                f"A build of {logical_id} ran longer than its budget (BuildBudgetMinutes)",
                 expression="m1 / 60", label="Build minutes",
                 metrics=[metric("m1", "AWS/CodeBuild", "Duration", dims, "Maximum", period=300)],
-                threshold=Ref(self.build_timeout), evaluation_periods=1, period=300, topic=self.notifications))
+                threshold=Ref(self.build_budget), evaluation_periods=1, period=300, topic=self.notifications))
 
     def create_wave_alarms(self):
         self.wave_alarm_objects = {}

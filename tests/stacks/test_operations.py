@@ -203,7 +203,7 @@ def test_every_alarm_notifies_the_notifications_topic(templates):
         assert props["ActionsEnabled"] is True and props["OKActions"] == topic
 
 
-def test_build_alarms_failed_builds_and_duration_at_the_build_timeout(app, ops):
+def test_build_alarms_failed_builds_and_duration_over_the_budget(app, ops):
     alarms = resources(ops, "AWS::CloudWatch::Alarm")
     build = pipeline_cls(app).build_class
     projects = [build.build_project_id] + [logical_id for _, logical_id, _ in build.check_actions]
@@ -216,10 +216,9 @@ def test_build_alarms_failed_builds_and_duration_at_the_build_timeout(app, ops):
         [m1, result] = duration["Metrics"]
         assert m1["MetricStat"]["Metric"]["MetricName"] == "Duration"
         assert m1["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "ProjectName", "Value": project}]
-        assert result["Expression"] == "m1 / 60" and duration["Threshold"] == {"Ref": "BuildTimeoutMinutes"}
-    # The same parameter the projects' TimeoutInMinutes reads, with the same default.
-    build_template = rendered(registry.get(pipeline_cls(app).delivery.build_stack))[0]
-    assert ops["Parameters"]["BuildTimeoutMinutes"] == build_template["Parameters"]["BuildTimeoutMinutes"]
+        assert result["Expression"] == "m1 / 60" and duration["Threshold"] == {"Ref": "BuildBudgetMinutes"}
+    # The budget warns before the projects' timeout stops a build: 5 minutes unless the model says otherwise.
+    assert ops["Parameters"]["BuildBudgetMinutes"]["Default"] == 5
 
 
 def test_wave_alarms_watch_their_waves_target_and_are_exported(app, ops):
