@@ -83,9 +83,12 @@ class DeliveryPipeline:
         return self
 
     def alarm_rule(self, name, alarm_name, wait_minutes=0) -> codepipeline.RuleDeclaration:
-        """A ``CloudWatchAlarm`` rule: it fails when alarm ``alarm_name`` is in ALARM, after waiting
-        ``wait_minutes`` for the state to change (the bake time). Rule reference:
-        https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+        """A ``CloudWatchAlarm`` rule on alarm ``alarm_name`` (``AlarmStates`` is required: ALARM fails it).
+        In an entry condition without ``WaitTime`` it fails at once when the alarm is in ALARM; in a success
+        condition ``WaitTime`` is the bake time, the rule fails (and the stage rolls back) if the alarm goes
+        into ALARM within it ("roll back the changes if a CloudWatch alarm goes into ALARM state within 60
+        minutes", https://aws.amazon.com/about-aws/whats-new/2024/08/aws-codepipeline-stage-level-conditions-implement-pipeline-gates/).
+        Rule reference: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
         The rule runs as the pipeline role; the reference names no permission, so the role may read the
         state of exactly that alarm (cloudwatch:DescribeAlarms, which takes an alarm ARN).
         """
