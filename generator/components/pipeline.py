@@ -1,8 +1,9 @@
 """A CodePipeline (V2) assembled from stages and actions, with its role built from their grants.
 
 :class:`DeliveryPipeline` owns the pipeline resource, its service role, the S3
-source trigger (EventBridge rule whose role may only start this pipeline) and the
-notification rules. Stacks add stages made of actions from the helpers here
+source trigger (EventBridge rule whose role may only start this pipeline) and the stage
+conditions (:meth:`alarm_rule`: alarms gating entry, bake time after a deploy); notifications
+and the audit trail are the operations stack's rules. Stacks add stages made of actions from the helpers here
 (:meth:`codebuild_action`, :meth:`approval_action`, :meth:`action`); each helper
 adds the grant the pipeline role needs for that action, so the role is exactly the
 sum of what the pipeline does.

@@ -3,12 +3,14 @@
 ``<kind>-build`` holds the CodeBuild projects that build and check the release (the application
 build, the checks that run in parallel) with their roles and log groups; ``<kind>-validation``
 holds one validation project per target, each in its target's VPC; ``<kind>-pipeline`` holds
-the pipeline, its role, the per-target deploy roles, the source trigger and the notification
-rules, and runs the projects it imports from the other two::
+the pipeline, its role, the per-target deploy roles, the source trigger and the stage conditions
+on the alarms of the application's operations stack (``stacks/operations.py``: notifications,
+audit trail, alarms), and runs the projects it imports from the other two::
 
     Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
     delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
-    → Validate<Wave>
+    (deploy, then the smoke test; entered only while the previous wave's alarms are not in ALARM
+    when protected; rolled back on failure or on an alarm during the bake time)
 
 A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
 :class:`DeliveryBuildStack` (``create_projects``: the build, the checks),
