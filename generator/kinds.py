@@ -41,8 +41,10 @@ def _stack(base, name, model, app, environments, **attrs):
     return type(base.__name__, (base,), attrs)
 
 
-def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, target_exports,
+def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, target_exports=None,
                      **shared) -> list:
+    """The build, validation, operations and pipeline stacks of ``app``. ``target_exports``: the export set
+    the operations stack's wave alarms read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
     delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
                         f"{name}-pipeline", target_stack, endpoint_stack)
@@ -72,8 +74,8 @@ def beanstalk_stacks(model, app) -> tuple:
     ]
     return runtime, _delivery_stacks(
         model, app, env_exports.stack, None, beanstalk_pipeline.BeanstalkBuildStack,
-        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack, env_exports,
-        **exports)
+        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack,
+        target_exports=env_exports, **exports)
 
 
 def ecs_stacks(model, app) -> tuple:
@@ -98,7 +100,8 @@ def ecs_stacks(model, app) -> tuple:
         _stack(service, service_exports.stack, model, app, envs, EXPORTS=service_exports, INGRESS=ingress_exports),
     ]
     return runtime, _delivery_stacks(model, app, service_exports.stack, ingress_exports.stack,
-                                     build, validation, pipeline, ingress_exports, SERVICE=service_exports)
+                                     build, validation, pipeline, target_exports=ingress_exports,
+                                     SERVICE=service_exports)
 
 
 BUILDERS = {

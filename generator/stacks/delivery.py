@@ -331,4 +331,4 @@ class DeliveryPipelineStack(Stack):
         from . import operations  # operations reads this module's waves
 
         return [(alarm, operations.wave_alarm(self.app, target.env, alarm).imported())
-                for alarm in operations.WAVE_ALARMS[self.app.kind]]
+                for alarm in operations.kind_alarms(self.app)]

@@ -80,8 +80,13 @@ def wave_alarm(app, env: str, alarm: WaveAlarm):
                    f"{alarm.description} ({env})")
 
 
+def kind_alarms(app) -> tuple:
+    """The wave alarms of ``app``'s kind (none for a kind that declares none yet: no stage conditions)."""
+    return WAVE_ALARMS.get(app.kind, ())
+
+
 def wave_alarms(app, env: str) -> list:
-    return [wave_alarm(app, env, alarm) for alarm in WAVE_ALARMS[app.kind]]
+    return [wave_alarm(app, env, alarm) for alarm in kind_alarms(app)]
 
 
 # -- rule names: one home, read by the topics' and the log group's policies ----------------------
@@ -131,8 +136,8 @@ class OperationsStack(Stack):
             Type="Number", Default=5, MinValue=1, MaxValue=480,
             Description="Alarm when a build runs this long (its budget; BuildTimeoutMinutes stops it)",
         )
-        if self.app.kind == "beanstalk":
-            return
+        if self.app.kind not in ("ecs-bluegreen", "ecs-rolling"):
+            return  # thresholds of the load-balancer alarms only
         self.error_rate = self.parameter(
             "Target5xxRatePercent", "Alarms", "Target 5xx rate (%)",
             Type="Number", Default=5, MinValue=1, MaxValue=100,
@@ -246,13 +251,19 @@ class OperationsStack(Stack):
                 threshold=Ref(self.build_budget), evaluation_periods=1, period=300, topic=self.notifications))
 
     def create_wave_alarms(self):
-        self.wave_alarm_objects = {}
+        builders = {"beanstalk": self.beanstalk_alarms, "ecs-bluegreen": self.ecs_alarms,
+                    "ecs-rolling": self.ecs_alarms}
+        if not kind_alarms(self.app):
+            return
         for target in self.targets:
-            built = self.beanstalk_alarms(target) if self.app.kind == "beanstalk" else self.ecs_alarms(target)
-            for alarm, made in zip(WAVE_ALARMS[self.app.kind], built):
+            built = builders[self.app.kind](target)
+            declared = kind_alarms(self.app)
+            if len(built) != len(declared):
+                raise ValueError(f"{self.name}: {len(built)} alarms built for {target.env}, WAVE_ALARMS declares "
+                                 f"{len(declared)}")
+            for alarm, made in zip(declared, built):
                 self.export(wave_alarm(self.app, target.env, alarm), made.name)
                 self.alarms.append(made)
-            self.wave_alarm_objects[target.env] = built
 
     def ecs_alarms(self, target) -> list:
         lb = [("LoadBalancer", self.TARGET.load_balancer_full_name.imported(target.env))]
@@ -338,7 +349,9 @@ class Dashboard:
                          "| stats count(*) as deployments by detail.stage"
                          % (self.var(s.audit_log.name), eventrules.STAGE_EXECUTION, s.pipeline_name)}},
         ]
-        if s.app.kind == "beanstalk":
+        if not kind_alarms(s.app):
+            pass
+        elif s.app.kind == "beanstalk":
             widgets.append(self.metrics_widget("Environment health (20 Degraded, 25 Severe)", [
                 ["AWS/ElasticBeanstalk", "EnvironmentHealth", "EnvironmentName",
                  self.var(s.TARGET.environment_name.imported(env)), {"label": env}] for env, _ in envs],
