@@ -29,6 +29,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9112",  # trust-policy conditions only for services that send them
         "E9113",  # ECR lifecycle never expires release or bootstrap images
         "E9121",  # EventBridge targets in CloudWatch Logs use the resource policy, not a role
+        "E9122",  # stage conditions: one per block, 1-5 rules
     })
     for rule_id in RULE_IDS:
         assert (FIXTURES / f"{rule_id}-pass.yaml").is_file() and (FIXTURES / f"{rule_id}-fail.yaml").is_file()

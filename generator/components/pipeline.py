@@ -22,6 +22,8 @@ from .kms import KeyReference
 from .s3 import BucketReference
 
 SOURCE = "Source"
+#: Rules in one stage condition: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_Condition.html
+MAX_CONDITION_RULES = 5
 
 
 def input_artifacts(names):
@@ -71,6 +73,10 @@ class DeliveryPipeline:
         take FAIL or SKIP, success conditions ROLLBACK:
         https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html
         """
+        for rules in (entry_rules, bake_rules):
+            if len(rules) > MAX_CONDITION_RULES:  # the API's limit (lint rule E9122 checks templates too)
+                raise ValueError(f"stage {name}: {len(rules)} rules in one condition, CodePipeline accepts "
+                                 f"{MAX_CONDITION_RULES}; combine the alarms into a composite alarm")
         props = {"Name": name, "Actions": list(actions)}
         if entry_rules:
             props["BeforeEntry"] = codepipeline.BeforeEntryConditions(Conditions=[

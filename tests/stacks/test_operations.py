@@ -357,3 +357,21 @@ def test_dashboard_shows_builds_failures_deployments_and_targets(app, ops):
         assert "${ProjectName}-%s-" % target.env in values
     [alarm_widget] = [w for w in widgets if w["type"] == "alarm"]
     assert len(alarm_widget["properties"]["alarms"]) == len(resources(ops, "AWS::CloudWatch::Alarm"))
+
+
+def test_more_than_five_alarms_in_one_condition_is_refused_at_render():
+    """CodePipeline takes 1-5 rules per condition (lint rule E9122 checks the templates)."""
+    from generator.components.pipeline import MAX_CONDITION_RULES
+    from generator.stacks.operations import WAVE_ALARMS
+
+    assert max(len(alarms) for alarms in WAVE_ALARMS.values()) <= MAX_CONDITION_RULES
+    cls = pipeline_cls(APPS[0])
+    stack = cls()
+    stack.create_parameters()
+    stack.create_imports()
+    from generator.components.pipeline import DeliveryPipeline
+
+    pipeline = DeliveryPipeline(stack, cls.delivery.component, stack.artifact_bucket, stack.key)
+    rules = [pipeline.alarm_rule(f"A{i}", f"alarm-{i}") for i in range(MAX_CONDITION_RULES + 1)]
+    with pytest.raises(ValueError, match="6 rules in one condition"):
+        pipeline.add_stage("DeployX", [], bake_rules=rules)
