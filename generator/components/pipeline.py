@@ -17,13 +17,19 @@ from awacs.aws import AWSPrincipal
 from troposphere import Sub, codepipeline, events
 
 from ..core import naming
-from .iam import Role, SharedGrants, allow
+from .iam import Role, SharedGrants, allow, unscoped
 from .kms import KeyReference
 from .s3 import BucketReference
 
 SOURCE = "Source"
 #: Rules in one stage condition: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_Condition.html
 MAX_CONDITION_RULES = 5
+
+
+def job_result_grant():
+    """What a function invoked by a pipeline's Lambda action needs to report its job's result."""
+    return unscoped([cp.PutJobSuccessResult, cp.PutJobFailureResult],
+                    "CodePipeline job results have no resource level permission")
 
 
 def input_artifacts(names):
@@ -89,7 +95,7 @@ class DeliveryPipeline:
         self.stages.append(codepipeline.Stages(**props))
         return self
 
-    def alarm_rule(self, name, alarm_name, wait_minutes=0) -> codepipeline.RuleDeclaration:
+    def alarm_rule(self, name, alarm_name, wait_minutes=0, alarm_arn=None) -> codepipeline.RuleDeclaration:
         """A ``CloudWatchAlarm`` rule on alarm ``alarm_name`` (``AlarmStates`` is required: ALARM fails it).
         In an entry condition without ``WaitTime`` it fails at once when the alarm is in ALARM; in a success
         condition ``WaitTime`` is the bake time, the rule fails (and the stage rolls back) if the alarm goes
@@ -97,10 +103,13 @@ class DeliveryPipeline:
         minutes", https://aws.amazon.com/about-aws/whats-new/2024/08/aws-codepipeline-stage-level-conditions-implement-pipeline-gates/).
         Rule reference: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
         The rule runs as the pipeline role; the reference names no permission, so the role may read the
-        state of exactly that alarm (cloudwatch:DescribeAlarms, which takes an alarm ARN).
+        state of exactly that alarm (cloudwatch:DescribeAlarms, which takes an alarm ARN: ``alarm_arn``
+        when the caller knows it, else built from the name).
         """
-        self.role.grant(allow([cw.DescribeAlarms], [Sub(
-            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}", Name=alarm_name)]))
+        if alarm_arn is None:
+            alarm_arn = Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}",
+                            Name=alarm_name)
+        self.role.grant(allow([cw.DescribeAlarms], [alarm_arn]))
         configuration = {"AlarmName": alarm_name, "AlarmStates": "ALARM"}
         if wait_minutes:
             configuration["WaitTime"] = str(wait_minutes)

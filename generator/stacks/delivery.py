@@ -31,6 +31,7 @@ from troposphere import Ref
 
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
                                     build_settings)
+from ..components.inline_function import FunctionReference
 from ..components.kms import KeyReference
 from ..components.pipeline import SOURCE, DeliveryPipeline
 from ..core import naming
@@ -92,6 +93,8 @@ class Delivery:
     #: The stack (in each target environment) that exports the validation contract
     #: (``TARGET_EXPORT_KEYS``); the target stack unless the target splits off its ingress.
     endpoint_stack: str = None
+    #: The stack (in each wave's environment) of the function that checks and records its deployments.
+    recorder_stack: str = None
 
     def target_export(self, key: str):
         """An export every target stack declares (see ``TARGET_EXPORT_KEYS``)."""
@@ -110,6 +113,18 @@ class Delivery:
     @staticmethod
     def validation_project_id(target) -> str:
         return f"Validate{target.label}Project"
+
+    @property
+    def recorder_component(self) -> str:
+        """The recorder function and its role are ``{project}-{env}-<this>`` in each wave's environment."""
+        return f"{self.component}-record"
+
+    def recorder_arn(self, env: str):
+        return naming.arn("lambda", "function:${ProjectName}-%s-%s" % (env, self.recorder_component))
+
+    def recorder_export(self):
+        return declare(self.recorder_stack, "RecorderFunctionName",
+                       f"Function checking the target after a deploy of pipeline {self.component} and recording it")
 
 
 class DeliveryBuildStack(Stack):
@@ -319,16 +334,26 @@ class DeliveryPipelineStack(Stack):
         validation = self.delivery.project(self.delivery.validation_project_id(target), self.delivery.validation_stack)
         entry = []
         if target.protected and previous is not None:
-            entry = [p.alarm_rule(f"{previous.label}{alarm.key}", name) for alarm, name in self.wave_alarms(previous)]
-        bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes) for alarm, name in self.wave_alarms(target)]
+            entry = [p.alarm_rule(f"{previous.label}{alarm.key}", name, alarm_arn=arn)
+                     for alarm, name, arn in self.wave_alarms(previous)]
+        bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes, alarm_arn=arn)
+                for alarm, name, arn in self.wave_alarms(target)]
+        # The action imports the function (the recorder stack deploys first); the grant names it.
+        recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
+                                     arn=self.delivery.recorder_arn(target.env))
+        p.role.grant(recorder.grant_invoke())
         p.add_stage("Deploy" + target.label, [
             self.deploy_action(target, self.deploy_roles[target]),
             p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=2, category="Test"),
+            # Beside the smoke test: checks the target too and records the deployment, healthy or not.
+            p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name}, [SOURCE], run_order=2),
         ], rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
 
     def wave_alarms(self, target: Target) -> list:
-        """``(WaveAlarm, imported alarm name)`` of the alarms gating ``target`` (the operations stack's)."""
+        """``(WaveAlarm, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations
+        stack's; the import makes it deploy first)."""
         from . import operations  # operations reads this module's waves
 
-        return [(alarm, operations.wave_alarm(self.app, target.env, alarm).imported())
+        return [(alarm, operations.wave_alarm(self.app, target.env, alarm).imported(),
+                 operations.alarm_arn(self.app, target.env, alarm))
                 for alarm in operations.kind_alarms(self.app)]

@@ -30,6 +30,7 @@ from ..components.alarms import ALB_NAMESPACE, MathAlarm, MetricAlarm, metric
 from ..components.kms import KeyReference
 from ..components.logs import LogGroupReference
 from ..components.sns import TopicReference
+from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
 from . import artifacts, foundation
@@ -83,6 +84,16 @@ def wave_alarm(app, env: str, alarm: WaveAlarm):
 def kind_alarms(app) -> tuple:
     """The wave alarms of ``app``'s kind (none for a kind that declares none yet: no stage conditions)."""
     return WAVE_ALARMS.get(app.kind, ())
+
+
+def alarm_component(app, env: str, alarm: WaveAlarm) -> str:
+    """The alarm is named ``{project}-{tools}-<this>``."""
+    return f"{app.name}-{env}-{alarm.slug}"
+
+
+def alarm_arn(app, env: str, alarm: WaveAlarm):
+    """The ARN of ``alarm`` of wave ``env`` (a stack of the tools environment names it)."""
+    return naming.arn("cloudwatch", "alarm:${ProjectName}-${EnvironmentName}-%s" % alarm_component(app, env, alarm))
 
 
 def wave_alarms(app, env: str) -> list:
@@ -267,16 +278,16 @@ class OperationsStack(Stack):
 
     def ecs_alarms(self, target) -> list:
         lb = [("LoadBalancer", self.TARGET.load_balancer_full_name.imported(target.env))]
-        name = f"{self.app.name}-{target.env}-"
+        errors, latency = (alarm_component(self.app, target.env, a) for a in WAVE_ALARMS[self.app.kind])
         return [
-            MathAlarm(self, f"{target.label}TargetErrorRateAlarm", name + "5xx-rate",
+            MathAlarm(self, f"{target.label}TargetErrorRateAlarm", errors,
                       f"{target.env}: share of requests answered 5xx by the targets (%)",
                       expression="IF(m2 > 0, 100 * m1 / m2, 0)", label="Target 5xx (%)",
                       metrics=[metric("m1", ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", lb, "Sum"),
                                metric("m2", ALB_NAMESPACE, "RequestCount", lb, "Sum")],
                       threshold=Ref(self.error_rate), evaluation_periods=3, topic=self.notifications),
             # TargetResponseTime is in seconds; the threshold in whole milliseconds (scanners read integers).
-            MathAlarm(self, f"{target.label}TargetLatencyAlarm", name + "latency",
+            MathAlarm(self, f"{target.label}TargetLatencyAlarm", latency,
                       f"{target.env}: p95 target response time (ms)", expression="m1 * 1000", label="p95 (ms)",
                       metrics=[metric("m1", ALB_NAMESPACE, "TargetResponseTime", lb, "p95")],
                       threshold=Ref(self.latency), evaluation_periods=5, topic=self.notifications),
@@ -287,7 +298,8 @@ class OperationsStack(Stack):
         # ConfigDocument, stacks/beanstalk.py).
         env_name = [("EnvironmentName", self.TARGET.environment_name.imported(target.env))]
         return [MetricAlarm(
-            self, f"{target.label}EnvironmentHealthAlarm", f"{self.app.name}-{target.env}-health",
+            self, f"{target.label}EnvironmentHealthAlarm",
+            alarm_component(self.app, target.env, WAVE_ALARMS["beanstalk"][0]),
             f"{target.env}: Beanstalk environment health Degraded or Severe",
             namespace="AWS/ElasticBeanstalk", metric="EnvironmentHealth", dimensions=env_name,
             statistic="Maximum", threshold=BEANSTALK_DEGRADED, evaluation_periods=5, topic=self.notifications)]

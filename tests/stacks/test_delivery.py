@@ -112,10 +112,12 @@ def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
     for target in targets:
         stage = stages(delivery)["Deploy" + target.label]
         assert stage["OnFailure"] == {"Result": "ROLLBACK"}
-        deploy, smoke = stage["Actions"]
+        deploy, smoke, record = stage["Actions"]
         assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}], "the same build output is promoted"
-        # The smoke test runs after the deploy in the same stage: a failed validation rolls the deploy back.
+        # The smoke test and the recorder run after the deploy in the same stage: a failed validation rolls
+        # the deploy back (tests/stacks/test_recorder.py covers the recorder).
         assert (deploy["RunOrder"], smoke["RunOrder"], smoke["Name"]) == (1, 2, "SmokeTest")
+        assert (record["RunOrder"], record["Name"]) == (2, "RecordDeployment")
         role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
         used.append(role_id)
         role = roles[role_id]

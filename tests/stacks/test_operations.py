@@ -289,10 +289,11 @@ def check_conditions(m, app, template):
     # The pipeline role may describe exactly the alarms its rules read.
     policy = resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"]
     [describe] = [s for s in statements(policy) if s["Action"] == ["cloudwatch:DescribeAlarms"]]
-    names = sorted(json.dumps(r["Fn::Sub"][1]["Name"], sort_keys=True) for r in describe["Resource"])
-    assert names == sorted({json.dumps(n, sort_keys=True) for n in watched})
-    for r in describe["Resource"]:
-        assert r["Fn::Sub"][0] == "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}"
+    arns = sorted(r["Fn::Sub"] for r in describe["Resource"])
+    assert arns == sorted("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+                          "${ProjectName}-${EnvironmentName}-%s" % operations.alarm_component(app, t.env, a)
+                          for t in targets for a in operations.kind_alarms(app))
+    assert len(watched) == len(arns)
 
 
 def test_protected_waves_enter_on_the_previous_waves_alarms_and_every_wave_bakes(app, templates):
@@ -314,7 +315,7 @@ environments:
   - {name: stage, bake_minutes: 3}
   - {name: live, protected: true, bake_minutes: 20}
 applications:
-  - {name: billing, kind: %s, waves: [qa, stage, live]}
+  - {name: billing, kind: %s, waves: [stage, live]}
 """
 
 
@@ -326,7 +327,7 @@ def test_conditions_follow_the_model_for_every_kind(kind):
     template = rendered(cls)[0]
     check_conditions(m, app, template)
     stages = _stages(template)
-    assert "BeforeEntry" not in stages["DeployQa"] and "BeforeEntry" not in stages["DeployStage"]
+    assert "BeforeEntry" not in stages["DeployStage"]
     assert "BeforeEntry" in stages["DeployLive"]
     ops = rendered(next(s for s in registry.stacks(m) if s.name == operations.stack_name(app)))[0]
     assert sorted(rules_of(ops)) == sorted(["billing-ops-failed", "billing-ops-approval", "billing-ops-rollback",
