@@ -94,6 +94,7 @@ def problems(model) -> list:
                              f"remove it or fix the name")
     for (cls, name), envs in unset.items():  # one line per stack parameter, every environment named
         found.append(_unset_line(model, cls, name, envs))
+    found += _value_problems(model)
     for app in model.applications:
         own = [s for s in registry.stacks(model) if s.app is app]
         declared = set()
@@ -119,6 +120,28 @@ def problems(model) -> list:
                     found.append(f"{_at(value)}: no stack of application '{app.name}' in '{env}' declares the "
                                  f"parameter {name}; remove it or fix the name")
     return found
+
+
+def _value_problems(model) -> list:
+    """Model values a stack's template refuses (AllowedValues, AllowedPattern, type shape, bounds: the
+    checks ``params validate`` makes on the file), named at the model line that sets them, with every
+    stack and environment they reach."""
+    from .paramfile import _check_value
+
+    where = {}  # (origin, problem) -> [stack in env, ...]
+    for env in model.environment_names:
+        for cls in registry.stacks(model):
+            if env not in cls.environments:
+                continue
+            values = model_values(cls, env)
+            for name, spec in _template_parameters(cls).items():
+                value = values.get(name)
+                if value is None or name in MODEL_PARAMETERS:
+                    continue
+                prefix = f"{cls.name}: Parameters.{name}: "
+                for problem in _check_value(cls.name, name, spec, value.value):
+                    where.setdefault((_at(value), problem.removeprefix(prefix)), []).append(f"{cls.name} in '{env}'")
+    return [f"{origin}: {problem} (stacks: {', '.join(stacks)})" for (origin, problem), stacks in where.items()]
 
 
 def _at(value) -> str:

@@ -106,12 +106,16 @@ MALFORMED = {
     "required parameter unset": (lambda t: re.sub(r"      PlatformArn: !placeholder .*\n", "      InstanceType: t3.small\n", t),
                                  "applications[0].parameters.PlatformArn", "stack beanstalk-env needs it",
                                  _line_of("  - name: beanstalk\n")),
+    "model value its template refuses": (lambda t: re.sub(r"(\n      LoadBalancerScheme: )\S+\n", r"\1public\n", t, count=1),
+                                         "environments[1].parameters.LoadBalancerScheme",
+                                         "'public' is not an allowed value; use one of: internal, internet-facing",
+                                         _line_of("      LoadBalancerScheme: public")),
 }
 
 
 #: Problems found while generating the parameter files (the model loads; templates/ is rendered first today,
 #: see paramgen.check on wp/docs for writing nothing at all).
-PARAMETER_PROBLEMS = ("model parameter no stack declares", "required parameter unset")
+PARAMETER_PROBLEMS = ("model parameter no stack declares", "required parameter unset", "model value its template refuses")
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

@@ -144,14 +144,14 @@ def rule_problems(tmp_path, stack, data):
 
 def test_public_beanstalk_without_certificate_fails_its_rule(tmp_path):
     data = committed("prod", "beanstalk-env")
-    assert data["Parameters"]["LoadBalancerScheme"] == "public"
+    assert data["Parameters"]["LoadBalancerScheme"] == "internet-facing"
     data["Parameters"]["CertificateArn"] = ""
     [line] = rule_problems(tmp_path, "beanstalk-env", data)
     description = load_template("beanstalk-env")["Rules"]["PublicLoadBalancerNeedsCertificate"]["Assertions"][0][
         "AssertDescription"]
     assert "beanstalk-env.json: Rules.PublicLoadBalancerNeedsCertificate: " in line
     assert description in line
-    assert "fix: change LoadBalancerScheme, CertificateArn (now LoadBalancerScheme='public', CertificateArn='')" in line
+    assert "fix: change LoadBalancerScheme, CertificateArn (now LoadBalancerScheme='internet-facing', CertificateArn='')" in line
 
 
 def test_certificate_without_host_name_and_min_above_max_fail(tmp_path):

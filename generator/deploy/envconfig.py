@@ -10,7 +10,8 @@
         account: "123456789012"
 
 Every key but ``name`` is optional; the model's schema already checked their shapes (at most 5
-triggers, 0-180 minutes, region and profile names). Alarm ARNs are literal (the account and region
+triggers, 0-180 minutes, region and profile names). ``identity`` holds deploy to ``account`` and
+``region``. Alarm ARNs are literal (the account and region
 of the alarms the deployment watches).
 """
 from __future__ import annotations

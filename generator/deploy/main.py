@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from .. import paramfile, paths, registry, stackmodel
-from . import changeset, checks, envconfig, plan as planning, protect, reviewed, show, watch
+from . import changeset, checks, envconfig, identity, plan as planning, protect, reviewed, show, watch
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
                      Refused, UsageError, is_not_aws, one_line)
@@ -202,6 +202,8 @@ def run_plan(args, clients, stdin) -> int:
             problems.extend(err.problems)
     if problems:
         raise paramfile.ParamFileError(problems)
+    for env in envs:
+        identity.check_region(env, args.region)
     plans = {(p.env, p.stack): p for c in checked.values() for p in c.plans}
     revision = planning.git_revision()
     deployers = {}
@@ -215,18 +217,16 @@ def run_plan(args, clients, stdin) -> int:
             deployers[key] = Deployer(args, env_clients, revision, stdin)
         return deployers[key]
 
+    for env in envs:  # every account before the first change
+        _check_account(env, deployer_for(env).clients)
     in_plan = {f"{env}:{cls.name}" for env, cls in order}
     done, in_run, skipped = set(), {env: set() for env in envs}, []
     for i, (env, cls) in enumerate(order):
         p = plans[(env, cls.name)]
         deployer = deployer_for(env)
-        if args.dry_run or args.no_execute:
-            missing = registry.missing_chain(env, cls.name, deployer.deployed(p.project))
-            if missing and all(node in in_plan for node in missing):
-                print(f"== {env}/{cls.name}: skipped in this dry run: needs {', '.join(missing)}, which this plan "
-                      f"deploys first")
-                skipped.append(f"{env}:{cls.name}")
-                continue
+        if deployer.skip_in_dry_run(p, in_plan, "plan"):
+            skipped.append(f"{env}:{cls.name}")
+            continue
         code = deployer.deploy(p, in_run[env])
         if code != EXIT_OK:
             rest = [f"{e}:{c.name}" for e, c in order[i + 1:]]
@@ -252,6 +252,12 @@ def _local_checks(args, env, stack_classes):
     return checked
 
 
+def _check_account(env, clients):
+    account = identity.check_account(env, clients)
+    if account:
+        print(f"account {account}: the credentials in use are environment '{env}''s (delivery.yaml)")
+
+
 def _run(args, clients, stdin) -> int:
     # 1. everything local first: no client is constructed before this block passes
     env = paths.check_environment(args.env)
@@ -262,20 +268,26 @@ def _run(args, clients, stdin) -> int:
                          "with --execute-change-set")
     stack_classes = _stacks(args, env)
     checked = _local_checks(args, env, stack_classes)
+    identity.check_region(env, args.region)
     config, plans = checked.config, checked.plans
     revision = planning.git_revision()
 
-    # 2. AWS
+    # 2. AWS: the account first
     if clients is None:
         clients = Clients(Target(region=args.region or config.region, profile=args.profile or config.profile,
                                  endpoint_url=args.endpoint_url, max_attempts=args.max_attempts))
+    _check_account(env, clients)
     deployer = Deployer(args, clients, revision, stdin)
     if args.watch:
         return deployer.watch_only(plans[0])
     if args.execute_change_set:
         return deployer.execute_reviewed(plans[0], args.execute_change_set)
-    in_run = set()
+    in_run, skipped = set(), []
+    in_env = {f"{env}:{p.stack}" for p in plans} if len(plans) > 1 else set()
     for p in plans:
+        if deployer.skip_in_dry_run(p, in_env, "run"):
+            skipped.append(p.stack)
+            continue
         code = deployer.deploy(p, in_run)
         if code != EXIT_OK:
             if len(plans) > 1:
@@ -284,6 +296,10 @@ def _run(args, clients, stdin) -> int:
                     print(f"stopped: {', '.join(rest)} not deployed")
             return code
         in_run.add(p.stack)
+    if skipped:
+        print(f"{'dry run' if args.dry_run else '--no-execute run'} done: {len(plans) - len(skipped)} of {len(plans)} stack(s) "
+              f"checked with a change set; {len(skipped)} skipped ({', '.join(skipped)}): their prerequisites in "
+              f"{env} are not deployed yet, so CloudFormation could not resolve their imports")
     return EXIT_OK
 
 
@@ -316,6 +332,19 @@ class Deployer:
                 state = "does not exist" if stack is None else f"is {stack['StackStatus']}"
                 raise DeployError(f"{p.stack_name} requires {req_env}:{req_stack}, but stack {name} {state}; "
                                   f"{self.missing_chain_hint(p, req_env, req_stack, in_run)}")
+
+    def skip_in_dry_run(self, p, in_this_run, what) -> bool:
+        """``--dry-run``/``--no-execute`` over several stacks: a stack whose missing prerequisites are all
+        deployed earlier by this run cannot get a change set yet (its imports do not exist); say so and
+        skip it. A prerequisite outside the run still fails the stack (deploy it first)."""
+        if not (self.args.dry_run or self.args.no_execute) or not in_this_run:
+            return False
+        missing = registry.missing_chain(p.env, p.stack, self.deployed(p.project))
+        if missing and all(node in in_this_run for node in missing):
+            print(f"== {p.env}/{p.stack}: skipped in this dry run: needs {', '.join(missing)}, which this {what} "
+                  f"deploys first")
+            return True
+        return False
 
     def deployed(self, project, in_run=()):
         """A container of ``env:stack`` answering "is it healthy on the server?" (asked lazily, cached)."""

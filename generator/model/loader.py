@@ -241,7 +241,9 @@ def _build(data, lines, name) -> Model:
             e["name"], e.get("protected", False), e.get("account"), e.get("region"), e.get("profile"),
             e.get("cost_center"), tuple(e.get("rollback_triggers", [])), e.get("monitoring_minutes"),
             dict(e.get("tags", {})), _values(e.get("parameters"), ("environments", i, "parameters"), lines, name),
-            e.get("bake_minutes", 0),
+            {k: f"{name}:{lines.line(('environments', i, k))}: {_key(('environments', i, k))}"
+             for k in ("account", "region") if k in e},
+            bake_minutes=e.get("bake_minutes", 0),
         )
         for i, e in enumerate(data["environments"])
     )

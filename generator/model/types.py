@@ -38,6 +38,8 @@ class Environment:
     tags: dict = field(default_factory=dict)
     #: Parameter name -> :class:`Value`: every stack of this environment that declares it gets it.
     parameters: dict = field(default_factory=dict)
+    #: Key (``account``, ``region``) -> where the model sets it: ``delivery.yaml:12: environments[3].account``.
+    origin: dict = field(default_factory=dict, compare=False)
     #: Minutes a pipeline watches this environment's alarms after deploying to it (bake time).
     bake_minutes: int = 0
 

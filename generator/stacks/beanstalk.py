@@ -178,16 +178,18 @@ class BeanstalkEnvStack(Stack):
             "LoadBalancerSubnetIds", "Network", "Load balancer subnets", Type="List<AWS::EC2::Subnet::Id>",
             Description="Subnets for the load balancer (public for an internet-facing one)",
         )
+        # The ELBv2 vocabulary every kind shares (one environment value serves Beanstalk and ECS alike);
+        # create_environment maps it to Beanstalk's own ELBScheme values.
         self.lb_scheme = p(
             "LoadBalancerScheme", "Network", "Load balancer scheme",
-            Type="String", Default="public", AllowedValues=["public", "internal"],
-            Description="public: internet-facing load balancer; internal: reachable inside the VPC only",
+            Type="String", Default="internet-facing", AllowedValues=["internal", "internet-facing"],
+            Description="internet-facing, or internal: reachable inside the VPC only",
         )
         self.certificate = p(
             "CertificateArn", "Network", "HTTPS certificate",
             Type="String", Default="", AllowedPattern=r"^$|^arn:[a-z-]+:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$",
             ConstraintDescription="empty, or an ACM certificate ARN",
-            Description="ACM certificate for the HTTPS listener on 443; required for a public load balancer. "
+            Description="ACM certificate for HTTPS on 443; required when internet-facing. "
                         "With a certificate the port-80 listener is disabled",
         )
         self.host_name = p(
@@ -213,10 +215,10 @@ class BeanstalkEnvStack(Stack):
         """Template ``Rules``: CloudFormation refuses these parameter combinations before any change,
         and ``params validate`` evaluates the same assertions locally."""
         self.template.add_rule("PublicLoadBalancerNeedsCertificate", {
-            "RuleCondition": {"Fn::Equals": [Ref(self.lb_scheme), "public"]},
+            "RuleCondition": {"Fn::Equals": [Ref(self.lb_scheme), "internet-facing"]},
             "Assertions": [{
                 "Assert": {"Fn::Not": [{"Fn::Equals": [Ref(self.certificate), ""]}]},
-                "AssertDescription": "A public load balancer serves HTTPS only: set CertificateArn "
+                "AssertDescription": "An internet-facing load balancer serves HTTPS only: set CertificateArn "
                                      "(and ServiceHostName), or use LoadBalancerScheme internal",
             }],
         })
@@ -282,6 +284,9 @@ class BeanstalkEnvStack(Stack):
 
     def create_environment(self):
         self.has_certificate = self.condition("HasCertificate", Not(Equals(Ref(self.certificate), "")))
+        # Beanstalk's aws:ec2:vpc ELBScheme takes public | internal, not ELBv2's internet-facing:
+        # https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/command-options-general.html#command-options-general-ec2vpc
+        self.internal_lb = self.condition("InternalLoadBalancer", Equals(Ref(self.lb_scheme), "internal"))
         options = {
             "aws:elasticbeanstalk:environment": {
                 "EnvironmentType": "LoadBalanced", "LoadBalancerType": "application",
@@ -328,7 +333,7 @@ class BeanstalkEnvStack(Stack):
             },
             "aws:ec2:vpc": {
                 "VPCId": Ref(self.vpc), "Subnets": Join(",", Ref(self.instance_subnets)),
-                "ELBSubnets": Join(",", Ref(self.lb_subnets)), "ELBScheme": Ref(self.lb_scheme),
+                "ELBSubnets": Join(",", Ref(self.lb_subnets)), "ELBScheme": If(self.internal_lb, "internal", "public"),
                 "AssociatePublicIpAddress": "false",
             },
         }

@@ -128,6 +128,11 @@ def test_vpc_parameters_are_typed(env_template, options):
     assert options[("aws:ec2:vpc", "Subnets")] == {"Fn::Join": [",", {"Ref": "PrivateSubnetIds"}]}
     assert options[("aws:ec2:vpc", "ELBSubnets")] == {"Fn::Join": [",", {"Ref": "LoadBalancerSubnetIds"}]}
     assert options[("aws:ec2:vpc", "AssociatePublicIpAddress")] == "false"
+    # the shared ELBv2 vocabulary, mapped to Beanstalk's public | internal
+    assert options[("aws:ec2:vpc", "ELBScheme")] == {"Fn::If": ["InternalLoadBalancer", "internal", "public"]}
+    assert env_template["Conditions"]["InternalLoadBalancer"] == {
+        "Fn::Equals": [{"Ref": "LoadBalancerScheme"}, "internal"]}
+    assert set(params["LoadBalancerScheme"]["AllowedValues"]) == {"internal", "internet-facing"}
 
 
 def test_load_balancer_logs_and_optional_https(env_template, environment, options):
@@ -147,7 +152,7 @@ def test_load_balancer_logs_and_optional_https(env_template, environment, option
 def test_rules_require_tls_for_public_and_min_not_above_max(env_template):
     rules = env_template["Rules"]
     public = rules["PublicLoadBalancerNeedsCertificate"]
-    assert public["RuleCondition"] == {"Fn::Equals": [{"Ref": "LoadBalancerScheme"}, "public"]}
+    assert public["RuleCondition"] == {"Fn::Equals": [{"Ref": "LoadBalancerScheme"}, "internet-facing"]}
     assert public["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
     assert rules["CertificateNeedsServiceHostName"]["Assertions"][0]["Assert"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "ServiceHostName"}, ""]}]}
@@ -170,7 +175,7 @@ def test_committed_environments_keep_their_own_rules(env_cls):
     public = []
     for env in env_cls.environments:
         values = param_values(env_cls, env)
-        if values["LoadBalancerScheme"] == "public":
+        if values["LoadBalancerScheme"] == "internet-facing":
             public.append(env)
             assert values["CertificateArn"] and values["ServiceHostName"], env
     assert public and param_values(env_cls, env_cls.app.waves[-1])["CertificateArn"]
