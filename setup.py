@@ -8,7 +8,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["generator", "generator.*"]),
     include_package_data=True,
-    package_data={"generator.lint": ["guard/*.guard"]},
+    package_data={"generator.lint": ["guard/*.guard"], "generator": ["data/*.json"]},
     install_requires=[
         "troposphere>=4.8,<5",
         "awacs>=2.4,<3",
@@ -27,6 +27,9 @@ setup(
             # AWS CloudFormation Guard's engine for the security gate's own Guard rules
             # (generator/lint/guard/*.guard). Pinned: guard_runner reads its verbose report.
             "cfn-guard-rs==0.3.3",
+            # ecmaVersion-aware JavaScript parser: the Lambda sample's Node.js 14 (ES2020) syntax check
+            # (buildspecs/es_syntax.py); it needs Python 3.11, its tests skip on older ones
+            "esprima-fork>=5.0,<6; python_version >= '3.11'",
         ],
     },
     entry_points={"console_scripts": ["cfn-delivery=generator.cli:main"]},

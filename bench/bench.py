@@ -4,12 +4,15 @@
 Prints a table and writes ``docs/benchmarks.md``. Only the project's dependencies and the standard
 library (``resource`` for peak RSS of the child processes). Sections (issue 12):
 
-- cold render of the committed set in a fresh process, median and spread over ``--runs`` runs,
-  beside the import floor (a fresh interpreter importing troposphere, awacs and yaml) and their ratio;
+- cold render of the committed set (``cfn-delivery templates --out``) in a fresh process, median and
+  spread over ``--runs`` runs, wall and CPU time, beside the import floor (a fresh interpreter
+  importing troposphere, awacs and yaml) and their ratio;
 - N synthetic applications: generated models with 1, 10 and 100 applications (kinds in turn),
   each rendered in a fresh process: wall time, time per application, peak RSS, growth 10 -> 100,
   and how many templates of the generated set would break their budget;
 - per template: every measure of ``generator/budget.py`` against its limit, tightest margin marked;
+- no-op deploy cost: the stacks ``dev`` needs deployed to LocalStack (when ``.venv-localstack``
+  exists), then each deployed again unchanged: its API calls and change sets;
 - the machine (CPU count, Python, PyYAML with or without libyaml), since absolute times vary.
 
     python bench/bench.py [--runs 7] [--out docs/benchmarks.md]
@@ -17,9 +20,11 @@ library (``resource`` for peak RSS of the child processes). Sections (issue 12):
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,18 +36,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FLOOR_CODE = "import troposphere, awacs, yaml"
-#: A fresh process renders every stack to a scratch folder (the committed templates stay untouched).
-RENDER_CODE = "import sys; from generator import render; render.write(out_dir=sys.argv[1])"
+#: A fresh process runs what a user runs, ``cfn-delivery templates``, rendering every stack of the
+#: committed set to a scratch folder (``--out``: the committed templates stay untouched).
+RENDER_CODE = "import sys; from generator.cli import main; sys.exit(main())"
+
+
+#: Child processes cache bytecode as a normal installation does (``__pycache__`` written on the first
+#: run), in a scratch folder so the tree stays clean; a PYTHONDONTWRITEBYTECODE of the caller would
+#: otherwise make every "cold" run compile the project's modules again (~50 ms), which no user pays.
+PYCACHE = tempfile.mkdtemp(prefix="bench-pycache-")
+atexit.register(shutil.rmtree, PYCACHE, ignore_errors=True)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV["PYTHONPYCACHEPREFIX"] = PYCACHE
 
 
 def child_run(code: str, *args) -> tuple:
-    """Wall seconds and peak RSS (MiB) of a fresh ``python -c code``, run from the project root."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of a fresh ``python -c code``,
+    run from the project root."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True, env=CHILD_ENV,
+                   stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux; max over children so far
-    return wall, max(peak, before) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak = after.ru_maxrss  # KiB on Linux; max over children so far
+    return wall, cpu, max(peak, before.ru_maxrss) / 1024
 
 
 def summary(values) -> dict:
@@ -51,16 +70,22 @@ def summary(values) -> dict:
 
 def cold_render(runs: int) -> dict:
     """Alternating runs of the import floor and of a full render, each in a fresh interpreter."""
-    floor, render_times, peaks = [], [], []
+    floor, render_times, floor_cpu, render_cpu, peaks = [], [], [], [], []
     with tempfile.TemporaryDirectory() as scratch:
-        child_run(RENDER_CODE, scratch)  # warm the bytecode caches once; every measured run is a fresh process
+        child_run(FLOOR_CODE)  # warm the bytecode caches once; every measured run is a fresh process
+        child_run(RENDER_CODE, "templates", "--out", scratch)
         for _ in range(runs):
-            floor.append(child_run(FLOOR_CODE)[0])
-            wall, peak = child_run(RENDER_CODE, scratch)
+            wall, cpu, _ = child_run(FLOOR_CODE)
+            floor.append(wall)
+            floor_cpu.append(cpu)
+            wall, cpu, peak = child_run(RENDER_CODE, "templates", "--out", scratch)
             render_times.append(wall)
+            render_cpu.append(cpu)
             peaks.append(peak)
     floor_s, render_s = summary(floor), summary(render_times)
+    floor_c, render_c = summary(floor_cpu), summary(render_cpu)
     return {"floor": floor_s, "render": render_s, "ratio": render_s["median"] / floor_s["median"],
+            "floor_cpu": floor_c, "render_cpu": render_c, "cpu_ratio": render_c["median"] / floor_c["median"],
             "peak_rss_mib": max(peaks)}
 
 
@@ -126,7 +151,7 @@ def synthetic_applications(counts=(1, 10, 100)) -> dict:
             runs = []
             for attempt in range(2):  # the first run warms the bytecode caches
                 result = subprocess.run([sys.executable, "-c", SYNTHETIC_CODE, str(path)], cwd=ROOT,
-                                        check=True, capture_output=True, text=True)
+                                        check=True, capture_output=True, text=True, env=CHILD_ENV)
                 runs.append(json.loads(result.stdout))
             run = runs[-1]
             run["count"] = count
@@ -156,6 +181,80 @@ def template_budgets() -> list:
     return rows
 
 
+NOOP_ENV = "dev"
+
+
+def noop_deploys(target_env: str = NOOP_ENV) -> dict:
+    """Deploy ``target_env`` and what it imports from (``plan.chain``) to a local server, then deploy
+    each deployed stack again unchanged and count that second deploy's API calls (botocore
+    ``before-call``, ``stackmodel.aws.ApiCalls``) and change sets. The server is LocalStack, started
+    as the deploy tests start it, when its venv exists; nothing is installed here."""
+    import contextlib
+    import io
+
+    from generator import cli, localserver, yamlio
+    from generator.deploy import plan, protect
+    from generator.stackmodel.aws import ApiCalls
+
+    if not (localserver.venv_dir() / "bin" / "python").exists():
+        return {"skipped": "no local server venv (scripts/localstack_venv.sh creates .venv-localstack)"}
+    started = time.perf_counter()
+    try:
+        server = localserver.start_localstack()
+    except RuntimeError as err:
+        return {"skipped": f"the local server did not start: {str(err).splitlines()[0]}"}
+    saved_env = dict(os.environ)
+    saved_policy = protect.set_policy
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            # As tests/deploy/test_real_stacks.py: the sample's protected environments carry placeholders,
+            # which a protected deploy refuses; the local server does not emulate stack policies.
+            model = Path(scratch) / "delivery.yaml"
+            model.write_text((ROOT / "delivery.yaml").read_text(encoding="utf-8").replace("protected: true",
+                                                                                         "protected: false"))
+            os.environ["CFN_DELIVERY_MODEL"] = str(model)
+            os.environ.update({k: v for k, v in localserver.aws_env(server.endpoint_url).items()
+                               if k.startswith("AWS_") or k.lower() == "no_proxy"})
+            protect.set_policy = lambda cfn, stack_name, policy: None
+            deployed = set()
+
+            def deploy(env, name):
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                    code = cli.main(["deploy", "--env", env, "--stack", name, "--yes", "--endpoint-url",
+                                     server.endpoint_url, "--poll-seconds", "0.5"])
+                return code, out.getvalue()
+
+            for env, cls in plan.chain(target_env):
+                row = {"stack": f"{env}:{cls.name}"}
+                rows.append(row)
+                types = {r.get("Type") for r in yamlio.load_file(ROOT / "templates" / f"{cls.name}.yaml")
+                         .get("Resources", {}).values()}
+                unsupported = sorted(types & set(localserver.OFFLINE_UNSUPPORTED))
+                missing = [r for r in cls.requires if (r if ":" in r else f"{env}:{r}") not in deployed]
+                if unsupported or missing:
+                    row["skipped"] = (f"{unsupported[0]} cannot be created offline" if unsupported
+                                      else f"needs {', '.join(missing)}")
+                    continue
+                code, text = deploy(env, cls.name)
+                if code != 0:
+                    failure = [line for line in text.splitlines() if "FAILED" in line or "error" in line.lower()]
+                    row["skipped"] = "first deploy failed on the local server: " + (failure or ["?"])[0].strip()[:160]
+                    continue
+                deployed.add(row["stack"])
+                with ApiCalls() as calls:
+                    code, text = deploy(env, cls.name)
+                row.update(code=code, calls=calls.total, change_sets=calls.change_sets,
+                           operations=dict(sorted(calls.calls.items())), no_changes="no changes" in text)
+    finally:
+        protect.set_policy = saved_policy
+        os.environ.clear()
+        os.environ.update(saved_env)
+        server.stop()
+    return {"env": target_env, "rows": rows, "seconds": time.perf_counter() - started}
+
+
 def machine() -> dict:
     import yaml
     return {
@@ -164,6 +263,7 @@ def machine() -> dict:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(terse=True),
         "pyyaml": f"{yaml.__version__} ({'libyaml' if yaml.__with_libyaml__ else 'pure Python'})",
+        "load": os.getloadavg()[0],
     }
 
 
@@ -199,8 +299,37 @@ def budget_table(rows) -> list:
     return lines
 
 
-def report(env, cold, synthetic, rows) -> str:
+def noop_lines(noop) -> list:
+    lines = ["## No-op deploy cost", ""]
+    if "skipped" in noop:
+        return lines + [f"Skipped: {noop['skipped']}.", ""]
+    deployed = [row for row in noop["rows"] if "calls" in row]
+    lines += [
+        f"Every stack `{noop['env']}` needs (`plan.chain`) deployed to the local test server (LocalStack) with "
+        "`cfn-delivery deploy --yes`, then deployed again with nothing changed; API calls of that second deploy "
+        "counted with botocore's `before-call` event (one per call, retries not counted). "
+        f"({noop['seconds']:.0f} s including the server's start.)",
+        "",
+        "| stack | API calls | change sets created | calls | result |",
+        "|---|---|---|---|---|",
+    ]
+    for row in noop["rows"]:
+        if "calls" in row:
+            ops = ", ".join(f"{op.split(':')[1]} {n}" for op, n in row["operations"].items())
+            result = "no changes" if row["no_changes"] and row["code"] == 0 else f"exit {row['code']}"
+            lines.append(f"| {row['stack']} | {row['calls']} | {row['change_sets']} | {ops} | {result} |")
+        else:
+            lines.append(f"| {row['stack']} | - | - | - | not deployed: {row['skipped']} |")
+    if deployed:
+        total = sum(row["change_sets"] for row in deployed)
+        lines += ["", f"Change sets created by the no-op deploys: **{total}** across {len(deployed)} stacks "
+                      f"(issue 12 asks for 0); at most {max(row['calls'] for row in deployed)} API calls per stack."]
+    return lines + [""]
+
+
+def report(env, cold, synthetic, rows, noop) -> str:
     r, f = cold["render"], cold["floor"]
+    rc, fc = cold["render_cpu"], cold["floor_cpu"]
     worst = max(rows, key=lambda row: row["tightest"].share)["tightest"]
     lines = [
         "# Benchmarks",
@@ -208,20 +337,25 @@ def report(env, cold, synthetic, rows) -> str:
         "Written by `make bench` (`bench/bench.py`); absolute times depend on the machine, ratios less so.",
         "",
         f"Machine: {env['cpus']} CPUs, {env['implementation']} {env['python']}, {env['platform']}, "
-        f"PyYAML {env['pyyaml']}.",
+        f"PyYAML {env['pyyaml']}. Load average when the benchmark started: {env['load']:.2f} "
+        "(other work on the machine makes wall times noisier than CPU times).",
         "",
         "## Cold render of the committed set",
         "",
         f"Each run is a fresh interpreter; {r['n']} runs each, alternating, after one warm-up run "
-        "(bytecode cached). Seconds: median (min-max).",
+        "(bytecode cached, as after any first run; nothing else carries over between runs). "
+        "Seconds: median (min-max).",
         "",
         "| what | median | min | max |",
         "|---|---|---|---|",
         f"| import floor (`{FLOOR_CODE}`) | {f['median']:.3f} | {f['min']:.3f} | {f['max']:.3f} |",
-        f"| render every stack (`render.write`) | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} |",
+        f"| render every stack (`cfn-delivery templates --out DIR`) | {r['median']:.3f} | {r['min']:.3f} | "
+        f"{r['max']:.3f} |",
+        f"| CPU time (user + system) of the floor | {fc['median']:.3f} | {fc['min']:.3f} | {fc['max']:.3f} |",
+        f"| CPU time (user + system) of the render | {rc['median']:.3f} | {rc['min']:.3f} | {rc['max']:.3f} |",
         "",
-        f"Ratio render / floor (medians): **{cold['ratio']:.2f}x** (issue 12 asks for at most 2x). "
-        f"Peak RSS of a render process: {cold['peak_rss_mib']:.0f} MiB.",
+        f"Ratio render / floor (medians of wall time): **{cold['ratio']:.2f}x** (issue 12 asks for at most 2x); "
+        f"of CPU time: {cold['cpu_ratio']:.2f}x. Peak RSS of a render process: {cold['peak_rss_mib']:.0f} MiB.",
         "",
         "## Synthetic applications",
         "",
@@ -250,6 +384,7 @@ def report(env, cold, synthetic, rows) -> str:
         f"Tightest overall: {worst.template}, {worst.what} at {_pct(worst)} of its limit "
         f"({worst.value:,} of {worst.limit.limit:,} {worst.limit.unit}; budget {worst.limit.budget:,}).",
         "",
+        *noop_lines(noop),
     ]
     return "\n".join(lines)
 
@@ -265,7 +400,8 @@ def main(argv=None) -> int:
     cold = cold_render(args.runs)
     synthetic = synthetic_applications()
     rows = template_budgets()
-    text = report(env, cold, synthetic, rows)
+    noop = noop_deploys()
+    text = report(env, cold, synthetic, rows, noop)
     print(text)
     Path(args.out).write_text(text, encoding="utf-8")
     print(f"wrote {os.path.relpath(args.out, ROOT)}")

@@ -40,6 +40,7 @@ BUILDSPECS = ROOT / "buildspecs"
 LOCK_INPUTS = (
     BUILDSPECS / "requirements-scan.in",
     BUILDSPECS / "requirements-sbom.in",
+    BUILDSPECS / "requirements-jscheck.in",
     ROOT / "examples" / "sample-app" / "requirements.in",
     ROOT / "examples" / "sample-app" / "requirements-dev.in",
 )

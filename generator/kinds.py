@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations,
                      recorder)
+from .stacks import lambda_function, lambda_pipeline
 from .stacks.delivery import Delivery
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -47,22 +48,25 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     """The build, validation, operations and pipeline stacks of ``app``. ``target_exports``: the export set
     the operations stack's wave alarms read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
+    recorded = app.kind in recorder.KINDS  # a target that exports the validation contract (a URL in a VPC)
     delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
-                        f"{name}-pipeline", target_stack, endpoint_stack, recorder_stack=f"{name}-recorder")
+                        f"{name}-pipeline", target_stack, endpoint_stack,
+                        recorder_stack=f"{name}-recorder" if recorded else None)
     tools = [model.tools]
     build_cls = _stack(build, delivery.build_stack, model, app, tools, delivery=delivery, **shared)
-    return [
+    stacks = [
         build_cls,
         _stack(validation, delivery.validation_stack, model, app, tools, delivery=delivery),
         # Notifications, audit trail, alarms and dashboard: the pipeline's stage conditions import its alarms.
         _stack(operations.OperationsStack, operations.stack_name(app), model, app, tools, delivery=delivery,
                builds=build_cls, TARGET=target_exports),
-        # In each wave's environment: checks the target after a deploy and records it (history table).
-        _stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
-               [env for env in model.environment_names if env in app.waves], delivery=delivery),
-        _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
-               **shared),
     ]
+    if recorded:  # in each wave's environment: checks the target after a deploy and records it (history table)
+        stacks.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
+                             [env for env in model.environment_names if env in app.waves], delivery=delivery))
+    stacks.append(_stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery,
+                         build_class=build_cls, **shared))
+    return stacks
 
 
 def beanstalk_stacks(model, app) -> tuple:
@@ -108,8 +112,18 @@ def ecs_stacks(model, app) -> tuple:
                                      SERVICE=service_exports)
 
 
+def lambda_stacks(model, app) -> tuple:
+    """(runtime stacks, delivery stacks) of a ``lambda`` application: ``<app>-function`` per environment."""
+    exports = lambda_function.EXPORTS.for_stack(f"{app.name}-function")
+    runtime = [_stack(lambda_function.LambdaFunctionStack, exports.stack, model, app, runtime_environments(model, app),
+                      EXPORTS=exports)]
+    return runtime, _delivery_stacks(model, app, exports.stack, None, lambda_pipeline.LambdaBuildStack,
+                                     lambda_pipeline.LambdaValidationStack, lambda_pipeline.LambdaPipelineStack)
+
+
 BUILDERS = {
     "beanstalk": beanstalk_stacks,
     "ecs-bluegreen": ecs_stacks,
     "ecs-rolling": ecs_stacks,
+    "lambda": lambda_stacks,
 }

@@ -37,6 +37,15 @@ TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"
 
 STARTUP_TIMEOUT = float(os.environ.get("LOCALSTACK_STARTUP_TIMEOUT", "60"))
 
+#: Resource types LocalStack cannot create without downloading runtimes (no network here): a stack
+#: with one is not deployed locally (tests/deploy/test_real_stacks.py, bench/bench.py).
+OFFLINE_UNSUPPORTED = {
+    "AWS::Lambda::Function": "Lambda functions need runtime images downloaded at create time",
+    "AWS::Serverless::Function": "Lambda functions need runtime images downloaded at create time",
+    "AWS::DynamoDB::Table": "DynamoDB tables need DynamoDB Local downloaded at create time",
+    "AWS::DynamoDB::GlobalTable": "DynamoDB tables need DynamoDB Local downloaded at create time",
+}
+
 
 def venv_dir() -> Path:
     return Path(os.environ.get("LOCALSTACK_VENV") or PROJECT_ROOT / ".venv-localstack")
@@ -264,6 +273,18 @@ def register(sub):
     return p
 
 
+def _first_environment() -> str:
+    """The model's first environment outside tools (the hint deploys there), or tools itself."""
+    from . import model as delivery_model
+
+    try:
+        current = delivery_model.current()
+    except Exception:  # the hint must not stop the server: a broken model is reported by deploy itself
+        return "<env>"
+    others = [name for name in current.environment_names if name != current.tools]
+    return (others or [current.tools])[0]
+
+
 def run(args) -> int:
     import sys
 
@@ -283,7 +304,8 @@ def run(args) -> int:
         print("use it from another shell:")
         for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
             print(f"  export {key}={aws_env(server.endpoint_url)[key]}")
-        print(f"  .venv/bin/cfn-delivery deploy --env dev --stack foundation --endpoint-url {server.endpoint_url}")
+        print(f"  .venv/bin/cfn-delivery deploy --env {_first_environment()} --all --dry-run "
+              f"--endpoint-url {server.endpoint_url}")
         print("ECS, CodeDeploy, Beanstalk and load balancers are placeholders here (docs/operations.md). "
               "Ctrl-C stops the server.", flush=True)
         while stop["signal"] is None and server.proc.poll() is None:

@@ -33,6 +33,7 @@ LIMITS = {
     ("AWS::CloudWatch::Alarm", "AlarmName"): 255,
     ("AWS::Events::Rule", "Name"): 64,
     ("AWS::Lambda::Function", "FunctionName"): 64,
+    ("AWS::SQS::Queue", "QueueName"): 80,
     ("AWS::CloudTrail::Trail", "TrailName"): 128,
 }
 #: Pseudo parameters at their longest (a 12-digit account, the longest region names).

@@ -182,6 +182,12 @@ def not_a_string(value, spec: dict) -> str:
         return f"value must be a string, not {kind}; write one of the AllowedValues, quoted: {shown}"
     if text is None:
         return f"value must be a string, not {kind}; write the value in quotes, e.g. \"...\""
+    # never suggest a value the template's other constraints (AllowedPattern, lengths) refuse
+    rejected = _check_value("f", "k", spec, text) if isinstance(spec, dict) else []
+    if rejected:
+        reason = rejected[0][len("f: Parameters.k: "):]
+        return (f"value must be a string, not {kind}; \"{text}\" would be refused too ({reason}): write, quoted, "
+                f"a value the template accepts")
     return f"value must be a string, not {kind}; write \"{text}\" (quoted)"
 
 

@@ -36,6 +36,9 @@ def model_values(stack_cls, env: str) -> dict:
     model = stack_cls.model
     values = model.parameter_values(env, stack_cls.app)
     values["DeliveryEnvironment"] = Value(model.tools, f"{model.path}: tools")
+    extra = getattr(stack_cls, "model_values", None)  # values a stack derives from the model (bootstrap)
+    if extra is not None:
+        values.update(extra(env))
     return values
 
 

@@ -15,6 +15,8 @@ from . import model as model_module
 from .paramfile import ParamFileError
 from .kinds import BUILDERS, container_applications, pipeline_components  # noqa: F401 (re-exported)
 from .stacks.artifacts import ArtifactsStack
+from .stacks.bootstrap import BootstrapStack
+from .stacks.bootstrap_stackset import BootstrapStackSetStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
 from .stacks.source_trail import SourceTrailStack
@@ -56,7 +58,9 @@ def stacks(model=None) -> list:
         app_runtime, app_delivery = BUILDERS[app.kind](model, app)
         runtime += app_runtime
         delivery += app_delivery
-    found = [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    targets = [e for e in model.environment_names if e != model.tools]
+    found = [_shared(BootstrapStack, model, targets)] if targets else []  # first: the roles the others need
+    found += [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
     if model.source_trail:  # who uploaded which source archive (audit.source_trail)
         found.append(_shared(SourceTrailStack, model, tools))
     found += runtime
@@ -65,6 +69,11 @@ def stacks(model=None) -> list:
         found.append(_shared(DeploymentsStack, model, tools))
     if container_applications(model):
         found.append(_shared(ImageScannerStack, model, tools))
+    for env in model.environments:  # a service-managed StackSet per target environment that names OUs
+        if env.organizational_units and env.name != model.tools:
+            cls = _shared(BootstrapStackSetStack, model, tools)
+            cls.name, cls.target = f"{BootstrapStackSetStack.name}-{env.name}", env.name
+            found.append(cls)
     found += delivery
     seen = {}
     for cls in found:
@@ -275,3 +284,40 @@ def missing_chain(env: str, stack: str, deployed) -> list:
     walk(env, stack)
     del model
     return chain
+
+
+# -- account and Region boundaries ------------------------------------------------------------------
+IMPORT_VALUE_DOC = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-importvalue.html"
+
+
+def location(model, env: str) -> tuple:
+    """``(account, region)`` of ``env`` as the model says (``None``: the credentials' / default)."""
+    e = model.environment(env)
+    return e.account, e.region or model.project.region
+
+
+def boundary(model, env: str, other: str) -> str:
+    """Why ``env`` cannot import from ``other`` (another account or Region), or ``""``. Exports resolve
+    only within one account and Region (IMPORT_VALUE_DOC)."""
+    (account, region), (their_account, their_region) = location(model, env), location(model, other)
+    if account != their_account:
+        return f"accounts {their_account or 'of the credentials'} -> {account or 'of the credentials'}"
+    if region != their_region:
+        return f"Regions {their_region or 'default'} -> {region or 'default'}"
+    return ""
+
+
+def boundary_imports(model=None) -> list:
+    """One line per stack importing an export from an environment in another account or Region: such a
+    stack renders but cannot deploy until the value reaches it as a parameter (issue 15 item 3)."""
+    model = model or model_module.current()
+    found = []
+    for env in model.environment_names:
+        for cls in deploy_order(env, model):
+            for req in requires(cls, env):
+                other, _, stack = req.rpartition(":")
+                crossing = boundary(model, env, other) if other else ""
+                if crossing:
+                    found.append(f"{env}:{cls.name} imports from {other}:{stack} across {crossing}; CloudFormation "
+                                 f"exports resolve only within one account and Region ({IMPORT_VALUE_DOC})")
+    return found

@@ -1,11 +1,11 @@
 """Render stacks to ``templates/<stack>.yaml``: deterministic bytes, header, short-form intrinsics."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import budget, paths, registry, yamlio
+from .core import plain
 
 MAX_TEMPLATE_BYTES = budget.BODY.limit  # largest TemplateBody CloudFormation accepts inline
 
@@ -25,8 +25,8 @@ def build(stack_cls):
 
 
 def as_dict(stack) -> dict:
-    # to_json then loads: troposphere's own encoding of every helper into plain JSON types.
-    return json.loads(stack.template.to_json(indent=None, sort_keys=False))
+    # What json.loads(template.to_json()) gives, in one walk (generator/core/plain.py).
+    return plain.template_dict(stack.template)
 
 
 _rendered: dict = {}

@@ -11,6 +11,7 @@ identical either way (tests/test_yamlio.py renders every stack both ways and com
 """
 from __future__ import annotations
 
+import operator
 import re
 
 import yaml
@@ -128,43 +129,101 @@ class _NotAlike(Exception):
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 
 
+_SAFE_KEYS: set = set()  # keys checked once: the same few hundred recur thousands of times
+
+
 def _key(key, dumper):
-    if type(key) is not str or not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
+    if type(key) is not str:
         raise _NotAlike
+    if key not in _SAFE_KEYS:
+        if not 0 < len(key) < _C_MAX_KEY or _C_UNSAFE_KEY.search(key):
+            raise _NotAlike
+        _SAFE_KEYS.add(key)
     return yaml.ScalarNode(_STR, key, style=None)  # no line break in it: never "|"
 
 
 def _node(data, dumper):
-    """The node the representers above make for ``data``, built without their per-object
-    dispatch and bookkeeping (no aliases to track: ``ignore_aliases`` is always true). Scalars
-    other than strings (numbers, booleans, null) go through the dumper's own representers.
-    Raises _NotAlike on a key or string libyaml writes differently from PyYAML."""
+    """The node the pure path makes for ``data`` (long-form intrinsics, as ``canonical`` gives it):
+    what ``_short`` and the representers above make, in one walk, without the representers'
+    per-object dispatch and bookkeeping (no aliases to track: ``ignore_aliases`` is always true).
+    Scalars other than strings (numbers, booleans, null) go through the dumper's own representers.
+    Raises _NotAlike on a key or string libyaml writes differently from PyYAML, and on shapes the
+    pure path alone handles (it then writes or refuses the template)."""
     kind = type(data)
     if kind is str:
         if _C_UNSAFE_VALUE.search(data):
             raise _NotAlike
         return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
     if kind is dict:
+        if len(data) == 1:
+            (key, inner), = data.items()
+            if key in _TAGS:
+                tagged = _intrinsic(key, inner, dumper)
+                if tagged is not None:
+                    return tagged
         return yaml.MappingNode(_MAP, [(_key(k, dumper), _node(v, dumper)) for k, v in data.items()],
                                 flow_style=False)
     if kind is list:
         return yaml.SequenceNode(_SEQ, [_node(v, dumper) for v in data], flow_style=False)
-    if kind is _Tagged:  # as _represent_tagged
-        value = data.value
-        if isinstance(value, _Tagged):
-            value = {value.long: value.value}
-        if isinstance(value, str):
-            if type(value) is not str or _C_UNSAFE_VALUE.search(value):
-                raise _NotAlike
-            return yaml.ScalarNode(data.tag, value, style=_tagged_style(value))
-        if isinstance(value, list):
-            return yaml.SequenceNode(data.tag, [_node(v, dumper) for v in value], flow_style=False)
-        items = value.items() if isinstance(value, dict) else value
-        return yaml.MappingNode(data.tag, [(_key(k, dumper), _node(v, dumper)) for k, v in items],
-                                flow_style=False)
-    if isinstance(data, str):  # a str subclass: let the pure path decide
+    if isinstance(data, (str, dict, list, _Tagged)):  # subclasses, or already short: the pure path decides
         raise _NotAlike
     return dumper.represent_data(data)
+
+
+#: The tag of each long-form key ``_short`` writes in short form.
+_TAGS = {"Ref": "!Ref", "Condition": "!Condition", "Fn::GetAtt": "!GetAtt",
+         **{key: "!" + key[4:] for key in _SHORT_FORMS}}
+
+
+def _short_value(key, inner):
+    """What ``_short`` makes of ``{key: inner}`` when it becomes a tagged node: (tag, value, is_short)
+    where value is a string or, with is_short, a long-form value still to be shortened; None when
+    ``_short`` leaves the mapping as it is."""
+    if key == "Ref":
+        if type(inner) is not str:
+            raise _NotAlike  # _short keeps a non-string Ref's content as it is: the pure path writes it
+        return "!Ref", inner, False
+    if key == "Fn::GetAtt" and isinstance(inner, list) and all(isinstance(p, str) for p in inner):
+        return "!GetAtt", ".".join(inner), False
+    if key == "Condition":
+        return ("!Condition", inner, False) if isinstance(inner, str) else None
+    return _TAGS[key], inner, True
+
+
+def _intrinsic(key, inner, dumper):
+    """The tagged node of a long-form intrinsic ``{key: inner}`` (as _represent_tagged), or None."""
+    short = _short_value(key, inner)
+    if short is None:
+        return None
+    tag, value, is_short = short
+    if not is_short:
+        return _tagged_scalar(tag, value)
+    if type(value) is dict and len(value) == 1:
+        (key2, inner2), = value.items()
+        nested = _short_value(key2, inner2) if key2 in _TAGS else None
+        if nested is not None:
+            # YAML gives a node one tag: the inner function is written in its long form, its value
+            # shortened ("!ImportValue {Fn::Sub: x}"), as _represent_tagged does.
+            _, value2, is_short2 = nested
+            if not is_short2 and (type(value2) is not str or _C_UNSAFE_VALUE.search(value2)):
+                raise _NotAlike
+            node2 = _node(value2, dumper) if is_short2 else yaml.ScalarNode(
+                _STR, value2, style="|" if "\n" in value2 else None)
+            return yaml.MappingNode(tag, [(_key(key2, dumper), node2)], flow_style=False)
+    if type(value) is str:
+        return _tagged_scalar(tag, value)
+    if type(value) is list:
+        return yaml.SequenceNode(tag, [_node(v, dumper) for v in value], flow_style=False)
+    if type(value) is dict:
+        return yaml.MappingNode(tag, [(_key(k, dumper), _node(v, dumper)) for k, v in value.items()],
+                                flow_style=False)
+    raise _NotAlike  # a number or null inside a function, a str subclass: the pure path decides
+
+
+def _tagged_scalar(tag, value):
+    if type(value) is not str or _C_UNSAFE_VALUE.search(value):
+        raise _NotAlike
+    return yaml.ScalarNode(tag, value, style=_tagged_style(value))
 
 
 if yaml.__with_libyaml__:
@@ -181,6 +240,28 @@ if yaml.__with_libyaml__:
             self.represented_objects = {}
             self.object_keeper = []
             self.alias_key = None
+
+        def resolve(self, kind, value, implicit):
+            # libyaml's serializer asks this twice per scalar; only the implicit-tag question runs
+            # regular expressions, and its answer depends on the string alone (no path resolvers).
+            if self.yaml_path_resolvers:  # pragma: no cover - none are registered
+                return super().resolve(kind, value, implicit)
+            if kind is yaml.ScalarNode:
+                if not implicit[0]:
+                    return _STR
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = _RESOLVED[value] = super().resolve(kind, value, implicit)
+                return tag
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+
+        # The serializer also calls these around every node (~50,000 calls a render); they only track
+        # the path for path resolvers, which are never registered. Builtins that take the same
+        # arguments and do nothing cost a third of a Python no-op (a builtin is not bound to self).
+        descend_resolver = operator.is_  # (parent, index)
+        ascend_resolver = tuple  # ()
+
+    _RESOLVED: dict = {}
 else:  # pragma: no cover - PyYAML built without libyaml
     _CDumper = None
 
@@ -230,8 +311,8 @@ def _emit(data, dumper) -> str:
 
 
 def _libyaml_body(data):
-    """``data`` (short forms applied) written by libyaml, or None where that could differ from
-    the pure-Python emitter (see _C_UNSAFE_VALUE)."""
+    """``data`` (long-form intrinsics: the node builder writes the short forms) written by libyaml,
+    or None where that could differ from the pure-Python emitter (see _C_UNSAFE_VALUE)."""
     if _CDumper is None:
         return None
     try:
@@ -245,9 +326,9 @@ def _libyaml_body(data):
 
 def dump(template: dict, header: str = "", pure: bool = False) -> str:
     """The template as YAML text; ``pure=True`` forces the pure-Python emitter (same bytes)."""
-    data = _short(canonical(template))
+    data = canonical(template)
     body = None if pure else _libyaml_body(data)
-    return header + (body if body is not None else _emit(data, _Dumper))
+    return header + (body if body is not None else _emit(_short(data), _Dumper))
 
 
 class _Loader(yaml.SafeLoader):

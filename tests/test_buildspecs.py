@@ -9,6 +9,7 @@ PyPI) with stand-in scanners and a stand-in ``aws`` on PATH: what is tested is t
 """
 from __future__ import annotations
 
+import ast
 import glob
 import json
 import os
@@ -26,6 +27,8 @@ import pytest
 import yaml
 
 from generator import registry
+from generator.components import codebuild
+from generator.core import pycompact
 from tests.helpers import ROOT, load_template, resources
 
 BUILDSPECS = ROOT / "buildspecs"
@@ -59,8 +62,9 @@ def source(tmp_path):
 
 
 def run_buildspec(name, src: Path, env=None, phases=PHASES) -> subprocess.CompletedProcess:
-    """Run the buildspec's commands as CodeBuild 0.2 does: one shell, phase after phase, stop at a failure."""
-    spec = load(name)
+    """Run the buildspec's commands as CodeBuild 0.2 does: one shell, phase after phase, stop at a failure.
+    The text is the one templates carry (inlined scripts compacted; the same as the file otherwise)."""
+    spec = yaml.safe_load(codebuild.buildspec_text(name))
     lines = ["set -e"]
     for key, value in (spec.get("env", {}).get("variables") or {}).items():
         # cache folders of the build container stay out; a variable the test gives wins (as a start-build override)
@@ -135,7 +139,8 @@ def test_every_codebuild_project_uses_an_existing_buildspec_and_its_report_group
             else:  # rendered into the template: must be one of buildspecs/ as generated
                 text = buildspec if isinstance(buildspec, str) else buildspec.get("Fn::Sub", [""])[0]
                 spec = yaml.safe_load(text)
-                assert spec in [load(n) for n in ALL_BUILDSPECS], f"{stack}: inline buildspec is none of buildspecs/"
+                rendered = [yaml.safe_load(codebuild.buildspec_text(n)) for n in ALL_BUILDSPECS]
+                assert spec in rendered, f"{stack}: inline buildspec is none of buildspecs/ as rendered"
             name = project["Properties"]["Name"]["Fn::Sub"]
             for report in spec.get("reports", {}):
                 assert f"{name}-{report}" in groups, f"{stack}: no report group {name}-{report} for {path}"
@@ -658,3 +663,77 @@ def test_real_bandit_passes_the_sample_and_blocks_shell_injection(scan, source, 
     (source / "shell.py").write_text("import subprocess\n\n\ndef run(command):\n    return subprocess.call(command, shell=True)\n")
     result, reports, _ = scan()
     assert result.returncode != 0 and "BLOCKS HIGH       B602 ./shell.py:5" in result.stdout
+
+
+# -- inlined scripts go into templates compacted (generator/core/pycompact.py) ---------------------------
+
+def _without_docstrings(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:]
+    return ast.dump(tree)
+
+
+INLINED_SCRIPTS = sorted({m.group("path") for n in ALL_BUILDSPECS
+                          for m in map(pycompact.INLINE_SCRIPT.match, (BUILDSPECS / n).read_text().splitlines()) if m})
+
+
+@pytest.mark.parametrize("path", INLINED_SCRIPTS)
+def test_compacted_script_is_the_same_program(path):
+    """Only docstrings, comments and blank lines go: the syntax tree is the original's minus its docstrings."""
+    source = (ROOT / path).read_text()
+    compacted = pycompact.compact(source)
+    compile(compacted, path, "exec")
+    assert _without_docstrings(ast.parse(compacted)) == _without_docstrings(ast.parse(source))
+    assert '"""' not in compacted and not re.search(r"(?m)^\s*#", compacted)
+    assert len(compacted) < 0.9 * len(source)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_BUILDSPECS if "# inline: " in (BUILDSPECS / n).read_text()])
+def test_rendered_buildspec_differs_from_its_file_only_in_inlined_scripts(name):
+    rendered, original = yaml.safe_load(codebuild.buildspec_text(name)), load(name)
+
+    def commands(spec):
+        return [c for body in spec["phases"].values() for c in body.get("commands", [])]
+    assert {k: v for k, v in rendered.items() if k != "phases"} == {k: v for k, v in original.items() if k != "phases"}
+    assert len(commands(rendered)) == len(commands(original))
+    for new, old in zip(commands(rendered), commands(original)):
+        if new != old:
+            assert pycompact.INLINE_SCRIPT.search(old.split("\n", 2)[1]), old[:80]
+            assert new == pycompact.compact_inlined_scripts(old)
+
+
+def test_compact_keeps_what_the_interpreter_reads():
+    source = (
+        "#!/usr/bin/env python3\n"
+        '"""Module doc."""\n'
+        "import sys  # why\n"
+        "\n"
+        "TEXT = \"\"\"line\n"
+        "\n"
+        "# not a comment\n"
+        "\"\"\"\n"
+        "def only_doc():\n"
+        '    """Kept: a body needs a statement."""\n'
+        "def f(x):\n"
+        '    """Gone."""\n'
+        "    return '#' + x  # gone\n"
+    )
+    compacted = pycompact.compact(source)
+    assert compacted == (
+        "import sys\n"
+        "TEXT = \"\"\"line\n"
+        "\n"
+        "# not a comment\n"
+        "\"\"\"\n"
+        "def only_doc():\n"
+        '    """Kept: a body needs a statement."""\n'
+        "def f(x):\n"
+        "    return '#' + x\n"
+    )
+    namespace = {}
+    exec(compacted, namespace)
+    assert namespace["TEXT"] == "line\n\n# not a comment\n" and namespace["f"]("a") == "#a"

@@ -26,7 +26,9 @@ def test_help_lists_subcommands():
 def test_unknown_stack_is_a_clear_error(capsys):
     assert cli.main(["templates", "--stack", "nosuch", "--out", "/nonexistent/never"]) == 2
     err = capsys.readouterr().err
-    assert err.strip().startswith("error: unknown stack 'nosuch'; known stacks: foundation")
+    from generator import registry
+
+    assert err.strip() == "error: unknown stack 'nosuch'; known stacks: " + ", ".join(registry.names())
 
 
 def test_unknown_environment_is_a_clear_error():
@@ -115,3 +117,17 @@ def test_unknown_command_still_lists_every_command():
     assert result.returncode == 2
     for command in ("templates", "deploy", "diff", "diagram", "integ", "platforms"):
         assert f"'{command}'" in result.stderr
+
+
+def test_only_the_console_entry_point_skips_the_final_collection(tmp_path, capsys):
+    """``main()`` as the process's entry point freezes what is alive for the exit (issue 12); an
+    in-process caller (argv given) keeps its collector as it was."""
+    import gc
+
+    before = gc.get_freeze_count()
+    assert cli.main(["templates", "--out", str(tmp_path)]) == 0
+    assert gc.get_freeze_count() == before
+    code = ("import gc, sys; from generator import cli; sys.argv = ['cfn-delivery', 'stacks']; cli.main(); "
+            "print(gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "True"

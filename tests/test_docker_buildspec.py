@@ -13,6 +13,7 @@ import sys
 import pytest
 import yaml
 
+from generator.components import codebuild
 from tests.helpers import ROOT, load_template, one
 
 BUILDSPEC = ROOT / "buildspecs" / "docker-build.yml"
@@ -20,9 +21,12 @@ IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-tools-app:0123456789a
 PHASES = ("install", "pre_build", "build", "post_build")
 
 
-@pytest.fixture(scope="module")
-def buildspec():
-    return yaml.safe_load(BUILDSPEC.read_text())
+@pytest.fixture(scope="module", params=["file", "template"])
+def buildspec(request):
+    """The buildspec as written, and as the ecs-build template carries it (inlined script compacted)."""
+    if request.param == "file":
+        return yaml.safe_load(BUILDSPEC.read_text())
+    return yaml.safe_load(codebuild.buildspec_text(BUILDSPEC.name))
 
 
 def deploy_spec(env, **overrides):

@@ -251,3 +251,42 @@ def test_a_managed_policy_of_the_same_template_is_judged_as_its_own_resource():
         "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": [BUCKET]}]}}}
     problems = check_template("fixture.yaml", template)
     assert problems == ["fixture.yaml: Scoped PolicyDocument statement 0: Allow with wildcard action s3:*; name each action"]
+
+
+def test_another_account_is_trusted_only_narrowed_to_its_role_arns():
+    """The bootstrap stack's deploy-action role: the tools account (an id from a parameter) as
+    principal, narrowed by aws:PrincipalArn to role ARNs of that account."""
+    root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${ToolsAccountId}:root"}
+    roles = {"Fn::Sub": "arn:${AWS::Partition}:iam::${ToolsAccountId}:role/${ProjectName}-tools-*-pipeline"}
+    assert check_template("fixture.yaml", trust({"AWS": root}, {"ArnLike": {"aws:PrincipalArn": roles}})) == []
+    whole_account = check_template("fixture.yaml", trust({"AWS": root}))
+    assert any("nor an account root narrowed to role ARNs by aws:PrincipalArn" in p for p in whole_account)
+    elsewhere = {"Fn::Sub": "arn:${AWS::Partition}:iam::${OtherAccountId}:role/x-*"}
+    assert check_template("fixture.yaml", trust({"AWS": root}, {"ArnLike": {"aws:PrincipalArn": elsewhere}}))
+    any_principal = {"Fn::Sub": "arn:${AWS::Partition}:iam::${ToolsAccountId}:*"}
+    assert check_template("fixture.yaml", trust({"AWS": root}, {"ArnLike": {"aws:PrincipalArn": any_principal}}))
+    literal = {"AWS": "arn:aws:iam::999999999999:root"}
+    assert check_template("fixture.yaml", trust(literal, {"ArnLike": {"aws:PrincipalArn": roles}}))
+
+
+# -- the example models' stacks too (kinds the sample delivery.yaml does not use, such as lambda) -------
+def _example_stacks():
+    from generator import model, registry
+
+    found = []
+    for path in sorted((ROOT / "examples" / "models").glob("*.yaml")):
+        loaded = model.load(path)
+        found += [(path.stem, cls) for cls in registry.stacks(loaded)]
+    return found
+
+
+@pytest.mark.parametrize("example,cls", _example_stacks(), ids=lambda v: v if isinstance(v, str) else v.name)
+def test_example_template_is_least_privilege(example, cls):
+    from generator import render
+
+    assert check_template(f"{example}:{cls.name}", render.rendered(cls)[0]) == []
+
+
+def test_lambda_roles_are_covered():
+    kinds = {cls.app.kind for _, cls in _example_stacks() if cls.app is not None}
+    assert "lambda" in kinds

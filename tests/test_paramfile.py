@@ -273,6 +273,7 @@ FLAGS = {"Parameters": {
     "Retention": {"Type": "Number", "Default": 30, "AllowedValues": [1, 30, 90]},
     "Size": {"Type": "Number", "Default": 2},
     "Names": {"Type": "CommaDelimitedList", "Default": "a"},
+    "Answer": {"Type": "String", "Default": "no", "AllowedPattern": "^(yes|no)$", "ConstraintDescription": "yes or no"},
 }}
 
 
@@ -300,6 +301,9 @@ def flag_problem(tmp_path, key, value):
     ("Size", 3, 'Parameters.Size: value must be a string, not a JSON number; write "3" (quoted)'),
     ("Names", ["a", "b"], 'Parameters.Names: value must be a string, not a JSON list; write "a,b" (quoted)'),
     ("Size", None, 'Parameters.Size: value must be a string, not JSON null; write the value in quotes, e.g. "..."'),
+    ("Answer", False, "Parameters.Answer: value must be a string, not a JSON boolean; \"false\" would be refused too "
+                      "('false' does not match AllowedPattern ^(yes|no)$; expected yes or no): write, quoted, a value "
+                      "the template accepts"),
 ])
 def test_non_string_value_suggests_what_the_template_accepts(tmp_path, key, value, expected):
     assert flag_problem(tmp_path, key, value) == expected

@@ -1,10 +1,12 @@
 """Rendering: deterministic bytes, committed templates up to date, header, size, no literals."""
+import json
 import re
 
 import pytest
 
 from generator import registry, render, yamlio
-from tests.helpers import TEMPLATES
+from generator.core import plain
+from tests.helpers import ROOT, TEMPLATES
 
 
 @pytest.mark.parametrize("stack_cls", registry.STACKS, ids=registry.names())
@@ -83,3 +85,32 @@ def test_yaml_roundtrip_equals_rendered_dict():
     for stack_cls in registry.STACKS:
         built = render.as_dict(render.build(stack_cls))
         assert yamlio.load(render.render(stack_cls)) == built
+
+
+@pytest.mark.parametrize("model_path", [None, *sorted((ROOT / "examples" / "models").glob("*.yaml"))],
+                         ids=lambda p: p.name if p else "delivery.yaml")
+def test_one_walk_gives_what_troposphere_json_gives(model_path):
+    """render.as_dict walks each object once (generator/core/plain.py); same values, same key order
+    as troposphere's to_json read back."""
+    from generator import model
+    chosen = model.current() if model_path is None else model.load(model_path)
+    for stack_cls in registry.stacks(chosen):
+        template = render.build(stack_cls).template
+        fast = plain.template_dict(template)
+        slow = json.loads(template.to_json(indent=None, sort_keys=False))
+        assert json.dumps(fast) == json.dumps(slow), stack_cls.name
+
+
+def test_values_json_would_change_take_troposphere_json_route():
+    from troposphere import Output, Template
+
+    class Text(str):
+        pass
+
+    template = Template()
+    template.add_output(Output("Out", Value=Text("x")))
+    template.set_metadata({"Pair": ("a", "b")})
+    assert plain.template_dict(template) == json.loads(template.to_json(indent=None, sort_keys=False))
+    assert type(plain.template_dict(template)["Outputs"]["Out"]["Value"]) is str
+    with pytest.raises(plain.Unusual):
+        plain.plain({1: "x"})

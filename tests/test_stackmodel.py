@@ -322,7 +322,8 @@ def test_review_and_deploy_read_the_deployed_stack_through_the_model():
             "StackName": "s", "CreationTime": NOW, "StackStatus": "CREATE_COMPLETE",
             "Parameters": [{"ParameterKey": "Days", "ParameterValue": "30"}]}]})
         stub.add_response("get_template", {"TemplateBody": YAML_BODY})
-        assert sources.deployed("s", cfn) == (PARSED, {"Days": "30"})
+        template, values, described = sources.deployed("s", cfn)
+        assert (template, values, described["StackName"]) == (PARSED, {"Days": "30"}, "s")
         stub.add_client_error("describe_stacks", "ValidationError", "Stack with id gone does not exist")
         with pytest.raises(sources.ReviewError, match="stack 'gone': Stack with id gone does not exist"):
             sources.deployed("gone", cfn)
@@ -353,6 +354,8 @@ def test_no_second_copy_of_the_stack_model_in_generator():
             copies.append(f"{where}: a retry config")
         if re.search(r"\.get_template\(|boto3\.session\.Session\(|boto3\.client\(", text):
             copies.append(f"{where}: its own client or GetTemplate")
+        if ".list_imports(" in text:
+            copies.append(f"{where}: its own ListImports (use stackmodel.exports)")
         if re.search(r"\"Retain\", \"RetainExceptOnCreate\"", text):
             copies.append(f"{where}: a keeping-policy list")
     assert copies == []

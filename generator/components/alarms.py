@@ -32,6 +32,8 @@ class MetricAlarm:
             Namespace=namespace,
             MetricName=metric,
             Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions],
+            # a percentile (p99) is an ExtendedStatistic in CloudWatch's API
+            **({"ExtendedStatistic": statistic} if statistic.startswith("p") else {"Statistic": statistic}),
             Period=period,
             EvaluationPeriods=evaluation_periods,
             DatapointsToAlarm=evaluation_periods,
@@ -42,11 +44,6 @@ class MetricAlarm:
             AlarmActions=[topic.arn],
             OKActions=[topic.arn],
         ))
-        # A percentile ("p95") is an ExtendedStatistic; CloudWatch refuses it as Statistic.
-        if statistic.startswith("p"):
-            self.alarm.ExtendedStatistic = statistic
-        else:
-            self.alarm.Statistic = statistic
         suppress(self.alarm, ALARM_NAME_SUPPRESSION)
         self.name = Ref(self.alarm)
         self.arn = GetAtt(self.alarm, "Arn")

@@ -25,7 +25,7 @@ from awacs import ssm
 from awacs.aws import Condition, StringEquals
 from troposphere import GetAtt, Ref, Split, Sub, codebuild
 
-from ..core import naming
+from ..core import naming, pycompact
 from ..core.stack import LOG_RETENTION_DAYS
 from .iam import Role, allow, unscoped
 from .kms import KeyReference
@@ -61,7 +61,9 @@ def buildspec_text(name: str) -> str:
     # The file's header comment documents it for readers of buildspecs/; the template says where it is from.
     while lines and (lines[0].startswith("#") or not lines[0]):
         lines.pop(0)
-    return f"# buildspecs/{name}, rendered by `make templates`\n" + "\n".join(lines) + "\n"
+    # Inlined scripts go in without their docstrings and comments (generator/core/pycompact.py).
+    body = pycompact.compact_inlined_scripts("\n".join(lines) + "\n")
+    return f"# buildspecs/{name}, rendered by `make templates`\n" + body
 
 
 @dataclass(frozen=True)

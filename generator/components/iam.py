@@ -8,15 +8,14 @@ sees every unscoped one in one place.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from awacs import iam as iam_actions
 from awacs import sts
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, encode_to_dict, iam
+from troposphere import GetAtt, Ref, iam
 
-from ..core import naming
+from ..core import naming, plain
 from ..core.suppress import Suppression, suppress
 
 POLICY_VERSION = "2012-10-17"
@@ -246,10 +245,10 @@ class Role:
         for statement in self._statements:
             props = dict(statement.properties)
             resources = props.pop("Resource", [])
-            fingerprint = json.dumps(encode_to_dict(props), sort_keys=True)
+            fingerprint = _key(props)
             _, known = merged.setdefault(fingerprint, (props, {}))
             for resource in resources:
-                known.setdefault(json.dumps(encode_to_dict(resource), sort_keys=True), resource)
+                known.setdefault(_key(resource), resource)
         statements = [Statement(Resource=list(resources.values()), **props) for props, resources in merged.values()]
         return _merge_actions(statements)
 
@@ -279,8 +278,7 @@ class Role:
                     suppress(policy, UNSCOPED_POLICY_SUPPRESSION)
 
 
-def _key(value) -> str:
-    return json.dumps(encode_to_dict(value), sort_keys=True)
+_key = plain.key  # canonical JSON of a statement or a part of one
 
 
 def _merge_actions(statements) -> list:

@@ -80,7 +80,7 @@ class DeliveryPipeline:
         https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html
         """
         for rules in (entry_rules, bake_rules):
-            if len(rules) > MAX_CONDITION_RULES:  # the API's limit (lint rule E9122 checks templates too)
+            if len(rules) > MAX_CONDITION_RULES:  # the API's limit (lint rule E9132 checks templates too)
                 raise ValueError(f"stage {name}: {len(rules)} rules in one condition, CodePipeline accepts "
                                  f"{MAX_CONDITION_RULES}; combine the alarms into a composite alarm")
         props = {"Name": name, "Actions": list(actions)}

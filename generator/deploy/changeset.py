@@ -86,7 +86,9 @@ def new_name(revision: str) -> str:
     return f"cfn-delivery-{stamp}-{rev}"[:128]
 
 
-def create(cfn, plan, change_set_type: str, name: str, revision: str, template_arg: dict) -> str:
+def create(cfn, plan, change_set_type: str, name: str, revision: str, template_arg: dict, role_arn: str = None) -> str:
+    """CreateChangeSet; ``role_arn``: the CloudFormation service role the stack runs with from now on
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html)."""
     kwargs = dict(
         StackName=plan.stack_name, ChangeSetName=name, ChangeSetType=change_set_type,
         Description=f"cfn-delivery {plan.env}/{plan.stack} from git {revision}"[:1024],
@@ -94,6 +96,8 @@ def create(cfn, plan, change_set_type: str, name: str, revision: str, template_a
     )
     if plan.capabilities:
         kwargs["Capabilities"] = plan.capabilities
+    if role_arn:
+        kwargs["RoleARN"] = role_arn
     rollback = plan.config.rollback_configuration()
     if rollback:
         kwargs["RollbackConfiguration"] = rollback

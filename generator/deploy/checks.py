@@ -60,9 +60,13 @@ def _model_values(env, stack_cls) -> dict:
 
     stack_model = getattr(stack_cls, "model", None) or model_module.current()
     try:
-        return stack_model.parameter_values(env, getattr(stack_cls, "app", None))
+        values = stack_model.parameter_values(env, getattr(stack_cls, "app", None))
     except KeyError:
         return {}
+    derived = getattr(stack_cls, "model_values", None)  # what a stack derives from the model (bootstrap)
+    if derived is not None and getattr(stack_cls, "model", None) is not None:
+        values.update(derived(env))
+    return values
 
 
 def placeholders(p, stack_cls) -> list:

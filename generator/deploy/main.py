@@ -56,6 +56,10 @@ def register(sub, params_sub=None):
     mode.add_argument("--execute-change-set", metavar="NAME",
                       help="execute the change set NAME left by --no-execute, after checking it still matches "
                            "the local template, parameters and tags (exit 2 when not, nothing deleted)")
+    p.add_argument("--execution-role", action="store_true",
+                   help="outside tools, run each stack's change sets with the environment's CloudFormation execution "
+                        "role (the ExecutionRoleArn output of its bootstrap stack, docs/accounts.md); refused "
+                        "(exit 3) when the bootstrap stack is not deployed")
     p.add_argument("--s3-bucket", help="bucket to upload templates through (needed over 51,200 bytes)")
     p.add_argument("--allow-replacement", action="store_true",
                    help="in a protected environment, allow replacing or removing stateful resources")
@@ -192,8 +196,12 @@ def run_plan(args, clients, stdin) -> int:
     order = registry.plan(envs)
     print(f"plan: {len(order)} stack(s) across {', '.join(e for e in names if e in envs)}, in this order:")
     width = len(str(len(order)))
+    model = model_module.current()
     for i, (env, cls) in enumerate(order, 1):
-        print(f"  {i:>{width}}. {env}:{cls.name}")
+        e = model.environment(env)
+        account = f"account {e.account}" if e.account else "the credentials' account"
+        region = args.region or e.region or model.project.region or "the default region"
+        print(f"  {i:>{width}}. {env}:{cls.name}  ({account}, {region})")
     checked, problems = {}, []
     for env in envs:
         try:
@@ -311,6 +319,7 @@ class Deployer:
         self.stdin = stdin
         self.delay = args.poll_seconds
         self.color = sys.stdout.isatty()
+        self._roles = {}  # bootstrap stack name -> its ExecutionRoleArn (execution_role())
 
     @property
     def cfn(self):
@@ -324,6 +333,14 @@ class Deployer:
         for req in p.requires:
             req_env, _, req_stack = req.rpartition(":")
             req_env = req_env or p.env
+            if req_env != p.env:
+                from .. import model as model_module
+
+                crossing = registry.boundary(model_module.current(), p.env, req_env)
+                if crossing:
+                    raise UsageError(f"{p.stack_name} imports from {req_env}:{req_stack} across {crossing}; "
+                                     f"CloudFormation exports resolve only within one account and Region "
+                                     f"({registry.IMPORT_VALUE_DOC}), so it cannot deploy there yet (docs/accounts.md)")
             if req_env == p.env and req_stack in in_run and not (self.args.dry_run or self.args.no_execute):
                 continue
             name = stackmodel.stack_name(p.project, req_env, req_stack)
@@ -421,8 +438,37 @@ class Deployer:
         return max(1, int(seconds / max(self.delay, 0.1)))
 
     # -- the deployment -----------------------------------------------------------
+    def where(self, p) -> str:
+        """``account <id>, region <name>`` the stack goes to (the account as the model names it, which
+        ``identity.check_account`` compared with the credentials before the first CloudFormation call)."""
+        region = self.cfn.meta.region_name
+        if p.config.account is None:
+            return f"the credentials' account, region {region}"  # the model names no account for it
+        return f"account {p.config.account}, region {region}"
+
+    def execution_role(self, p):
+        """With ``--execution-role``, the bootstrap stack's ``ExecutionRoleArn`` in ``p``'s environment
+        (``None`` for tools and the bootstrap stack itself, deployed by an administrator)."""
+        from .. import model as model_module
+
+        if not getattr(self.args, "execution_role", False):
+            return None
+        model = model_module.current()
+        if p.env == model.tools or p.stack == "bootstrap":
+            return None
+        name = stackmodel.stack_name(p.project, p.env, "bootstrap")
+        if name not in self._roles:
+            stack = stackmodel.describe_stack(self.cfn, name)
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
+            if "ExecutionRoleArn" not in outputs:
+                raise Refused(f"--execution-role: {name} is not deployed (or has no ExecutionRoleArn output); "
+                              f"deploy it first: cfn-delivery deploy --env {p.env} --stack bootstrap")
+            self._roles[name] = outputs["ExecutionRoleArn"]
+        print(f"execution role: {self._roles[name]}")
+        return self._roles[name]
+
     def deploy(self, p, in_run) -> int:
-        print(f"== {p.env}/{p.stack}: stack {p.stack_name}")
+        print(f"== {p.env}/{p.stack}: stack {p.stack_name} in {self.where(p)}")
         self.check_requirements(p, in_run)
         cs_type, stack = self.stack_state(p)
         deployed_stateful = {}
@@ -439,7 +485,8 @@ class Deployer:
         name = changeset.new_name(self.revision)
         created = cs_type == "CREATE"
         with changeset.Owned(self.cfn, p.stack_name, name, created, self.delay) as owned:
-            owned.change_set_id = changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg)
+            owned.change_set_id = changeset.create(self.cfn, p, cs_type, name, self.revision, template_arg,
+                                                   role_arn=self.execution_role(p))
             owned.created = True
             print(f"change set {name} ({cs_type}) created; waiting for it")
             result = changeset.wait(self.cfn, p.stack_name, name, self.delay)
@@ -524,30 +571,20 @@ class Deployer:
         deployed = stackmodel.deployed_template(self.cfn, p.stack_name)
         deployed_values = {x["ParameterKey"]: x.get("ParameterValue") for x in stack.get("Parameters") or []}
         changes = exports.changed_exports(stack, deployed, deployed_values, p.template, p.effective_parameters())
-        self._refuse_in_use(p, [(c.name, c.output, c.what) for c in changes])
+        self._refuse_in_use(p, changes)
 
     def check_export_replacements(self, p, stack, rows):
         """An export whose value refers to a resource the change set replaces gets a new value."""
-        replaced = {r.logical_id for r in rows if r.replacement in ("True", "Conditional") or r.action == "Remove"}
-        if not replaced:
-            return
-        outputs = (p.template.get("Outputs") or {})
-        found = []
-        for o in stack.get("Outputs") or []:
-            spec = outputs.get(o.get("OutputKey"))
-            if o.get("ExportName") and isinstance(spec, dict):
-                hit = sorted(exports.value_resources(spec.get("Value")) & replaced)
-                if hit:
-                    found.append((o["ExportName"], o["OutputKey"], f"value changes ({', '.join(hit)} replaced)"))
-        self._refuse_in_use(p, found)
+        replaced = {r.logical_id: "removed" if r.action == "Remove" else
+                    "replaced" if r.replacement == "True" else "may be replaced"
+                    for r in rows if r.replacement in ("True", "Conditional") or r.action == "Remove"}
+        if replaced:
+            self._refuse_in_use(p, exports.replaced_exports(stack, p.template, replaced))
 
     def _refuse_in_use(self, p, changes):
-        in_use = []
-        for export_name, output, what in changes:
-            users = exports.importers(self.cfn, export_name)
-            if users:
-                in_use.append(f"export '{export_name}' (output {output}) {what} but {', '.join(users)} "
-                              f"import{'s' if len(users) == 1 else ''} it")
+        in_use = [f"export '{change.name}' (output {change.output}) {change.what} but {', '.join(users)} "
+                  f"import{'s' if len(users) == 1 else ''} it" for change, users in exports.imported_by(self.cfn, changes)
+                  if users]
         if in_use:
             raise UsageError(
                 f"export-in-use: {'; '.join(in_use)}; CloudFormation refuses to change an export another stack "

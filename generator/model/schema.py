@@ -1,4 +1,6 @@
-"""The JSON Schema of ``delivery.yaml`` (checked with ``jsonschema`` on load).
+"""The JSON Schema of ``delivery.yaml`` (checked on load: ``model/quickcheck.py`` says whether it is
+valid, ``jsonschema`` finds and words the errors when it may not be; a keyword added here that
+quickcheck does not know makes every load take the jsonschema path, correct but slower).
 
 Every object is closed (``additionalProperties: false``): an unknown key is an error, never
 silently ignored. ``description`` doubles as the fix shown when a value is refused.
@@ -13,6 +15,8 @@ KINDS = {
     "ecs-bluegreen": "ECS Fargate service behind an ALB, blue/green through CodeDeploy (CodeDeployToECS action)",
     "ecs-rolling": "ECS Fargate service behind an ALB with Amazon ECS's own deployments (rolling by default, "
                    "or ECS blue/green with DeploymentStrategy: BLUE_GREEN), CodePipeline's ECS action",
+    "lambda": "Lambda function per wave with a live alias; CodePipeline's Lambda deploy action shifts traffic "
+              "(canary, linear or all at once) and rolls back on the function's alarms",
 }
 #: Where a pipeline's source comes from (later issues add CodeCommit and connections).
 SOURCE_TYPES = ("s3",)
@@ -80,6 +84,12 @@ SCHEMA = {
                                "description": "a region name like eu-west-1"},
                     "profile": {"type": "string", "pattern": r"^[A-Za-z0-9_.@+=,-]{1,128}$",
                                 "description": "an AWS CLI profile name"},
+                    "organizational_units": {
+                        "type": "array", "minItems": 1, "uniqueItems": True,
+                        "description": "organizational unit ids whose accounts get this environment's bootstrap "
+                                       "stack through a service-managed StackSet (docs/accounts.md)",
+                        "items": {"type": "string", "pattern": r"^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$",
+                                  "description": "an organizational unit id like ou-ab12-cd345678"}},
                     "cost_center": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._:/=+@-]{0,127}$",
                                     "description": "1-128 characters valid in a tag value"},
                     "rollback_triggers": {

@@ -40,6 +40,8 @@ class Environment:
     parameters: dict = field(default_factory=dict)
     #: Key (``account``, ``region``) -> where the model sets it: ``delivery.yaml:12: environments[3].account``.
     origin: dict = field(default_factory=dict, compare=False)
+    #: Organizational unit ids the bootstrap StackSet of this environment targets (issue 15).
+    organizational_units: tuple = ()
     #: Minutes a pipeline watches this environment's alarms after deploying to it (bake time).
     bake_minutes: int = 0
 

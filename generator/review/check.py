@@ -5,15 +5,18 @@ shaped like one (``Resources: [1]``, a resource that is a number, ``Type: 5``, `
 would otherwise end in a traceback deep inside it. CloudFormation refuses such templates too
 ("Template format error"), so refusing them here loses nothing.
 
-Templates that CloudFormation expands before it creates a change set (``Transform``: the
-``AWS::LanguageExtensions`` transform with ``Fn::ForEach``, ``AWS::Serverless``, ``AWS::Include``
-or a macro) are refused: comparing them as written would show loops and macros, not the resources
-CloudFormation will create. The processed template of a deployed stack
-(``aws cloudformation get-template --template-stage Processed``) is plain and can be diffed.
+A template with ``Transform: AWS::LanguageExtensions`` has its ``Fn::ForEach`` loops expanded
+first (:mod:`.foreach`), then is checked and diffed like any other. Other transforms
+(``AWS::Serverless``, ``AWS::Include``, a macro, or one of them next to the language extensions) are
+refused: comparing them as written would show macros, not the resources CloudFormation will create.
+The processed template of a deployed stack (``aws cloudformation get-template --template-stage
+Processed``) is plain and can be diffed.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-languageextensions.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-anatomy.html
 """
 from __future__ import annotations
+
+from . import foreach
 
 SECTIONS = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings",
             "Conditions", "Transform", "Resources", "Outputs", "Hooks")
@@ -117,8 +120,9 @@ def _check_intrinsics(value, where: str):
             _check_intrinsics(item, f"{where}[{i}]")
 
 
-def check(template) -> dict:
-    """Return ``template`` when the diff can read it; raise :class:`TemplateError` otherwise."""
+def check(template, values=None) -> dict:
+    """The template the diff reads (``Fn::ForEach`` expanded, with parameter ``values`` or the
+    template's defaults); raise :class:`TemplateError` when it cannot be diffed."""
     if not isinstance(template, dict):
         raise TemplateError(f"not a CloudFormation template: the top level is {_kind(template)}, "
                             f"expected a mapping with Resources")
@@ -126,20 +130,31 @@ def check(template) -> dict:
         if key not in SECTIONS:
             raise TemplateError(f"unknown top-level section '{key}'; CloudFormation allows: {', '.join(SECTIONS)}")
     transform = template.get("Transform")
-    if transform is not None:
+    if transform is not None and foreach.only_language_extensions(transform):
+        for section in foreach.SECTIONS + ("Parameters", "Mappings"):
+            if section in template:
+                _mapping(template[section], section, "names to declarations" if section != "Mappings" else "keys")
+        try:
+            template = foreach.expand(template, values)
+        except foreach.ForEachError as err:
+            raise TemplateError(str(err))
+    elif transform is not None:
         names = transform if isinstance(transform, list) else [transform]
         shown = ", ".join(n if isinstance(n, str) else (n.get("Name", "?") if isinstance(n, dict) else str(n))
                           for n in names)
-        foreach = _find_foreach(template, "")
-        detail = f" with Fn::ForEach at {foreach}" if foreach else ""
+        loop_at = _find_foreach(template, "")
+        detail = f" with Fn::ForEach at {loop_at}" if loop_at else ""
         raise TemplateError(
             f"Transform {shown}{detail}: CloudFormation expands this template before deploying it, and diff "
-            f"compares templates as written; diff the expanded template instead (for a deployed stack: "
-            f"aws cloudformation get-template --template-stage Processed)")
-    foreach = _find_foreach(template, "")
-    if foreach:
-        raise TemplateError(f"{foreach}: Fn::ForEach needs 'Transform: AWS::LanguageExtensions', and diff does "
-                            f"not expand it; diff the expanded template instead")
+            f"expands only AWS::LanguageExtensions on its own; diff the expanded template instead (for a deployed "
+            f"stack: aws cloudformation get-template --template-stage Processed)")
+    loop_at = _find_foreach(template, "")
+    if loop_at and transform is not None:
+        raise TemplateError(f"{loop_at}: Fn::ForEach is allowed only in Conditions, Resources (and their "
+                            f"properties) and Outputs; move the loop there")
+    if loop_at:
+        raise TemplateError(f"{loop_at}: Fn::ForEach needs 'Transform: AWS::LanguageExtensions' (CloudFormation "
+                            f"rejects the template without it); add the transform")
     if "Resources" not in template:
         raise TemplateError("no Resources section; a CloudFormation template declares at least one resource")
     for section in MAPPING_SECTIONS:
@@ -151,6 +166,8 @@ def check(template) -> dict:
         if "Type" not in resource:
             raise TemplateError(f"{where}: no Type; give the resource type, e.g. Type: AWS::S3::Bucket")
         for attribute in STRING_ATTRIBUTES:
+            if transform is not None and attribute in foreach.POLICIES and _is_str_or_fn(resource.get(attribute)):
+                continue  # the language extensions allow Ref/Fn::If here (resolved when the value is known)
             if attribute in resource and not isinstance(resource[attribute], str):
                 raise TemplateError(f"{where}.{attribute} must be a string, not {_kind(resource[attribute])}")
         for attribute in MAPPING_ATTRIBUTES:

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .. import paramfile, paths, registry, yamlio
-from . import check, diagram, formats, params_diff, risks, sources
+from . import check, diagram, formats, in_use, params_diff, risks, sources
 from .diff import diff_templates, flags_of
 from .resolve import resolve
 from .sources import ReviewError
@@ -26,8 +26,9 @@ def _unexpected(err: Exception) -> str:
             f"CloudFormation templates (rerun with --debug for the traceback)")
 
 
-def _load_file(path: str) -> dict:
-    """A template file, parsed and shape-checked: every problem is one line naming the file."""
+def _load_file(path: str, parameters: str = None) -> dict:
+    """A template file, parsed, shape-checked and its ``Fn::ForEach`` expanded (with the values of the
+    parameter file ``parameters``, else the defaults): every problem is one line naming the file."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
@@ -46,8 +47,11 @@ def _load_file(path: str) -> dict:
         template = yamlio.load(text)
     except Exception as err:
         raise ReviewError(f"{path}: not a valid YAML/JSON template ({' '.join(str(err).split())})")
+    values = None
+    if parameters and isinstance(template, dict) and isinstance(template.get("Parameters") or {}, dict):
+        values = _file_values(template, parameters)
     try:
-        return check.check(template)
+        return check.check(template, values)
     except check.TemplateError as err:
         raise ReviewError(f"{path}: {err}")
 
@@ -78,12 +82,12 @@ def _compare(args) -> tuple:
             raise ReviewError(f"give two template files (BEFORE AFTER), got {len(args.files)}")
         before, after = args.files
         name = args.name or Path(after).stem
-        old, new = _load_file(before), _load_file(after)
+        old_file, new_file = args.base_parameters or args.parameters, args.parameters or args.base_parameters
+        old, new = _load_file(before, old_file), _load_file(after, new_file)
         if not (args.parameters or args.base_parameters):
             return [diff_templates(name, old, new)], before, after
         # parameter files: values substituted and conditions evaluated on both sides, as --env does
-        old_values = _file_values(old, args.base_parameters or args.parameters)
-        new_values = _file_values(new, args.parameters or args.base_parameters)
+        old_values, new_values = _file_values(old, old_file), _file_values(new, new_file)
         return [diff_templates(name, resolve(old, old_values), resolve(new, new_values), old_values, new_values)], \
             before, after
     for option in ("parameters", "base_parameters"):
@@ -110,12 +114,14 @@ def _compare(args) -> tuple:
         for stack in stacks:
             name = args.stack_name or sources.stack_name(env, stack, current[stack])
             names.append(name)
-            template, values = sources.deployed(name, client)
+            template, values, described = sources.deployed(name, client)
             wanted_values = sources.file_values(env, stack, current[stack])
             # parameter values substituted on both sides: a changed value that renames a
             # resource shows up as the replacement it causes
-            diffs.append(diff_templates(stack, resolve(template, values), resolve(current[stack], wanted_values),
-                                        values, wanted_values))
+            diff = diff_templates(stack, resolve(template, values), resolve(current[stack], wanted_values),
+                                  values, wanted_values)
+            sources.ask(name, in_use.flag, diff, client, described, template, values, current[stack], wanted_values)
+            diffs.append(diff)
         return diffs, f"deployed {', '.join(names)}", f"working tree (params/{env}/)"
     for option in ("stack_name", "region", "profile", "endpoint_url"):
         if getattr(args, option):

@@ -11,7 +11,7 @@ MARKS = {"add": "+", "remove": "-", "modify": "~", "value": "~"}
 COLOURS = {"add": "32", "remove": "31", "modify": "33", "value": "33"}
 NOTE_LIMIT = 300
 LOUD = (risks.DATA_LOSS, risks.IAM_BROADENING, risks.NETWORK_EXPOSURE, risks.RETENTION_REDUCED,
-        risks.OUTPUT, risks.RENAME)
+        risks.OUTPUT, risks.EXPORT_IN_USE, risks.RENAME)
 
 
 def use_colour(stream) -> bool:

@@ -1,5 +1,7 @@
 """Risk flags: stateful resources (``data-loss``), access changes (``iam-broadening`` /
 ``iam-narrowing``), network exposure (``network-exposure``) and log retention (``retention-reduced``).
+``export-in-use`` (an export another stack imports would change) needs the deployed stack and
+ListImports: :mod:`.in_use`.
 
 Access is compared grant by grant. Every policy document a resource carries (identity
 policies, trust policies, key/bucket/topic/queue/repository policies, Lambda permissions) is
@@ -27,9 +29,11 @@ NETWORK_EXPOSURE = "network-exposure"
 RETENTION_REDUCED = "retention-reduced"
 PARAMETER = "parameter"
 OUTPUT = "output"
+EXPORT_IN_USE = "export-in-use"
 RENAME = "rename"
 #: Every flag, in the order reports list them.
-FLAGS = (DATA_LOSS, IAM_BROADENING, IAM_NARROWING, NETWORK_EXPOSURE, RETENTION_REDUCED, PARAMETER, OUTPUT, RENAME)
+FLAGS = (DATA_LOSS, IAM_BROADENING, IAM_NARROWING, NETWORK_EXPOSURE, RETENTION_REDUCED, PARAMETER, OUTPUT,
+         EXPORT_IN_USE, RENAME)
 
 #: Where each resource type keeps its policy documents: (property, kind).
 #: kind "identity": statements apply to the principals the resource is attached to;

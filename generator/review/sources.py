@@ -4,11 +4,12 @@
   would write), parsed the same way as the base;
 - a git revision: the committed ``templates/<stack>.yaml`` (``git show <rev>:templates/...``);
 - a deployed stack: ``GetTemplate`` (the template as submitted) and ``DescribeStacks``
-  (its parameter values), read through the stack model (``generator.stackmodel``: the same
+  (its parameter values and exports), read through the stack model (``generator.stackmodel``: the same
   client with adaptive retries and the same template reader as deploy).
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 
 from .. import paramfile, paths, registry, render, stackmodel, yamlio
@@ -105,17 +106,19 @@ def cloudformation_client(region=None, profile=None, endpoint_url=None):
     return clients.cfn
 
 
-def deployed(name: str, client) -> tuple:
-    """(parsed template, {parameter: value}) of the deployed stack ``name``."""
+@contextlib.contextmanager
+def _aws_errors(name: str):
+    """AWS and connection errors while reading stack ``name``: one line (a :class:`ReviewError`)."""
     import botocore.exceptions
 
     try:
-        described = stackmodel.describe_stack(client, name)
-        if described is None:
-            raise ReviewError(f"stack '{name}': Stack with id {name} does not exist")
-        template = stackmodel.deployed_template(client, name)
+        yield
     except botocore.exceptions.ClientError as err:
-        message = err.response.get("Error", {}).get("Message", str(err))
+        info = err.response.get("Error", {})
+        message = info.get("Message") or str(err)
+        operation = getattr(err, "operation_name", "")
+        if info.get("Code") in ("AccessDenied", "AccessDeniedException") and operation:
+            message += f" (grant cloudformation:{operation})"
         raise ReviewError(f"stack '{name}': {message}")
     except botocore.exceptions.NoCredentialsError:
         raise ReviewError("no AWS credentials: set AWS_PROFILE or pass --profile")
@@ -123,10 +126,26 @@ def deployed(name: str, client) -> tuple:
         raise ReviewError(f"cannot reach the CloudFormation endpoint: {err}")
     except botocore.exceptions.BotoCoreError as err:
         raise ReviewError(f"stack '{name}': {err}")
-    try:
-        check.check(template)
-    except check.TemplateError as err:
-        raise ReviewError(f"stack '{name}' (deployed template): {err}")
+
+
+def deployed(name: str, client) -> tuple:
+    """(parsed template, {parameter: value}, DescribeStacks entry) of the deployed stack ``name``."""
+    with _aws_errors(name):
+        described = stackmodel.describe_stack(client, name)
+        if described is None:
+            raise ReviewError(f"stack '{name}': Stack with id {name} does not exist")
+        template = stackmodel.deployed_template(client, name)
     values = {p["ParameterKey"]: p.get("ParameterValue", "")
               for p in described.get("Parameters") or []}
-    return template, values
+    try:
+        template = check.check(template, values)  # Fn::ForEach expanded with the stack's values
+    except check.TemplateError as err:
+        raise ReviewError(f"stack '{name}' (deployed template): {err}")
+    return template, values, described
+
+
+def ask(name: str, function, *args):
+    """``function(*args)``, which calls AWS about stack ``name`` (ListImports...), with the same
+    one-line errors as :func:`deployed`."""
+    with _aws_errors(name):
+        return function(*args)

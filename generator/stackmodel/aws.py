@@ -3,6 +3,7 @@ reading a deployed stack (DescribeStacks, GetTemplate)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 from .. import yamlio
@@ -73,6 +74,7 @@ class Clients:
                 kwargs["config"] = kwargs["config"].merge(Config(s3={"addressing_style": "path"}))
             client = self.session.client(service, **kwargs)
             client.meta.events.register("before-parse", _check_answer)
+            client.meta.events.register("before-call", _observe_call)
             self._clients[service] = client
         return self._clients[service]
 
@@ -83,6 +85,40 @@ class Clients:
     @property
     def s3(self):
         return self.get("s3")
+
+
+#: Active :class:`ApiCalls` counters (see there).
+_COUNTERS: list = []
+
+
+def _observe_call(model=None, **kwargs):
+    """``before-call`` hook of every client: once per API call (retries are below it)."""
+    for counter in _COUNTERS:
+        counter.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+
+class ApiCalls:
+    """Counts the API calls of every :class:`Clients` client while active, by ``service:Operation``
+    (``with ApiCalls() as calls: ...``): what a deploy costs, e.g. a deploy that changes nothing
+    (bench/bench.py prints it, tests/deploy/test_real_stacks.py asserts it creates no change set)."""
+
+    def __init__(self):
+        self.calls = Counter()
+
+    def __enter__(self):
+        _COUNTERS.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _COUNTERS.remove(self)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def change_sets(self) -> int:
+        return self.calls["cloudformation:CreateChangeSet"]
 
 
 def cloudformation_client(region=None, profile=None, endpoint_url=None, max_attempts: int = DEFAULT_MAX_ATTEMPTS):

@@ -143,6 +143,38 @@ def changed_exports(stack: dict, deployed_template: dict, deployed_values: dict,
     return changes
 
 
+def replaced_exports(stack: dict, template: dict, replaced: dict) -> list:
+    """The deployed stack's exports whose value (in ``template``) refers to a resource the update
+    replaces or removes: a new physical resource means a new value. ``replaced``: logical id ->
+    what happens to it ("replaced", "may be replaced", "removed"), from the change set (deploy)
+    or the diff's replacement decision (review)."""
+    outputs = (template or {}).get("Outputs") or {}
+    changes = []
+    for output in stack.get("Outputs") or []:
+        spec = outputs.get(output.get("OutputKey"))
+        if not output.get("ExportName") or not isinstance(spec, dict):
+            continue
+        hit = sorted(value_resources(spec.get("Value")) & set(replaced))
+        if hit:
+            how = "; ".join(f"{', '.join(i for i in hit if replaced[i] == verb)} {verb}"
+                            for verb in dict.fromkeys(replaced[i] for i in hit))
+            may = all(replaced[i] == "may be replaced" for i in hit)
+            changes.append(ExportChange(output["ExportName"], output["OutputKey"],
+                                        f"value {'may change' if may else 'changes'} ({how})"))
+    return changes
+
+
+def imported_by(cfn, changes) -> list:
+    """``[(ExportChange, [importing stack names])]``, one entry per export (its first change), the
+    names from ListImports (``[]``: no stack imports it, the change is safe)."""
+    found, seen = [], set()
+    for change in changes:
+        if change.name not in seen:
+            seen.add(change.name)
+            found.append((change, importers(cfn, change.name)))
+    return found
+
+
 def importers(cfn, export_name: str) -> list:
     """Stack names that import ``export_name`` (ListImports, every page); ``[]`` when none does
     (AWS answers ``ValidationError: Export '...' is not imported by any stack``)."""

@@ -338,16 +338,19 @@ class DeliveryPipelineStack(Stack):
                      for alarm, name, arn in self.wave_alarms(previous)]
         bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes, alarm_arn=arn)
                 for alarm, name, arn in self.wave_alarms(target)]
-        # The action imports the function (the recorder stack deploys first); the grant names it.
-        recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
-                                     arn=self.delivery.recorder_arn(target.env))
-        p.role.grant(recorder.grant_invoke())
-        p.add_stage("Deploy" + target.label, [
+        actions = [
             self.deploy_action(target, self.deploy_roles[target]),
             p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=2, category="Test"),
-            # Beside the smoke test: checks the target too and records the deployment, healthy or not.
-            p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name}, [SOURCE], run_order=2),
-        ], rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
+        ]
+        if self.delivery.recorder_stack:
+            # Beside the smoke test: checks the target too and records the deployment, healthy or not. The
+            # action imports the function (the recorder stack deploys first); the grant names it.
+            recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
+                                         arn=self.delivery.recorder_arn(target.env))
+            p.role.grant(recorder.grant_invoke())
+            actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name},
+                                    [SOURCE], run_order=2))
+        p.add_stage("Deploy" + target.label, actions, rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
 
     def wave_alarms(self, target: Target) -> list:
         """``(WaveAlarm, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations

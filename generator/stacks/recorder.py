@@ -20,6 +20,9 @@ from ..core.stack import LOG_RETENTION_DAYS, Stack
 from . import deployments, foundation
 from .delivery import Delivery
 
+#: Kinds whose target exports the validation contract (``delivery.TARGET_EXPORT_KEYS``: a URL reachable in a
+#: VPC) and so get a recorder; a Lambda function target records its version differently (not yet).
+KINDS = ("beanstalk", "ecs-bluegreen", "ecs-rolling")
 #: Health check bounds: attempts, seconds per attempt (the function's timeout covers them and the backoff).
 ATTEMPTS, TIMEOUT_SECONDS, FUNCTION_TIMEOUT = 5, 5, 60
 

@@ -146,6 +146,7 @@ def test_resource_failing_at_execute_time_prints_the_reason_and_rolls_back(proje
     cause = next(line for line in result.err.splitlines() if line.strip().startswith("Param "))
     assert "(AWS::SSM::Parameter) CREATE_FAILED:" in cause and "PutParameter" in cause
     assert "--replace-failed" in result.err
+    assert change_set_names(cfn, name) == []  # nor does a failed create
 
 
 def test_failed_update_rolls_back_and_exits_1(project, cfn):
@@ -160,6 +161,7 @@ def test_failed_update_rolls_back_and_exits_1(project, cfn):
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     assert "UPDATE_FAILED" in result.err and "Param (AWS::SSM::Parameter)" in result.err
     assert "rolled back" in result.err
+    assert change_set_names(cfn, name) == []  # a failed update leaves no change set behind (issue 16, item 6)
 
 
 def test_rollback_complete_is_explained_and_replace_failed_recreates(project, cfn):

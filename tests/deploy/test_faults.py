@@ -14,49 +14,18 @@ import json
 import os
 import signal
 import threading
+import time
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from generator import cli
 from generator.deploy import main, watch
-from generator.stackmodel import aws as model_aws, exports
+from generator.stackmodel import exports
+from tests.aws_hooks import answer, error as _error, hooks  # noqa: F401  (fixture)
 
 from .conftest import change_set_names, stack_or_none, topic_template
 from .test_deploy_server import _failing_template
-
-
-class _Raw:
-    def __init__(self, body):
-        self.body = body
-
-    def stream(self, **kwargs):
-        yield self.body
-
-
-def _error(code, message, status=400):
-    """A before-call answer: botocore raises ClientError(code) as if AWS had answered it."""
-    http = AWSResponse("http://127.0.0.1", status, {}, _Raw(b""))
-    return http, {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
-
-
-@pytest.fixture
-def hooks(monkeypatch):
-    """``hooks.append((event, handler))``: registered on every client the tool builds."""
-    registered = []
-    original = model_aws.Clients.get
-
-    def get(self, service):
-        fresh = service not in self._clients
-        client = original(self, service)
-        if fresh:
-            for event, handler in registered:
-                client.meta.events.register(event, handler)
-        return client
-
-    monkeypatch.setattr(model_aws.Clients, "get", get)
-    return registered
 
 
 def _available(cfn, name):
@@ -92,14 +61,36 @@ def test_sigint_while_waiting_for_a_create_change_set_leaves_no_stack(project, c
     assert stack_or_none(cfn, name) is None  # no empty REVIEW_IN_PROGRESS stack
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["create", "update"])
+def test_sigint_as_create_change_set_returns_leaves_nothing(project, cfn, hooks, existing):
+    """Ctrl-C in the narrowest window: CloudFormation has made the change set (and, for a new stack,
+    its REVIEW_IN_PROGRESS stack) but the tool has not yet got the answer."""
+    name = _base(project)
+    if existing:
+        assert project.run("--env", "dev", "--stack", "base", "--yes").code == 0
+        project.params("dev", "base", {"TopicSuffix": "audit"})
+    hooks.append(("after-call.cloudformation.CreateChangeSet", lambda **kw: os.kill(os.getpid(), signal.SIGINT)))
+    result = project.run("--env", "dev", "--stack", "base", "--yes")
+    assert result.code == 130, result
+    assert result.err.startswith("error: interrupted before execution: nothing was executed (") and \
+        len(result.err.splitlines()) == 1, result.err
+    if existing:
+        assert _available(cfn, name) == [] and _params(cfn, name)["TopicSuffix"] == "events"
+    else:
+        assert result.err.rstrip().endswith(f"the empty stack {name} it left deleted)"), result.err
+        assert stack_or_none(cfn, name) is None
+
+
 def test_ctrl_c_at_the_prompt_deletes_the_change_set(project, cfn):
     name = _base(project)
     assert project.run("--env", "dev", "--stack", "base", "--yes").code == 0
     project.params("dev", "base", {"TopicSuffix": "audit"})
 
     class CtrlC(io.StringIO):
-        def readline(self, *args):
-            raise KeyboardInterrupt
+        def readline(self, *args):  # the user presses Ctrl-C while the prompt waits: a real SIGINT
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)  # interrupted by the signal's KeyboardInterrupt
+            raise AssertionError("SIGINT did not interrupt the prompt")
 
     project.monkeypatch.setattr("sys.stdin", CtrlC())
     args = cli.build_parser().parse_args(["deploy", "--env", "dev", "--stack", "base", "--endpoint-url",
@@ -292,13 +283,13 @@ def _importing_pair(project, cfn):
 
 
 def _list_imports(export, importer, asked):
-    def answer(params, **kwargs):
+    def handler(params, **kwargs):
         name = params["body"]["ExportName"]
         asked.append(name)
         if name == export:
-            return AWSResponse("http://127.0.0.1", 200, {}, _Raw(b"")), {"Imports": [importer]}
+            return answer({"Imports": [importer]})
         return _error("ValidationError", f"Export '{name}' is not imported by any stack.")
-    return answer
+    return handler
 
 
 def test_removing_an_export_another_stack_imports_is_refused_before_any_change_set(project, cfn, hooks):
@@ -366,6 +357,18 @@ def test_changed_exports_unit():
     ("directory", lambda root: ((root / "params" / "dev" / "base.json").unlink(),
                                 (root / "params" / "dev" / "base.json").mkdir()),
      "params/dev/base.json: is a directory, not a file; fix the file"),
+    ("missing template", lambda root: (root / "templates" / "base.yaml").unlink(),
+     "templates/base.yaml: template not found; run `make templates`"),
+    ("missing params", lambda root: (root / "params" / "dev" / "base.json").unlink(),
+     'params/dev/base.json: file not found; create it with {"Parameters": {...}, "Tags": {...}}'),
+    # the environments' settings live in the model (delivery.yaml), the former environment file
+    ("model", lambda root: (root / "delivery.yaml").write_bytes(b"project:\n  name: \xff\n"),
+     "delivery.yaml: not UTF-8 text (byte 0xff at offset 17); save it as UTF-8"),
+    ("model directory", lambda root: ((root / "delivery.yaml").unlink(), (root / "delivery.yaml").mkdir()),
+     "delivery.yaml: is a directory, not a model file; pass --model PATH to the YAML file"),
+    ("missing model", lambda root: (root / "delivery.yaml").unlink(),
+     "delivery.yaml: no model file; create delivery.yaml at the project root (see docs/model.md) or pass "
+     "--model PATH"),
 ])
 def test_unreadable_files_are_one_line_exit_2(offline_project, which, write, expected):
     _base(offline_project)
@@ -375,14 +378,39 @@ def test_unreadable_files_are_one_line_exit_2(offline_project, which, write, exp
     assert len(result.err.splitlines()) == 1 and result.err.rstrip().endswith(expected), result.err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_permission_is_one_line_exit_2(offline_project):
+def _unreadable(monkeypatch, path):
+    """``path`` cannot be read: its mode where that stops the user, a PermissionError where it does
+    not (root reads files whatever their mode)."""
+    if os.geteuid() != 0:
+        path.chmod(0)
+        return
+    import pathlib
+
+    for method in ("read_bytes", "read_text"):
+        original = getattr(pathlib.Path, method)
+
+        def denied(self, *args, _original=original, **kwargs):
+            if self.resolve() == path.resolve():
+                raise PermissionError(13, "Permission denied", str(self))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pathlib.Path, method, denied)
+
+
+@pytest.mark.parametrize("relative, expected", [
+    ("params/dev/base.json", "params/dev/base.json: cannot be read (Permission denied)"),
+    ("templates/base.yaml", "templates/base.yaml: cannot be read (Permission denied)"),
+    ("delivery.yaml", "delivery.yaml: cannot read the model (Permission denied); check its permissions"),
+])
+def test_unreadable_permission_is_one_line_exit_2(offline_project, monkeypatch, relative, expected):
     _base(offline_project)
-    path = offline_project.root / "params" / "dev" / "base.json"
-    path.chmod(0)
-    result = offline_project.run("--env", "dev", "--stack", "base", "--yes")
-    path.chmod(0o600)
-    assert result.code == 2 and "params/dev/base.json: cannot be read (Permission denied)" in result.err
+    path = offline_project.root / relative
+    _unreadable(monkeypatch, path)
+    try:
+        result = offline_project.run("--env", "dev", "--stack", "base", "--yes")
+    finally:
+        path.chmod(0o600)
+    assert result.code == 2 and len(result.err.splitlines()) == 1 and expected in result.err, result.err
 
 
 def test_an_endpoint_that_is_not_aws_is_one_line(offline_project):

@@ -152,7 +152,7 @@ def _two_environment_project(project):
 
 
 def _plan_lines(out):
-    return [line.strip() for line in out.splitlines() if line.startswith("  ") and ". " in line][:3]
+    return [line.strip().split("  (")[0] for line in out.splitlines() if line.startswith("  ") and ". " in line][:3]
 
 
 def test_all_environments_prints_the_plan_then_deploys_it_in_order(project, cfn):

@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import pytest
 
-from generator import registry, yamlio
+from generator import yamlio
 from generator.deploy import plan
+from generator.localserver import OFFLINE_UNSUPPORTED
+from generator.stackmodel.aws import ApiCalls
 from tests.localstack_server import aws_env, start_localstack
 
 from .conftest import ROOT
 
 TARGET_ENV = "dev"
-
-#: Resource types LocalStack cannot create without downloading runtimes (no network here).
-OFFLINE_UNSUPPORTED = {
-    "AWS::Lambda::Function": "Lambda functions need runtime images downloaded at create time",
-    "AWS::Serverless::Function": "Lambda functions need runtime images downloaded at create time",
-    "AWS::DynamoDB::Table": "DynamoDB tables need DynamoDB Local downloaded at create time",
-    "AWS::DynamoDB::GlobalTable": "DynamoDB tables need DynamoDB Local downloaded at create time",
-}
 
 #: (text in LocalStack's failure, why it is LocalStack's and not the template's), as observed.
 #: (A missing AWS managed policy, for example, is not one: LocalStack knows them all with their paths,
@@ -39,26 +33,7 @@ LOCALSTACK_LIMITS: list = [
 ]
 
 
-def _deploy_order(target_env):
-    """(env, stack class) pairs: the target's stacks and, transitively, what they require."""
-    result, seen = [], set()
-
-    def visit(env, name):
-        if (env, name) in seen:
-            return
-        seen.add((env, name))
-        cls = registry.get(name)
-        for req in cls.requires:
-            req_env, _, req_stack = req.rpartition(":")
-            visit(req_env or env, req_stack)
-        result.append((env, cls))
-
-    for cls in plan.order(target_env):
-        visit(target_env, cls.name)
-    return result
-
-
-ORDER = _deploy_order(TARGET_ENV)
+ORDER = plan.chain(TARGET_ENV)
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +96,9 @@ def test_generated_stack_deploys_on_the_server(server, outcome, unprotected_mode
             monkeypatch.setenv(key, value)
     # protected environments (tools) set a stack policy; LocalStack does not emulate SetStackPolicy
     monkeypatch.setattr(protect, "set_policy", lambda cfn, stack_name, policy: None)
-    code = cli.main(["deploy", "--env", env, "--stack", name, "--yes", "--endpoint-url", server.endpoint_url,
-                     "--poll-seconds", "0.5"])
+    argv = ["deploy", "--env", env, "--stack", name, "--yes", "--endpoint-url", server.endpoint_url,
+            "--poll-seconds", "0.5"]
+    code = cli.main(argv)
     captured = capsys.readouterr()
     if code != 0:
         outcome[(env, name)] = "failed"
@@ -133,3 +109,12 @@ def test_generated_stack_deploys_on_the_server(server, outcome, unprotected_mode
         pytest.fail(f"{env}:{name} did not deploy (exit {code}):\n{captured.out}\n{captured.err}", pytrace=False)
     assert "CREATE_COMPLETE" in captured.out, captured.out
     outcome[(env, name)] = "deployed"
+    # The same deploy again changes nothing: it must cost a few reads and create no change set (issue 12).
+    with ApiCalls() as calls:
+        code = cli.main(argv)
+    again = capsys.readouterr()
+    assert code == 0, again.err
+    assert calls.change_sets == 0, (dict(calls.calls), again.out)
+    assert not any(op.split(":")[1].startswith(("Create", "Update", "Delete", "Execute", "Put", "Set"))
+                   for op in calls.calls), dict(calls.calls)
+    assert "no changes" in again.out, again.out

@@ -657,3 +657,35 @@ def test_execute_change_set_refused_as_obsolete_by_aws_is_a_concurrent_deploy(pr
                         r".*OBSOLETE\]; another deployment of \S+ is running or ran since it was created; follow it "
                         r"with `cfn-delivery deploy --env prod --stack data --watch`, then deploy again \(change set "
                         r"\1 deleted\)", err.strip()), err
+
+
+def test_stack_ending_on_another_deployments_change_set_is_outcome_unknown_not_success(prod, capsys):
+    """Our ExecuteChangeSet was accepted, but when the stack settles it runs another deployment's change
+    set (a concurrent deploy won the race): never reported as success, exit 4, nothing protected on a guess."""
+    name, stack, template = _deployed_prod(prod, protection=True)
+    stack["Stacks"][0]["Parameters"][2]["ParameterValue"] = "audit"
+    other = f"arn:aws:cloudformation:eu-west-1:123456789012:changeSet/cfn-delivery-other/{'0' * 8}"
+    settled = json.loads(json.dumps(stack, default=str))
+    settled["Stacks"][0].update(StackStatus="UPDATE_COMPLETE", ChangeSetId=other, CreationTime=NOW)
+    cfn = _client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack)
+        stub.add_response("get_template", {"TemplateBody": json.dumps(template)})
+        stub.add_response("create_change_set", {"Id": "cs-id"})
+        for _ in range(3):
+            stub.add_response("describe_change_set", dict(_change_set(name), ChangeSetId="cs-id"))
+        stub.add_response("describe_stacks", stack)
+        stub.add_response("set_stack_policy", {})
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("execute_change_set", {})
+        stub.add_response("describe_stacks", settled)
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        code = main.run(_args("--env", "prod", "--stack", "data", "--yes"), clients=_clients(cfn))
+        stub.assert_no_pending_responses()
+    assert code == 4
+    captured = capsys.readouterr()
+    assert re.fullmatch(rf"error: outcome unknown for {name}: the stack ended with another deployment's change set "
+                        rf"\(cfn-delivery-other\), not this one \(cfn-delivery-\S+\); the operation continues in "
+                        rf"CloudFormation; resume with `cfn-delivery deploy --env prod --stack data --watch`",
+                        captured.err.strip()), captured.err
+    assert f"{name}: UPDATE_COMPLETE" not in captured.out  # the success line of report()

@@ -51,7 +51,7 @@ def test_unknown_flag_is_a_usage_error(capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("error: unknown risk flag 'dataloss' in --fail-on; use a comma-separated list of: "
                    "data-loss, iam-broadening, iam-narrowing, network-exposure, retention-reduced, "
-                   "parameter, output, rename")
+                   "parameter, output, export-in-use, rename")
 
 
 @pytest.mark.parametrize("args,message", [

@@ -30,6 +30,7 @@ REQUIRED = {
     "logical-id-renamed": None,
     "yaml-reordered": None,
     "export-removed": None,
+    "foreach-expanded": None,
 }
 
 
@@ -128,3 +129,12 @@ def test_removed_export_is_flagged():
     data = diff_json("export-removed")
     assert [(o["name"], o["change"], o["risks"]) for o in data["outputs"]] == [("TopicArn", "remove", ["output"])]
     assert data["risks"] == ["output"]
+
+
+def test_foreach_loops_are_diffed_by_what_they_expand_to():
+    data = diff_json("foreach-expanded")
+    got = [(r["logical_id"], r["change"], r["risks"]) for r in data["resources"]]
+    assert got == [("Topicaudit", "remove", []), ("dataBucket", "remove", ["data-loss"]),
+                   ("Topicbilling", "add", []), ("archiveBucket", "add", [])]  # "logs, archive": space-trimmed
+    assert [(o["name"], o["change"]) for o in data["outputs"]] == [("TopicauditArn", "remove"),
+                                                                   ("TopicbillingArn", "add")]

@@ -28,13 +28,21 @@ EXPECTED = {
                     "not a list",
     "export-number.yaml": "Outputs.Arn.Export must be a mapping with Name, not a number (3)",
     "not-utf8.yaml": "not UTF-8 (byte 0xff at offset 75); CloudFormation templates are UTF-8: re-save the file as UTF-8",
-    "foreach.yaml": "Transform AWS::LanguageExtensions with Fn::ForEach at Resources.Fn::ForEach::Topics: "
-                    "CloudFormation expands this template before deploying it, and diff compares templates as "
-                    "written; diff the expanded template instead (for a deployed stack: aws cloudformation "
-                    "get-template --template-stage Processed)",
+    "foreach-serverless.yaml": "Transform AWS::LanguageExtensions, AWS::Serverless-2016-10-31 with Fn::ForEach at "
+                               "Resources.Fn::ForEach::Topics: CloudFormation expands this template before deploying "
+                               "it, and diff expands only AWS::LanguageExtensions on its own; diff the expanded "
+                               "template instead (for a deployed stack: aws cloudformation get-template "
+                               "--template-stage Processed)",
     "foreach-no-transform.yaml": "Resources.Fn::ForEach::Topics: Fn::ForEach needs 'Transform: "
-                                 "AWS::LanguageExtensions', and diff does not expand it; diff the expanded template "
-                                 "instead",
+                                 "AWS::LanguageExtensions' (CloudFormation rejects the template without it); add the "
+                                 "transform",
+    "foreach-unknown-collection.yaml": "Resources.Fn::ForEach::Topics: the collection is parameter Names, whose value "
+                                       "is not known here (no Default); give it with --parameters, or diff against "
+                                       "the deployed stack (--env)",
+    "foreach-same-key.yaml": "Resources.Fn::ForEach::Topics: gives 'Topic' twice; the output key must contain ${Name} "
+                             "or &{Name}",
+    "foreach-bad-shape.yaml": "Resources.Fn::ForEach::Topics: Fn::ForEach takes [Identifier, Collection, "
+                              "{OutputKey: OutputValue}]",
 }
 
 
@@ -70,7 +78,7 @@ def test_unreadable_path_is_one_line_exit_2(path, message, in_fixtures, capsys):
 def test_on_the_command_line_no_traceback():
     """The installed entry point, in a fresh process: stderr is exactly one line."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
-    for name in ("resources-list.yaml", "foreach.yaml", "not-utf8.yaml"):
+    for name in ("resources-list.yaml", "foreach-serverless.yaml", "not-utf8.yaml"):
         result = subprocess.run([sys.executable, "-m", "generator.cli", "diff", "base.yaml", name], cwd=INVALID,
                                 capture_output=True, text=True, timeout=120, env=env)
         assert result.returncode == 2, result.stderr

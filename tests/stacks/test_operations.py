@@ -361,7 +361,7 @@ def test_dashboard_shows_builds_failures_deployments_and_targets(app, ops):
 
 
 def test_more_than_five_alarms_in_one_condition_is_refused_at_render():
-    """CodePipeline takes 1-5 rules per condition (lint rule E9122 checks the templates)."""
+    """CodePipeline takes 1-5 rules per condition (lint rule E9132 checks the templates)."""
     from generator.components.pipeline import MAX_CONDITION_RULES
     from generator.stacks.operations import WAVE_ALARMS
 

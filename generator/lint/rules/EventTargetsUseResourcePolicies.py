@@ -1,4 +1,4 @@
-"""EventBridge targets in CloudWatch Logs are authorized by the log group's resource policy, never a role (E9121)."""
+"""EventBridge targets in CloudWatch Logs are authorized by the log group's resource policy, never a role (E9131)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ def is_log_group(arn, log_groups) -> bool:
 
 
 class EventTargetsUseResourcePolicies(CloudFormationLintRule):
-    id = "E9121"
+    id = "E9131"
     shortdesc = "EventBridge targets in CloudWatch Logs carry no RoleArn"
     description = (
         "EventBridge delivers to CloudWatch Logs under the log group's resource policy "

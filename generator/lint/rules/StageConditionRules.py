@@ -1,4 +1,4 @@
-"""A stage condition holds 1-5 rules, and each condition block exactly one condition (E9122)."""
+"""A stage condition holds 1-5 rules, and each condition block exactly one condition (E9132)."""
 from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
@@ -11,7 +11,7 @@ BLOCKS = ("BeforeEntry", "OnSuccess", "OnFailure")
 
 
 class StageConditionRules(CloudFormationLintRule):
-    id = "E9122"
+    id = "E9132"
     shortdesc = "Stage conditions: one condition per block, 1-5 rules each"
     description = (
         "CodePipeline accepts exactly one condition in a stage's BeforeEntry, OnSuccess or OnFailure block and "

@@ -1,0 +1,157 @@
+"""Lambda delivery (tools): ``<app>-build`` (package the function once, unit tests and the source
+syntax check), ``<app>-validation`` (invoke each wave's ``live`` alias after its deploy) and
+``<app>-pipeline``: build, test ‖ security scan, then per wave a deploy by CodePipeline's ``Lambda``
+action, which publishes the built package as a new version and shifts the ``live`` alias to it (all at
+once, canary or linear: the wave's ``DeployStrategy<Wave>`` parameter), watching the function's alarms;
+an alarm in ALARM fails the action and the alias goes back to the version it pointed at
+(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-LambdaDeploy.html). Why this
+action and not a CodeDeploy deployment group: docs/lambda.md.
+
+Each wave's deploy role holds exactly what the action needs on that environment's function, versions,
+alias and alarms (``FunctionReference.grant_deploy``), and the action's log group.
+"""
+from __future__ import annotations
+
+from troposphere import Ref, Sub
+
+from ..components.codebuild import LOCAL_CACHE, BuildProject, build_settings
+from ..components.kms import KeyReference
+from ..components.lambda_function import FunctionReference, grant_action_logs, pipeline_action_log_group
+from ..components.logs import EncryptedLogGroup
+from ..core.stack import LOG_RETENTION_DAYS, Stack
+from . import artifacts, foundation, lambda_function
+from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, Target, waves
+
+#: CodePipeline's Lambda deploy strategies: AllAtOnce, Canary<percent>Percent<minutes>Minutes,
+#: Linear<percent>PercentEvery<minutes>Minutes (the action reference's accepted formats; "the values for
+#: both percentage and minutes can be changed", at most 2 days in all).
+DEPLOY_STRATEGY_PATTERN = (r"^(AllAtOnce|Canary([1-9]|[1-9][0-9])Percent[1-9][0-9]{0,3}Minutes?"
+                           r"|Linear([1-9]|[1-9][0-9])PercentEvery[1-9][0-9]{0,3}Minutes?)$")
+DEFAULT_DEPLOY_STRATEGY = "Canary10Percent5Minutes"
+#: The newest ECMAScript edition the function's source may use: Node.js 14 runs ES2020.
+NODE14_ECMA_VERSION = 2020
+
+
+def function_exports(delivery):
+    """The exports of the application's ``<app>-function`` stacks (the delivery's target stack)."""
+    return lambda_function.EXPORTS.for_stack(delivery.target_stack)
+
+
+class LambdaBuildStack(DeliveryBuildStack):
+    name = "lambda-build"
+    description = "Lambda delivery projects: package the function, unit tests and the source syntax check"
+    check_actions = (("Test", "TestProject", ["Source"]),)
+
+    def create_parameters(self):
+        self.ecma_version = self.parameter(
+            "SourceEcmaVersion", "Checks", "Newest ECMAScript edition in the source",
+            Type="Number", Default=NODE14_ECMA_VERSION, MinValue=2015, MaxValue=2026,
+            Description="The test fails on JavaScript syntax newer than this edition; 2020 is what Node.js 14 "
+                        "runs, so the code runs unchanged there and on the deployed runtime",
+        )
+
+    def create_projects(self):
+        common = self.common
+        self.build_project = BuildProject(
+            self, "BuildProject", f"{self.component}-build", "function-build.yml",
+            description="Package the function (the zip every wave deploys)", environment=[("APP_DIR", ".")],
+            cache=LOCAL_CACHE, **common,
+        )
+        self.checks = [
+            ("Test", BuildProject(
+                self, "TestProject", f"{self.component}-test", "function-test.yml",
+                description="Unit tests and the ECMAScript edition check (JUnit report)", report="junit",
+                environment=[("APP_DIR", "."), ("ECMA_VERSION", Ref(self.ecma_version))],
+                writes_artifacts=False, cache=LOCAL_CACHE, **common,
+            ), "Source"),
+        ]
+
+
+class LambdaValidationStack(Stack):
+    """``<app>-validation``: per wave, a project that invokes the ``live`` alias with a smoke event
+    after the deploy and fails on a function error or a non-2xx ``statusCode``. Lambda is called
+    through its API, so the projects need no VPC."""
+
+    name = "lambda-validation"
+    description = "Lambda delivery: invoke each wave's live alias after its deploy"
+    delivery = None
+    buildspec = "function-smoke.yml"
+
+    @property
+    def component(self):
+        return self.delivery.component
+
+    def create(self):
+        self.build = build_settings(self)
+        key = KeyReference(foundation.EXPORTS.key_arn.imported())
+        exports = function_exports(self.delivery)
+        for target in waves(self.model, self.app):
+            logical_id = self.delivery.validation_project_id(target)
+            function = FunctionReference(exports.function_name.imported(target.env))
+            project = BuildProject(
+                self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
+                description=f"Invoke the {target.label.lower()} live alias with the smoke event", report="smoke",
+                cache=LOCAL_CACHE, writes_artifacts=False, settings=self.build, key=key,
+                artifact_bucket=artifacts.artifact_store(self.component),
+                environment=[("FUNCTION_NAME", function.name), ("FUNCTION_ALIAS", exports.alias_name.imported(target.env))],
+            )
+            project.role.grant(function.grant_invoke_alias())
+            self.export(self.delivery.project_export(logical_id, self.name), project.name)
+
+
+class LambdaPipelineStack(DeliveryPipelineStack):
+    name = "lambda-pipeline"
+    description = "Lambda delivery pipeline: build, test and scan, then per wave a traffic-shifting deploy rolled back on alarm"
+    build_class = LambdaBuildStack
+
+    def create_parameters(self):
+        super().create_parameters()
+        self.strategies = {}
+        for target in waves(self.model, self.app):
+            self.strategies[target] = self.parameter(
+                f"DeployStrategy{target.label}", "Deploy", f"Traffic shifting in {target.env}",
+                Type="String", Default=DEFAULT_DEPLOY_STRATEGY, AllowedPattern=DEPLOY_STRATEGY_PATTERN,
+                ConstraintDescription="AllAtOnce, Canary<percent>Percent<minutes>Minutes or "
+                                      "Linear<percent>PercentEvery<minutes>Minutes (such as Linear10PercentEvery1Minute)",
+                Description=f"How the {target.env} deploy shifts the live alias to the new version; the function's "
+                            "alarms roll it back",
+            )
+        self.log_retention = self.parameter(
+            "LogRetentionDays", "Logging", "Deploy action log retention (days)",
+            Type="Number", Default=90, AllowedValues=LOG_RETENTION_DAYS,
+            Description="Days CloudWatch Logs keeps the Lambda deploy actions' logs",
+        )
+
+    def create_deploy_roles(self):
+        # The deploy action logs to /<region>/codepipeline/<pipeline>; created here so it is encrypted and
+        # expires (the action would create it without either).
+        self.action_logs = EncryptedLogGroup(self, "DeployActionLogs",
+                                             pipeline_action_log_group(self.pipeline.name).name, self.key,
+                                             Ref(self.log_retention))
+        super().create_deploy_roles()
+
+    def function(self, target: Target) -> FunctionReference:
+        return FunctionReference(function_exports(self.delivery).function_name.imported(target.env))
+
+    def deploy_grants(self, target: Target):
+        alarms = [export.imported(target.env) for export in lambda_function.alarm_arns(function_exports(self.delivery))]
+        return [self.function(target).grant_deploy(alarms), grant_action_logs(self.action_logs)]
+
+    def deploy_action(self, target: Target, role):
+        exports = function_exports(self.delivery)
+        return self.pipeline.action(
+            "Deploy", "Deploy", "Lambda", {
+                "FunctionName": exports.function_name.imported(target.env),
+                "FunctionAlias": exports.alias_name.imported(target.env),
+                "DeployStrategy": Ref(self.strategies[target]),
+                "Alarms": exports.alarm_names.imported(target.env),
+            },
+            inputs=[BUILD_OUTPUT], role_arn=role.arn, namespace=f"Deploy{target.label}",
+        )
+
+    def target_url(self, target: Target):
+        """The approval links to the function's alias in the Lambda console of the wave before."""
+        return Sub("https://${AWS::Region}.console.aws.amazon.com/lambda/home?region=${AWS::Region}"
+                   "#/functions/${Name}/aliases/${Alias}",
+                   Name=function_exports(self.delivery).function_name.imported(target.env),
+                   Alias=function_exports(self.delivery).alias_name.imported(target.env))

@@ -1,0 +1,160 @@
+"""The CloudFormation execution role's policy is derived from the target stacks' resource types
+(generator/execrole.py): it covers every type, grants no wildcard action, scopes what IAM lets it
+scope, and changes when a stack gains a type. Names come from the model, never the sample's."""
+from __future__ import annotations
+
+import copy
+import fnmatch
+
+import pytest
+from troposphere import encode_to_dict
+
+from generator import execrole, model as model_module, registry
+from generator.render import rendered
+
+
+@pytest.fixture(scope="module")
+def model():
+    return model_module.current()
+
+
+@pytest.fixture(scope="module")
+def bootstrap(model):
+    cls = next(c for c in registry.stacks(model) if getattr(c, "bootstrap", False))
+    return rendered(cls)[0]
+
+
+def _policies(template, kind="AWS::IAM::ManagedPolicy"):
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _execution_statements(template):
+    role = template["Resources"]["ExecutionRole"]["Properties"]
+    attached = {ref["Ref"] for ref in role["ManagedPolicyArns"]}
+    return [s for k in sorted(attached) for s in template["Resources"][k]["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement):
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def test_the_data_file_is_current_and_covers_every_type_a_stack_uses():
+    """Fails when a stack gains a resource type the written-out data lacks, or cfn-lint's schemas or
+    the IAM data changed: refresh with `python -m generator.execrole --refresh`."""
+    data = execrole.snapshot()
+    missing = sorted(set(execrole.used_types()) - set(data["types"]))
+    assert not missing, f"{execrole.DATA_FILE.name} lacks {missing}; run .venv/bin/python -m generator.execrole --refresh"
+    stale = [t for t, e in data["types"].items() if execrole.live_entry(t) != e]
+    assert not stale, f"{execrole.DATA_FILE.name} is stale for {stale}; run .venv/bin/python -m generator.execrole --refresh"
+
+
+def test_policy_covers_every_handler_action_of_every_target_type(model, bootstrap):
+    templates = execrole.target_templates(model)
+    types = execrole.resource_types(templates)
+    assert types, "the model deploys no target stack"
+    granted = {a for s in _execution_statements(bootstrap) if s["Effect"] == "Allow" for a in _actions(s)}
+    for resource_type in types:
+        wanted = set(execrole.entry(resource_type).get("actions", ()))
+        assert wanted, f"{resource_type}: no handler permissions"
+        assert wanted <= granted, (resource_type, sorted(wanted - granted))
+    # the stacks deployed outside tools are exactly what the role manages (bootstrap itself excluded)
+    for env in model.environment_names:
+        if env == model.tools:
+            continue
+        for cls in registry.deploy_order(env, model):
+            if getattr(cls, "bootstrap", False):
+                continue
+            for resource in rendered(cls)[0]["Resources"].values():
+                assert resource["Type"] in types
+
+
+def test_no_wildcard_action_and_star_only_for_actions_without_resource_permissions(bootstrap):
+    data_unscoped = {a for e in execrole.snapshot()["types"].values() for a in e.get("unscoped", ())}
+    for statement in _execution_statements(bootstrap):
+        assert statement["Effect"] == "Allow"
+        for action in _actions(statement):
+            assert "*" not in action and "?" not in action, action
+        if statement["Resource"] in ("*", ["*"]):
+            assert statement.get("Sid"), "an unscoped statement says why in its Sid"
+            assert set(_actions(statement)) <= data_unscoped
+
+
+def test_iam_is_scoped_to_the_environment_and_passrole_to_the_services_that_trust_the_roles(model, bootstrap):
+    statements = _execution_statements(bootstrap)
+    for statement in statements:
+        iam_actions = [a for a in _actions(statement) if a.startswith("iam:")]
+        if not iam_actions or statement["Resource"] in ("*", ["*"]):  # List*: no resource-level permission
+            continue
+        for resource in statement["Resource"]:
+            text = resource["Fn::Sub"]
+            assert text.startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:"), text
+            assert "${ProjectName}-${EnvironmentName}-" in text or "aws-service-role" in text, text
+    passes = [s for s in statements if "iam:PassRole" in _actions(s)]
+    assert len(passes) == 1
+    services = passes[0]["Condition"]["StringEquals"]["iam:PassedToService"]
+    assert services == execrole.passed_to_services(execrole.target_templates(model))
+    assert passes[0]["Resource"] == [{"Fn::Sub": execrole.SCOPES["iam"][0]}]
+
+
+def test_the_execution_role_cannot_touch_the_bootstrap_roles(bootstrap):
+    role = bootstrap["Resources"]["ExecutionRole"]
+    inline = [r for r in bootstrap["Resources"].values()
+              if r["Type"] == "AWS::IAM::Policy" and {"Ref": "ExecutionRole"} in r["Properties"]["Roles"]]
+    denies = [s for p in inline for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert denies and denies[0]["Action"] == ["iam:*"]
+    own = role["Properties"]["RoleName"]["Fn::Sub"]
+    assert any(fnmatch.fnmatch(own, r["Fn::Sub"].split(":role/")[-1]) for r in denies[0]["Resource"]
+               if ":role/" in r["Fn::Sub"])
+
+
+def test_managed_policies_stay_within_the_budget(bootstrap):
+    from generator import budget
+
+    for name, policy in _policies(bootstrap).items():
+        assert budget.policy_size(policy["Properties"]["PolicyDocument"]) <= budget.MANAGED_POLICY.budget, name
+
+
+def test_a_stack_gaining_a_resource_type_changes_the_policy(model):
+    templates = copy.deepcopy(execrole.target_templates(model))
+    before = execrole.derive(templates)
+    name = sorted(templates)[0]
+    templates[name]["Resources"]["FixtureQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    after = execrole.derive(templates)
+    added = set(after["actions"]) - set(before["actions"])
+    assert "sqs:CreateQueue" in added and "sqs:DeleteQueue" in added
+    assert after["types"]["AWS::SQS::Queue"] == [name]
+    rendered_after = [encode_to_dict(s) for s in execrole.statements(after)]
+    assert rendered_after != [encode_to_dict(s) for s in execrole.statements(before)]
+    assert any("sqs:CreateQueue" in s["Action"] for s in rendered_after)
+
+
+def test_wildcard_and_unknown_handler_permissions_are_reported_not_granted(monkeypatch):
+    fake = {"AWS::Fake::Thing": {"actions": ["sqs:CreateQueue"], "wildcards": ["fake:*"],
+                                 "not_iam_actions": ["fake:NoSuchCall"]},
+            "AWS::Fake::Bare": {"no_handlers": True}}
+    monkeypatch.setattr(execrole, "entry", lambda t: fake[t])
+    templates = {"x": {"Resources": {"A": {"Type": "AWS::Fake::Thing"}, "B": {"Type": "AWS::Fake::Bare"}}}}
+    derived = execrole.derive(templates)
+    assert derived["gaps"]["wildcards"] == {"AWS::Fake::Thing": ["fake:*"]}
+    assert derived["gaps"]["not_iam_actions"] == {"AWS::Fake::Thing": ["fake:NoSuchCall"]}
+    assert "AWS::Fake::Bare" in derived["gaps"]["no_handlers"]
+    granted = [a for s in execrole.statements(derived) for a in encode_to_dict(s)["Action"]]
+    assert granted == ["sqs:CreateQueue"]
+
+
+def test_the_data_file_records_the_gaps_of_the_types_in_use():
+    """The handler lists name calls IAM does not know (they are left out, listed here)."""
+    data = execrole.snapshot()["types"]
+    for resource_type, entry in data.items():
+        for action in entry.get("not_iam_actions", ()):
+            assert action not in entry.get("actions", ()), (resource_type, action)
+
+
+def test_a_type_without_schema_is_reported_not_granted():
+    """A custom resource has no handlers to derive from: listed as a gap, rendering goes on."""
+    templates = {"x": {"Resources": {"C": {"Type": "Custom::Thing"}}}}
+    derived = execrole.derive(templates)
+    # cfn-lint maps Custom::* to AWS::CloudFormation::CustomResource, whose schema lists no handlers
+    assert "Custom::Thing" in {**derived["gaps"]["no_schema"], **derived["gaps"]["no_handlers"]}
+    assert derived["actions"] == {}
