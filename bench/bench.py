@@ -8,7 +8,7 @@ library (``resource`` for peak RSS of the child processes). Sections (issue 12):
   spread over ``--runs`` runs, wall and CPU time, beside the import floor (a fresh interpreter
   importing troposphere, awacs and yaml) and their ratio;
 - N synthetic applications: generated models with 1, 10 and 100 applications (kinds in turn),
-  each rendered in a fresh process: wall time, time per application, peak RSS, growth 10 -> 100,
+  each rendered in a fresh process: wall and CPU time, time per application, peak RSS, growth 10 -> 100,
   and how many templates of the generated set would break their budget;
 - per template: every measure of ``generator/budget.py`` against its limit, tightest margin marked;
 - no-op deploy cost: the stacks ``dev`` needs deployed to LocalStack (when ``.venv-localstack``
@@ -95,9 +95,11 @@ def cold_render(runs: int) -> dict:
 SYNTHETIC_CODE = """
 import json, resource, sys, time
 start = time.perf_counter()
+cpu_start = time.process_time()
 from generator import budget, model, paramgen, registry, render
 budget.enforce = lambda *args: None
 imported = time.perf_counter()
+cpu_imported = time.process_time()
 m = model.load(sys.argv[1])
 over = set()
 try:
@@ -110,7 +112,7 @@ except Exception as err:  # reported, not hidden: this size of setup does not re
     print(json.dumps({"error": f"{cls.name}: {err}"}))
     sys.exit(0)
 done = time.perf_counter()
-print(json.dumps({"render": done - imported, "total": done - start, "stacks": len(registry.stacks(m)),
+print(json.dumps({"render": done - imported, "cpu": time.process_time() - cpu_imported, "total": done - start, "stacks": len(registry.stacks(m)),
                   "files": len(files), "over": sorted(over),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -157,10 +159,15 @@ def synthetic_applications(counts=(1, 10, 100)) -> dict:
             run["count"] = count
             if "error" not in run:
                 run["per_app"] = run["render"] / count
+                run["cpu_per_app"] = run["cpu"] / count
             rows.append(run)
     by_count = {row["count"]: row for row in rows if "error" not in row}
-    growth = (by_count[100]["per_app"] / by_count[10]["per_app"]) if {10, 100} <= set(by_count) else None
-    return {"counts": list(counts), "rows": rows, "growth": growth}
+    measured = {10, 100} <= set(by_count)
+    # The growth is taken on CPU time: on a shared machine the wall time of a 20-second run varies with
+    # the other processes' load more than with the work done; both are printed.
+    growth = (by_count[100]["cpu_per_app"] / by_count[10]["cpu_per_app"]) if measured else None
+    wall_growth = (by_count[100]["per_app"] / by_count[10]["per_app"]) if measured else None
+    return {"counts": list(counts), "rows": rows, "growth": growth, "wall_growth": wall_growth}
 
 
 def template_budgets() -> list:
@@ -360,17 +367,21 @@ def report(env, cold, synthetic, rows, noop) -> str:
         "## Synthetic applications",
         "",
         "Generated models (kinds in turn, waves staging -> prod), each rendered in a fresh process after a "
-        "warm-up run: every template and parameter file. Render seconds exclude the interpreter and imports.",
+        "warm-up run: every template and parameter file. Render seconds exclude the interpreter and imports; "
+        "CPU seconds are the process's own (what the work costs, whatever else the machine runs).",
         "",
-        "| applications | stacks | parameter files | render (s) | per application (s) | peak RSS (MiB) | over budget |",
-        "|---|---|---|---|---|---|---|",
+        "| applications | stacks | parameter files | render (s) | per application (s) | CPU per application (s) "
+        "| peak RSS (MiB) | over budget |",
+        "|---|---|---|---|---|---|---|---|",
         *[(f"| {row['count']} | {row['stacks']} | {row['files']} | {row['render']:.3f} | {row['per_app']:.4f} | "
-           f"{row['peak_mib']:.0f} | {len(row['over'])}{' (' + ', '.join(row['over'][:3]) + ')' if row['over'] else ''} |")
-          if "error" not in row else f"| {row['count']} | does not render: {row['error']} | | | | | |"
+           f"{row['cpu_per_app']:.4f} | {row['peak_mib']:.0f} | "
+           f"{len(row['over'])}{' (' + ', '.join(row['over'][:3]) + ')' if row['over'] else ''} |")
+          if "error" not in row else f"| {row['count']} | does not render: {row['error']} | | | | | | |"
           for row in synthetic["rows"]],
         "",
-        (f"Growth of the time per application from 10 to 100 applications: **{synthetic['growth']:.2f}x** "
-         "(issue 12 asks for at most 1.2x)." if synthetic["growth"] is not None else
+        (f"Growth of the CPU time per application from 10 to 100 applications: **{synthetic['growth']:.2f}x** "
+         f"(issue 12 asks for at most 1.2x); of the wall time: {synthetic['wall_growth']:.2f}x."
+         if synthetic["growth"] is not None else
          "Growth from 10 to 100 applications: not measurable, a size above does not render."),
         "",
         "## Template budget",

@@ -1,17 +1,18 @@
 """Application kinds: the stacks an application of each kind renders, named after the application.
 
 An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
-and ``orders-service`` (in each of its environments), and ``orders-build``, ``orders-validation``,
-``orders-operations`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
+and ``orders-service`` (in each of its environments), ``orders-recorder`` (in each wave's environment),
+and ``orders-store``, ``orders-build``, ``orders-validation-<wave>`` (one per wave), ``orders-operations``,
+``orders-pipeline-roles`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
 the application, the environments it is deployed in and the export sets of its sibling stacks,
 so two applications never share a stack, a physical name or an export.
 """
 from __future__ import annotations
 
 from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations,
-                     recorder)
+                     recorder, scanners, store)
 from .stacks import lambda_function, lambda_pipeline
-from .stacks.delivery import Delivery
+from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
 CONTAINER_KINDS = ("ecs-bluegreen", "ecs-rolling")
@@ -43,30 +44,47 @@ def _stack(base, name, model, app, environments, **attrs):
     return type(base.__name__, (base,), attrs)
 
 
+def scanner_roles(app) -> tuple:
+    """The role ARN exports of the shared scanners ``app``'s pipeline runs (its store admits them)."""
+    roles = (scanners.SOURCE_EXPORTS.role_arn,)
+    if app.kind in CONTAINER_KINDS:
+        roles += (scanners.IMAGE_EXPORTS.role_arn,)
+    return roles
+
+
 def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, target_exports=None,
                      **shared) -> list:
-    """The build, validation, operations and pipeline stacks of ``app``. ``target_exports``: the export set
-    the operations stack's wave alarms read (``operations.WAVE_ALARMS`` says what, per kind)."""
+    """The delivery stacks of ``app``. ``target_exports``: the export set the operations stack's wave alarms
+    read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
+    component = pipeline_component(app.kind, name)
     recorded = app.kind in recorder.KINDS  # a target that exports the validation contract (a URL in a VPC)
-    delivery = Delivery(pipeline_component(app.kind, name), f"{name}-build", f"{name}-validation",
-                        f"{name}-pipeline", target_stack, endpoint_stack,
+    delivery = Delivery(component, f"{name}-build", f"{name}-validation", f"{name}-pipeline",
+                        f"{name}-pipeline-roles", store.stack_name(name), target_stack, endpoint_stack,
                         recorder_stack=f"{name}-recorder" if recorded else None)
     tools = [model.tools]
     build_cls = _stack(build, delivery.build_stack, model, app, tools, delivery=delivery, **shared)
-    stacks = [
-        build_cls,
-        _stack(validation, delivery.validation_stack, model, app, tools, delivery=delivery),
+    extra = [
         # Notifications, audit trail, alarms and dashboard: the pipeline's stage conditions import its alarms.
         _stack(operations.OperationsStack, operations.stack_name(app), model, app, tools, delivery=delivery,
                builds=build_cls, TARGET=target_exports),
     ]
     if recorded:  # in each wave's environment: checks the target after a deploy and records it (history table)
-        stacks.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
-                             [env for env in model.environment_names if env in app.waves], delivery=delivery))
-    stacks.append(_stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery,
-                         build_class=build_cls, **shared))
-    return stacks
+        extra.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
+                            [env for env in model.environment_names if env in app.waves], delivery=delivery))
+    return [
+        _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
+               readers=scanner_roles(app)),
+        build_cls,
+        *[_stack(validation, delivery.validation_stack_of(target), model, app, tools, delivery=delivery,
+                 wave=target.env) for target in waves(model, app)],
+        *extra,
+        _stack(pipeline, delivery.roles_stack, model, app, tools, delivery=delivery, build_class=build_cls,
+               part="roles", description=f"IAM of pipeline {component}: its role, the source trigger's role and "
+                                         f"one deploy role per wave (tools environment)", **shared),
+        _stack(pipeline, delivery.pipeline_stack, model, app, tools, delivery=delivery, build_class=build_cls,
+               **shared),
+    ]
 
 
 def beanstalk_stacks(model, app) -> tuple:

@@ -36,6 +36,7 @@ class DependencyError(ParamFileError):
 
 _stacks_cache: dict = {}
 _requires_cache: dict = {}
+_exporters_cache: dict = {}
 
 
 def _shared(base, model, environments):
@@ -151,13 +152,19 @@ def _template(cls) -> dict:
 
 
 def _exporters(model) -> dict:
-    """``<stack>-<key>`` (the export name after project and environment) -> the exporting stack."""
+    """``<stack>-<key>`` (the export name after project and environment) -> the exporting stack; built
+    once per model (every ``requires`` reads it: rebuilding it per stack made a plan quadratic)."""
+    cached = _exporters_cache.get(id(model))
+    if cached is not None and cached[0] is model:  # an id is reused once its model is gone
+        return cached[1]
     index = {}
     prefix = "${ProjectName}-${EnvironmentName}-"
     for cls in stacks(model):
         for name in _export_names(_template(cls)):
             if name.startswith(prefix):
                 index[name[len(prefix):]] = cls
+    _exporters_cache.clear()
+    _exporters_cache[id(model)] = (model, index)
     return index
 
 

@@ -62,3 +62,12 @@ def copy_model(root: Path, text: str = None) -> Path:
     else:
         target.write_text(text, encoding="utf-8")
     return target
+
+
+def exported_role(roles_template: dict, roles_stack: str, reference) -> str:
+    """The logical id of the role, in the pipeline's roles stack, that ``reference`` (an imported ARN
+    in the pipeline stack: ``RoleArn`` of the pipeline or of an action) names."""
+    name = reference["Fn::ImportValue"]["Fn::Sub"]
+    prefix = "${ProjectName}-${EnvironmentName}-%s-" % roles_stack
+    assert name.startswith(prefix), f"{name} is not a role of {roles_stack}"
+    return roles_template["Outputs"][name[len(prefix):]]["Value"]["Fn::GetAtt"][0]

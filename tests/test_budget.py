@@ -145,7 +145,8 @@ def _effective(template, role_id):
     return found
 
 
-@pytest.mark.parametrize("stack", ["beanstalk-pipeline", "ecs-pipeline", "ecs-native-pipeline", "beanstalk-env"])
+@pytest.mark.parametrize("stack", [s.name for s in registry.STACKS if getattr(s, "part", None) == "roles"]
+                         + ["beanstalk-env"])
 def test_shared_and_managed_policies_keep_each_roles_access(stack, monkeypatch):
     from generator.components import iam
     stack_cls = registry.get(stack)
@@ -167,7 +168,7 @@ def test_shared_and_managed_policies_keep_each_roles_access(stack, monkeypatch):
 
 def test_deploy_roles_share_what_both_hold():
     pipeline = next(s for s in registry.stacks() if s.app is not None and s.app.kind == "beanstalk"
-                    and s.name.endswith("-pipeline"))
+                    and getattr(s, "part", None) == "roles")
     template = yamlio.load_file(TEMPLATES / f"{pipeline.name}.yaml")
     roles = [{"Ref": f"Deploy{wave.capitalize()}Role"} for wave in pipeline.app.waves]
     managed = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::ManagedPolicy"}

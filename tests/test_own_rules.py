@@ -28,6 +28,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9111",  # ELB access-log delivery in every region
         "E9112",  # trust-policy conditions only for services that send them
         "E9113",  # ECR lifecycle never expires release or bootstrap images
+        "E9114",  # a role named as Principal exists before the policy
         "E9121",  # a Lambda function logs to a log group of its template
         "E9122",  # a Lambda alias points at a published version
         "E9131",  # EventBridge targets in CloudWatch Logs use the resource policy, not a role
@@ -99,3 +100,19 @@ def test_committed_templates_pass_the_ecs_rules(stack):
     path = FIXTURES.parents[2] / "templates" / f"{stack}.yaml"
     found = [str(m) for m in lint(path.read_text(), config=CONFIG) if m.rule.id in ("E9108", "E9109", "E9113")]
     assert found == []
+
+
+def test_a_principal_role_of_another_stack_built_as_text_is_flagged():
+    """E9114: a role the template does not create, named by a built ARN, may not exist when the policy is saved;
+    its ARN is imported instead (the store's bucket policy and the repository's policy import the scanners')."""
+    text = (FIXTURES / "E9114-pass.yaml").read_text().replace(
+        "- Name: !Sub '${ProjectName}-${EnvironmentName}-app-pipeline'",
+        "- Name: !Sub '${ProjectName}-${EnvironmentName}-other-pipeline'")
+    assert sorted({m.rule.id for m in lint(text, config=CONFIG)}) == ["E9114"]
+    imported = (FIXTURES / "E9114-pass.yaml").read_text().replace(
+        """            AWS: !Sub
+            - arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Name}
+            - Name: !Sub '${ProjectName}-${EnvironmentName}-app-pipeline'""",
+        """            AWS: !ImportValue
+              Fn::Sub: ${ProjectName}-${EnvironmentName}-other-roles-PipelineRoleArn""")
+    assert "ImportValue" in imported and [m for m in lint(imported, config=CONFIG) if m.rule.id == "E9114"] == []

@@ -80,3 +80,23 @@ def test_missing_scanner_is_a_one_line_error(capsys, monkeypatch):
     assert gate.main([str(FIXTURES / "insecure.yaml")]) == gate.EXIT_SETUP
     err = capsys.readouterr().err
     assert err.startswith("error: /nonexistent/checkov not found: run `make scanners`")
+
+
+def test_imported_role_arns_resolve_to_this_accounts_roles():
+    """A store's and a repository's policies name the shared scanners' roles by imported ARN. cfripper resolves an
+    import from the parameter values by the export's name; the gate gives it the role each export names, in the
+    gate's account, so such a principal is judged as this account's role and a foreign one is still flagged."""
+    from generator import paths, registry
+    from generator.stacks.scanners import IMAGE_EXPORTS, SOURCE_EXPORTS
+    from generator.stacks.store import StoreStack
+
+    arns = gate.exported_role_arns(sorted(paths.templates_dir().glob("*.yaml")))
+    stores = [s for s in registry.STACKS if issubclass(s, StoreStack)]
+    assert stores
+    for store in stores:
+        [(env, values)] = gate.parameter_sets(paths.templates_dir() / f"{store.name}.yaml", arns)
+        for export in store.readers:
+            name = export.export_name().data["Fn::Sub"].replace("${ProjectName}", values["ProjectName"]).replace(
+                "${EnvironmentName}", env)
+            assert values[name].startswith(f"arn:aws:iam::{gate.ACCOUNT_ID}:role/{values['ProjectName']}-{env}-")
+    assert {SOURCE_EXPORTS.role_arn.key, IMAGE_EXPORTS.role_arn.key} <= {n.rsplit("-", 1)[1] for n in arns}

@@ -91,13 +91,13 @@ class MathAlarm:
     """An alarm on ``expression`` over ``metrics`` (``MetricDataQuery`` from :func:`metric`), named
     ``{project}-{env}-{component}``; ALARM and OK go to ``topic``, missing data is not breaching."""
 
-    def __init__(self, stack, logical_id, component, description, *, expression, label, metrics, threshold,
+    def __init__(self, stack, logical_id, component, description, *, expression, metrics, threshold,
                  evaluation_periods, topic: TopicReference, period=60, comparison="GreaterThanOrEqualToThreshold"):
         self.alarm = stack.add(cloudwatch.Alarm(
             logical_id,
             AlarmName=Sub("${ProjectName}-${EnvironmentName}-%s" % component),
             AlarmDescription=description,
-            Metrics=list(metrics) + [cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label,
+            Metrics=list(metrics) + [cloudwatch.MetricDataQuery(Id="result", Expression=expression,
                                                                 ReturnData=True, Period=period)],
             EvaluationPeriods=evaluation_periods,
             DatapointsToAlarm=evaluation_periods,

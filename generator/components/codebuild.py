@@ -148,14 +148,14 @@ class BuildProject:
     ``cache``: ``"s3"`` (artifact bucket, prefix ``build-cache/<project name>``) or ``"local"``.
     ``report``: name of a JUnit report declared in the buildspec's ``reports:`` section;
     the report group ``{project name}-{report}`` is created so CodeBuild uses it.
-    ``also_reads``: further artifact stores whose input artifacts the project reads (a scanner
-    shared by several pipelines); it never writes to them.
+    ``artifact_bucket`` None: a project shared by several pipelines (a scanner), admitted to each
+    store by the store's bucket policy; its role gets only decryption under ``key``, through S3.
     """
 
     def __init__(self, stack, logical_id, component, buildspec, *, settings: BuildSettings,
-                 key: KeyReference, artifact_bucket: BucketReference, description,
+                 key: KeyReference, artifact_bucket: BucketReference | None, description,
                  cache=S3_CACHE, privileged=False, report=None, environment=(), writes_artifacts=True,
-                 buildspec_from_source=False, vpc: VpcAccess = None, also_reads=()):
+                 buildspec_from_source=False, vpc: VpcAccess = None):
         self.stack = stack
         self.logical_id = logical_id
         self.buildspec_file = buildspec
@@ -171,8 +171,13 @@ class BuildProject:
                                            key, settings.log_retention)
         # Input artifacts are read from the artifact bucket; output artifacts (when the project
         # has any) and an S3 cache are written to it, with the key through S3 only.
-        self.role.grant(self.log_group.grant_write(), artifact_bucket.grant_read(),
-                        [bucket.grant_read() for bucket in also_reads])
+        if artifact_bucket is None:
+            if writes_artifacts or cache == S3_CACHE:
+                raise ValueError(f"{logical_id}: a project without its own artifact store writes no artifacts "
+                                 "and caches locally")
+            self.role.grant(self.log_group.grant_write(), key.grant_decrypt("s3"))
+        else:
+            self.role.grant(self.log_group.grant_write(), artifact_bucket.grant_read())
         if writes_artifacts:
             self.role.grant(artifact_bucket.grant_write())
         self.report_group = None

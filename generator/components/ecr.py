@@ -98,10 +98,14 @@ class Repository(RepositoryReference):
 
     ``push_roles``: role ARN patterns (see :func:`role_arn_pattern`), a list or a value that resolves
     to one (``Fn::If``); every other principal is denied pushing. ``pull_roles``: patterns allowed to
-    pull; no other account is ever allowed.
+    pull; no other account is ever allowed. ``scan_readers``: ARNs of existing roles (imports) that may
+    read the images' scan findings on this policy alone, with no identity grant: within one account
+    "a user or role only needs to be allowed permission for an action through either a repository
+    policy or an IAM policy but not both"
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policies.html#repository-policy-vs-iam-policy).
     """
 
-    def __init__(self, stack, logical_id, name, key, keep_images, push_roles=(), pull_roles=()):
+    def __init__(self, stack, logical_id, name, key, keep_images, push_roles=(), pull_roles=(), scan_readers=()):
         self.stack = stack
         statements = []
         if push_roles:
@@ -115,6 +119,11 @@ class Repository(RepositoryReference):
                 Principal=AWSPrincipal(Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
                 Action=list(dict.fromkeys(PULL_ACTIONS + SCAN_FINDINGS_ACTIONS)),
                 Condition=Condition(ArnLike({"aws:PrincipalArn": list(pull_roles)})),
+            ))
+        if scan_readers:
+            statements.append(Statement(
+                Sid="AllowImageScanGateToReadScanFindings", Effect=Allow, Principal=AWSPrincipal(list(scan_readers)),
+                Action=list(SCAN_FINDINGS_ACTIONS),
             ))
         props = dict(
             RepositoryName=name,

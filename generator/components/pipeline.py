@@ -7,6 +7,12 @@ and the audit trail are the operations stack's rules. Stacks add stages made of 
 (:meth:`codebuild_action`, :meth:`approval_action`, :meth:`action`); each helper
 adds the grant the pipeline role needs for that action, so the role is exactly the
 sum of what the pipeline does.
+
+A pipeline can be built in two stacks from the same stage code (``part``): ``"roles"`` writes the
+roles (pipeline, action and trigger roles, with every grant the stages hand out) and exports their
+ARNs, but no pipeline; ``"pipeline"`` writes the pipeline, its rules and stages, naming the roles by
+the imported ARNs (grants made there are written by the roles stack, which runs the same stages).
+``"all"`` does both in one stack.
 """
 from __future__ import annotations
 
@@ -26,6 +32,21 @@ SOURCE = "Source"
 MAX_CONDITION_RULES = 5
 
 
+PARTS = ("all", "roles", "pipeline")
+
+
+class RoleReference:
+    """A role of the pipeline's roles stack, as the pipeline stack sees it: its imported ARN. Grants
+    made to it here are not written here: the roles stack builds the same stages and writes them."""
+
+    def __init__(self, logical_id, arn):
+        self.logical_id = logical_id
+        self.arn = arn
+
+    def grant(self, *statements):
+        return self
+
+
 def job_result_grant():
     """What a function invoked by a pipeline's Lambda action needs to report its job's result."""
     return unscoped([cp.PutJobSuccessResult, cp.PutJobFailureResult],
@@ -40,8 +61,16 @@ class DeliveryPipeline:
     """``component``: the pipeline is ``{project}-{env}-{component}``; roles and rules derive from it."""
 
     def __init__(self, stack, component, artifact_bucket: BucketReference, key: KeyReference,
-                 logical_id="Pipeline", execution_mode="QUEUED"):
+                 logical_id="Pipeline", execution_mode="QUEUED", part="all", role_export=None):
+        """``part``: see the module doc; ``role_export(logical_id)``: the export declaration of a role's
+        ARN (``part`` ``"roles"`` exports it, ``"pipeline"`` imports it)."""
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+        if part != "all" and role_export is None:
+            raise ValueError("a pipeline split in two stacks needs role_export")
         self.stack = stack
+        self.part = part
+        self.role_export = role_export
         self.component = component
         self.logical_id = logical_id
         self.full_name = "${ProjectName}-${EnvironmentName}-%s" % component
@@ -52,9 +81,13 @@ class DeliveryPipeline:
         self._action_roles = None  # SharedGrants of the action roles, from the first one on
         # Confused-deputy protection: CodePipeline may assume the role for this pipeline only.
         self.role_component = component + "-pipeline"
-        self.role = Role(stack, logical_id + "Role", "codepipeline.amazonaws.com", self.role_component,
-                         source_arn=self.arn, description=f"CodePipeline {component}")
+        self.role = self._role(logical_id + "Role", lambda: Role(
+            stack, logical_id + "Role", "codepipeline.amazonaws.com", self.role_component,
+            source_arn=self.arn, description=f"CodePipeline {component}"))
         self.role.grant(artifact_bucket.grant_read_write(), key.grant_encrypt_decrypt("s3"))
+        self.resource = None
+        if part == "roles":
+            return
         self.resource = stack.add(codepipeline.Pipeline(
             logical_id,
             Name=self.name,
@@ -68,6 +101,19 @@ class DeliveryPipeline:
             ),
         ))
         stack.on_finalize(self._write_stages)
+
+    def _role(self, logical_id, build):
+        """The role ``logical_id``: built (and its ARN exported) where this part owns roles, else imported."""
+        if self.part == "pipeline":
+            return RoleReference(logical_id, self.role_export(logical_id).imported())
+        role = build()
+        if self.part == "roles":
+            self.stack.export(self.role_export(logical_id), role.arn)
+        return role
+
+    @property
+    def writes_pipeline(self) -> bool:
+        return self.part != "roles"
 
     # -- stages --------------------------------------------------------------
     def add_stage(self, name, actions, rollback_on_failure=False, entry_rules=(), bake_rules=()):
@@ -169,10 +215,16 @@ class DeliveryPipeline:
         The trust names the pipeline role by ARN in this account (not ``GetAtt``, so scanners can
         see it is not cross-account) and waits for that role to exist.
         """
+        if self.part == "pipeline":
+            return self._role(logical_id, None)
+        # IAM resolves a role named as Principal when the policy is saved and rejects one that does not
+        # exist ("Invalid principal in policy"), so the pipeline role is created first (same stack):
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles
         pipeline_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Name}",
                             Name=naming.physical_name(self.role_component))
-        role = Role(self.stack, logical_id, AWSPrincipal(pipeline_role), component, source_account=False,
-                    managed_policy_arns=managed_policy_arns, description=description)
+        role = self._role(logical_id, lambda: Role(
+            self.stack, logical_id, AWSPrincipal(pipeline_role), component, source_account=False,
+            managed_policy_arns=managed_policy_arns, description=description))
         role.role.DependsOn = [self.role.logical_id]
         self.role.grant(allow([sts.AssumeRole], [role.arn]))
         if self._action_roles is None:
@@ -190,10 +242,13 @@ class DeliveryPipeline:
         }, outputs=[output])
         self.add_stage("Source", [action])
         rule_name = self.full_name + "-source"
-        trigger = Role(self.stack, self.logical_id + "TriggerRole", "events.amazonaws.com",
-                       self.component + "-trigger", source_arn=naming.arn("events", "rule/" + rule_name),
-                       description=f"EventBridge starts pipeline {self.component}")
+        trigger = self._role(self.logical_id + "TriggerRole", lambda: Role(
+            self.stack, self.logical_id + "TriggerRole", "events.amazonaws.com",
+            self.component + "-trigger", source_arn=naming.arn("events", "rule/" + rule_name),
+            description=f"EventBridge starts pipeline {self.component}"))
         trigger.grant(allow([cp.StartPipelineExecution], [self.arn]))
+        if not self.writes_pipeline:
+            return self
         self.stack.add(events.Rule(
             self.logical_id + "SourceRule",
             Name=Sub(rule_name),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from awacs import kms as kms_actions
 from awacs import sns as sns_actions
-from awacs.aws import Allow, ArnEquals, Bool, Condition, Deny, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, Bool, Condition, Deny, Principal, Statement, StringEquals
 from troposphere import Equals, Not, Ref, sns
 
 from .iam import ANYONE, allow, document
@@ -34,7 +34,7 @@ class EncryptedTopic(TopicReference):
     def __init__(self, stack, logical_id, name, display_name, key, publishers=DEFAULT_PUBLISHERS, email=None,
                  eventbridge_rules=None):
         """``email``: a String parameter; an empty value means no subscription. ``eventbridge_rules``: the
-        ARNs of the only EventBridge rules that may publish (``aws:SourceArn``); none → EventBridge may not."""
+        ARNs (or ARN patterns) of the only EventBridge rules that may publish (``aws:SourceArn``); none → EventBridge may not."""
         self.stack = stack
         self.topic = stack.add(sns.Topic(
             logical_id, TopicName=name, DisplayName=display_name, KmsMasterKeyId=key.arn,
@@ -57,7 +57,7 @@ class EncryptedTopic(TopicReference):
             if service == EVENTBRIDGE and eventbridge_rules is not None:
                 # EventBridge sends the rule's ARN as aws:SourceArn:
                 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
-                conditions.append(ArnEquals({"aws:SourceArn": list(eventbridge_rules)}))
+                conditions.append(ArnLike({"aws:SourceArn": list(eventbridge_rules)}))
             statements.append(Statement(
                 Sid="Allow" + "".join(p.capitalize() for p in service.split(".")[0].split("-")) + "FromThisAccount",
                 Effect=Allow, Principal=Principal("Service", service), Action=[sns_actions.Publish],

@@ -129,11 +129,12 @@ def run_cfripper(templates, filters_root: Path) -> tuple:
     work = Path(filters_root).parent / "cfripper-work"
     work.mkdir(parents=True, exist_ok=True)
     jobs = []
+    imports = exported_role_arns(templates)
     for path in templates:
         path = Path(path)
         folder = Path(filters_root) / path.stem
         suppressions.write_cfripper_filters(display(path), yamlio.load_file(path), folder)
-        for env, values in parameter_sets(path):
+        for env, values in parameter_sets(path, imports):
             values_file = work / f"{path.stem}.{env or 'defaults'}.parameters.json"
             values_file.write_text(json.dumps(values, indent=1, sort_keys=True), encoding="utf-8")
             jobs.append({
@@ -181,11 +182,58 @@ PLACEHOLDERS = {
 }
 
 
-def parameter_sets(template_path: Path) -> list:
+def parameter_sets(template_path: Path, imports: dict = None) -> list:
     """``[(env, {parameter: value})]``: cfripper resolves ``Ref``s with the values each environment
     deploys the template with (``params/<env>/<stack>.json`` over the template's defaults), so it
     judges what is deployed (``0.0.0.0/0`` in one environment, ``10.0.0.0/8`` in another). A template
-    no parameter file names is judged with its defaults (and placeholder ids)."""
+    no parameter file names is judged with its defaults (and placeholder ids). The values also hold
+    the role ARNs other templates export (:func:`exported_role_arns`): cfripper resolves an
+    ``Fn::ImportValue`` from them by the export's name (``imports``: computed once by the caller)."""
+    if imports is None:
+        imports = exported_role_arns(sorted(Path(template_path).parent.glob("*.yaml")))
+    return [(env, dict(imports, **values)) for env, values in _own_parameter_sets(template_path)]
+
+
+def _resolve_sub(value, values: dict):
+    """A ``Fn::Sub`` string (or a plain string) with the ``${Name}`` of ``values`` replaced (others left
+    as they are, as cfripper leaves them); None for anything else."""
+    text = value.get("Fn::Sub") if isinstance(value, dict) else value
+    if not isinstance(text, str):
+        return None
+    for name, given in values.items():
+        text = text.replace("${%s}" % name, str(given))
+    return text
+
+
+def exported_role_arns(templates) -> dict:
+    """``{export name as deployed: role ARN}`` for every export of ``templates`` (paths) whose value is
+    the ARN of a role that template names (``Fn::GetAtt [Role, Arn]``), under each environment's values
+    (a template without parameter files: its defaults, names left with their ``${...}``).
+    A store's or repository's policy names the shared scanners' roles by imported ARN; unresolved,
+    cfripper sees an unknown principal and reports it as cross-account. Resolved, it sees a role of
+    this account (``ACCOUNT_ID``) and still flags a real foreign one."""
+    found = {}
+    for path in templates:
+        template = yamlio.load_file(path)
+        roles = {lid: r for lid, r in (template.get("Resources") or {}).items()
+                 if isinstance(r, dict) and r.get("Type") == "AWS::IAM::Role"}
+        wanted = []
+        for output in (template.get("Outputs") or {}).values():
+            value = output.get("Value") if isinstance(output, dict) else None
+            attribute = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+            if isinstance(attribute, list) and attribute[1:] == ["Arn"] and attribute[0] in roles and "Export" in output:
+                wanted.append((output["Export"].get("Name"), roles[attribute[0]].get("Properties", {}).get("RoleName")))
+        if not wanted:
+            continue
+        for _, values in _own_parameter_sets(path):
+            for export, role_name in wanted:
+                export, role_name = _resolve_sub(export, values), _resolve_sub(role_name, values)
+                if export and role_name:
+                    found[export] = f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}"
+    return found
+
+
+def _own_parameter_sets(template_path: Path) -> list:
     template = yamlio.load_file(template_path)
     declared = template.get("Parameters") or {}
     placeholders = {name: PLACEHOLDERS[spec["Type"]] for name, spec in declared.items()

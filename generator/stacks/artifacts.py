@@ -1,19 +1,15 @@
-"""``artifacts`` (tools only): the source bucket, one artifact store per pipeline, and the approvals
-topic, under the tools key.
+"""``artifacts`` (tools only): what every pipeline shares, under the tools key: the source bucket and
+the approvals topic. Its size does not depend on the number of applications.
 
-Each pipeline has its own artifact bucket, and only that pipeline's roles may write to it: its
-bucket policy denies ``s3:PutObject`` to every principal whose ARN is not one of the pipeline's
-roles (``{project}-{env}-<component>-*``; components are prefix-free, see ``registry``). A build
-of one pipeline (which runs privileged Docker on arbitrary source) therefore cannot overwrite the
-artifacts another pipeline has built and is about to promote.
+Each pipeline's artifact store is its own stack (``<app>-store``, see ``store``): only that
+pipeline's roles may write to it (components are prefix-free, see ``registry``), so a build of one
+pipeline (which runs privileged Docker on arbitrary source) cannot overwrite the artifacts another
+pipeline has built and is about to promote.
 """
 from __future__ import annotations
 
-from awacs import s3 as s3_actions
-from awacs.aws import ArnNotLike, Condition, Deny, Statement
-from troposphere import Ref, Sub
+from troposphere import Ref
 
-from ..components.iam import ANYONE
 from ..components.kms import KeyReference
 from ..components.s3 import BucketReference, SecureBucket, lifecycle_rules
 from ..components.sns import EVENTBRIDGE, EncryptedTopic, TopicReference
@@ -31,28 +27,6 @@ class EXPORTS(ExportSet):
     approvals_topic = declare(stack, "ApprovalsTopicArn", "SNS topic for manual approval requests")
 
 
-def _pascal(component: str) -> str:
-    return "".join(part.capitalize() for part in component.split("-"))
-
-
-def store_exports(component: str):
-    """The export declarations of pipeline ``component``'s artifact store: ``(name, arn)``."""
-    prefix = _pascal(component)
-    return (declare(EXPORTS.stack, f"{prefix}ArtifactBucketName", f"Artifact store of pipeline {component}"),
-            declare(EXPORTS.stack, f"{prefix}ArtifactBucketArn", f"ARN of the artifact store of pipeline {component}"))
-
-
-def artifact_store(component: str) -> BucketReference:
-    """Pipeline ``component``'s artifact bucket as seen from another tools stack."""
-    name, arn = store_exports(component)
-    return BucketReference(name.imported(), arn.imported(), KeyReference(foundation.EXPORTS.key_arn.imported()))
-
-
-def role_arn_pattern(component: str) -> Sub:
-    """Every role of pipeline ``component`` (pipeline, action, build and trigger roles)."""
-    return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-*" % component)
-
-
 def source_bucket() -> BucketReference:
     return BucketReference(EXPORTS.source_bucket.imported(), EXPORTS.source_bucket_arn.imported(),
                            KeyReference(foundation.EXPORTS.key_arn.imported()))
@@ -64,7 +38,7 @@ def approvals_topic() -> TopicReference:
 
 class ArtifactsStack(Stack):
     name = "artifacts"
-    description = "Delivery artifact store: source and artifact buckets, approvals topic (tools environment)"
+    description = "Shared delivery resources: source bucket, approvals topic (tools environment)"
 
     def create(self):
         self.create_parameters()
@@ -75,11 +49,6 @@ class ArtifactsStack(Stack):
         self.create_outputs()
 
     def create_parameters(self):
-        self.artifact_retention = self.parameter(
-            "ArtifactRetentionDays", "Retention", "Artifact retention (days)",
-            Type="Number", Default=30, MinValue=1, MaxValue=3650,
-            Description="Days before pipeline artifacts expire",
-        )
         self.noncurrent_retention = self.parameter(
             "NoncurrentVersionRetentionDays", "Retention", "Old version retention (days)",
             Type="Number", Default=30, MinValue=1, MaxValue=3650,
@@ -93,24 +62,6 @@ class ArtifactsStack(Stack):
         )
 
     def create_buckets(self):
-        from ..kinds import pipeline_components  # the kinds import this module
-
-        self.stores = {}
-        for component in pipeline_components(self.model):
-            # No BucketName: component names make a global name too long for S3's 63 characters;
-            # CloudFormation names it after the stack and the logical id, and the name is exported.
-            store = SecureBucket(
-                self, f"{_pascal(component)}ArtifactBucket", None,
-                lifecycle=lifecycle_rules(expire_days=Ref(self.artifact_retention),
-                                          noncurrent_days=Ref(self.noncurrent_retention)),
-                key=self.key, access_logs=self.access_logs, log_prefix=f"s3/{component}-artifacts/",
-            )
-            store.add_policy_statement(Statement(
-                Sid="DenyWritesByOtherThanThisPipelinesRoles", Effect=Deny, Principal=ANYONE,
-                Action=[s3_actions.PutObject], Resource=[store.objects()],
-                Condition=Condition(ArnNotLike({"aws:PrincipalArn": role_arn_pattern(component)})),
-            ))
-            self.stores[component] = store
         self.source = SecureBucket(
             self, "SourceBucket", naming.global_name("source"),
             lifecycle=lifecycle_rules(noncurrent_days=Ref(self.noncurrent_retention)),
@@ -128,10 +79,6 @@ class ArtifactsStack(Stack):
         )
 
     def create_outputs(self):
-        for component, store in self.stores.items():
-            name, arn = store_exports(component)
-            self.export(name, store.name)
-            self.export(arn, store.arn)
         self.export(EXPORTS.source_bucket, self.source.name)
         self.export(EXPORTS.source_bucket_arn, self.source.arn)
         self.export(EXPORTS.approvals_topic, self.approvals.arn)

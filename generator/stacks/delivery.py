@@ -1,16 +1,23 @@
-"""The shape every delivery pipeline shares, split along its natural seams into three stacks.
+"""The shape every delivery pipeline shares, split along its natural seams into five stacks.
 
-``<kind>-build`` holds the CodeBuild projects that build and check the release (the application
-build, the checks that run in parallel) with their roles and log groups; ``<kind>-validation``
-holds one validation project per target, each in its target's VPC; ``<kind>-pipeline`` holds
-the pipeline, its role, the per-target deploy roles, the source trigger and the stage conditions
-on the alarms of the application's operations stack (``stacks/operations.py``: notifications,
-audit trail, alarms), and runs the projects it imports from the other two::
+``<app>-store`` holds the pipeline's artifact store (``stacks.store``); ``<app>-build`` holds the
+CodeBuild projects that build and check the release (the application build, the checks that run
+in parallel) with their roles and log groups; ``<app>-validation-<wave>`` holds the validation
+project of one wave, in its target's VPC (one stack per wave: a project with its role, policies,
+log group, report group and inline buildspec is ~10 KB, so one stack for every wave crossed the
+template budget at four waves); ``<app>-pipeline-roles`` holds the pipeline's IAM: its role, the
+source trigger's role and one deploy role per wave with the managed policies they share;
+``<app>-pipeline`` holds the pipeline, the source trigger and the stage conditions on the alarms of
+the application's operations stack (``stacks/operations.py``: notifications, audit trail, alarms),
+and runs the projects it imports from the build and validation stacks with the roles it imports. The roles
+stack is the pipeline stack class built with ``part = "roles"``: it runs the same stages, so each
+role holds exactly what the stages need (see ``components.pipeline``), and a wave adds ~1.5 KB of
+stages to the pipeline stack instead of a role with its policies::
 
     Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
     delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
-    (deploy, then the smoke test; entered only while the previous wave's alarms are not in ALARM
-    when protected; rolled back on failure or on an alarm during the bake time)
+    (deploy, then the smoke test and the recorder; entered only while the previous wave's alarms are
+    not in ALARM when protected; rolled back on failure or on an alarm during the bake time)
 
 A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
 :class:`DeliveryBuildStack` (``create_projects``: the build, the checks),
@@ -19,7 +26,7 @@ A :class:`Delivery` names one pipeline (its component and its stacks). A kind su
 
 Gates cannot be bypassed from the source: every project's buildspec is rendered into the
 build template from ``buildspecs/`` at generate time (see ``components.codebuild``), and each
-pipeline writes to its own artifact store (``artifacts.artifact_store``), which only its roles
+pipeline writes to its own artifact store (``store.artifact_store``), which only its roles
 may write. Validation runs inside the target's VPC (the target may be an internal load
 balancer) and calls the URL the target exports, with TLS verification on.
 """
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Ref
+from troposphere import Parameter, Ref
 
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
                                     build_settings)
@@ -37,7 +44,7 @@ from ..components.pipeline import SOURCE, DeliveryPipeline
 from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
-from . import artifacts, foundation, scanners
+from . import artifacts, foundation, scanners, store
 
 BUILD_OUTPUT = "BuildOutput"
 #: Thresholds of the source and dependency scan (``buildspecs/security-scan.yml``): findings at this
@@ -81,13 +88,15 @@ TARGET_EXPORT_KEYS = {
 
 @dataclass(frozen=True)
 class Delivery:
-    """One pipeline: ``component`` prefixes every physical name of its two stacks (pipeline
+    """One pipeline: ``component`` prefixes every physical name of its stacks (pipeline
     ``{project}-{env}-{component}``, its roles ``{project}-{env}-{component}-*``)."""
 
     component: str
     build_stack: str
     validation_stack: str
     pipeline_stack: str
+    roles_stack: str
+    store_stack: str
     #: The stack (in each target environment) whose exports describe the deployment target.
     target_stack: str
     #: The stack (in each target environment) that exports the validation contract
@@ -110,6 +119,17 @@ class Delivery:
         """A project of this delivery's build (or validation) stack, as the pipeline stack sees it."""
         return ProjectReference(self.project_export(logical_id, stack).imported())
 
+    def role_export(self, logical_id: str):
+        """The ARN of a role of the roles stack (``PipelineRole``, ``Deploy<Wave>Role``, ...)."""
+        return declare(self.roles_stack, f"{logical_id}Arn", f"ARN of role {logical_id} of pipeline {self.component}")
+
+    def artifact_store(self):
+        return store.artifact_store(self.store_stack)
+
+    def validation_stack_of(self, target) -> str:
+        """The stack holding ``target``'s validation project."""
+        return f"{self.validation_stack}-{target.slug}"
+
     @staticmethod
     def validation_project_id(target) -> str:
         return f"Validate{target.label}Project"
@@ -119,7 +139,8 @@ class Delivery:
         """The recorder function and its role are ``{project}-{env}-<this>`` in each wave's environment."""
         return f"{self.component}-record"
 
-    def recorder_arn(self, env: str):
+    def recorder_arn(self, env: str = "*"):
+        """The recorder of wave ``env``; ``*``: every wave's (one grant, components are prefix-free)."""
         return naming.arn("lambda", "function:${ProjectName}-%s-%s" % (env, self.recorder_component))
 
     def recorder_export(self):
@@ -146,7 +167,7 @@ class DeliveryBuildStack(Stack):
         self.build = build_settings(self)
         self.create_parameters()
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
-        self.artifact_bucket = artifacts.artifact_store(self.component)
+        self.artifact_bucket = self.delivery.artifact_store()
         self.common = dict(settings=self.build, key=self.key, artifact_bucket=self.artifact_bucket)
         self.checks = []
         self.create_projects()
@@ -177,24 +198,27 @@ class DeliveryBuildStack(Stack):
 
 
 class DeliveryValidationStack(Stack):
-    """``<kind>-validation`` (tools): one validation project per target, inside the target's VPC
-    (the target may be an internal load balancer), calling the URL the target exports with TLS
-    verification on. Made for a delivery by :func:`validation_stack`."""
+    """``<kind>-validation-<wave>`` (tools): the validation project of one wave (``wave``: its
+    environment), inside the target's VPC (the target may be an internal load balancer), calling
+    the URL the target exports with TLS verification on. The registry makes one per wave."""
 
     delivery: Delivery = None
     buildspec = "smoke-test.yml"
+    wave: str = None
 
     @property
     def component(self):
         return self.delivery.component
 
     def create(self):
-        self.targets = waves(self.model, self.app)
+        self.targets = [t for t in waves(self.model, self.app) if t.env == self.wave]
+        if not self.targets:
+            raise ValueError(f"{self.name}: '{self.wave}' is not a wave of application '{self.app.name}'")
         self.health_path = self.parameter(
             "HealthCheckPath", "Targets", "Health check path",
             Type="String", Default="/health", AllowedPattern=r"^/[A-Za-z0-9/._-]*$",
             ConstraintDescription="a URL path starting with /",
-            Description="Path the validation requests on each target",
+            Description="Path the validation requests on the target",
         )
         self.build = build_settings(self)
         key = KeyReference(foundation.EXPORTS.key_arn.imported())
@@ -208,7 +232,7 @@ class DeliveryValidationStack(Stack):
                 self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
                 description=f"Validate the {target.label.lower()} target as deployed", report="smoke",
                 cache=LOCAL_CACHE, writes_artifacts=False, vpc=vpc, settings=self.build, key=key,
-                artifact_bucket=artifacts.artifact_store(self.component),
+                artifact_bucket=self.delivery.artifact_store(),
                 environment=[("TARGET_URL", value("ServiceUrl").imported(env)), ("HEALTH_PATH", Ref(self.health_path))],
             )
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
@@ -216,12 +240,16 @@ class DeliveryValidationStack(Stack):
 
 class DeliveryPipelineStack(Stack):
     """``<kind>-pipeline`` (tools). Subclasses set ``delivery``, ``build_class`` (their build stack,
-    for the project and check names) and implement :meth:`deploy_action` / :meth:`deploy_grants`."""
+    for the project and check names) and implement :meth:`deploy_action` / :meth:`deploy_grants`.
+
+    ``part = "roles"`` makes the same class render ``<kind>-pipeline-roles``: the roles the stages
+    need, no pipeline (``components.pipeline``); the registry makes one class of each part."""
 
     delivery: Delivery = None
     build_class = None
     build_stage = "Build"
     checks_stage = "TestAndScan"
+    part = "pipeline"
 
     @property
     def component(self):
@@ -230,10 +258,19 @@ class DeliveryPipelineStack(Stack):
     def create(self):
         self.create_parameters()
         self.create_imports()
-        self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key)
+        self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key, part=self.part,
+                                         role_export=self.delivery.role_export)
         self.create_deploy_roles()
         self.create_stages()
-        self.output("PipelineName", self.pipeline.name, "Name of the pipeline")
+        if self.part != "roles":
+            self.output("PipelineName", self.pipeline.name, "Name of the pipeline")
+
+    def pipeline_parameter(self, name, group, label, **props):
+        """A parameter only the pipeline's actions read (never a grant): the roles stack, which runs
+        the same stages and discards the actions, does not declare it (an unused parameter)."""
+        if self.part == "roles":
+            return Parameter(name, **props)
+        return self.parameter(name, group, label, **props)
 
     # -- hooks ---------------------------------------------------------------
     def deploy_action(self, target: Target, role):  # pragma: no cover - abstract
@@ -249,14 +286,14 @@ class DeliveryPipelineStack(Stack):
 
     # -- shared steps --------------------------------------------------------
     def create_parameters(self):
-        self.source_key = self.parameter(
+        self.source_key = self.pipeline_parameter(
             "SourceObjectKey", "Source", "Source archive key",
             Type="String", Default=self.app.object_key, AllowedPattern=r"^[A-Za-z0-9!_.*'()/-]+\.zip$",
             ConstraintDescription="an S3 object key ending in .zip",
             Description="Key of the source archive in the source bucket; uploading it starts the pipeline",
         )
         self.targets = waves(self.model, self.app)
-        self.scan_threshold = self.parameter(
+        self.scan_threshold = self.pipeline_parameter(
             "ScanFailOnSeverity", "Checks", "Source scan gate",
             Type="String", Default="high", AllowedValues=SCAN_SEVERITIES,
             Description="The source and dependency scan fails on findings of this severity or worse",
@@ -271,12 +308,13 @@ class DeliveryPipelineStack(Stack):
 
     def create_imports(self):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
-        self.artifact_bucket = artifacts.artifact_store(self.component)
+        self.artifact_bucket = self.delivery.artifact_store()
         self.source_bucket = artifacts.source_bucket()
 
     def create_deploy_roles(self):
         """One deploy role per target, assumable by this pipeline's role only, with exactly that
-        target's grants: a production deploy cannot run with staging's role or the other way round."""
+        target's grants: a production deploy cannot run with staging's role or the other way round.
+        They live in the roles stack; the pipeline stack names them by imported ARN."""
         self.deploy_roles = {}
         for target in self.targets:
             role = self.pipeline.action_role(
@@ -325,13 +363,14 @@ class DeliveryPipelineStack(Stack):
         )
 
     def create_target_stages(self, target: Target, previous: Target = None):
-        """``Deploy<Wave>``: the deploy, then the smoke test in the same stage, so a failed validation
-        rolls the deployment back with it (CodePipeline rolls back the stage that failed:
+        """``Deploy<Wave>``: the deploy, then the smoke test (and the recorder) in the same stage, so a failed
+        validation rolls the deployment back with it (CodePipeline rolls back the stage that failed:
         https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html). A protected
         wave is entered only while the previous wave's alarms are not in ALARM; after the stage, the
         wave's own alarms are watched for its bake time and one in ALARM rolls the stage back."""
         p = self.pipeline
-        validation = self.delivery.project(self.delivery.validation_project_id(target), self.delivery.validation_stack)
+        validation = self.delivery.project(self.delivery.validation_project_id(target),
+                                           self.delivery.validation_stack_of(target))
         entry = []
         if target.protected and previous is not None:
             entry = [p.alarm_rule(f"{previous.label}{alarm.key}", name, alarm_arn=arn)
@@ -346,7 +385,7 @@ class DeliveryPipelineStack(Stack):
             # Beside the smoke test: checks the target too and records the deployment, healthy or not. The
             # action imports the function (the recorder stack deploys first); the grant names it.
             recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
-                                         arn=self.delivery.recorder_arn(target.env))
+                                         arn=self.delivery.recorder_arn())
             p.role.grant(recorder.grant_invoke())
             actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name},
                                     [SOURCE], run_order=2))

@@ -11,7 +11,10 @@ deployed before those roles exist:
   pushing the ``bootstrap`` image once);
 - pull: the application's ECS task execution roles in every environment
   (``{project}-*-<application>-execution``) and the tools pipeline roles (``{project}-tools-*``:
-  image scan gate, deploy actions).
+  deploy actions);
+- scan findings: the shared image scan gate's role, named by its imported ARN (the ``image-scanner``
+  stack deploys first), so that role's own policy lists no repository and does not grow with the
+  number of applications.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from ..components.kms import KeyReference
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
-from . import foundation
+from . import foundation, scanners
 
 ROLE_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/*-]{1,128}$"
 
@@ -90,6 +93,7 @@ class EcrStack(Stack):
             push_roles=If(self.has_pusher, build_roles + [Ref(self.bootstrap_pusher)], build_roles),
             pull_roles=[role_arn_pattern("${ProjectName}-*-%s" % execution_role_component(self.app.name)),
                         role_arn_pattern("${ProjectName}-${EnvironmentName}-*")],
+            scan_readers=[scanners.IMAGE_EXPORTS.role_arn.imported()],
         )
 
     def create_outputs(self):

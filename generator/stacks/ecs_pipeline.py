@@ -104,7 +104,7 @@ class EcsPipelineStack(DeliveryPipelineStack):
 
     def create_parameters(self):
         super().create_parameters()
-        self.image_scan_threshold = self.parameter(
+        self.image_scan_threshold = self.pipeline_parameter(
             "ImageScanFailOnSeverity", "Checks", "Image scan gate",
             Type="String", Default="HIGH", AllowedValues=IMAGE_SCAN_SEVERITIES,
             Description="ImageScan fails on ECR findings of this severity or worse",

@@ -121,7 +121,7 @@ class FoundationStack(Stack):
             "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [group + ":*"],
-            "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
+            "Condition": {"ArnLike": {"aws:SourceArn": rules}},
         }]}
         tools = self.condition("IsToolsEnvironment", Equals(Ref(self.environment), self.model.tools))
         self.add(logs.ResourcePolicy(

@@ -1,5 +1,6 @@
 """Lambda delivery (tools): ``<app>-build`` (package the function once, unit tests and the source
-syntax check), ``<app>-validation`` (invoke each wave's ``live`` alias after its deploy) and
+syntax check), ``<app>-validation-<wave>`` (invoke the wave's ``live`` alias after its deploy),
+``<app>-pipeline-roles`` (the roles, and the deploy actions' log group their grants name) and
 ``<app>-pipeline``: build, test ‖ security scan, then per wave a deploy by CodePipeline's ``Lambda``
 action, which publishes the built package as a new version and shifts the ``live`` alias to it (all at
 once, canary or linear: the wave's ``DeployStrategy<Wave>`` parameter), watching the function's alarms;
@@ -19,7 +20,7 @@ from ..components.kms import KeyReference
 from ..components.lambda_function import FunctionReference, grant_action_logs, pipeline_action_log_group
 from ..components.logs import EncryptedLogGroup
 from ..core.stack import LOG_RETENTION_DAYS, Stack
-from . import artifacts, foundation, lambda_function
+from . import foundation, lambda_function
 from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, Target, waves
 
 #: CodePipeline's Lambda deploy strategies: AllAtOnce, Canary<percent>Percent<minutes>Minutes,
@@ -68,14 +69,16 @@ class LambdaBuildStack(DeliveryBuildStack):
 
 
 class LambdaValidationStack(Stack):
-    """``<app>-validation``: per wave, a project that invokes the ``live`` alias with a smoke event
-    after the deploy and fails on a function error or a non-2xx ``statusCode``. Lambda is called
-    through its API, so the projects need no VPC."""
+    """``<app>-validation-<wave>``: a project that invokes the wave's ``live`` alias with a smoke event
+    after the deploy and fails on a function error or a non-2xx ``statusCode`` (``wave``: its
+    environment; the registry makes one per wave). Lambda is called through its API, so the project
+    needs no VPC."""
 
     name = "lambda-validation"
-    description = "Lambda delivery: invoke each wave's live alias after its deploy"
+    description = "Lambda delivery: invoke the wave's live alias after its deploy"
     delivery = None
     buildspec = "function-smoke.yml"
+    wave: str = None
 
     @property
     def component(self):
@@ -85,14 +88,14 @@ class LambdaValidationStack(Stack):
         self.build = build_settings(self)
         key = KeyReference(foundation.EXPORTS.key_arn.imported())
         exports = function_exports(self.delivery)
-        for target in waves(self.model, self.app):
+        for target in [t for t in waves(self.model, self.app) if t.env == self.wave]:
             logical_id = self.delivery.validation_project_id(target)
             function = FunctionReference(exports.function_name.imported(target.env))
             project = BuildProject(
                 self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
                 description=f"Invoke the {target.label.lower()} live alias with the smoke event", report="smoke",
                 cache=LOCAL_CACHE, writes_artifacts=False, settings=self.build, key=key,
-                artifact_bucket=artifacts.artifact_store(self.component),
+                artifact_bucket=self.delivery.artifact_store(),
                 environment=[("FUNCTION_NAME", function.name), ("FUNCTION_ALIAS", exports.alias_name.imported(target.env))],
             )
             project.role.grant(function.grant_invoke_alias())
@@ -108,7 +111,7 @@ class LambdaPipelineStack(DeliveryPipelineStack):
         super().create_parameters()
         self.strategies = {}
         for target in waves(self.model, self.app):
-            self.strategies[target] = self.parameter(
+            self.strategies[target] = self.pipeline_parameter(
                 f"DeployStrategy{target.label}", "Deploy", f"Traffic shifting in {target.env}",
                 Type="String", Default=DEFAULT_DEPLOY_STRATEGY, AllowedPattern=DEPLOY_STRATEGY_PATTERN,
                 ConstraintDescription="AllAtOnce, Canary<percent>Percent<minutes>Minutes or "
@@ -116,18 +119,21 @@ class LambdaPipelineStack(DeliveryPipelineStack):
                 Description=f"How the {target.env} deploy shifts the live alias to the new version; the function's "
                             "alarms roll it back",
             )
-        self.log_retention = self.parameter(
-            "LogRetentionDays", "Logging", "Deploy action log retention (days)",
-            Type="Number", Default=90, AllowedValues=LOG_RETENTION_DAYS,
-            Description="Days CloudWatch Logs keeps the Lambda deploy actions' logs",
-        )
 
     def create_deploy_roles(self):
-        # The deploy action logs to /<region>/codepipeline/<pipeline>; created here so it is encrypted and
-        # expires (the action would create it without either).
-        self.action_logs = EncryptedLogGroup(self, "DeployActionLogs",
-                                             pipeline_action_log_group(self.pipeline.name).name, self.key,
-                                             Ref(self.log_retention))
+        # The deploy action logs to /<region>/codepipeline/<pipeline>; created (encrypted, expiring: the
+        # action would create it without either) in the roles stack, with the deploy roles its grants serve.
+        if self.part == "pipeline":
+            self.action_logs = pipeline_action_log_group(self.pipeline.name)
+        else:
+            self.log_retention = self.parameter(
+                "LogRetentionDays", "Logging", "Deploy action log retention (days)",
+                Type="Number", Default=90, AllowedValues=LOG_RETENTION_DAYS,
+                Description="Days CloudWatch Logs keeps the Lambda deploy actions' logs",
+            )
+            self.action_logs = EncryptedLogGroup(self, "DeployActionLogs",
+                                                 pipeline_action_log_group(self.pipeline.name).name, self.key,
+                                                 Ref(self.log_retention))
         super().create_deploy_roles()
 
     def function(self, target: Target) -> FunctionReference:

@@ -110,10 +110,18 @@ def rules(model, app) -> list:
     return found
 
 
+#: Rule name suffixes per audience: the topics and the log group admit rules named ``{project}-{env}-*<suffix>``,
+#: so their policies do not grow (or change) with the applications; only operations stacks make such names.
+AUDIENCE_SUFFIXES = {NOTIFICATIONS: ("-ops-failed", "-ops-rollback", "-ops-release-*"),
+                     APPROVALS: ("-ops-approval",), AUDIT: ("-ops-audit", "-ops-builds")}
+
+
 def rule_arns(model, audience: str) -> list:
-    """ARNs of every application's rules that deliver to ``audience`` (a topic or the audit log)."""
-    return [eventrules.rule_arn(name) for app in model.applications for name, to in rules(model, app)
-            if to == audience]
+    """ARN patterns of the rules that deliver to ``audience`` (a topic or the audit log), when the model has
+    applications (``ArnLike`` conditions: every application's operations stack matches them)."""
+    if not model.applications:
+        return []
+    return [eventrules.rule_arn("*" + suffix) for suffix in AUDIENCE_SUFFIXES[audience]]
 
 
 class OperationsStack(Stack):
@@ -154,9 +162,11 @@ class OperationsStack(Stack):
             Type="Number", Default=5, MinValue=1, MaxValue=100,
             Description="Alarm when this share of requests gets HTTP 5xx from the targets for 3 minutes",
         )
+        # A String with a decimal pattern: sub-second thresholds, and scanners that read Number bounds as integers.
         self.latency = self.parameter(
-            "TargetResponseTimeMs", "Alarms", "Target response time p95 (ms)",
-            Type="Number", Default=2000, MinValue=10, MaxValue=60000,
+            "TargetResponseTimeSeconds", "Alarms", "Target response time p95 (s)",
+            Type="String", Default="2", AllowedPattern=r"^(0|[1-9][0-9]?)(\.[0-9]{1,3})?$",
+            ConstraintDescription="seconds, 0.001 to 99.999, like 0.5 or 2",
             Description="Alarm when the p95 target response time reaches this for 5 minutes",
         )
 
@@ -243,23 +253,27 @@ class OperationsStack(Stack):
         return [(logical_id, self.delivery.project(logical_id).name) for logical_id in ids]
 
     def create_build_alarms(self):
+        """One alarm on the failed builds of every project of the build stack (their sum), one on the longest
+        build against the budget: two alarms however many projects (the template stays small)."""
         self.alarms = []
-        for logical_id, name in self.build_projects():
-            slug = _slug(logical_id)
-            dims = [("ProjectName", name)]
-            self.alarms.append(MetricAlarm(
-                self, f"{logical_id}FailedAlarm", f"{self.app.name}-{slug}-failed",
-                f"A build of {logical_id} failed", namespace="AWS/CodeBuild", metric="FailedBuilds",
-                dimensions=dims, statistic="Sum", threshold=1, evaluation_periods=1, period=300,
-                topic=self.notifications))
-            # Duration is in seconds, the budget in minutes. The budget warns early; the projects'
-            # BuildTimeoutMinutes is the hard stop (a timed-out build also counts in FailedBuilds).
-            self.alarms.append(MathAlarm(
-                self, f"{logical_id}DurationAlarm", f"{self.app.name}-{slug}-duration",
-                f"A build of {logical_id} ran longer than its budget (BuildBudgetMinutes)",
-                expression="m1 / 60", label="Build minutes",
-                metrics=[metric("m1", "AWS/CodeBuild", "Duration", dims, "Maximum", period=300)],
-                threshold=Ref(self.build_budget), evaluation_periods=1, period=300, topic=self.notifications))
+        projects = self.build_projects()
+        ids = [f"m{i}" for i in range(len(projects))]
+        failed = [metric(m, "AWS/CodeBuild", "FailedBuilds", [("ProjectName", name)], "Sum", period=300)
+                  for m, (_, name) in zip(ids, projects)]
+        self.alarms.append(MathAlarm(
+            self, "BuildsFailedAlarm", f"{self.app.name}-builds-failed",
+            "A build of the pipeline's build or check projects failed", expression=f"SUM([{', '.join(ids)}])",
+            metrics=failed, threshold=1, evaluation_periods=1, period=300,
+            topic=self.notifications))
+        # Duration is in seconds, the budget in minutes. The budget warns early; the projects'
+        # BuildTimeoutMinutes is the hard stop (a timed-out build also counts in FailedBuilds).
+        durations = [metric(m, "AWS/CodeBuild", "Duration", [("ProjectName", name)], "Maximum", period=300)
+                     for m, (_, name) in zip(ids, projects)]
+        self.alarms.append(MathAlarm(
+            self, "BuildDurationAlarm", f"{self.app.name}-builds-duration",
+            "A build ran longer than its budget (BuildBudgetMinutes)", expression=f"MAX([{', '.join(ids)}]) / 60",
+            metrics=durations, threshold=Ref(self.build_budget),
+            evaluation_periods=1, period=300, topic=self.notifications))
 
     def create_wave_alarms(self):
         builders = {"beanstalk": self.beanstalk_alarms, "ecs-bluegreen": self.ecs_alarms,
@@ -281,16 +295,15 @@ class OperationsStack(Stack):
         errors, latency = (alarm_component(self.app, target.env, a) for a in WAVE_ALARMS[self.app.kind])
         return [
             MathAlarm(self, f"{target.label}TargetErrorRateAlarm", errors,
-                      f"{target.env}: share of requests answered 5xx by the targets (%)",
-                      expression="IF(m2 > 0, 100 * m1 / m2, 0)", label="Target 5xx (%)",
+                      f"{target.env}: target 5xx (% of requests)",
+                      expression="IF(m2 > 0, 100 * m1 / m2, 0)",
                       metrics=[metric("m1", ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", lb, "Sum"),
                                metric("m2", ALB_NAMESPACE, "RequestCount", lb, "Sum")],
                       threshold=Ref(self.error_rate), evaluation_periods=3, topic=self.notifications),
-            # TargetResponseTime is in seconds; the threshold in whole milliseconds (scanners read integers).
-            MathAlarm(self, f"{target.label}TargetLatencyAlarm", latency,
-                      f"{target.env}: p95 target response time (ms)", expression="m1 * 1000", label="p95 (ms)",
-                      metrics=[metric("m1", ALB_NAMESPACE, "TargetResponseTime", lb, "p95")],
-                      threshold=Ref(self.latency), evaluation_periods=5, topic=self.notifications),
+            MetricAlarm(self, f"{target.label}TargetLatencyAlarm", latency,
+                        f"{target.env}: p95 target response time (s)", namespace=ALB_NAMESPACE,
+                        metric="TargetResponseTime", dimensions=lb, statistic="p95",
+                        threshold=Ref(self.latency), evaluation_periods=5, topic=self.notifications),
         ]
 
     def beanstalk_alarms(self, target) -> list:

@@ -10,7 +10,11 @@ are large (the scanners are pinned by version and hash, inline), so they live he
 in every pipeline's build stack, each in its own template to keep both far from the size limit. Each pipeline passes its settings (``APP_DIR``, ``FAIL_ON_SEVERITY``,
 ``REPOSITORY_NAME``) as action variables from its own, reviewed template. The projects read the
 input artifacts of every pipeline's artifact store and write to none: a store's policy admits
-writes from its own pipeline's roles only (``artifacts``), so a shared scanner cannot swap artifacts.
+writes from its own pipeline's roles only (``store``), so a shared scanner cannot swap artifacts.
+
+Neither role lists a store or a repository: each store's bucket policy (``store``) and each ECR
+repository's policy (``ecr``) names the scanner roles, whose ARNs these stacks export. The stacks
+therefore do not grow with the number of applications, and import nothing from them.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from ..components.iam import unscoped
 from ..components.kms import KeyReference
 from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
-from . import artifacts, ecr, foundation
+from . import foundation
 
 #: Role components of the scanners: not a prefix-match of any pipeline's roles (``registry``).
 COMPONENT = "scanner"
@@ -30,11 +34,14 @@ COMPONENT = "scanner"
 class SOURCE_EXPORTS(ExportSet):
     stack = "source-scanner"
     project = declare(stack, "SecurityScanProjectName", "CodeBuild project: SAST and dependency scan of the source")
+    role_arn = declare(stack, "SecurityScanRoleArn", "Role of the source scan, admitted by every artifact store")
 
 
 class IMAGE_EXPORTS(ExportSet):
     stack = "image-scanner"
     project = declare(stack, "ImageScanProjectName", "CodeBuild project: gate on ECR's scan of the built image")
+    role_arn = declare(stack, "ImageScanRoleArn",
+                       "Role of the image scan gate, admitted by the container pipelines' stores and repositories")
 
 
 def security_scan() -> ProjectReference:
@@ -47,11 +54,9 @@ def image_scan() -> ProjectReference:
 
 class _ScannerStack(Stack):
     def common(self):
-        from ..kinds import pipeline_components  # the kinds import this module
-
-        stores = [artifacts.artifact_store(component) for component in pipeline_components(self.model)]
+        # artifact_bucket None: the stores' bucket policies admit this role (see ``store``).
         return dict(settings=build_settings(self), key=KeyReference(foundation.EXPORTS.key_arn.imported()),
-                    artifact_bucket=stores[0], also_reads=stores[1:], cache=LOCAL_CACHE, writes_artifacts=False)
+                    artifact_bucket=None, cache=LOCAL_CACHE, writes_artifacts=False)
 
 
 class SourceScannerStack(_ScannerStack):
@@ -65,6 +70,7 @@ class SourceScannerStack(_ScannerStack):
             report="sast", **self.common(),
         )
         self.export(SOURCE_EXPORTS.project, project.name)
+        self.export(SOURCE_EXPORTS.role_arn, project.role.arn)
 
 
 class ImageScannerStack(_ScannerStack):
@@ -76,10 +82,9 @@ class ImageScannerStack(_ScannerStack):
             self, "ImageScanProject", f"{COMPONENT}-image", "image-scan.yml",
             description="Gate on ECR's scan (basic or enhanced) of the built image", report="scan", **self.common(),
         )
-        from ..kinds import container_applications  # the kinds import this module
-
-        repositories = [ecr.repository(app.name, "${EnvironmentName}") for app in container_applications(self.model)]
-        project.role.grant([r.grant_read_scan_findings() for r in repositories], unscoped(
-            [inspector2.ListFindings, inspector2.ListCoverage],
-            "inspector2 list actions have no resource level permission"))  # enhanced scanning reports via Inspector
+        # The repositories' policies admit this role to their scan findings (``ecr``); enhanced
+        # scanning reports through Inspector, whose list actions take no resource.
+        project.role.grant(unscoped([inspector2.ListFindings, inspector2.ListCoverage],
+                                    "inspector2 list actions have no resource level permission"))
         self.export(IMAGE_EXPORTS.project, project.name)
+        self.export(IMAGE_EXPORTS.role_arn, project.role.arn)

@@ -22,6 +22,7 @@ from tests.localstack_server import aws_env, client, localstack  # noqa: F401  (
 from tests.test_model import MODEL_TEXT, ORIGINAL, block, _with_qa
 
 from .conftest import stack_or_none
+from .test_real_stacks import LOCALSTACK_LIMITS
 
 QA = "qa"
 
@@ -82,7 +83,7 @@ def test_a_new_environment_dry_run_deploys_against_the_local_server(tmp_path, mo
 
     code, out, err = run("templates")
     if code != 0 and "over the budget" in err:
-        # three waves of some kinds overflow the pipeline stack until its roles move out (issue 12)
+        # a kind whose stacks cannot take one more wave within the template budget (generator/budget.py)
         with pytest.raises(budget.OverBudget):
             [render.rendered(cls) for cls in registry.stacks()]
         pytest.xfail(f"{app.kind} with {QA} renders over the template budget: {err.strip().splitlines()[-1]}")
@@ -110,6 +111,13 @@ def test_a_new_environment_dry_run_deploys_against_the_local_server(tmp_path, mo
         if _stand_in(cfn, project, env, stack):
             continue
         code, out, err = run.deploy("--env", env, "--stack", stack, "--yes")
+        if code != 0:
+            # A prerequisite the local server cannot host (an ECS application's repository imports the shared
+            # image scanner, whose CodeBuild resources are placeholders there): the known limitation, exactly.
+            for text, why in LOCALSTACK_LIMITS:
+                if text in err:
+                    exact = next(line.strip() for line in err.splitlines() if text in line)
+                    pytest.xfail(f"prerequisite {node}: {why}: {exact}")
         assert code == 0, f"{node}:\n{out}\n{err}"
 
     _dry_runs(run, cfn, project, stacks, outside)

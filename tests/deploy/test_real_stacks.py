@@ -26,10 +26,13 @@ TARGET_ENV = "dev"
 #: (A missing AWS managed policy, for example, is not one: LocalStack knows them all with their paths,
 #: e.g. service-role/AWSElasticBeanstalkEnhancedHealth.)
 LOCALSTACK_LIMITS: list = [
-    # Load balancers, listeners, rules and target groups are placeholders on the local server: their Ref
-    # and attributes resolve to "unknown", which IAM then rejects as a policy Resource (the service stacks
-    # scope their CodeDeploy and ECS infrastructure roles to the ingress stack's listener and group ARNs).
-    ("Resource unknown must be in ARN format", "ELBv2 resources are placeholders whose ARNs resolve to 'unknown'"),
+    # Load balancers, listeners, rules and target groups, and every CodeBuild resource (the community server
+    # has no CodeBuild), are placeholders on the local server: their Ref and attributes resolve to "unknown",
+    # which IAM then rejects as a policy Resource (the service stacks scope their CodeDeploy and ECS
+    # infrastructure roles to the ingress stack's listener and group ARNs; a CodeBuild project's role to its
+    # report group's ARN, e.g. the image scanner that the ECR repository's policy imports).
+    ("Resource unknown must be in ARN format",
+     "ELBv2 and CodeBuild resources are placeholders whose ARNs resolve to 'unknown'"),
 ]
 
 

@@ -268,7 +268,7 @@ def test_application_keeps_a_bounded_number_of_versions(stacks):
 
 def test_registry_environments_and_order(stacks):
     app, env = stacks
-    [pipeline] = [s for s in registry.stacks(app.model) if getattr(s, "build_class", None) and s.app is app.app]
+    [pipeline] = [s for s in registry.stacks(app.model) if getattr(s, "build_class", None) and s.part == "pipeline" and s.app is app.app]
     tools = app.model.tools
     assert app.environments == (tools,) and pipeline.environments == (tools,)
     for where in env.environments:  # derived from the imports of the rendered template

@@ -7,10 +7,10 @@ import pytest
 from generator import registry
 from generator.stacks.beanstalk_pipeline import BeanstalkPipelineStack
 from generator.stacks.delivery import waves
-from tests.helpers import as_list, load_template, one, resources, statements
+from tests.helpers import as_list, exported_role, load_template, one, resources, statements
 
 #: The pipeline stack of every Beanstalk application of the model.
-PIPELINES = [s for s in registry.stacks() if issubclass(s, BeanstalkPipelineStack)]
+PIPELINES = [s for s in registry.stacks() if issubclass(s, BeanstalkPipelineStack) and s.part == "pipeline"]
 
 
 @pytest.fixture(scope="module", params=PIPELINES, ids=lambda s: s.name)
@@ -40,7 +40,8 @@ def test_test_and_scan_run_in_parallel(stages):
 
 
 def test_deploys_use_beanstalk_with_one_scoped_role_per_target(template, stages, cls):
-    roles = resources(template, "AWS::IAM::Role")
+    roles_template = load_template(cls.delivery.roles_stack)
+    roles = resources(roles_template, "AWS::IAM::Role")
     used = set()
     for target in waves(cls.model, cls.app):
         deploy = stages["Deploy" + target.label]["Actions"][0]
@@ -49,7 +50,7 @@ def test_deploys_use_beanstalk_with_one_scoped_role_per_target(template, stages,
             "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-EnvironmentName" % (target.env, cls.delivery.target_stack)}}
         assert deploy["Configuration"]["ApplicationName"] == {
             "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-app-ApplicationName" % cls.app.name}}
-        role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
+        role_id = exported_role(roles_template, cls.delivery.roles_stack, deploy["RoleArn"])
         used.add(role_id)
         role = roles[role_id]["Properties"]
         assert "ManagedPolicyArns" not in role, "no AdministratorAccess-AWSElasticBeanstalk"
@@ -57,7 +58,7 @@ def test_deploys_use_beanstalk_with_one_scoped_role_per_target(template, stages,
 
 
 def test_no_admin_class_managed_policy_anywhere(template, build, cls):
-    for t in (template, build, load_template(f"{cls.app.name}-env"), load_template(f"{cls.app.name}-app")):
+    for t in (template, build, load_template(cls.delivery.roles_stack), load_template(f"{cls.app.name}-env"), load_template(f"{cls.app.name}-app")):
         for role in resources(t, "AWS::IAM::Role").values():
             for arn in role["Properties"].get("ManagedPolicyArns", []):
                 assert "Administrator" not in json.dumps(arn) and "FullAccess" not in json.dumps(arn)

@@ -1,5 +1,5 @@
 """The shape every delivery pipeline shares (stacks/delivery.py), asserted on the rendered templates of
-every pipeline in the registry: its build, validation and pipeline stacks."""
+every pipeline in the registry: its store, build, per-wave validation, roles and pipeline stacks."""
 import json
 
 import pytest
@@ -7,21 +7,38 @@ import pytest
 from generator import model, registry
 from generator.components.codebuild import BUILDSPEC_DIR
 from generator.stacks.delivery import TARGET_EXPORT_KEYS, waves
+from tests import helpers
 from tests.helpers import as_list, resources, statements, walk
 
-PIPELINES = [s for s in registry.STACKS if getattr(s, "build_class", None) is not None]
+PIPELINES = [s for s in registry.STACKS if getattr(s, "build_class", None) is not None and s.part == "pipeline"]
 KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
 GATE_BUILDSPECS = {"test.yml", "security-scan.yml", "image-scan.yml", "smoke-test.yml"}
+
+
+def merged(parts):
+    """One template holding the resources, parameters and outputs of ``parts`` (the per-wave validation
+    stacks: their logical ids differ, their parameters are the same)."""
+    out = {}
+    for part in parts:
+        for section in ("Parameters", "Resources", "Outputs"):
+            out.setdefault(section, {}).update(part.get(section) or {})
+    return out
+
+
+def exported_role(d, template, imported):
+    return helpers.exported_role(template, d.roles_stack, imported)
 
 
 @pytest.fixture(params=PIPELINES, ids=lambda s: s.name)
 def delivery(request, templates):
     cls = request.param
     d = cls.delivery
+    targets = waves(cls.model, cls.app)
     return {
-        "cls": cls, "delivery": d, "targets": waves(cls.model, cls.app),
-        "pipeline_template": templates[d.pipeline_stack],
-        "build": templates[d.build_stack], "validation": templates[d.validation_stack],
+        "cls": cls, "delivery": d, "targets": targets,
+        "pipeline_template": templates[d.pipeline_stack], "roles": templates[d.roles_stack],
+        "build": templates[d.build_stack],
+        "validation": merged(templates[d.validation_stack_of(t)] for t in targets),
         "pipeline": next(iter(resources(templates[d.pipeline_stack], "AWS::CodePipeline::Pipeline").values()))["Properties"],
     }
 
@@ -35,20 +52,26 @@ def pipeline_arn(d):
                        "${ProjectName}-${EnvironmentName}-%s" % d["delivery"].component}
 
 
-def test_every_pipeline_is_registered_with_its_three_stacks(delivery):
+def test_every_pipeline_is_registered_with_its_stacks(delivery):
     d = delivery["delivery"]
     names = registry.names()
-    assert {d.build_stack, d.validation_stack, d.pipeline_stack} <= set(names)
-    assert names.index(d.build_stack) < names.index(d.pipeline_stack)
-    assert names.index(d.validation_stack) < names.index(d.pipeline_stack)
-    assert {d.build_stack, d.validation_stack} <= set(registry.requires(delivery["cls"]))
+    validations = {d.validation_stack_of(t) for t in delivery["targets"]}
+    assert {d.store_stack, d.build_stack, d.roles_stack, d.pipeline_stack} | validations <= set(names)
+    # The order is the import graph: store -> build, validations -> roles -> pipeline.
+    assert {d.build_stack, d.roles_stack, d.store_stack} | validations <= set(registry.requires(delivery["cls"]))
+    roles = registry.get(d.roles_stack)
+    assert {d.build_stack, d.store_stack} | validations <= set(registry.requires(roles))
+    assert d.pipeline_stack not in registry.requires(roles)
+    for stack in [d.build_stack] + sorted(validations):
+        assert d.store_stack in registry.requires(registry.get(stack))
 
 
 def test_stage_order(delivery):
     cls = delivery["cls"]
     expected = ["Source", cls.build_stage, cls.checks_stage]
     for target in delivery["targets"]:
-        expected += (["Approve" + target.label] if target.protected else []) + ["Deploy" + target.label]
+        expected += (["Approve" + target.label] if target.protected else []) + [
+            "Deploy" + target.label]
     assert [s["Name"] for s in delivery["pipeline"]["Stages"]] == expected
     assert [t.env for t in delivery["targets"]] == list(cls.app.waves)
 
@@ -65,8 +88,10 @@ def test_v2_pipeline_with_its_own_artifact_store_under_the_tools_key(delivery):
     assert p["PipelineType"] == "V2"
     assert p["ArtifactStore"]["EncryptionKey"] == {"Id": KEY, "Type": "KMS"}
     export = p["ArtifactStore"]["Location"]["Fn::ImportValue"]["Fn::Sub"]
-    prefix = "".join(part.capitalize() for part in delivery["delivery"].component.split("-"))
-    assert export == "${ProjectName}-${EnvironmentName}-artifacts-%sArtifactBucketName" % prefix
+    assert export == "${ProjectName}-${EnvironmentName}-%s-ArtifactBucketName" % delivery["delivery"].store_stack
+    assert p["RoleArn"] == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-PipelineRoleArn"
+                                                            % delivery["delivery"].roles_stack}}
+    assert not resources(delivery["pipeline_template"], "AWS::IAM::Role"), "the roles live in the roles stack"
 
 
 def test_approval_is_the_only_path_to_a_protected_wave(delivery):
@@ -104,7 +129,7 @@ def test_approval_links_to_the_previous_waves_url(delivery):
 
 
 def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
-    template = delivery["pipeline_template"]
+    template = delivery["roles"]
     roles = resources(template, "AWS::IAM::Role")
     pipeline_role = roles["PipelineRole"]["Properties"]["RoleName"]
     used = []
@@ -118,7 +143,7 @@ def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
         # the deploy back (tests/stacks/test_recorder.py covers the recorder).
         assert (deploy["RunOrder"], smoke["RunOrder"], smoke["Name"]) == (1, 2, "SmokeTest")
         assert (record["RunOrder"], record["Name"]) == (2, "RecordDeployment")
-        role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
+        role_id = exported_role(delivery["delivery"], template, deploy["RoleArn"])
         used.append(role_id)
         role = roles[role_id]
         [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -163,7 +188,8 @@ def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
         assert permission["Condition"] == {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}
     stage_actions = [stages(delivery)["Deploy" + t.label]["Actions"][1] for t in targets]
     imported = [a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"] for a in stage_actions]
-    assert imported == ["${ProjectName}-${EnvironmentName}-%s-%sName" % (d.validation_stack, d.validation_project_id(t))
+    assert imported == ["${ProjectName}-${EnvironmentName}-%s-%sName" % (d.validation_stack_of(t),
+                                                                           d.validation_project_id(t))
                         for t in targets]
 
 
@@ -173,9 +199,11 @@ def test_target_exports_the_pipeline_needs_are_declared_by_the_target_stack(deli
     outputs = templates[stack]["Outputs"]
     for key in TARGET_EXPORT_KEYS:
         assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (stack, key)}
-    # The validation stack imports the contract of every wave (derived from its template's imports).
-    validation = registry.get(d.validation_stack)
-    assert {f"{t.env}:{stack}" for t in delivery["targets"]} <= set(registry.requires(validation))
+    # Each wave's validation stack imports that wave's contract (derived from its template's imports).
+    for target in delivery["targets"]:
+        validation = registry.get(d.validation_stack_of(target))
+        assert f"{target.env}:{stack}" in registry.requires(validation)
+        assert not [r for r in registry.requires(validation) if ":" in r and not r.startswith(target.env + ":")]
 
 
 SCANNERS = ("source-scanner", "image-scanner")
@@ -223,7 +251,7 @@ def test_every_codebuild_project_is_hardened(delivery):
 
 
 def test_pipeline_role_may_only_start_the_projects_it_runs(delivery):
-    template = delivery["pipeline_template"]
+    template = delivery["roles"]
     grants = statements(resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"])
     [codebuild] = [s for s in grants if "codebuild:StartBuild" in s["Action"]]
     started = {json.dumps(r["Fn::Sub"][1]["Name"], sort_keys=True) for r in codebuild["Resource"]}
@@ -260,8 +288,9 @@ def test_s3_source_without_polling_started_by_eventbridge(delivery):
     assert rule["EventPattern"]["detail"]["object"]["key"] == [{"Ref": "SourceObjectKey"}]
     [target] = rule["Targets"]
     assert target["Arn"] == pipeline_arn(delivery)
-    role_id = target["RoleArn"]["Fn::GetAtt"][0]
-    grants = [s for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    roles = delivery["roles"]
+    role_id = exported_role(delivery["delivery"], roles, target["RoleArn"])
+    grants = [s for p in resources(roles, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]
               for s in statements(p["Properties"]["PolicyDocument"])]
     assert grants == [{"Effect": "Allow", "Action": ["codepipeline:StartPipelineExecution"],
                        "Resource": [pipeline_arn(delivery)]}]

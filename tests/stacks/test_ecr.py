@@ -86,7 +86,8 @@ def test_push_is_denied_to_everyone_but_the_build_roles(ecr, repository):
 
 
 def test_pull_is_allowed_only_to_this_accounts_named_roles(ecr, repository):
-    [pull] = [s for s in statements(repository["Properties"]["RepositoryPolicyText"]) if s["Effect"] == "Allow"]
+    [pull] = [s for s in statements(repository["Properties"]["RepositoryPolicyText"])
+              if s["Effect"] == "Allow" and s.get("Sid") != "AllowImageScanGateToReadScanFindings"]
     assert pull["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
     assert set(pull["Condition"]) == {"ArnLike"}
     patterns = pull["Condition"]["ArnLike"]["aws:PrincipalArn"]
@@ -123,3 +124,17 @@ def test_grants_scope_to_the_repository_and_keep_login_apart():
     assert login["Action"] == ["ecr:GetAuthorizationToken"] and login["Resource"] == ["*"]
     pull, _ = [as_json(s) for s in repo.grant_pull()]
     assert "ecr:PutImage" not in pull["Action"]
+
+
+def test_the_image_scan_gate_reads_scan_findings_through_the_repository_policy(ecr, repository, templates):
+    """The shared image scanner's role lists no repository: each repository names it (imported ARN), for
+    the scan findings only; the scanner stack deploys first (the policy names an existing role)."""
+    [gate] = [s for s in statements(repository["Properties"]["RepositoryPolicyText"])
+              if s.get("Sid") == "AllowImageScanGateToReadScanFindings"]
+    assert gate["Effect"] == "Allow" and "Condition" not in gate
+    assert gate["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub":
+                                 "${ProjectName}-${EnvironmentName}-image-scanner-ImageScanRoleArn"}}]}
+    assert sorted(gate["Action"]) == ["ecr:DescribeImageScanFindings", "ecr:DescribeImages"]
+    assert "image-scanner" in registry.requires(ecr)
+    scanner = templates["image-scanner"]
+    assert json.dumps(scanner).count("ecr:DescribeImageScanFindings") == 0, "no identity grant on any repository"

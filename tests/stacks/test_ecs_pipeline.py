@@ -9,13 +9,13 @@ from generator import registry
 from generator.components import codebuild
 from generator.stacks.delivery import waves
 from generator.stacks.ecs_pipeline import EcsNativePipelineStack, EcsPipelineStack, artifact_dir
-from tests.helpers import load_template, resources, statements
+from tests.helpers import exported_role, load_template, resources, statements
 
 SSM_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Name}",
                        {"Name": {"Ref": "DockerHubTokenParameter"}}]}
 KEY = {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-foundation-KeyArn"}}
 #: The pipeline stack of every container application of the model, by kind.
-PIPELINES = [s for s in registry.stacks() if issubclass(s, EcsPipelineStack)]
+PIPELINES = [s for s in registry.stacks() if issubclass(s, EcsPipelineStack) and s.part == "pipeline"]
 CODEDEPLOY = [s for s in PIPELINES if s.app.kind == "ecs-bluegreen"]
 NATIVE = [s for s in PIPELINES if s.app.kind == "ecs-rolling"]
 
@@ -86,7 +86,7 @@ def test_tests_and_both_scans_run_in_parallel(template):
         "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-image-scanner-ImageScanProjectName"}}
 
 
-def test_image_scan_gate_fails_at_the_threshold(template):
+def test_image_scan_gate_fails_at_the_threshold(template, cls):
     scanner = load_template("image-scanner")
     project = scanner["Resources"]["ImageScanProject"]
     assert buildspec_name(project) == "image-scan.yml"
@@ -98,8 +98,12 @@ def test_image_scan_gate_fails_at_the_threshold(template):
     assert scan[1]["Threshold"] == {"Ref": "ImageScanFailOnSeverity"}
     assert template["Parameters"]["ImageScanFailOnSeverity"]["Default"] == "HIGH"
     actions = {a for s in policies_of(scanner, role_of(scanner, "ImageScanProject")) for a in s["Action"]}
-    assert {"ecr:DescribeImageScanFindings", "ecr:DescribeImages", "inspector2:ListFindings"} <= actions
+    assert "inspector2:ListFindings" in actions
     assert not {"ecr:PutImage", "ecr:InitiateLayerUpload", "s3:PutObject"} & actions
+    # The scan findings of this application's images: granted by its repository's policy (test_ecr.py).
+    repository = load_template(f"{cls.app.name}-ecr")["Resources"]["Repository"]["Properties"]["RepositoryPolicyText"]
+    [gate] = [s for s in statements(repository) if s.get("Sid") == "AllowImageScanGateToReadScanFindings"]
+    assert {"ecr:DescribeImageScanFindings", "ecr:DescribeImages"} <= set(gate["Action"])
 
 
 def test_only_the_image_build_project_is_privileged(build, template):
@@ -158,6 +162,7 @@ def test_image_build_role_is_one_the_repository_lets_push(build, cls):
 @pytest.mark.parametrize("codedeploy", CODEDEPLOY, ids=lambda s: s.name)
 def test_codedeploy_variant_deploys_through_codedeploy_to_ecs(codedeploy):
     template = load_template(codedeploy.delivery.pipeline_stack)
+    roles = load_template(codedeploy.delivery.roles_stack)
     service = codedeploy.delivery.target_stack
     for target in waves(codedeploy.model, codedeploy.app):
         env, folder = target.env, artifact_dir(target)
@@ -173,20 +178,21 @@ def test_codedeploy_variant_deploys_through_codedeploy_to_ecs(codedeploy):
             "Image1ArtifactName": "BuildOutput",
             "Image1ContainerName": "IMAGE1_NAME",
         }
-        role = deploy["RoleArn"]["Fn::GetAtt"][0]
-        actions = {a for s in policies_of(template, role) for a in s["Action"]}
+        role = exported_role(roles, codedeploy.delivery.roles_stack, deploy["RoleArn"])
+        actions = {a for s in policies_of(roles, role) for a in s["Action"]}
         assert {"codedeploy:CreateDeployment", "ecs:RegisterTaskDefinition", "iam:PassRole"} <= actions
         assert "ecs:UpdateService" not in actions
-        [pass_role] = [s for s in policies_of(template, role) if s["Action"] == ["iam:PassRole"]]
+        [pass_role] = [s for s in policies_of(roles, role) if s["Action"] == ["iam:PassRole"]]
         assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    pipeline_role = pipeline(template)["RoleArn"]["Fn::GetAtt"][0]
-    assert not {a for s in policies_of(template, pipeline_role) for a in s["Action"]
+    pipeline_role = exported_role(roles, codedeploy.delivery.roles_stack, pipeline(template)["RoleArn"])
+    assert not {a for s in policies_of(roles, pipeline_role) for a in s["Action"]
                 if a.startswith(("codedeploy:", "ecs:", "iam:"))}, "deploy permissions belong to the deploy roles"
 
 
 @pytest.mark.parametrize("native", NATIVE, ids=lambda s: s.name)
 def test_native_variant_uses_the_ecs_action_on_ecs_controlled_services(native):
     template = load_template(native.delivery.pipeline_stack)
+    roles = load_template(native.delivery.roles_stack)
     service = native.delivery.target_stack
     for target in waves(native.model, native.app):
         env = target.env
@@ -195,7 +201,8 @@ def test_native_variant_uses_the_ecs_action_on_ecs_controlled_services(native):
         assert deploy["Configuration"] == {"ClusterName": imported(env, "ClusterName", service),
                                            "ServiceName": imported(env, "ServiceName", service),
                                            "FileName": "imagedefinitions.json"}
-        actions = {a for s in policies_of(template, deploy["RoleArn"]["Fn::GetAtt"][0]) for a in s["Action"]}
+        role = exported_role(roles, native.delivery.roles_stack, deploy["RoleArn"])
+        actions = {a for s in policies_of(roles, role) for a in s["Action"]}
         assert "ecs:UpdateService" in actions and "codedeploy:CreateDeployment" not in actions
 
 
@@ -217,9 +224,11 @@ def test_variants_do_not_collide():
     def names(t):
         return {json.dumps(r["Properties"].get(k)) for r in t["Resources"].values()
                 for k in ("Name", "RoleName") if k in r["Properties"]}
-    for stack in ("build", "validation", "pipeline"):
-        for i, first in enumerate(PIPELINES):
-            for second in PIPELINES[i + 1:]:
-                a = load_template(getattr(first.delivery, stack + "_stack"))
-                b = load_template(getattr(second.delivery, stack + "_stack"))
-                assert not names(a) & names(b), (stack, first.name, second.name)
+    def all_names(cls):
+        d = cls.delivery
+        stacks = [d.build_stack, d.store_stack, d.roles_stack, d.pipeline_stack]
+        stacks += [d.validation_stack_of(t) for t in waves(cls.model, cls.app)]
+        return set().union(*(names(load_template(s)) for s in stacks))
+    for i, first in enumerate(PIPELINES):
+        for second in PIPELINES[i + 1:]:
+            assert not all_names(first) & all_names(second), (first.name, second.name)

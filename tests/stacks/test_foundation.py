@@ -122,7 +122,7 @@ def test_notifications_topic_encrypted_and_publishers_limited_to_account(templat
         assert as_list(statement["Action"]) == ["sns:Publish"]
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
         # EventBridge only for the operations stacks' rules (tests/stacks/test_operations.py checks the list).
-        expected = {"StringEquals"} | ({"ArnEquals"} if statement["Principal"]["Service"] == "events.amazonaws.com"
+        expected = {"StringEquals"} | ({"ArnLike"} if statement["Principal"]["Service"] == "events.amazonaws.com"
                                        else set())
         assert set(statement["Condition"]) == expected
 

@@ -1,4 +1,5 @@
-"""The ``lambda`` kind's delivery (``<app>-build``, ``<app>-validation``, ``<app>-pipeline``), asserted on
+"""The ``lambda`` kind's delivery (``<app>-build``, ``<app>-validation-<wave>``, ``<app>-pipeline-roles``,
+``<app>-pipeline``), asserted on
 the rendered templates of every example model with a ``lambda`` application: traffic-shifting deploys per
 wave with the strategy parameter, the function's alarms wired to the rollback, SNS notification of pipeline
 failure, one least-privilege deploy role per wave, the post-deploy invoke and the build's edition check."""
@@ -12,10 +13,10 @@ import pytest
 from generator.components.codebuild import buildspec_text
 from generator.stacks.delivery import waves
 from generator.stacks.lambda_pipeline import DEPLOY_STRATEGY_PATTERN, NODE14_ECMA_VERSION, LambdaPipelineStack
-from tests.helpers import as_list, one, resources, statements
+from tests.helpers import as_list, exported_role, one, resources, statements
 from tests.stacks.lambda_helpers import stack_id, stack_named, stacks_of, template as rendered
 
-PIPELINES = stacks_of(LambdaPipelineStack)
+PIPELINES = [s for s in stacks_of(LambdaPipelineStack) if s.part == "pipeline"]
 
 
 def test_an_example_model_has_a_lambda_pipeline():
@@ -30,6 +31,12 @@ def cls(request):
 @pytest.fixture(scope="module")
 def template(cls):
     return rendered(cls)
+
+
+@pytest.fixture(scope="module")
+def roles(cls):
+    """The pipeline's roles stack: its roles and the deploy actions' log group."""
+    return rendered(stack_named(cls, cls.delivery.roles_stack))
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +105,18 @@ def test_alarm_names_the_deploy_watches_are_the_function_stacks_alarms(cls):
     assert len(alarms) <= 10  # the action watches at most 10 alarms
 
 
-def test_one_deploy_role_per_wave_scoped_to_that_waves_function_and_alarms(cls, template, stages):
+def test_one_deploy_role_per_wave_scoped_to_that_waves_function_and_alarms(cls, roles, stages):
+    template = roles
     roles = resources(template, "AWS::IAM::Role")
     policies = resources(template, "AWS::IAM::Policy")
+    managed = resources(template, "AWS::IAM::ManagedPolicy")
     function_stack = cls.delivery.target_stack
     other_envs = set(cls.model.environment_names) - {cls.model.tools}
     for target in waves(cls.model, cls.app):
         deploy = stages["Deploy" + target.label]["Actions"][0]
-        role_id = deploy["RoleArn"]["Fn::GetAtt"][0]
+        role_id = exported_role(template, cls.delivery.roles_stack, deploy["RoleArn"])
         assert role_id in roles
-        own = [s for p in policies.values() if {"Ref": role_id} in p["Properties"]["Roles"]
+        own = [s for p in list(policies.values()) + list(managed.values()) if {"Ref": role_id} in p["Properties"]["Roles"]
                for s in statements(p["Properties"]["PolicyDocument"])]
         text = json.dumps(own)
         for env in other_envs - {target.env}:
@@ -123,8 +132,9 @@ def test_one_deploy_role_per_wave_scoped_to_that_waves_function_and_alarms(cls, 
             assert statement["Resource"] != ["*"] and "lambda:*" not in as_list(statement["Action"])
 
 
-def test_deploy_action_log_group_is_encrypted_and_expires(cls, template):
-    [group] = [g for g in resources(template, "AWS::Logs::LogGroup").values()]
+def test_deploy_action_log_group_is_encrypted_and_expires(cls, template, roles):
+    assert not resources(template, "AWS::Logs::LogGroup"), "the group is the roles stack's"
+    [group] = [g for g in resources(roles, "AWS::Logs::LogGroup").values()]
     assert group["Properties"]["LogGroupName"]["Fn::Sub"][0] == "/${AWS::Region}/codepipeline/${Pipeline}"
     assert "KmsKeyId" in group["Properties"] and group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
@@ -140,10 +150,11 @@ def test_pipeline_failure_is_notified_on_the_sns_topic(cls):
 
 
 def test_validation_invokes_each_waves_alias_only_without_a_vpc(cls):
-    validation = rendered(stack_named(cls, cls.delivery.validation_stack))
-    projects = resources(validation, "AWS::CodeBuild::Project")
-    policies = resources(validation, "AWS::IAM::Policy")
     for target in waves(cls.model, cls.app):
+        validation = rendered(stack_named(cls, cls.delivery.validation_stack_of(target)))
+        projects = resources(validation, "AWS::CodeBuild::Project")
+        policies = resources(validation, "AWS::IAM::Policy")
+        assert len(projects) == 1
         logical_id = cls.delivery.validation_project_id(target)
         project = projects[logical_id]["Properties"]
         assert "VpcConfig" not in project  # Lambda's API, no load balancer to reach

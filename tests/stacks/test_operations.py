@@ -30,7 +30,7 @@ AUDIT_LOG = {"Fn::Sub": ["arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::Accou
 
 def pipeline_cls(app, m=MODEL):
     return next(s for s in registry.stacks(m) if s.app is not None and s.app.name == app.name
-                and getattr(s, "build_class", None) is not None)
+                and getattr(s, "build_class", None) is not None and s.part == "pipeline")
 
 
 def pipeline_arn(app, m=MODEL):
@@ -155,18 +155,26 @@ def _eventbridge_statement(template, topic_policy):
 
 
 def _rule_arns(audience):
-    return sorted(rule_arn_text(name) for a in APPS for name, to in operations.rules(MODEL, a) if to == audience)
+    """The ARN patterns a policy admits for ``audience``: every application's rules of it match one."""
+    return sorted(rule_arn_text("*" + suffix) for suffix in operations.AUDIENCE_SUFFIXES[audience])
 
+
+def _matches(pattern, text):
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), text) is not None
 
 def test_topics_admit_eventbridge_for_exactly_their_rules(templates):
-    every_rule = {n for a in APPS for n, _ in operations.rules(MODEL, a)}
+    """Each topic admits EventBridge for the rules of its audience (name patterns that do not grow with the
+    applications): every rule of that audience matches, no rule of another audience does."""
+    every = [(name, to) for a in APPS for name, to in operations.rules(MODEL, a)]
     for template, policy, audience in ((templates["foundation"], "NotificationsTopicPolicy", operations.NOTIFICATIONS),
                                        (templates["artifacts"], "ApprovalsTopicPolicy", operations.APPROVALS)):
         [statement] = _eventbridge_statement(template, policy)
-        arns = sorted(a["Fn::Sub"] for a in statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+        arns = sorted(a["Fn::Sub"] for a in statement["Condition"]["ArnLike"]["aws:SourceArn"])
         assert arns == _rule_arns(audience) and arns
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-        assert {a.rsplit("${EnvironmentName}-", 1)[1] for a in arns} <= every_rule
+        for name, to in every:
+            admitted = any(_matches(a, rule_arn_text(name)) for a in arns)
+            assert admitted == (to == audience), (name, to, audience)
     # Only EventBridge publishes approval requests.
     policy = resources(templates["artifacts"], "AWS::SNS::TopicPolicy")["ApprovalsTopicPolicy"]
     allowed = [s["Principal"] for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Allow"]
@@ -183,7 +191,11 @@ def test_audit_log_admits_exactly_the_audit_rules_in_tools_only(templates):
     assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statement["Resource"] == [
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${AuditLogGroup}:*"]
-    assert sorted(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == _rule_arns(operations.AUDIT)
+    patterns = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert sorted(patterns) == _rule_arns(operations.AUDIT)
+    for a in APPS:
+        for name, to in operations.rules(MODEL, a):
+            assert any(_matches(p, rule_arn_text(name)) for p in patterns) == (to == operations.AUDIT), name
     # CloudWatch Logs accepts at most 5,120 characters; measured with every name at its longest.
     longest = policy["Properties"]["PolicyDocument"]["Fn::Sub"]
     for var, value in {"AWS::Partition": "aws-us-gov", "AWS::Region": "ap-southeast-44", "AWS::AccountId": "1" * 12,
@@ -204,20 +216,21 @@ def test_every_alarm_notifies_the_notifications_topic(templates):
 
 
 def test_build_alarms_failed_builds_and_duration_over_the_budget(app, ops):
+    """Two alarms over every project of the build stack: any failed build, and the longest build against
+    the budget (5 minutes unless the model says otherwise)."""
     alarms = resources(ops, "AWS::CloudWatch::Alarm")
     build = pipeline_cls(app).build_class
-    projects = [build.build_project_id] + [logical_id for _, logical_id, _ in build.check_actions]
-    for logical_id in projects:
-        project = imported(pipeline_cls(app).delivery.build_stack, f"{logical_id}Name")
-        failed = alarms[f"{logical_id}FailedAlarm"]["Properties"]
-        assert (failed["Namespace"], failed["MetricName"], failed["Statistic"]) == ("AWS/CodeBuild", "FailedBuilds", "Sum")
-        assert failed["Dimensions"] == [{"Name": "ProjectName", "Value": project}] and failed["Threshold"] == 1
-        duration = alarms[f"{logical_id}DurationAlarm"]["Properties"]
-        [m1, result] = duration["Metrics"]
-        assert m1["MetricStat"]["Metric"]["MetricName"] == "Duration"
-        assert m1["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "ProjectName", "Value": project}]
-        assert result["Expression"] == "m1 / 60" and duration["Threshold"] == {"Ref": "BuildBudgetMinutes"}
-    # The budget warns before the projects' timeout stops a build: 5 minutes unless the model says otherwise.
+    projects = [imported(pipeline_cls(app).delivery.build_stack, f"{logical_id}Name")["Fn::ImportValue"]
+                for logical_id in [build.build_project_id] + [lid for _, lid, _ in build.check_actions]]
+    for logical_id, metric_name, expression, threshold in (
+            ("BuildsFailedAlarm", "FailedBuilds", "SUM", 1),
+            ("BuildDurationAlarm", "Duration", "MAX", {"Ref": "BuildBudgetMinutes"})):
+        props = alarms[logical_id]["Properties"]
+        *metrics, result = props["Metrics"]
+        assert [m["MetricStat"]["Metric"]["MetricName"] for m in metrics] == [metric_name] * len(projects)
+        assert [m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::ImportValue"] for m in metrics] == projects
+        assert result["Expression"].startswith(expression) and props["Threshold"] == threshold
+    assert alarms["BuildDurationAlarm"]["Properties"]["Metrics"][-1]["Expression"].endswith("/ 60")
     assert ops["Parameters"]["BuildBudgetMinutes"]["Default"] == 5
 
 
@@ -237,7 +250,8 @@ def test_wave_alarms_watch_their_waves_target_and_are_exported(app, ops):
             if app.kind == "beanstalk":
                 assert props["MetricName"] == "EnvironmentHealth" and props["Threshold"] == 20
             else:
-                metrics = {m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m}
+                metrics = ({m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m}
+                           if "Metrics" in props else {props["MetricName"]})
                 assert metrics in ({"HTTPCode_Target_5XX_Count", "RequestCount"}, {"TargetResponseTime"})
 
 
@@ -265,7 +279,8 @@ def _alarm_names(rules):
     return [r["Configuration"]["AlarmName"] for r in rules]
 
 
-def check_conditions(m, app, template):
+def check_conditions(m, app, template, roles):
+    """``template``: the pipeline stack; ``roles``: its roles stack, which holds the pipeline role."""
     stages = _stages(template)
     targets = waves(m, app)
     ops_stack = operations.stack_name(app)
@@ -287,7 +302,7 @@ def check_conditions(m, app, template):
             assert "BeforeEntry" not in stage
         watched += wave_alarms[target.env]
     # The pipeline role may describe exactly the alarms its rules read.
-    policy = resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"]
+    policy = resources(roles, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"]
     [describe] = [s for s in statements(policy) if s["Action"] == ["cloudwatch:DescribeAlarms"]]
     arns = sorted(r["Fn::Sub"] for r in describe["Resource"])
     assert arns == sorted("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
@@ -297,7 +312,8 @@ def check_conditions(m, app, template):
 
 
 def test_protected_waves_enter_on_the_previous_waves_alarms_and_every_wave_bakes(app, templates):
-    check_conditions(MODEL, app, templates[pipeline_cls(app).delivery.pipeline_stack])
+    d = pipeline_cls(app).delivery
+    check_conditions(MODEL, app, templates[d.pipeline_stack], templates[d.roles_stack])
 
 
 def test_the_sample_bakes_its_protected_wave():
@@ -325,7 +341,8 @@ def test_conditions_follow_the_model_for_every_kind(kind):
     [app] = m.applications
     cls = pipeline_cls(app, m)
     template = rendered(cls)[0]
-    check_conditions(m, app, template)
+    roles = rendered(next(s for s in registry.stacks(m) if s.name == cls.delivery.roles_stack))[0]
+    check_conditions(m, app, template, roles)
     stages = _stages(template)
     assert "BeforeEntry" not in stages["DeployStage"]
     assert "BeforeEntry" in stages["DeployLive"]

@@ -1,6 +1,7 @@
 """Deployment history: the tools ``deployments`` table and each application's ``<app>-recorder`` stack in
 every wave's environment, whose function the pipeline invokes after each deploy. Names come from the model."""
 import json
+import re
 
 import pytest
 
@@ -21,7 +22,7 @@ def imported(env, stack, key):
 
 def pipeline_cls(app):
     return next(s for s in registry.stacks() if s.app is not None and s.app.name == app.name
-                and getattr(s, "build_class", None) is not None)
+                and getattr(s, "build_class", None) is not None and s.part == "pipeline")
 
 
 @pytest.fixture(params=APPS, ids=lambda a: a.name)
@@ -116,6 +117,10 @@ def test_pipeline_invokes_its_recorder_after_each_deploy(app, templates):
         [function] = resources(recorder, "AWS::Lambda::Function").values()
         assert function["Properties"]["FunctionName"]["Fn::Sub"].replace("${EnvironmentName}", target.env) == \
             arns[-1].rsplit("function:", 1)[1]
-    policy = resources(template, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"]
+    policy = resources(templates[d.roles_stack], "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"]
     [invoke] = [s for s in statements(policy) if s["Action"] == ["lambda:InvokeFunction"]]
-    assert sorted(r["Fn::Sub"] for r in invoke["Resource"]) == sorted(arns)
+    # One pattern for every wave's recorder of this pipeline (components are prefix-free; "-record" ends it).
+    [pattern] = [r["Fn::Sub"] for r in invoke["Resource"]]
+    assert pattern == ("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${ProjectName}-*-%s"
+                       % d.recorder_component)
+    assert all(re.fullmatch(re.escape(pattern).replace(r"\*", "[a-z0-9]+"), arn) for arn in arns)
