@@ -1,15 +1,16 @@
 """Application kinds: the stacks an application of each kind renders, named after the application.
 
 An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
-and ``orders-service`` (in each of its environments), and ``orders-store``, ``orders-build``,
-``orders-validation-<wave>`` (one per wave), ``orders-pipeline-roles`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
+and ``orders-service`` (in each of its environments), ``orders-recorder`` (in each wave's environment),
+and ``orders-store``, ``orders-build``, ``orders-validation-<wave>`` (one per wave), ``orders-operations``,
+``orders-pipeline-roles`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
 the application, the environments it is deployed in and the export sets of its sibling stacks,
 so two applications never share a stack, a physical name or an export.
 """
 from __future__ import annotations
 
-from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, scanners,
-                     store)
+from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations,
+                     recorder, scanners, store)
 from .stacks import lambda_function, lambda_pipeline
 from .stacks.delivery import Delivery, waves
 
@@ -51,19 +52,33 @@ def scanner_roles(app) -> tuple:
     return roles
 
 
-def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, **shared) -> list:
+def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation, pipeline, target_exports=None,
+                     **shared) -> list:
+    """The delivery stacks of ``app``. ``target_exports``: the export set the operations stack's wave alarms
+    read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
     component = pipeline_component(app.kind, name)
+    recorded = app.kind in recorder.KINDS  # a target that exports the validation contract (a URL in a VPC)
     delivery = Delivery(component, f"{name}-build", f"{name}-validation", f"{name}-pipeline",
-                        f"{name}-pipeline-roles", store.stack_name(name), target_stack, endpoint_stack)
+                        f"{name}-pipeline-roles", store.stack_name(name), target_stack, endpoint_stack,
+                        recorder_stack=f"{name}-recorder" if recorded else None)
     tools = [model.tools]
     build_cls = _stack(build, delivery.build_stack, model, app, tools, delivery=delivery, **shared)
+    extra = [
+        # Notifications, audit trail, alarms and dashboard: the pipeline's stage conditions import its alarms.
+        _stack(operations.OperationsStack, operations.stack_name(app), model, app, tools, delivery=delivery,
+               builds=build_cls, TARGET=target_exports),
+    ]
+    if recorded:  # in each wave's environment: checks the target after a deploy and records it (history table)
+        extra.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
+                            [env for env in model.environment_names if env in app.waves], delivery=delivery))
     return [
         _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
                readers=scanner_roles(app)),
         build_cls,
         *[_stack(validation, delivery.validation_stack_of(target), model, app, tools, delivery=delivery,
                  wave=target.env) for target in waves(model, app)],
+        *extra,
         _stack(pipeline, delivery.roles_stack, model, app, tools, delivery=delivery, build_class=build_cls,
                part="roles", description=f"IAM of pipeline {component}: its role, the source trigger's role and "
                                          f"one deploy role per wave (tools environment)", **shared),
@@ -85,7 +100,8 @@ def beanstalk_stacks(model, app) -> tuple:
     ]
     return runtime, _delivery_stacks(
         model, app, env_exports.stack, None, beanstalk_pipeline.BeanstalkBuildStack,
-        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack, **exports)
+        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack,
+        target_exports=env_exports, **exports)
 
 
 def ecs_stacks(model, app) -> tuple:
@@ -110,7 +126,8 @@ def ecs_stacks(model, app) -> tuple:
         _stack(service, service_exports.stack, model, app, envs, EXPORTS=service_exports, INGRESS=ingress_exports),
     ]
     return runtime, _delivery_stacks(model, app, service_exports.stack, ingress_exports.stack,
-                                     build, validation, pipeline, SERVICE=service_exports)
+                                     build, validation, pipeline, target_exports=ingress_exports,
+                                     SERVICE=service_exports)
 
 
 def lambda_stacks(model, app) -> tuple:

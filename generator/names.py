@@ -34,6 +34,7 @@ LIMITS = {
     ("AWS::Events::Rule", "Name"): 64,
     ("AWS::Lambda::Function", "FunctionName"): 64,
     ("AWS::SQS::Queue", "QueueName"): 80,
+    ("AWS::CloudTrail::Trail", "TrailName"): 128,
 }
 #: Pseudo parameters at their longest (a 12-digit account, the longest region names).
 PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Region": "ap-southeast-44", "AWS::Partition": "aws-us-gov"}

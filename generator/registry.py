@@ -19,6 +19,8 @@ from .stacks.bootstrap import BootstrapStack
 from .stacks.bootstrap_stackset import BootstrapStackSetStack
 from .stacks.foundation import FoundationStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
+from .stacks.source_trail import SourceTrailStack
+from .stacks.deployments import DeploymentsStack
 
 
 class UnknownStack(LookupError):
@@ -60,9 +62,12 @@ def stacks(model=None) -> list:
     targets = [e for e in model.environment_names if e != model.tools]
     found = [_shared(BootstrapStack, model, targets)] if targets else []  # first: the roles the others need
     found += [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    if model.source_trail:  # who uploaded which source archive (audit.source_trail)
+        found.append(_shared(SourceTrailStack, model, tools))
     found += runtime
-    if model.applications:  # the shared scanners serve the pipelines
+    if model.applications:  # the shared scanners and the deployment history serve the pipelines
         found.append(_shared(SourceScannerStack, model, tools))
+        found.append(_shared(DeploymentsStack, model, tools))
     if container_applications(model):
         found.append(_shared(ImageScannerStack, model, tools))
     for env in model.environments:  # a service-managed StackSet per target environment that names OUs

@@ -171,26 +171,29 @@ def test_example_pipeline_has_its_defining_shape(rendered_examples, name):
         # stages: build, checks in parallel, then per wave (approval) deploy and validation
         expected = ["Source", cls.build_stage, cls.checks_stage]
         for target in waves(example, app):
-            expected += (["Approve" + target.label] if target.protected else []) + [
-                "Deploy" + target.label, "Validate" + target.label]
+            expected += (["Approve" + target.label] if target.protected else []) + ["Deploy" + target.label]
         assert names == expected
         checks = {a["Name"] for a in stages[cls.checks_stage]["Actions"]}
         assert checks >= {action for action, _, _ in cls.build_class.check_actions} | {"SecurityScan"}
         assert len(checks) >= 2 and len({a["RunOrder"] for a in stages[cls.checks_stage]["Actions"]}) == 1
         for target in waves(example, app):
-            [deploy] = stages["Deploy" + target.label]["Actions"]
-            assert deploy["ActionTypeId"]["Provider"] == DEPLOY_PROVIDERS[kind]
-            [validate] = stages["Validate" + target.label]["Actions"]
-            assert validate["ActionTypeId"]["Provider"] == "CodeBuild"
+            # the deploy, then post-deploy validation (a CodeBuild smoke test) in the same stage
+            actions = sorted(stages["Deploy" + target.label]["Actions"], key=lambda a: a["RunOrder"])
+            assert actions[0]["ActionTypeId"]["Provider"] == DEPLOY_PROVIDERS[kind]
+            assert any(a["ActionTypeId"]["Provider"] == "CodeBuild" and a["RunOrder"] > actions[0]["RunOrder"]
+                       for a in actions)
             if target.protected:
                 [approve] = stages["Approve" + target.label]["Actions"]
-                assert approve["ActionTypeId"]["Provider"] == "Manual" and "NotificationArn" in approve["Configuration"]
+                assert approve["ActionTypeId"]["Provider"] == "Manual" and approve["Configuration"]["CustomData"]
         assert any(e.protected for e in example.environments if e.name in app.waves), "an approval to show"
 
-        # notifications of failures
-        failed = rules["PipelineFailedRule"]["Properties"]
-        assert failed["EventPattern"]["detail"] == {"state": ["FAILED"]}
-        assert failed["Targets"][0]["Id"] == "Notifications"
+        # notifications of failures (an EventBridge rule on the pipeline's FAILED states, in whichever of
+        # the application's stacks holds it)
+        failed = [r["Properties"] for f in folder.glob("*.yaml") for r in resources(_template(folder, f.stem),
+                                                                                       "AWS::Events::Rule").values()
+                  if r["Properties"]["EventPattern"].get("source") == ["aws.codepipeline"]
+                  and r["Properties"]["EventPattern"].get("detail", {}).get("state") == ["FAILED"]]
+        assert failed and all(rule["Targets"] for rule in failed)
 
         # the build budget: every project of the build stack times out on the parameter the model sets
         build = _template(folder, delivery.build_stack)
@@ -273,13 +276,15 @@ def test_serverless_example_shape(serverless):
     assert {a["Name"] for a in stages["TestAndScan"]["Actions"]} == {"Test", "SecurityScan"}
     for wave in app.waves:
         label = wave.capitalize()
-        [deploy] = stages[f"Deploy{label}"]["Actions"]
-        assert deploy["ActionTypeId"]["Provider"] == "Lambda"
+        deploy, smoke = stages[f"Deploy{label}"]["Actions"]
+        assert deploy["ActionTypeId"]["Provider"] == "Lambda" and smoke["Name"] == "SmokeTest"
         assert set(deploy["Configuration"]) == {"FunctionName", "FunctionAlias", "DeployStrategy", "Alarms"}
         assert stages[f"Deploy{label}"]["OnFailure"] == {"Result": "ROLLBACK"}
         assert (f"Approve{label}" in stages) == loaded.environment(wave).protected
-        assert f"Validate{label}" in stages
     assert any(loaded.environment(w).protected for w in app.waves)  # the example shows the approval
-    assert rules["PipelineFailedRule"]["Properties"]["EventPattern"]["detail"] == {"state": ["FAILED"]}
+    operations = yamlio.load_file(out / f"{app.name}-operations.yaml")  # notifications: stacks/operations.py
+    [failed] = [r for r in resources(operations, "AWS::Events::Rule").values()
+                if r["Properties"]["Name"]["Fn::Sub"].endswith(f"-{app.name}-ops-failed")]
+    assert failed["Properties"]["EventPattern"]["detail"] == {"state": ["FAILED"]}
     build = yamlio.load_file(out / f"{app.name}-build.yaml")
     assert build["Parameters"]["BuildTimeoutMinutes"]["Type"] == "Number"

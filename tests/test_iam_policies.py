@@ -29,6 +29,10 @@ UNSCOPED_ALLOWED = {
                                          "before shifting traffic; IAM defines no resource for Describe actions"
        for action in ("DescribeListeners", "DescribeRules", "DescribeTargetGroups", "DescribeTargetHealth")},
 }
+#: A function a pipeline's Lambda action invokes reports its job's result (components/pipeline.job_result_grant).
+UNSCOPED_ALLOWED.update({f"codepipeline:{action}": "a Lambda invoke action's function reports its job result; IAM "
+                                                    "defines no resource for job results"
+                         for action in ("PutJobSuccessResult", "PutJobFailureResult")})
 #: The Beanstalk deploy action (components/beanstalk.py deploy_grants): Beanstalk runs the deployment with
 #: the caller's permissions and first looks up the environment's resources; none of these has a resource type.
 UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environment's Auto Scaling group, instances, "

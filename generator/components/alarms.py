@@ -8,6 +8,11 @@ from .alb import IpTargetGroup, LoadBalancer
 from .sns import TopicReference
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
+ALARM_NAME_SUPPRESSION = Suppression(
+    "Alarm names follow {project}-{env}-{component} so operators, deployment groups and stage conditions find "
+    "them; AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
+    guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
+)
 
 
 class MetricAlarm:
@@ -39,11 +44,7 @@ class MetricAlarm:
             AlarmActions=[topic.arn],
             OKActions=[topic.arn],
         ))
-        suppress(self.alarm, Suppression(
-            "Alarm names follow {project}-{env}-{component} so operators and deployment groups find them; "
-            "AlarmName is the alarm's only create-only property, so no other change replaces the alarm",
-            guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
-        ))
+        suppress(self.alarm, ALARM_NAME_SUPPRESSION)
         self.name = Ref(self.alarm)
         self.arn = GetAtt(self.alarm, "Arn")
 
@@ -69,3 +70,44 @@ def unhealthy_hosts_alarm(stack, logical_id, component, load_balancer: LoadBalan
         dimensions=[("LoadBalancer", load_balancer.full_name), ("TargetGroup", target_group.full_name)],
         statistic="Maximum", threshold=1, evaluation_periods=evaluation_periods, topic=topic,
     )
+
+
+def metric(metric_id, namespace, name, dimensions, stat, period=60, label=None) -> cloudwatch.MetricDataQuery:
+    """One metric of a metric-math alarm (not returned: an expression combines it)."""
+    query = cloudwatch.MetricDataQuery(
+        Id=metric_id, ReturnData=False,
+        MetricStat=cloudwatch.MetricStat(
+            Metric=cloudwatch.Metric(Namespace=namespace, MetricName=name, Dimensions=[
+                cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions]),
+            Period=period, Stat=stat,
+        ),
+    )
+    if label:
+        query.Label = label
+    return query
+
+
+class MathAlarm:
+    """An alarm on ``expression`` over ``metrics`` (``MetricDataQuery`` from :func:`metric`), named
+    ``{project}-{env}-{component}``; ALARM and OK go to ``topic``, missing data is not breaching."""
+
+    def __init__(self, stack, logical_id, component, description, *, expression, metrics, threshold,
+                 evaluation_periods, topic: TopicReference, period=60, comparison="GreaterThanOrEqualToThreshold"):
+        self.alarm = stack.add(cloudwatch.Alarm(
+            logical_id,
+            AlarmName=Sub("${ProjectName}-${EnvironmentName}-%s" % component),
+            AlarmDescription=description,
+            Metrics=list(metrics) + [cloudwatch.MetricDataQuery(Id="result", Expression=expression,
+                                                                ReturnData=True, Period=period)],
+            EvaluationPeriods=evaluation_periods,
+            DatapointsToAlarm=evaluation_periods,
+            Threshold=threshold,
+            ComparisonOperator=comparison,
+            TreatMissingData="notBreaching",
+            ActionsEnabled=True,
+            AlarmActions=[topic.arn],
+            OKActions=[topic.arn],
+        ))
+        suppress(self.alarm, ALARM_NAME_SUPPRESSION)
+        self.name = Ref(self.alarm)
+        self.arn = GetAtt(self.alarm, "Arn")

@@ -1,8 +1,9 @@
 """A CodePipeline (V2) assembled from stages and actions, with its role built from their grants.
 
 :class:`DeliveryPipeline` owns the pipeline resource, its service role, the S3
-source trigger (EventBridge rule whose role may only start this pipeline) and the
-notification rules. Stacks add stages made of actions from the helpers here
+source trigger (EventBridge rule whose role may only start this pipeline) and the stage
+conditions (:meth:`alarm_rule`: alarms gating entry, bake time after a deploy); notifications
+and the audit trail are the operations stack's rules. Stacks add stages made of actions from the helpers here
 (:meth:`codebuild_action`, :meth:`approval_action`, :meth:`action`); each helper
 adds the grant the pipeline role needs for that action, so the role is exactly the
 sum of what the pipeline does.
@@ -15,25 +16,20 @@ the imported ARNs (grants made there are written by the roles stack, which runs 
 """
 from __future__ import annotations
 
+from awacs import cloudwatch as cw
 from awacs import codepipeline as cp
 from awacs import sts
 from awacs.aws import AWSPrincipal
 from troposphere import Sub, codepipeline, events
 
 from ..core import naming
-from .iam import Role, SharedGrants, allow
+from .iam import Role, SharedGrants, allow, unscoped
 from .kms import KeyReference
 from .s3 import BucketReference
-from .sns import TopicReference
 
 SOURCE = "Source"
-PIPELINE_EVENTS = [
-    "CodePipeline Pipeline Execution State Change",
-    "CodePipeline Stage Execution State Change",
-    "CodePipeline Action Execution State Change",
-]
-CONSOLE_LINK = ("https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>"
-                "/executions/<execution>/timeline?region=<region>")
+#: Rules in one stage condition: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_Condition.html
+MAX_CONDITION_RULES = 5
 
 
 PARTS = ("all", "roles", "pipeline")
@@ -49,6 +45,12 @@ class RoleReference:
 
     def grant(self, *statements):
         return self
+
+
+def job_result_grant():
+    """What a function invoked by a pipeline's Lambda action needs to report its job's result."""
+    return unscoped([cp.PutJobSuccessResult, cp.PutJobFailureResult],
+                    "CodePipeline job results have no resource level permission")
 
 
 def input_artifacts(names):
@@ -114,13 +116,53 @@ class DeliveryPipeline:
         return self.part != "roles"
 
     # -- stages --------------------------------------------------------------
-    def add_stage(self, name, actions, rollback_on_failure=False):
-        """Append a stage; ``rollback_on_failure`` rolls the stage back to its last successful run."""
+    def add_stage(self, name, actions, rollback_on_failure=False, entry_rules=(), bake_rules=()):
+        """Append a stage; ``rollback_on_failure`` rolls the stage back to its last successful run.
+
+        ``entry_rules`` (from :meth:`alarm_rule`): the stage is entered only when they pass, else the
+        execution fails there (``BeforeEntry``, result ``FAIL``). ``bake_rules``: checked after the stage
+        succeeded; one failing rolls the stage back (``OnSuccess``, result ``ROLLBACK``). Entry conditions
+        take FAIL or SKIP, success conditions ROLLBACK:
+        https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html
+        """
+        for rules in (entry_rules, bake_rules):
+            if len(rules) > MAX_CONDITION_RULES:  # the API's limit (lint rule E9132 checks templates too)
+                raise ValueError(f"stage {name}: {len(rules)} rules in one condition, CodePipeline accepts "
+                                 f"{MAX_CONDITION_RULES}; combine the alarms into a composite alarm")
         props = {"Name": name, "Actions": list(actions)}
+        if entry_rules:
+            props["BeforeEntry"] = codepipeline.BeforeEntryConditions(Conditions=[
+                codepipeline.Condition(Result="FAIL", Rules=list(entry_rules))])
+        if bake_rules:
+            props["OnSuccess"] = codepipeline.SuccessConditions(Conditions=[
+                codepipeline.Condition(Result="ROLLBACK", Rules=list(bake_rules))])
         if rollback_on_failure:
             props["OnFailure"] = codepipeline.FailureConditions(Result="ROLLBACK")
         self.stages.append(codepipeline.Stages(**props))
         return self
+
+    def alarm_rule(self, name, alarm_name, wait_minutes=0, alarm_arn=None) -> codepipeline.RuleDeclaration:
+        """A ``CloudWatchAlarm`` rule on alarm ``alarm_name`` (``AlarmStates`` is required: ALARM fails it).
+        In an entry condition without ``WaitTime`` it fails at once when the alarm is in ALARM; in a success
+        condition ``WaitTime`` is the bake time, the rule fails (and the stage rolls back) if the alarm goes
+        into ALARM within it ("roll back the changes if a CloudWatch alarm goes into ALARM state within 60
+        minutes", https://aws.amazon.com/about-aws/whats-new/2024/08/aws-codepipeline-stage-level-conditions-implement-pipeline-gates/).
+        Rule reference: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+        The rule runs as the pipeline role; the reference names no permission, so the role may read the
+        state of exactly that alarm (cloudwatch:DescribeAlarms, which takes an alarm ARN: ``alarm_arn``
+        when the caller knows it, else built from the name).
+        """
+        if alarm_arn is None:
+            alarm_arn = Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}",
+                            Name=alarm_name)
+        self.role.grant(allow([cw.DescribeAlarms], [alarm_arn]))
+        configuration = {"AlarmName": alarm_name, "AlarmStates": "ALARM"}
+        if wait_minutes:
+            configuration["WaitTime"] = str(wait_minutes)
+        return codepipeline.RuleDeclaration(
+            Name=name, Configuration=configuration,
+            RuleTypeId=codepipeline.RuleTypeId(Category="Rule", Owner="AWS", Provider="CloudWatchAlarm", Version="1"),
+        )
 
     def _write_stages(self):
         if not self.stages:
@@ -159,10 +201,10 @@ class DeliveryPipeline:
         return self.action(name, category, "CodeBuild", configuration,
                            inputs, outputs, run_order)
 
-    def approval_action(self, name, topic: TopicReference, custom_data, link, run_order=1):
-        """Manual approval announced on ``topic``, explaining what is approved and linking to it."""
-        self.role.grant(topic.grant_publish())
-        configuration = {"NotificationArn": topic.arn, "CustomData": custom_data}
+    def approval_action(self, name, custom_data, link, run_order=1):
+        """Manual approval explaining what is approved and linking to it. Approvers are told by the
+        operations stack's EventBridge rule (approvals topic), so no ``NotificationArn``: one message each."""
+        configuration = {"CustomData": custom_data}
         if link is not None:
             configuration["ExternalEntityLink"] = link
         return self.action(name, "Approval", "Manual", configuration, run_order=run_order)
@@ -233,36 +275,3 @@ class DeliveryPipeline:
             return self
         self.resource.Triggers = list(getattr(self.resource, "Triggers", None) or []) + [trigger]
         return self
-
-    # -- notifications -------------------------------------------------------
-    def notify(self, topic: TopicReference):
-        """Failed pipeline/stage/action executions and pending approvals, as readable messages."""
-        if not self.writes_pipeline:
-            return self
-        self._notification_rule("FailedRule", "failed", "Pipeline, stage or action failed",
-                                PIPELINE_EVENTS, {"state": ["FAILED"]}, topic,
-                                "<pipeline>: <stage> <action> FAILED in execution <execution>.")
-        self._notification_rule("ApprovalRule", "approval", "Manual approval waiting",
-                                PIPELINE_EVENTS[2:], {"state": ["STARTED"], "type": {"category": ["Approval"]}},
-                                topic, "<pipeline>: approval <action> in stage <stage> waits (execution <execution>).")
-        return self
-
-    def _notification_rule(self, suffix, name, description, detail_types, detail, topic, text):
-        self.stack.add(events.Rule(
-            self.logical_id + suffix,
-            Name=Sub(f"{self.full_name}-{name}"),
-            Description=description,
-            State="ENABLED",
-            EventPattern={"source": ["aws.codepipeline"], "detail-type": detail_types,
-                          "resources": [self.arn], "detail": detail},
-            Targets=[events.Target(
-                Id="Notifications", Arn=topic.arn,
-                InputTransformer=events.InputTransformer(
-                    InputPathsMap={
-                        "pipeline": "$.detail.pipeline", "stage": "$.detail.stage", "action": "$.detail.action",
-                        "execution": "$.detail.execution-id", "region": "$.region",
-                    },
-                    InputTemplate='"%s %s"' % (text, CONSOLE_LINK),
-                ),
-            )],
-        ))

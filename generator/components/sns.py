@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from awacs import kms as kms_actions
 from awacs import sns as sns_actions
-from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, Bool, Condition, Deny, Principal, Statement, StringEquals
 from troposphere import Equals, Not, Ref, sns
 
 from .iam import ANYONE, allow, document
@@ -31,8 +31,10 @@ class TopicReference:
 
 
 class EncryptedTopic(TopicReference):
-    def __init__(self, stack, logical_id, name, display_name, key, publishers=DEFAULT_PUBLISHERS, email=None):
-        """``email``: a String parameter; an empty value means no subscription."""
+    def __init__(self, stack, logical_id, name, display_name, key, publishers=DEFAULT_PUBLISHERS, email=None,
+                 eventbridge_rules=None):
+        """``email``: a String parameter; an empty value means no subscription. ``eventbridge_rules``: the
+        ARNs (or ARN patterns) of the only EventBridge rules that may publish (``aws:SourceArn``); none → EventBridge may not."""
         self.stack = stack
         self.topic = stack.add(sns.Topic(
             logical_id, TopicName=name, DisplayName=display_name, KmsMasterKeyId=key.arn,
@@ -48,12 +50,18 @@ class EncryptedTopic(TopicReference):
                 Resource=[self.arn], Condition=Condition(Bool({"aws:SecureTransport": "false"})),
             )
         ]
+        if eventbridge_rules is not None:
+            publishers = [p for p in publishers if p != EVENTBRIDGE or eventbridge_rules]
         for service in publishers:
+            conditions = [StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})]
+            if service == EVENTBRIDGE and eventbridge_rules is not None:
+                # EventBridge sends the rule's ARN as aws:SourceArn:
+                # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+                conditions.append(ArnLike({"aws:SourceArn": list(eventbridge_rules)}))
             statements.append(Statement(
                 Sid="Allow" + "".join(p.capitalize() for p in service.split(".")[0].split("-")) + "FromThisAccount",
                 Effect=Allow, Principal=Principal("Service", service), Action=[sns_actions.Publish],
-                Resource=[self.arn],
-                Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})),
+                Resource=[self.arn], Condition=Condition(conditions),
             ))
         stack.add(sns.TopicPolicy(logical_id + "Policy", Topics=[Ref(self.topic)], PolicyDocument=document(statements)))
         if email is not None:

@@ -364,6 +364,7 @@ def _build(data, lines, name) -> Model:
             {k: f"{name}:{lines.line(('environments', i, k))}: {_key(('environments', i, k))}"
              for k in ("account", "region") if k in e},
             tuple(e.get("organizational_units", [])),
+            bake_minutes=e.get("bake_minutes", 0),
         )
         for i, e in enumerate(data["environments"])
     )
@@ -379,4 +380,5 @@ def _build(data, lines, name) -> Model:
         for i, a in enumerate(data["applications"])
     )
     assert all(a.kind in KINDS for a in applications)
-    return Model(name, project, data.get("tools", DEFAULT_TOOLS), environments, applications)
+    return Model(name, project, data.get("tools", DEFAULT_TOOLS), environments, applications,
+                 bool((data.get("audit") or {}).get("source_trail", False)))

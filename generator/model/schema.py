@@ -75,6 +75,15 @@ SCHEMA = {
                 "tags": _tags,
             },
         },
+        "audit": {
+            "type": "object", "additionalProperties": False,
+            "description": "audit settings: source_trail",
+            "properties": {
+                "source_trail": {"type": "boolean",
+                                 "description": "true or false (unquoted): a CloudTrail trail of uploads to the "
+                                                "source bucket (stack source-trail)"},
+            },
+        },
         "tools": dict(_env_name, description="the name of the environment that hosts the pipelines "
                                              "(default tools); it must be listed under environments"),
         "environments": {
@@ -108,6 +117,8 @@ SCHEMA = {
                     },
                     "monitoring_minutes": {"type": "integer", "minimum": 0, "maximum": 180,
                                            "description": "a whole number of minutes from 0 to 180"},
+                    "bake_minutes": {"type": "integer", "minimum": 0, "maximum": 60,
+                                     "description": "a whole number of minutes from 0 to 60 (the wave's bake time)"},
                     "tags": _tags,
                     "parameters": _parameters,
                 },

@@ -42,6 +42,8 @@ class Environment:
     origin: dict = field(default_factory=dict, compare=False)
     #: Organizational unit ids the bootstrap StackSet of this environment targets (issue 15).
     organizational_units: tuple = ()
+    #: Minutes a pipeline watches this environment's alarms after deploying to it (bake time).
+    bake_minutes: int = 0
 
     def rollback_configuration(self):
         """``RollbackConfiguration`` for CreateChangeSet, or ``None`` when nothing is configured."""
@@ -105,6 +107,8 @@ class Model:
     tools: str
     environments: tuple
     applications: tuple
+    #: ``audit.source_trail``: a CloudTrail trail of the source bucket's object writes (``source-trail``).
+    source_trail: bool = False
 
     # -- lookups ---------------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ from troposphere import Ref
 
 from ..components.kms import KeyReference
 from ..components.s3 import BucketReference, SecureBucket, lifecycle_rules
-from ..components.sns import EncryptedTopic, TopicReference
+from ..components.sns import EVENTBRIDGE, EncryptedTopic, TopicReference
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
@@ -69,9 +69,13 @@ class ArtifactsStack(Stack):
         )
 
     def create_approvals_topic(self):
+        from . import operations  # operations imports this module's exports
+
+        # Approval requests come from the operations stacks' approval rules (EventBridge), nothing else.
         self.approvals = EncryptedTopic(
             self, "ApprovalsTopic", naming.physical_name("approvals"),
-            "Deployment approvals", self.key, email=self.approval_email,
+            "Deployment approvals", self.key, email=self.approval_email, publishers=(EVENTBRIDGE,),
+            eventbridge_rules=operations.rule_arns(self.model, operations.APPROVALS),
         )
 
     def create_outputs(self):

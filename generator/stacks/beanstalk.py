@@ -296,7 +296,12 @@ class BeanstalkEnvStack(Stack):
                 "HealthCheckPath": Ref(self.health_path), "MatcherHTTPCode": "200",
             },
             "aws:elasticbeanstalk:application": {"Application Healthcheck URL": Ref(self.health_path)},
-            "aws:elasticbeanstalk:healthreporting:system": {"SystemType": "enhanced"},
+            # EnvironmentHealth published to CloudWatch for the operations stack's health alarm:
+            # https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/health-enhanced-cloudwatch.html
+            "aws:elasticbeanstalk:healthreporting:system": {
+                "SystemType": "enhanced",
+                "ConfigDocument": '{"Version":1,"CloudWatchMetrics":{"Environment":{"EnvironmentHealth":60}}}',
+            },
             "aws:elasticbeanstalk:managedactions": {
                 "ManagedActionsEnabled": "true", "PreferredStartTime": Ref(self.update_window),
             },

@@ -7,15 +7,17 @@ project of one wave, in its target's VPC (one stack per wave: a project with its
 log group, report group and inline buildspec is ~10 KB, so one stack for every wave crossed the
 template budget at four waves); ``<app>-pipeline-roles`` holds the pipeline's IAM: its role, the
 source trigger's role and one deploy role per wave with the managed policies they share;
-``<app>-pipeline`` holds the pipeline, the source trigger and the notification rules, and runs the
-projects it imports from the build and validation stacks with the roles it imports. The roles
+``<app>-pipeline`` holds the pipeline, the source trigger and the stage conditions on the alarms of
+the application's operations stack (``stacks/operations.py``: notifications, audit trail, alarms),
+and runs the projects it imports from the build and validation stacks with the roles it imports. The roles
 stack is the pipeline stack class built with ``part = "roles"``: it runs the same stages, so each
 role holds exactly what the stages need (see ``components.pipeline``), and a wave adds ~1.5 KB of
 stages to the pipeline stack instead of a role with its policies::
 
     Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
     delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
-    → Validate<Wave>
+    (deploy, then the smoke test and the recorder; entered only while the previous wave's alarms are
+    not in ALARM when protected; rolled back on failure or on an alarm during the bake time)
 
 A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
 :class:`DeliveryBuildStack` (``create_projects``: the build, the checks),
@@ -36,10 +38,10 @@ from troposphere import Parameter, Ref
 
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
                                     build_settings)
+from ..components.inline_function import FunctionReference
 from ..components.kms import KeyReference
 from ..components import sources
 from ..components.pipeline import SOURCE, DeliveryPipeline
-from ..components.sns import TopicReference
 from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
@@ -58,6 +60,8 @@ class Target:
 
     env: str
     protected: bool = False
+    #: Minutes the wave's alarms are watched after its deploy before promotion (``bake_minutes``).
+    bake_minutes: int = 0
 
     @property
     def label(self) -> str:
@@ -70,7 +74,8 @@ class Target:
 
 def waves(model, app) -> tuple:
     """The targets of ``app``'s pipeline, in promotion order (``waves`` in the model)."""
-    return tuple(Target(env, model.environment(env).protected) for env in app.waves)
+    return tuple(Target(env, model.environment(env).protected, model.environment(env).bake_minutes)
+                 for env in app.waves)
 
 
 #: What every deployment target stack exports so that the pipeline can validate it where it runs.
@@ -98,6 +103,8 @@ class Delivery:
     #: The stack (in each target environment) that exports the validation contract
     #: (``TARGET_EXPORT_KEYS``); the target stack unless the target splits off its ingress.
     endpoint_stack: str = None
+    #: The stack (in each wave's environment) of the function that checks and records its deployments.
+    recorder_stack: str = None
 
     def target_export(self, key: str):
         """An export every target stack declares (see ``TARGET_EXPORT_KEYS``)."""
@@ -127,6 +134,19 @@ class Delivery:
     @staticmethod
     def validation_project_id(target) -> str:
         return f"Validate{target.label}Project"
+
+    @property
+    def recorder_component(self) -> str:
+        """The recorder function and its role are ``{project}-{env}-<this>`` in each wave's environment."""
+        return f"{self.component}-record"
+
+    def recorder_arn(self, env: str = "*"):
+        """The recorder of wave ``env``; ``*``: every wave's (one grant, components are prefix-free)."""
+        return naming.arn("lambda", "function:${ProjectName}-%s-%s" % (env, self.recorder_component))
+
+    def recorder_export(self):
+        return declare(self.recorder_stack, "RecorderFunctionName",
+                       f"Function checking the target after a deploy of pipeline {self.component} and recording it")
 
 
 class DeliveryBuildStack(Stack):
@@ -244,7 +264,6 @@ class DeliveryPipelineStack(Stack):
         self.create_deploy_roles()
         self.create_stages()
         if self.part != "roles":
-            self.pipeline.notify(self.notifications)
             self.output("PipelineName", self.pipeline.name, "Name of the pipeline")
 
     def pipeline_parameter(self, name, group, label, **props):
@@ -287,8 +306,6 @@ class DeliveryPipelineStack(Stack):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
         self.artifact_bucket = self.delivery.artifact_store()
         self.source_bucket = artifacts.source_bucket()
-        self.approvals = artifacts.approvals_topic()
-        self.notifications = TopicReference(foundation.EXPORTS.notifications_topic.imported(), self.key)
 
     def create_deploy_roles(self):
         """One deploy role per target, assumable by this pipeline's role only, with exactly that
@@ -324,7 +341,7 @@ class DeliveryPipelineStack(Stack):
         for target in self.targets:
             if target.protected:
                 p.add_stage(f"Approve{target.label}", [self.approval_action(previous, target)])
-            self.create_target_stages(target)
+            self.create_target_stages(target, previous)
             previous = target
 
     def approval_action(self, previous, target):
@@ -332,21 +349,49 @@ class DeliveryPipelineStack(Stack):
         same artifact was validated), or to nothing when the protected wave comes first."""
         if previous is None:
             return self.pipeline.approval_action(
-                f"PromoteTo{target.label}", self.approvals,
+                f"PromoteTo{target.label}",
                 f"Approve deploying this build to {target.env}, the pipeline's first wave.", None)
         return self.pipeline.approval_action(
-            f"PromoteTo{target.label}", self.approvals,
+            f"PromoteTo{target.label}",
             f"Promote the build validated on {previous.env} to {target.env}. Open the link, check the "
             f"{previous.env} release, then approve to deploy the same artifact to {target.env}.",
             self.target_url(previous),
         )
 
-    def create_target_stages(self, target: Target):
+    def create_target_stages(self, target: Target, previous: Target = None):
+        """``Deploy<Wave>``: the deploy, then the smoke test (and the recorder) in the same stage, so a failed
+        validation rolls the deployment back with it (CodePipeline rolls back the stage that failed:
+        https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html). A protected
+        wave is entered only while the previous wave's alarms are not in ALARM; after the stage, the
+        wave's own alarms are watched for its bake time and one in ALARM rolls the stage back."""
         p = self.pipeline
-        p.add_stage("Deploy" + target.label, [self.deploy_action(target, self.deploy_roles[target])],
-                    rollback_on_failure=True)
         validation = self.delivery.project(self.delivery.validation_project_id(target),
                                            self.delivery.validation_stack_of(target))
-        p.add_stage("Validate" + target.label, [
-            p.codebuild_action("SmokeTest", validation, [SOURCE], category="Test"),
-        ])
+        entry = []
+        if target.protected and previous is not None:
+            entry = [p.alarm_rule(f"{previous.label}{alarm.key}", name, alarm_arn=arn)
+                     for alarm, name, arn in self.wave_alarms(previous)]
+        bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes, alarm_arn=arn)
+                for alarm, name, arn in self.wave_alarms(target)]
+        actions = [
+            self.deploy_action(target, self.deploy_roles[target]),
+            p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=2, category="Test"),
+        ]
+        if self.delivery.recorder_stack:
+            # Beside the smoke test: checks the target too and records the deployment, healthy or not. The
+            # action imports the function (the recorder stack deploys first); the grant names it.
+            recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
+                                         arn=self.delivery.recorder_arn())
+            p.role.grant(recorder.grant_invoke())
+            actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name},
+                                    [SOURCE], run_order=2))
+        p.add_stage("Deploy" + target.label, actions, rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
+
+    def wave_alarms(self, target: Target) -> list:
+        """``(WaveAlarm, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations
+        stack's; the import makes it deploy first)."""
+        from . import operations  # operations reads this module's waves
+
+        return [(alarm, operations.wave_alarm(self.app, target.env, alarm).imported(),
+                 operations.alarm_arn(self.app, target.env, alarm))
+                for alarm in operations.kind_alarms(self.app)]

@@ -1,9 +1,11 @@
 """``foundation``: one per environment — the environment's key, access-log bucket, notifications, audit log."""
 from __future__ import annotations
 
-from troposphere import Ref
+import json
 
-from ..components import elb_logs
+from troposphere import Equals, Ref, Sub, logs
+
+from ..components import elb_logs, trail
 from ..components.alb import ACCESS_LOG_PREFIX as ALB_LOG_PREFIX
 from ..components.kms import EncryptionKey
 from ..components.logs import EncryptedLogGroup
@@ -62,6 +64,10 @@ class FoundationStack(Stack):
     def create_key(self):
         self.key = EncryptionKey(self, "EncryptionKey", "encrypts logs, topics, buckets and build artifacts")
         self.key.allow_cloudwatch_logs()
+        if self.model is not None and self.model.source_trail:
+            from . import source_trail  # it imports this module's exports
+
+            trail.allow_key_use(self.key, source_trail.TRAIL)
 
     def create_access_log_bucket(self):
         self.access_logs = SecureBucket(
@@ -80,15 +86,49 @@ class FoundationStack(Stack):
         ))
 
     def create_notifications(self):
+        from . import operations  # operations imports this module's exports
+
         self.notifications = EncryptedTopic(
             self, "NotificationsTopic", naming.physical_name("notifications"),
             "Alarms and pipeline events", self.key, email=self.notification_email,
+            eventbridge_rules=operations.rule_arns(self.model, operations.NOTIFICATIONS),
         )
 
     def create_audit_log(self):
         self.audit_log = EncryptedLogGroup(
             self, "AuditLogGroup", naming.physical_name("audit"), self.key, Ref(self.log_retention),
         )
+        self.allow_audit_events()
+
+    def allow_audit_events(self):
+        """The operations stacks' audit rules (tools) write to this log group, and no other rule.
+
+        EventBridge delivers to CloudWatch Logs under the account's resource policy for the log group
+        (a target role is not used), as events.amazonaws.com and delivery.logs.amazonaws.com, sending the
+        rule's ARN as aws:SourceArn:
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-cloudwatchlogs-permissions
+        and https://repost.aws/knowledge-center/cloudwatch-log-group-eventbridge. A Region holds at most
+        10 such policies (AWS::Logs::ResourcePolicy), so only the tools environment creates one.
+        """
+        from . import operations
+
+        rules = [arn.data["Fn::Sub"] for arn in operations.rule_arns(self.model, operations.AUDIT)]
+        if not rules:
+            return
+        group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${AuditLogGroup}"
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "EventBridgeAuditRulesWriteAuditLog", "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [group + ":*"],
+            "Condition": {"ArnLike": {"aws:SourceArn": rules}},
+        }]}
+        tools = self.condition("IsToolsEnvironment", Equals(Ref(self.environment), self.model.tools))
+        self.add(logs.ResourcePolicy(
+            "AuditLogEventsPolicy", Condition=tools,
+            PolicyName=Sub("${ProjectName}-${EnvironmentName}-audit-events"),
+            PolicyDocument=Sub(json.dumps(policy, separators=(",", ":"))),
+        ))
 
     def create_outputs(self):
         self.export(EXPORTS.key_arn, self.key.arn)

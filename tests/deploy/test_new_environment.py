@@ -105,8 +105,11 @@ def test_a_new_environment_dry_run_deploys_against_the_local_server(tmp_path, mo
             if not node.startswith(f"{QA}:") and node not in outside:
                 outside.append(node)
     assert outside, "qa's application stacks import from the tools environment"
+    cfn = client("cloudformation", localstack.endpoint_url)
     for node in outside:
         env, _, stack = node.partition(":")
+        if _stand_in(cfn, project, env, stack):
+            continue
         code, out, err = run.deploy("--env", env, "--stack", stack, "--yes")
         if code != 0:
             # A prerequisite the local server cannot host (an ECS application's repository imports the shared
@@ -117,7 +120,29 @@ def test_a_new_environment_dry_run_deploys_against_the_local_server(tmp_path, mo
                     pytest.xfail(f"prerequisite {node}: {why}: {exact}")
         assert code == 0, f"{node}:\n{out}\n{err}"
 
-    _dry_runs(run, client("cloudformation", localstack.endpoint_url), project, stacks, outside)
+    _dry_runs(run, cfn, project, stacks, outside)
+
+
+def _stand_in(cfn, project, env, stack) -> bool:
+    """A prerequisite LocalStack cannot create offline (tests/deploy/test_real_stacks.OFFLINE_UNSUPPORTED: the
+    deployment history table) is replaced by a stack of the same name exporting the same names, so what
+    imports it can be checked; True when one was created."""
+    from generator.yamlio import load
+
+    from .test_real_stacks import OFFLINE_UNSUPPORTED
+
+    template = load(render.rendered(registry.get(stack))[1])
+    if not {r["Type"] for r in template["Resources"].values()} & set(OFFLINE_UNSUPPORTED):
+        return False
+    exports = {key: {"Value": f"stand-in-{key}", "Export": {"Name": "%s-%s-%s-%s" % (project, env, stack, key)}}
+               for key in template.get("Outputs", {})}
+    body = {"Resources": {"StandIn": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}, "Outputs": exports}
+    name = stackmodel.stack_name(project, env, stack)
+    import json
+
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    return True
 
 
 def _dry_runs(run, cfn, project, stacks, outside):

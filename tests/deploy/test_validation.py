@@ -136,8 +136,8 @@ applications: []
     ('protected: "yes"', 'delivery.yaml:6: environments[1].protected: "yes" is not a boolean; expected true or '
                          'false (unquoted)'),
     ("protect: true", "delivery.yaml:6: environments[1].protect: unknown key 'protect'; allowed here: account, "
-                      "cost_center, monitoring_minutes, name, organizational_units, parameters, profile, protected, region, "
-                      "rollback_triggers, tags"),
+                      "bake_minutes, cost_center, monitoring_minutes, name, organizational_units, parameters, profile, "
+                      "protected, region, "                      "rollback_triggers, tags"),
     ("rollback_triggers: [my-alarm]", 'delivery.yaml:6: environments[1].rollback_triggers[0]: "my-alarm" is not '
                                       'valid; expected a CloudWatch alarm ARN'),
     ("monitoring_minutes: 500", "delivery.yaml:6: environments[1].monitoring_minutes: 500 is not valid; expected "

@@ -44,7 +44,7 @@ def test_deploys_use_beanstalk_with_one_scoped_role_per_target(template, stages,
     roles = resources(roles_template, "AWS::IAM::Role")
     used = set()
     for target in waves(cls.model, cls.app):
-        [deploy] = stages["Deploy" + target.label]["Actions"]
+        deploy = stages["Deploy" + target.label]["Actions"][0]
         assert deploy["ActionTypeId"]["Provider"] == "ElasticBeanstalk"
         assert deploy["Configuration"]["EnvironmentName"] == {
             "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-EnvironmentName" % (target.env, cls.delivery.target_stack)}}

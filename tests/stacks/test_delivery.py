@@ -71,7 +71,7 @@ def test_stage_order(delivery):
     expected = ["Source", cls.build_stage, cls.checks_stage]
     for target in delivery["targets"]:
         expected += (["Approve" + target.label] if target.protected else []) + [
-            "Deploy" + target.label, "Validate" + target.label]
+            "Deploy" + target.label]
     assert [s["Name"] for s in delivery["pipeline"]["Stages"]] == expected
     assert [t.env for t in delivery["targets"]] == list(cls.app.waves)
 
@@ -124,8 +124,8 @@ def test_approval_links_to_the_previous_waves_url(delivery):
         else:
             assert gate["Configuration"]["ExternalEntityLink"] == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-ServiceUrl" % (
                 targets[i - 1].env, d.endpoint_stack or d.target_stack)}}
-        assert gate["Configuration"]["NotificationArn"] == {
-            "Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${EnvironmentName}-artifacts-ApprovalsTopicArn"}}
+        # Approvers hear from the operations stack's approval rule (one message), not from the action too.
+        assert "NotificationArn" not in gate["Configuration"]
 
 
 def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
@@ -137,8 +137,12 @@ def test_each_target_deploys_with_its_own_role_and_rolls_back(delivery):
     for target in targets:
         stage = stages(delivery)["Deploy" + target.label]
         assert stage["OnFailure"] == {"Result": "ROLLBACK"}
-        [deploy] = stage["Actions"]
+        deploy, smoke, record = stage["Actions"]
         assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}], "the same build output is promoted"
+        # The smoke test and the recorder run after the deploy in the same stage: a failed validation rolls
+        # the deploy back (tests/stacks/test_recorder.py covers the recorder).
+        assert (deploy["RunOrder"], smoke["RunOrder"], smoke["Name"]) == (1, 2, "SmokeTest")
+        assert (record["RunOrder"], record["Name"]) == (2, "RecordDeployment")
         role_id = exported_role(delivery["delivery"], template, deploy["RoleArn"])
         used.append(role_id)
         role = roles[role_id]
@@ -182,7 +186,7 @@ def test_validation_runs_in_the_targets_vpc_and_calls_its_url(delivery):
                 "ec2:DescribeSubnets"} <= actions
         [permission] = [s for s in grants if "ec2:CreateNetworkInterfacePermission" in as_list(s["Action"])]
         assert permission["Condition"] == {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}
-    stage_actions = [stages(delivery)["Validate" + t.label]["Actions"][0] for t in targets]
+    stage_actions = [stages(delivery)["Deploy" + t.label]["Actions"][1] for t in targets]
     imported = [a["Configuration"]["ProjectName"]["Fn::ImportValue"]["Fn::Sub"] for a in stage_actions]
     assert imported == ["${ProjectName}-${EnvironmentName}-%s-%sName" % (d.validation_stack_of(t),
                                                                            d.validation_project_id(t))
@@ -292,15 +296,10 @@ def test_s3_source_without_polling_started_by_eventbridge(delivery):
                        "Resource": [pipeline_arn(delivery)]}]
 
 
-def test_notifications_for_failures_and_approvals(delivery):
-    rules = resources(delivery["pipeline_template"], "AWS::Events::Rule")
-    assert rules["PipelineFailedRule"]["Properties"]["EventPattern"]["detail"] == {"state": ["FAILED"]}
-    approval = rules["PipelineApprovalRule"]["Properties"]["EventPattern"]
-    assert approval["detail"] == {"state": ["STARTED"], "type": {"category": ["Approval"]}}
-    for name in ("PipelineFailedRule", "PipelineApprovalRule"):
-        [target] = rules[name]["Properties"]["Targets"]
-        assert "InputTransformer" in target
-        assert rules[name]["Properties"]["EventPattern"]["resources"] == [pipeline_arn(delivery)]
+def test_pipeline_stack_has_no_notification_rules(delivery):
+    """Notifications and the audit trail live in the application's operations stack; the pipeline keeps
+    only its source trigger (tests/stacks/test_operations.py covers the rules)."""
+    assert list(resources(delivery["pipeline_template"], "AWS::Events::Rule")) == ["PipelineSourceRule"]
 
 
 def test_pipelines_import_only_from_tools_and_their_waves(delivery):

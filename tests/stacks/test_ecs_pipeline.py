@@ -166,7 +166,7 @@ def test_codedeploy_variant_deploys_through_codedeploy_to_ecs(codedeploy):
     service = codedeploy.delivery.target_stack
     for target in waves(codedeploy.model, codedeploy.app):
         env, folder = target.env, artifact_dir(target)
-        [deploy] = stages(template)["Deploy" + target.label].values()
+        deploy = stages(template)["Deploy" + target.label]["Deploy"]
         assert deploy["ActionTypeId"]["Provider"] == "CodeDeployToECS"
         assert deploy["Configuration"] == {
             "ApplicationName": imported(env, "CodeDeployApplicationName", service),
@@ -196,7 +196,7 @@ def test_native_variant_uses_the_ecs_action_on_ecs_controlled_services(native):
     service = native.delivery.target_stack
     for target in waves(native.model, native.app):
         env = target.env
-        [deploy] = stages(template)["Deploy" + target.label].values()
+        deploy = stages(template)["Deploy" + target.label]["Deploy"]
         assert deploy["ActionTypeId"]["Provider"] == "ECS"
         assert deploy["Configuration"] == {"ClusterName": imported(env, "ClusterName", service),
                                            "ServiceName": imported(env, "ServiceName", service),

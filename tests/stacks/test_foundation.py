@@ -120,7 +120,11 @@ def test_notifications_topic_encrypted_and_publishers_limited_to_account(templat
         "events.amazonaws.com", "cloudwatch.amazonaws.com", "codestar-notifications.amazonaws.com"}
     for statement in allows:
         assert as_list(statement["Action"]) == ["sns:Publish"]
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        # EventBridge only for the operations stacks' rules (tests/stacks/test_operations.py checks the list).
+        expected = {"StringEquals"} | ({"ArnLike"} if statement["Principal"]["Service"] == "events.amazonaws.com"
+                                       else set())
+        assert set(statement["Condition"]) == expected
 
 
 def test_email_subscription_only_when_address_given(template):

@@ -57,8 +57,8 @@ def test_stages_build_then_test_and_scan_then_each_wave(cls, pipeline):
     names = [s["Name"] for s in pipeline["Stages"]]
     expected = ["Source", "Build", "TestAndScan"]
     for target in waves(cls.model, cls.app):
-        expected += ([f"Approve{target.label}"] if target.protected else []) + [f"Deploy{target.label}",
-                                                                             f"Validate{target.label}"]
+        # the smoke test runs in the deploy stage, so a failed validation rolls the deployment back
+        expected += ([f"Approve{target.label}"] if target.protected else []) + [f"Deploy{target.label}"]
     assert names == expected
     assert pipeline["PipelineType"] == "V2"  # the Lambda deploy action exists in V2 pipelines only
 
@@ -73,7 +73,8 @@ def test_each_wave_shifts_traffic_on_its_alias_with_its_strategy_and_alarms(cls,
     function_stack = cls.delivery.target_stack
     for target in waves(cls.model, cls.app):
         stage = stages["Deploy" + target.label]
-        [deploy] = stage["Actions"]
+        deploy, smoke = stage["Actions"]
+        assert (deploy["RunOrder"], smoke["Name"], smoke["RunOrder"]) == (1, "SmokeTest", 2)
         assert deploy["ActionTypeId"] == {"Category": "Deploy", "Owner": "AWS", "Provider": "Lambda", "Version": "1"}
         assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}]  # the one package built once
         config = deploy["Configuration"]
@@ -112,7 +113,7 @@ def test_one_deploy_role_per_wave_scoped_to_that_waves_function_and_alarms(cls, 
     function_stack = cls.delivery.target_stack
     other_envs = set(cls.model.environment_names) - {cls.model.tools}
     for target in waves(cls.model, cls.app):
-        [deploy] = stages["Deploy" + target.label]["Actions"]
+        deploy = stages["Deploy" + target.label]["Actions"][0]
         role_id = exported_role(template, cls.delivery.roles_stack, deploy["RoleArn"])
         assert role_id in roles
         own = [s for p in list(policies.values()) + list(managed.values()) if {"Ref": role_id} in p["Properties"]["Roles"]
@@ -138,9 +139,10 @@ def test_deploy_action_log_group_is_encrypted_and_expires(cls, template, roles):
     assert "KmsKeyId" in group["Properties"] and group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-def test_pipeline_failure_is_notified_on_the_sns_topic(template):
-    rules = resources(template, "AWS::Events::Rule")
-    failed = rules["PipelineFailedRule"]["Properties"]
+def test_pipeline_failure_is_notified_on_the_sns_topic(cls):
+    # notifications are the application's operations stack's rules (stacks/operations.py)
+    rules = resources(rendered(stack_named(cls, f"{cls.app.name}-operations")), "AWS::Events::Rule")
+    failed = rules["FailedRule"]["Properties"]
     assert failed["EventPattern"]["detail"] == {"state": ["FAILED"]}
     assert failed["EventPattern"]["source"] == ["aws.codepipeline"]
     [target] = failed["Targets"]

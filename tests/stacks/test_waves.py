@@ -54,8 +54,7 @@ def approvals(props):
 def test_three_waves_in_order_with_one_approval_before_the_protected_one(kind):
     cls, _, props = pipeline_of(build(kind, ["qa", "staging", "live"]))
     assert stage_names(props) == [
-        "Source", cls.build_stage, cls.checks_stage, "DeployQa", "ValidateQa", "DeployStaging", "ValidateStaging",
-        "ApproveLive", "DeployLive", "ValidateLive"]
+        "Source", cls.build_stage, cls.checks_stage, "DeployQa", "DeployStaging", "ApproveLive", "DeployLive"]
     [approval] = approvals(props)
     assert approval["Name"] == "ApproveLive"
     [gate] = approval["Actions"]
@@ -72,15 +71,14 @@ def test_an_approval_before_every_protected_wave(kind):
     cls, _, props = pipeline_of(build(kind, ["qa", "staging", "live"], environments=environments))
     names = stage_names(props)
     assert [s["Name"] for s in approvals(props)] == ["ApproveStaging", "ApproveLive"]
-    assert names.index("ApproveStaging") == names.index("ValidateQa") + 1 == names.index("DeployStaging") - 1
-    assert names.index("ApproveLive") == names.index("ValidateStaging") + 1 == names.index("DeployLive") - 1
+    assert names.index("ApproveStaging") == names.index("DeployQa") + 1 == names.index("DeployStaging") - 1
+    assert names.index("ApproveLive") == names.index("DeployStaging") + 1 == names.index("DeployLive") - 1
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_protected_wave_is_approved_first_without_a_link(kind):
     cls, _, props = pipeline_of(build(kind, ["live"]))
-    assert stage_names(props) == ["Source", cls.build_stage, cls.checks_stage, "ApproveLive", "DeployLive",
-                                  "ValidateLive"]
+    assert stage_names(props) == ["Source", cls.build_stage, cls.checks_stage, "ApproveLive", "DeployLive"]
     [approval] = approvals(props)
     [gate] = approval["Actions"]
     assert "ExternalEntityLink" not in gate["Configuration"], "there is no earlier wave to look at"
@@ -90,7 +88,7 @@ def test_one_protected_wave_is_approved_first_without_a_link(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_unprotected_wave_has_no_approval(kind):
     cls, _, props = pipeline_of(build(kind, ["qa"]))
-    assert stage_names(props) == ["Source", cls.build_stage, cls.checks_stage, "DeployQa", "ValidateQa"]
+    assert stage_names(props) == ["Source", cls.build_stage, cls.checks_stage, "DeployQa"]
     assert approvals(props) == []
 
 
@@ -107,7 +105,7 @@ def test_each_waves_deploy_role_reaches_only_its_own_wave(kind):
     used = {}
     for env in ("qa", "staging", "live"):
         label = env.capitalize()
-        [deploy] = stages["Deploy" + label]["Actions"]
+        deploy = stages["Deploy" + label]["Actions"][0]
         # The pipeline names the role by the ARN its roles stack exports.
         imported = deploy["RoleArn"]["Fn::ImportValue"]["Fn::Sub"]
         assert imported == "${ProjectName}-${EnvironmentName}-%s-Deploy%sRoleArn" % (roles_cls.name, label)

@@ -1,0 +1,395 @@
+"""``<app>-operations`` (tools): what tells people about one application's pipeline and what gates it.
+
+- **Notifications by audience** (EventBridge rules with input transformers, readable text with a
+  console link): a failed pipeline, stage or action → the tools notifications topic; an approval
+  waiting → the approvals topic; a deployment to a protected wave that succeeded, and every
+  rollback execution → notifications.
+- **Audit trail**: every execution, stage and action state change of the pipeline (approval
+  results included) and every build state change of its projects → the tools audit log group, as
+  the raw event (the record keeps every field; Logs Insights queries ``detail.*``).
+- **Alarms**, each with ALARM and OK actions to the notifications topic: per wave the target's
+  (``WAVE_ALARMS``: ECS 5xx rate and response time behind the load balancer, Beanstalk environment
+  health), per build project failed builds and a build over its budget (``BuildBudgetMinutes``, 5). The pipeline's stage
+  conditions read the wave alarms through this stack's exports (``wave_alarm``).
+- **Dashboard** of the application.
+
+The topics and the log group allow EventBridge for exactly the rules named here: ``rule_arns``
+is what ``foundation`` and ``artifacts`` put in their policies' ``aws:SourceArn`` conditions.
+Alarms watch metrics of the target environments from tools, so (like the pipeline's imports of
+the targets' exports) this assumes the environments share the tools account and region.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from troposphere import Ref, Sub, cloudwatch, events
+
+from ..components import eventrules
+from ..components.alarms import ALB_NAMESPACE, MathAlarm, MetricAlarm, metric
+from ..components.kms import KeyReference
+from ..components.logs import LogGroupReference
+from ..components.sns import TopicReference
+from ..core import naming
+from ..core.exports import declare
+from ..core.stack import Stack
+from . import artifacts, foundation
+from .delivery import Delivery, waves
+
+NOTIFICATIONS = "notifications"
+APPROVALS = "approvals"
+AUDIT = "audit"
+#: ``detail.execution-trigger.trigger-type`` of a rollback execution (TriggerType,
+#: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ExecutionTrigger.html).
+ROLLBACK_TRIGGERS = ["AutomatedRollback", "ManualRollback"]
+#: EnvironmentHealth values (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/health-enhanced-cloudwatch.html):
+#: 0 OK, 1 Info, 5 Unknown, 10 No data, 15 Warning, 20 Degraded, 25 Severe.
+BEANSTALK_DEGRADED = 20
+
+
+@dataclass(frozen=True)
+class WaveAlarm:
+    """An alarm of one wave that gates promotion: ``key`` in export and logical names, ``slug`` in its name."""
+
+    key: str
+    slug: str
+    description: str
+
+
+#: The alarms of each wave by application kind (the pipeline's conditions watch exactly these).
+WAVE_ALARMS = {
+    "beanstalk": (WaveAlarm("EnvironmentHealth", "health", "Beanstalk environment health Degraded or worse"),),
+    "ecs-bluegreen": (
+        WaveAlarm("TargetErrorRate", "5xx-rate", "Share of requests the targets answer with HTTP 5xx"),
+        WaveAlarm("TargetLatency", "latency", "p95 target response time behind the load balancer"),
+    ),
+}
+WAVE_ALARMS["ecs-rolling"] = WAVE_ALARMS["ecs-bluegreen"]
+
+
+def stack_name(app) -> str:
+    return f"{app.name}-operations"
+
+
+def _label(env: str) -> str:
+    return "".join(part.capitalize() for part in env.split("-"))
+
+
+def wave_alarm(app, env: str, alarm: WaveAlarm):
+    """The export of ``alarm``'s name for wave ``env`` (the pipeline imports it)."""
+    return declare(stack_name(app), f"{_label(env)}{alarm.key}AlarmName",
+                   f"{alarm.description} ({env})")
+
+
+def kind_alarms(app) -> tuple:
+    """The wave alarms of ``app``'s kind (none for a kind that declares none yet: no stage conditions)."""
+    return WAVE_ALARMS.get(app.kind, ())
+
+
+def alarm_component(app, env: str, alarm: WaveAlarm) -> str:
+    """The alarm is named ``{project}-{tools}-<this>``."""
+    return f"{app.name}-{env}-{alarm.slug}"
+
+
+def alarm_arn(app, env: str, alarm: WaveAlarm):
+    """The ARN of ``alarm`` of wave ``env`` (a stack of the tools environment names it)."""
+    return naming.arn("cloudwatch", "alarm:${ProjectName}-${EnvironmentName}-%s" % alarm_component(app, env, alarm))
+
+
+def wave_alarms(app, env: str) -> list:
+    return [wave_alarm(app, env, alarm) for alarm in kind_alarms(app)]
+
+
+# -- rule names: one home, read by the topics' and the log group's policies ----------------------
+def rules(model, app) -> list:
+    """``(rule name, audience)`` of every rule ``app``'s operations stack creates."""
+    found = [(f"{app.name}-ops-failed", NOTIFICATIONS), (f"{app.name}-ops-approval", APPROVALS),
+             (f"{app.name}-ops-rollback", NOTIFICATIONS)]
+    found += [(f"{app.name}-ops-release-{t.env}", NOTIFICATIONS) for t in waves(model, app) if t.protected]
+    found += [(f"{app.name}-ops-audit", AUDIT), (f"{app.name}-ops-builds", AUDIT)]
+    return found
+
+
+#: Rule name suffixes per audience: the topics and the log group admit rules named ``{project}-{env}-*<suffix>``,
+#: so their policies do not grow (or change) with the applications; only operations stacks make such names.
+AUDIENCE_SUFFIXES = {NOTIFICATIONS: ("-ops-failed", "-ops-rollback", "-ops-release-*"),
+                     APPROVALS: ("-ops-approval",), AUDIT: ("-ops-audit", "-ops-builds")}
+
+
+def rule_arns(model, audience: str) -> list:
+    """ARN patterns of the rules that deliver to ``audience`` (a topic or the audit log), when the model has
+    applications (``ArnLike`` conditions: every application's operations stack matches them)."""
+    if not model.applications:
+        return []
+    return [eventrules.rule_arn("*" + suffix) for suffix in AUDIENCE_SUFFIXES[audience]]
+
+
+class OperationsStack(Stack):
+    """Made per application by ``kinds``: ``delivery`` names the pipeline and its stacks,
+    ``builds`` (the build stack class) gives the build projects, ``TARGET`` the export set of the stack that
+    describes each wave's target (Beanstalk environment, ECS ingress)."""
+
+    delivery: Delivery = None
+    builds = None
+    TARGET = None
+    description = "Operations of one application: notifications, audit trail, alarms, dashboard (tools)"
+
+    def create(self):
+        self.targets = waves(self.model, self.app)
+        self.rule_names = dict(rules(self.model, self.app))
+        self.create_parameters()
+        self.create_imports()
+        self.create_notification_rules()
+        self.create_audit_rules()
+        self.create_build_alarms()
+        self.create_wave_alarms()
+        self.create_dashboard()
+
+    @property
+    def pipeline_name(self) -> str:
+        return "${ProjectName}-${EnvironmentName}-%s" % self.delivery.component
+
+    def create_parameters(self):
+        self.build_budget = self.parameter(
+            "BuildBudgetMinutes", "Alarms", "Build budget (minutes)",
+            Type="Number", Default=5, MinValue=1, MaxValue=480,
+            Description="Alarm when a build runs this long (its budget; BuildTimeoutMinutes stops it)",
+        )
+        if self.app.kind not in ("ecs-bluegreen", "ecs-rolling"):
+            return  # thresholds of the load-balancer alarms only
+        self.error_rate = self.parameter(
+            "Target5xxRatePercent", "Alarms", "Target 5xx rate (%)",
+            Type="Number", Default=5, MinValue=1, MaxValue=100,
+            Description="Alarm when this share of requests gets HTTP 5xx from the targets for 3 minutes",
+        )
+        # A String with a decimal pattern: sub-second thresholds, and scanners that read Number bounds as integers.
+        self.latency = self.parameter(
+            "TargetResponseTimeSeconds", "Alarms", "Target response time p95 (s)",
+            Type="String", Default="2", AllowedPattern=r"^(0|[1-9][0-9]?)(\.[0-9]{1,3})?$",
+            ConstraintDescription="seconds, 0.001 to 99.999, like 0.5 or 2",
+            Description="Alarm when the p95 target response time reaches this for 5 minutes",
+        )
+
+    def create_imports(self):
+        self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
+        self.notifications = TopicReference(foundation.EXPORTS.notifications_topic.imported(), self.key)
+        self.approvals = artifacts.approvals_topic()
+        self.audit_log = LogGroupReference(foundation.EXPORTS.audit_log_group.imported())
+        self.pipeline_arn = Sub("arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:%s"
+                                % self.pipeline_name)
+
+    # -- notifications ---------------------------------------------------------------------------
+    def _rule(self, logical_id, suffix, description, pattern, target):
+        name = f"{self.app.name}-ops-{suffix}"
+        if name not in self.rule_names:
+            raise ValueError(f"rule {name} is not declared in operations.rules (the policies would refuse it)")
+        return eventrules.rule(self, logical_id, name, description, pattern, [target])
+
+    def _pipeline_pattern(self, detail_types, detail):
+        return {"source": [eventrules.CODEPIPELINE], "detail-type": list(detail_types),
+                "resources": [self.pipeline_arn], "detail": detail}
+
+    def create_notification_rules(self):
+        app, link = self.app.name, eventrules.CONSOLE_LINK
+        self._rule("FailedRule", "failed", "Pipeline, stage or action failed: tell the team",
+                   self._pipeline_pattern(eventrules.PIPELINE_EVENTS, {"state": ["FAILED"]}),
+                   eventrules.readable_target(
+                       "Notifications", self.notifications.arn,
+                       f"[{app}] FAILED in pipeline <pipeline>: stage <stage>, action <action> (execution "
+                       f"<execution>). Deploy stages roll back to their last good release. {link}"))
+        self._rule("ApprovalRule", "approval", "Manual approval waiting: tell the approvers",
+                   self._pipeline_pattern([eventrules.ACTION_EXECUTION],
+                                          {"state": ["STARTED"], "type": {"category": ["Approval"]}}),
+                   eventrules.readable_target(
+                       "Approvals", self.approvals.arn,
+                       f"[{app}] approval <action> waits in stage <stage> of pipeline <pipeline> (execution "
+                       f"<execution>). Review and approve or reject: {link}"))
+        fields = dict(eventrules.PIPELINE_FIELDS, trigger="$.detail.execution-trigger.trigger-type")
+        self._rule("RollbackRule", "rollback", "A rollback execution started or ended: tell the team",
+                   self._pipeline_pattern([eventrules.PIPELINE_EXECUTION],
+                                          {"execution-trigger": {"trigger-type": ROLLBACK_TRIGGERS}}),
+                   eventrules.readable_target(
+                       "Notifications", self.notifications.arn,
+                       f"[{app}] rollback (<trigger>) <state> in pipeline <pipeline>, execution <execution>: "
+                       f"the stage is redeployed with its last successful release. {link}", fields))
+        for target in self.targets:
+            if not target.protected:
+                continue
+            self._rule(f"Release{target.label}Rule", f"release-{target.env}",
+                       f"Deployment to {target.env} (protected) succeeded: tell the team",
+                       self._pipeline_pattern([eventrules.STAGE_EXECUTION],
+                                              {"stage": [f"Deploy{target.label}"], "state": ["SUCCEEDED"]}),
+                       eventrules.readable_target(
+                           "Notifications", self.notifications.arn,
+                           f"[{app}] {target.env}: stage <stage> <state> in pipeline <pipeline> (execution "
+                           f"<execution>): deployed, validated and baked; in a rollback execution, the previous "
+                           f"release is back. {link}"))
+
+    # -- audit trail -----------------------------------------------------------------------------
+    def create_audit_rules(self):
+        # CloudWatch Logs keeps the raw event: an audit record loses nothing, and Logs Insights reads
+        # its fields (detail.state, detail.stage). The log group's resource policy (foundation) admits
+        # exactly these rules: https://repost.aws/knowledge-center/cloudwatch-log-group-eventbridge
+        def target():
+            return events.Target(Id="AuditLog", Arn=self.audit_log.arn)
+
+        self._rule("AuditPipelineRule", "audit", "Audit trail: every execution, stage, action and approval event",
+                   {"source": [eventrules.CODEPIPELINE], "detail-type": eventrules.PIPELINE_EVENTS,
+                    "resources": [self.pipeline_arn]}, target())
+        # Builds of this pipeline's own projects, and the shared scanners' builds this pipeline started.
+        self._rule("AuditBuildsRule", "builds", "Audit trail: every build state change of this pipeline",
+                   {"source": [eventrules.CODEBUILD], "detail-type": [eventrules.BUILD_STATE],
+                    "detail": {"$or": [
+                        {"project-name": [{"prefix": Sub("${ProjectName}-${EnvironmentName}-%s-"
+                                                         % self.delivery.component)}]},
+                        {"additional-information": {"initiator": [Sub("codepipeline/" + self.pipeline_name)]}},
+                    ]}}, target())
+
+    # -- alarms ----------------------------------------------------------------------------------
+    def build_projects(self) -> list:
+        """``(logical id, imported project name)`` of the build stack's projects."""
+        build = self.builds
+        ids = [build.build_project_id] + [logical_id for _, logical_id, _ in build.check_actions]
+        return [(logical_id, self.delivery.project(logical_id).name) for logical_id in ids]
+
+    def create_build_alarms(self):
+        """One alarm on the failed builds of every project of the build stack (their sum), one on the longest
+        build against the budget: two alarms however many projects (the template stays small)."""
+        self.alarms = []
+        projects = self.build_projects()
+        ids = [f"m{i}" for i in range(len(projects))]
+        failed = [metric(m, "AWS/CodeBuild", "FailedBuilds", [("ProjectName", name)], "Sum", period=300)
+                  for m, (_, name) in zip(ids, projects)]
+        self.alarms.append(MathAlarm(
+            self, "BuildsFailedAlarm", f"{self.app.name}-builds-failed",
+            "A build of the pipeline's build or check projects failed", expression=f"SUM([{', '.join(ids)}])",
+            metrics=failed, threshold=1, evaluation_periods=1, period=300,
+            topic=self.notifications))
+        # Duration is in seconds, the budget in minutes. The budget warns early; the projects'
+        # BuildTimeoutMinutes is the hard stop (a timed-out build also counts in FailedBuilds).
+        durations = [metric(m, "AWS/CodeBuild", "Duration", [("ProjectName", name)], "Maximum", period=300)
+                     for m, (_, name) in zip(ids, projects)]
+        self.alarms.append(MathAlarm(
+            self, "BuildDurationAlarm", f"{self.app.name}-builds-duration",
+            "A build ran longer than its budget (BuildBudgetMinutes)", expression=f"MAX([{', '.join(ids)}]) / 60",
+            metrics=durations, threshold=Ref(self.build_budget),
+            evaluation_periods=1, period=300, topic=self.notifications))
+
+    def create_wave_alarms(self):
+        builders = {"beanstalk": self.beanstalk_alarms, "ecs-bluegreen": self.ecs_alarms,
+                    "ecs-rolling": self.ecs_alarms}
+        if not kind_alarms(self.app):
+            return
+        for target in self.targets:
+            built = builders[self.app.kind](target)
+            declared = kind_alarms(self.app)
+            if len(built) != len(declared):
+                raise ValueError(f"{self.name}: {len(built)} alarms built for {target.env}, WAVE_ALARMS declares "
+                                 f"{len(declared)}")
+            for alarm, made in zip(declared, built):
+                self.export(wave_alarm(self.app, target.env, alarm), made.name)
+                self.alarms.append(made)
+
+    def ecs_alarms(self, target) -> list:
+        lb = [("LoadBalancer", self.TARGET.load_balancer_full_name.imported(target.env))]
+        errors, latency = (alarm_component(self.app, target.env, a) for a in WAVE_ALARMS[self.app.kind])
+        return [
+            MathAlarm(self, f"{target.label}TargetErrorRateAlarm", errors,
+                      f"{target.env}: target 5xx (% of requests)",
+                      expression="IF(m2 > 0, 100 * m1 / m2, 0)",
+                      metrics=[metric("m1", ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", lb, "Sum"),
+                               metric("m2", ALB_NAMESPACE, "RequestCount", lb, "Sum")],
+                      threshold=Ref(self.error_rate), evaluation_periods=3, topic=self.notifications),
+            MetricAlarm(self, f"{target.label}TargetLatencyAlarm", latency,
+                        f"{target.env}: p95 target response time (s)", namespace=ALB_NAMESPACE,
+                        metric="TargetResponseTime", dimensions=lb, statistic="p95",
+                        threshold=Ref(self.latency), evaluation_periods=5, topic=self.notifications),
+        ]
+
+    def beanstalk_alarms(self, target) -> list:
+        # EnvironmentHealth needs enhanced health and the metric published (the environment's
+        # ConfigDocument, stacks/beanstalk.py).
+        env_name = [("EnvironmentName", self.TARGET.environment_name.imported(target.env))]
+        return [MetricAlarm(
+            self, f"{target.label}EnvironmentHealthAlarm",
+            alarm_component(self.app, target.env, WAVE_ALARMS["beanstalk"][0]),
+            f"{target.env}: Beanstalk environment health Degraded or Severe",
+            namespace="AWS/ElasticBeanstalk", metric="EnvironmentHealth", dimensions=env_name,
+            statistic="Maximum", threshold=BEANSTALK_DEGRADED, evaluation_periods=5, topic=self.notifications)]
+
+    # -- dashboard -------------------------------------------------------------------------------
+    def create_dashboard(self):
+        self.add(cloudwatch.Dashboard(
+            "Dashboard", DashboardName=Sub("${ProjectName}-${EnvironmentName}-%s" % self.app.name),
+            DashboardBody=Dashboard(self).body(),
+        ))
+
+
+def _slug(logical_id: str) -> str:
+    """``ImageBuildProject`` → ``image-build``."""
+    words, word = [], ""
+    for ch in logical_id.replace("Project", ""):
+        if ch.isupper() and word:
+            words.append(word)
+            word = ""
+        word += ch.lower()
+    return "-".join(words + [word])
+
+
+class Dashboard:
+    """The body of the application's dashboard, as one ``Fn::Sub`` whose variables are the imports."""
+
+    def __init__(self, stack: OperationsStack):
+        self.stack = stack
+        self.variables: dict = {}
+
+    def var(self, value) -> str:
+        name = f"V{len(self.variables)}"
+        self.variables[name] = value
+        return "${%s}" % name
+
+    def metrics_widget(self, title, metrics, x, y, stat="Sum", width=12, height=6):
+        return {"type": "metric", "x": x, "y": y, "width": width, "height": height, "properties": {
+            "title": title, "region": "${AWS::Region}", "stat": stat, "period": 300, "view": "timeSeries",
+            "metrics": metrics}}
+
+    def body(self):
+        s = self.stack
+        projects = [(logical_id, self.var(name)) for logical_id, name in s.build_projects()]
+        envs = [(t.env, t) for t in s.targets]
+        widgets = [
+            self.metrics_widget("Build duration (s, max)", [
+                ["AWS/CodeBuild", "Duration", "ProjectName", name, {"label": lid}] for lid, name in projects],
+                0, 0, stat="Maximum"),
+            self.metrics_widget("Failed builds", [
+                ["AWS/CodeBuild", "FailedBuilds", "ProjectName", name, {"label": lid}] for lid, name in projects],
+                12, 0),
+            self.metrics_widget("Pipeline failures (events)", [
+                ["AWS/Events", "TriggeredRules", "RuleName",
+                 "${ProjectName}-${EnvironmentName}-%s-ops-failed" % s.app.name, {"label": "failures"}]], 0, 6),
+            {"type": "log", "x": 12, "y": 6, "width": 12, "height": 6, "properties": {
+                "title": "Deployments per environment (audit log)", "region": "${AWS::Region}", "view": "bar",
+                "query": "SOURCE '%s' | filter `detail-type` = '%s' and detail.pipeline = '%s' and "
+                         "detail.state = 'SUCCEEDED' and detail.stage like /^Deploy/ "
+                         "| stats count(*) as deployments by detail.stage"
+                         % (self.var(s.audit_log.name), eventrules.STAGE_EXECUTION, s.pipeline_name)}},
+        ]
+        if not kind_alarms(s.app):
+            pass
+        elif s.app.kind == "beanstalk":
+            widgets.append(self.metrics_widget("Environment health (20 Degraded, 25 Severe)", [
+                ["AWS/ElasticBeanstalk", "EnvironmentHealth", "EnvironmentName",
+                 self.var(s.TARGET.environment_name.imported(env)), {"label": env}] for env, _ in envs],
+                0, 12, stat="Maximum", width=24))
+        else:
+            lbs = [(env, self.var(s.TARGET.load_balancer_full_name.imported(env))) for env, _ in envs]
+            widgets.append(self.metrics_widget("Target 5xx", [
+                [ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, {"label": env}] for env, lb in lbs],
+                0, 12))
+            widgets.append(self.metrics_widget("Target response time (s, p95)", [
+                [ALB_NAMESPACE, "TargetResponseTime", "LoadBalancer", lb, {"label": env}] for env, lb in lbs],
+                12, 12, stat="p95"))
+        widgets.append({"type": "alarm", "x": 0, "y": 18, "width": 24, "height": 4, "properties": {
+            "title": "Alarms", "alarms": [self.var(alarm.arn) for alarm in s.alarms]}})
+        text = json.dumps({"widgets": widgets}, separators=(",", ":"), sort_keys=False)
+        return Sub(text, **self.variables)
