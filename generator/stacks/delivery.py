@@ -305,7 +305,6 @@ class DeliveryPipelineStack(Stack):
     def create_imports(self):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
         self.artifact_bucket = self.delivery.artifact_store()
-        self.source_bucket = artifacts.source_bucket()
 
     def create_deploy_roles(self):
         """One deploy role per target, assumable by this pipeline's role only, with exactly that
