@@ -96,7 +96,38 @@ def pip_audit(report, unknown, api):
     return findings, "; ".join(skipped) or None
 
 
-PARSERS = {"bandit": bandit, "pip-audit": pip_audit}
+def npm_audit(report, unknown, api):
+    """Advisories of npm audit (npm 7+ JSON, dev dependencies included) on the package each one names; a package
+    listed only through a vulnerable dependency (its `via` names the package) adds nothing. npm's `error` is an error."""
+    if "error" in report or "vulnerabilities" not in report:
+        error = report.get("error") or {}
+        text = error.get("summary") or report.get("message") or "not an npm 7+ audit report (no `vulnerabilities`)"
+        detail = str(error.get("detail") or "").strip().splitlines()
+        return [], " ".join(filter(None, ["npm audit failed:", error.get("code"), text, detail and f"({detail[0]})"]))
+    findings = []
+    for name, package in sorted(report["vulnerabilities"].items()):
+        fix = package.get("fixAvailable")
+        fix = (f"fix: {fix['name']}@{fix['version']}" + (" (semver major)" if fix.get("isSemVerMajor") else "")
+               if isinstance(fix, dict) else "fix: npm audit fix" if fix else "no fix yet")
+        for via in package.get("via", []):
+            if not isinstance(via, dict):
+                continue
+            raw = str(via.get("severity") or "").upper()
+            if raw == "INFO":  # npm's informational advisories are reported, never blocking
+                severity, shown, gated = "LOW", "INFO", False
+            else:
+                score = (via.get("cvss") or {}).get("score")
+                severity, shown = normalise(raw or (rating(score) if score else None), unknown)
+                gated = True
+            vid = str(via.get("url") or "").rstrip("/").rsplit("/", 1)[-1] or f"npm-{via.get('source', '?')}"
+            findings.append(dict(id=vid, severity=severity, shown=shown, gated=gated,
+                                 where=f"{name}@{package.get('range', '?')} ({', '.join(package.get('nodes', [])[:3])})",
+                                 text=f"{via.get('title', '').strip()}; vulnerable {via.get('range', '?')}; {fix}"
+                                      + (f"; affects {', '.join(package['effects'])}" if package.get("effects") else "")))
+    return findings, None
+
+
+PARSERS = {"bandit": bandit, "pip-audit": pip_audit, "npm-audit": npm_audit}
 
 
 def main(reports):

@@ -364,6 +364,24 @@ def vulnerable(name="gunicorn", version="23.0.0", vid="PYSEC-2099-1", aliases=()
     return {"name": name, "version": version, "vulns": [{"id": vid, "fix_versions": ["99.0"], "aliases": list(aliases)}]}
 
 
+FAKE_NPM = '''#!{python}
+"""Stand-in for npm (first on PATH, before the real one): logs its call, prints FAKE_NPM_AUDIT (a recorded
+`npm audit --json` file, or raw text) and exits as npm audit does: 1 on an error or any vulnerability."""
+import json, os, sys
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps(["npm", os.getcwd(), sys.argv[1:]]) + "\\n")
+answer = os.environ.get("FAKE_NPM_AUDIT", "")
+text = open(answer).read() if os.path.isfile(answer) else answer
+print(text)
+try:
+    report = json.loads(text)
+    sys.exit(1 if "error" in report or report.get("vulnerabilities") else 0)
+except ValueError:
+    sys.exit(1)
+'''
+NPM_AUDIT = ROOT / "tests" / "fixtures" / "npm-audit"
+
+
 @pytest.fixture
 def scan(source, tmp_path):
     """Run security-scan.yml's pre_build and build phases with stand-in scanners; returns (result, reports)."""
@@ -373,10 +391,14 @@ def scan(source, tmp_path):
         script = tools / "bin" / tool
         script.write_text(FAKE_SCANNER.format(python=sys.executable, tool=tool, key=tool.upper().replace("-", "_")))
         script.chmod(0o755)
+    (tools / "bin" / "npm").write_text(FAKE_NPM.format(python=sys.executable))
+    (tools / "bin" / "npm").chmod(0o755)
     log = tmp_path / "calls.jsonl"
 
     def run(**env):
-        variables = {"SCAN_TOOLS": str(tools), "FAKE_LOG": str(log), "OSV_API_URL": ""}
+        # the real npm is never reached (the stand-in is first on PATH); were it, its registry is a closed port
+        variables = {"SCAN_TOOLS": str(tools), "FAKE_LOG": str(log), "OSV_API_URL": "",
+                     "NPM_CONFIG_REGISTRY": "http://127.0.0.1:9/"}
         variables.update(env)
         result = run_buildspec("security-scan.yml", source, env=variables, phases=("pre_build", "build"))
         calls = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
@@ -456,6 +478,110 @@ def test_an_unknown_threshold_fails_the_scan(scan):
 def test_a_skipped_dependency_is_a_scanner_error(scan):
     result, _, _ = scan(FAKE_PIP_AUDIT=json.dumps([{"name": "private-lib", "skip_reason": "not found on the index"}]))
     assert result.returncode != 0 and "private-lib not audited" in result.stdout
+
+
+def node_app(source, package=None, lock=True):
+    """A Node.js application in APP_DIR `function`: the recorded fixture project, or `package` without a lock."""
+    app = source / "function"
+    app.mkdir()
+    if package is None:
+        shutil.copy(NPM_AUDIT / "project" / "package.json", app)
+    else:
+        (app / "package.json").write_text(json.dumps(package) if isinstance(package, dict) else package)
+    if lock:
+        shutil.copy(NPM_AUDIT / "project" / "package-lock.json", app)
+    return {"APP_DIR": "function"}
+
+
+def npm_findings(reports):
+    return {f["id"]: f for f in json.loads((reports / "findings.json").read_text())["tools"]["npm-audit"]["findings"]}
+
+
+def test_npm_audit_audits_the_lock_of_a_node_application(scan, source):
+    result, reports, calls = scan(FAKE_NPM_AUDIT=str(NPM_AUDIT / "vulnerable.json"), **node_app(source))
+    [npm] = [c for c in calls if c[0] == "npm"]
+    assert npm[1] == str(source / "function") and npm[2] == ["audit", "--json", "--package-lock-only"]
+    assert "--omit=dev" not in npm[2] and "--production" not in npm[2], "dev dependencies run in the build: audited"
+    assert [c[0] for c in calls] == ["bandit", "npm"], "every scanner still runs"
+    found = npm_findings(reports)
+    # moderate is MEDIUM; info is reported, never blocks; wrapper-lib (only via deep-merge-lib) adds nothing
+    assert {k: (f["shown"], f["blocking"]) for k, f in found.items()} == {
+        "GHSA-dddd-eeee-ffff": ("CRITICAL", True), "GHSA-aaaa-bbbb-cccc": ("MEDIUM", False),
+        "GHSA-gggg-hhhh-jjjj": ("LOW", False), "GHSA-kkkk-mmmm-nnnn": ("INFO", False)}
+    assert "affects wrapper-lib" in found["GHSA-dddd-eeee-ffff"]["text"]
+    assert "fix: left-pad@1.4.0" in found["GHSA-aaaa-bbbb-cccc"]["text"]
+    assert result.returncode != 0 and "BLOCKS CRITICAL   GHSA-dddd-eeee-ffff deep-merge-lib@1.0.0" in result.stdout
+    suites = {s.get("name"): s for s in ET.parse(reports / "sast.xml").getroot().findall("testsuite")}
+    assert suites["npm-audit"].get("failures") == "1" and suites["npm-audit"].get("errors") == "0"
+
+
+@pytest.mark.parametrize("threshold,blocking", [
+    ("critical", {"GHSA-dddd-eeee-ffff"}),
+    ("medium", {"GHSA-dddd-eeee-ffff", "GHSA-aaaa-bbbb-cccc"}),
+    ("low", {"GHSA-dddd-eeee-ffff", "GHSA-aaaa-bbbb-cccc", "GHSA-gggg-hhhh-jjjj"}),
+])
+def test_npm_audit_findings_block_at_the_threshold(scan, source, threshold, blocking):
+    result, reports, _ = scan(FAKE_NPM_AUDIT=str(NPM_AUDIT / "vulnerable.json"), FAIL_ON_SEVERITY=threshold,
+                              **node_app(source))
+    assert {k for k, f in npm_findings(reports).items() if f["blocking"]} == blocking
+    assert result.returncode != 0
+
+
+def test_a_clean_npm_audit_passes(scan, source):
+    result, reports, calls = scan(FAKE_NPM_AUDIT=str(NPM_AUDIT / "clean.json"), **node_app(source))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "npm" in [c[0] for c in calls] and npm_findings(reports) == {}
+    assert "npm-audit" in (reports / "sast.xml").read_text()
+
+
+@pytest.mark.parametrize("package", [
+    {"name": "fn", "version": "1.0.0", "devDependencies": {"mocha": "^10.0.0"}},
+    {"name": "fn", "version": "1.0.0", "dependencies": {"left-pad": "1.3.0"}},
+    "{not json",
+])
+def test_a_node_application_without_a_lock_is_a_scanner_error(scan, source, package):
+    result, reports, calls = scan(FAIL_ON_SEVERITY="critical", **node_app(source, package, lock=False))
+    assert "npm" not in [c[0] for c in calls], "nothing to audit reproducibly: npm audit does not run"
+    assert result.returncode != 0 and "1 scanner error(s)" in result.stdout
+    error = json.loads((reports / "findings.json").read_text())["tools"]["npm-audit"]["error"]
+    assert error.startswith("npm audit failed: ENOLOCK package.json")
+    if isinstance(package, dict):
+        assert "declares 1 dependencies but there is no package-lock.json or npm-shrinkwrap.json" in error
+
+
+def test_a_package_json_without_dependencies_needs_no_lock(scan, source):
+    """The sample function (no dependencies at all) passes with nothing for npm audit to do."""
+    manifest = json.loads((ROOT / "examples" / "sample-function" / "package.json").read_text())
+    assert not any(manifest.get(k) for k in ("dependencies", "devDependencies", "optionalDependencies",
+                                            "peerDependencies"))
+    for package in (manifest, dict(manifest, dependencies={})):
+        result, reports, calls = scan(**node_app(source, package, lock=False))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "package.json declares no dependency: nothing for npm audit" in result.stdout
+        assert "npm" not in [c[0] for c in calls] and not (reports / "npm-audit.rc").exists()
+        shutil.rmtree(source / "function")
+
+
+@pytest.mark.parametrize("answer,message", [
+    ("enolock.json", "npm audit failed: ENOLOCK This command requires an existing lockfile."),
+    ("endpoint-error.json", "npm audit failed: request to http://127.0.0.1:48732/-/npm/v1/security/advisories/bulk failed"),
+    ("npm error code E403\nnpm error audit endpoint returned an error", "npm-audit exited 1 without a usable report"),
+    ("", "npm-audit exited 1 without a usable report"),
+    ('{"advisories": {}, "actions": []}', "not an npm 7+ audit report"),  # npm 6's format
+])
+def test_an_npm_audit_that_did_not_run_is_a_scanner_error(scan, source, answer, message):
+    answer = str(NPM_AUDIT / answer) if answer.endswith(".json") else answer
+    result, reports, _ = scan(FAKE_NPM_AUDIT=answer, FAIL_ON_SEVERITY="critical", **node_app(source))
+    assert result.returncode != 0 and "security scan FAILED: 0 blocking finding(s), 1 scanner error(s)" in result.stdout
+    assert message in json.loads((reports / "findings.json").read_text())["tools"]["npm-audit"]["error"]
+
+
+def test_the_scan_gets_node_from_the_runtime_the_function_builds_use():
+    """npm comes with CodeBuild's Node.js runtime: no network install of an unpinned tool."""
+    runtimes = load("security-scan.yml")["phases"]["install"]["runtime-versions"]
+    assert runtimes["nodejs"] == load("function-build.yml")["phases"]["install"]["runtime-versions"]["nodejs"]
+    commands = re.sub(r"(?m)^\s*#.*$", "", (BUILDSPECS / "security-scan.yml").read_text())
+    assert not re.search(r"\bnpm (install|i|ci|exec)\b|\bnpx ", commands.replace("`npm install --package-lock-only`", ""))
 
 
 @pytest.fixture
