@@ -500,8 +500,10 @@ def npm_findings(reports):
 def test_npm_audit_audits_the_lock_of_a_node_application(scan, source):
     result, reports, calls = scan(FAKE_NPM_AUDIT=str(NPM_AUDIT / "vulnerable.json"), **node_app(source))
     [npm] = [c for c in calls if c[0] == "npm"]
-    assert npm[1] == str(source / "function") and npm[2] == ["audit", "--json", "--package-lock-only"]
-    assert "--omit=dev" not in npm[2] and "--production" not in npm[2], "dev dependencies run in the build: audited"
+    assert npm[1] == str(source / "function") and npm[2][:3] == ["audit", "--json", "--package-lock-only"]
+    # dev dependencies run in the build: audited, whatever the source's .npmrc says (flags outrank it)
+    assert {"--include=dev", "--include=optional", "--include=peer"} <= set(npm[2]) and "--omit=dev" not in npm[2]
+    assert "--registry=https://registry.npmjs.org/" in npm[2], "the source's .npmrc does not choose the advisory server"
     assert [c[0] for c in calls] == ["bandit", "npm"], "every scanner still runs"
     found = npm_findings(reports)
     # moderate is MEDIUM; info is reported, never blocks; wrapper-lib (only via deep-merge-lib) adds nothing
