@@ -16,6 +16,7 @@ import pytest
 
 from generator import model as model_module, paramgen, registry
 from generator.render import rendered
+from tests.test_security_gate import scanners  # noqa: F401 (fixture: builds the scanners' venvs on a fresh clone)
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI = ROOT / "examples" / "models" / "multi-account.yaml"
@@ -175,7 +176,7 @@ def test_a_stackset_without_a_tools_account_is_one_line_exit_2(tmp_path, capsys,
     assert f"environments[{tools.name}].account" in err[0], err
 
 
-def test_three_account_model_passes_the_security_gate(tmp_path):
+def test_three_account_model_passes_the_security_gate(scanners, tmp_path):
     """cfn-lint, checkov, cfripper, Guard, own rules and least privilege: zero findings."""
     root = tmp_path / "multi"
     root.mkdir()
