@@ -24,7 +24,8 @@ def register(sub):
         description="List the deployments the pipeline recorded for an application in an environment, newest first "
                     "(the tools deployments table). Exit codes: 0 ok, 1 failed, 2 invalid input.")
     _where(p)
-    p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most this many records (default {DEFAULT_LIMIT})")
+    p.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                   help=f"at most this many records (default {DEFAULT_LIMIT})")
     p.add_argument("--json", action="store_true", help="print the records as JSON (the table's attribute names)")
     p.set_defaults(func=run_history)
 
@@ -203,6 +204,6 @@ def choose(history, place, current: str, wanted: str = None) -> dict:
     for record in good:
         if not targets.same(record["ArtifactVersion"], current):
             return record
-    raise Refused(f"no earlier good version of {where}: {len(history)} record(s), none healthy with an artifact version "
-                  f"other than the running {targets.short(current) or 'one'}; nothing was changed (see `cfn-delivery "
+    raise Refused(f"no earlier good version of {where}: {len(history)} record(s), none healthy with an artifact "
+                  f"version other than the running {targets.short(current) or 'one'}; nothing was changed (see `cfn-delivery "
                   f"history --app {place.app.name} --env {place.env}`)")
