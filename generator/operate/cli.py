@@ -190,8 +190,9 @@ def _rollback(args, clients, stdin) -> int:
 
 
 def choose(history, place, current: str, wanted: str = None) -> dict:
-    """The record to roll back to: ``wanted``'s (a healthy one), else the newest healthy one whose artifact
-    version is not the one running; ``Refused`` (exit 3) when there is none."""
+    """The record to roll back to: ``wanted``'s (any healthy one), else the newest healthy one deployed before
+    the running version's newest record (so a second rollback goes further back instead of returning to the
+    version the first one left: rollbacks are not recorded); ``Refused`` (exit 3) when there is none."""
     good = [r for r in history if records.is_candidate(r, place.kind)]
     where = f"{place.app.name} in {place.env}"
     if wanted:
@@ -201,9 +202,11 @@ def choose(history, place, current: str, wanted: str = None) -> dict:
         versions = list(dict.fromkeys(targets.short(r["ArtifactVersion"]) for r in good))
         raise Refused(f"--to {wanted}: not a version {where} deployed healthy (per the history table); nothing was "
                       f"changed; candidates, newest first: {', '.join(versions[:10]) or 'none'}")
-    for record in good:
-        if not targets.same(record["ArtifactVersion"], current):
+    running = next((i for i, r in enumerate(history) if r.get("ArtifactVersion")
+                    and targets.same(r["ArtifactVersion"], current)), -1)
+    for record in history[running + 1:]:
+        if records.is_candidate(record, place.kind) and not targets.same(record["ArtifactVersion"], current):
             return record
-    raise Refused(f"no earlier good version of {where}: {len(history)} record(s), none healthy with an artifact "
-                  f"version other than the running {targets.short(current) or 'one'}; nothing was changed (see `cfn-delivery "
-                  f"history --app {place.app.name} --env {place.env}`)")
+    raise Refused(f"no earlier good version of {where}: none of its {len(history)} record(s) before the running "
+                  f"{targets.short(current) or 'version'} is healthy with an artifact version; nothing was changed "
+                  f"(see `cfn-delivery history --app {place.app.name} --env {place.env}`; --to picks any healthy one)")

@@ -103,9 +103,9 @@ class Beanstalk(Release):
                                                                  VersionLabel=version)
         return [f"started: {self.environment} is deploying application version {version} (its deployment "
                 f"policy applies)",
-                f"follow it: aws elasticbeanstalk describe-events --environment-name {self.environment}"
-                f"{self._region()}; wait: aws elasticbeanstalk wait environment-updated --environment-names "
-                f"{self.environment}{self._region()}"]
+                f"  follow: aws elasticbeanstalk describe-events --environment-name {self.environment}{self._region()}",
+                f"  wait:   aws elasticbeanstalk wait environment-updated --environment-names {self.environment}"
+                f"{self._region()}"]
 
 
 class EcsService(Release):
@@ -159,9 +159,10 @@ class EcsRolling(EcsService):
                            if d.get("status") == "PRIMARY"), None)
         return [f"started: {self.service} is deploying {short(version)}"
                 + (f" (deployment {deployment})" if deployment else ""),
-                f"follow it: aws ecs describe-services --cluster {self.cluster} --services {self.service}"
-                f"{self._region()} --query 'services[0].deployments'; wait: aws ecs wait services-stable --cluster "
-                f"{self.cluster} --services {self.service}{self._region()}"]
+                f"  follow: aws ecs describe-services --cluster {self.cluster} --services {self.service}"
+                f"{self._region()} --query 'services[0].deployments'",
+                f"  wait:   aws ecs wait services-stable --cluster {self.cluster} --services {self.service}"
+                f"{self._region()}"]
 
 
 class EcsBlueGreen(EcsService):
@@ -202,8 +203,8 @@ class EcsBlueGreen(EcsService):
             description=f"cfn-delivery rollback to {short(version)}")
         deployment = answer["deploymentId"]
         return [f"started: CodeDeploy deployment {deployment} of {short(version)} to {self.service}",
-                f"follow it: aws deploy get-deployment --deployment-id {deployment}{self._region()}; wait: aws deploy "
-                f"wait deployment-successful --deployment-id {deployment}{self._region()}"]
+                f"  follow: aws deploy get-deployment --deployment-id {deployment}{self._region()}",
+                f"  wait:   aws deploy wait deployment-successful --deployment-id {deployment}{self._region()}"]
 
 
 class LambdaAlias(Release):
@@ -248,7 +249,7 @@ class LambdaAlias(Release):
         self.clients.get("lambda").update_alias(FunctionName=self.function, Name=self.alias, FunctionVersion=version,
                                                 RoutingConfig={"AdditionalVersionWeights": {}})
         return [f"done: alias {self.alias} of {self.function} points at version {version}; new invocations run it",
-                f"check it: aws lambda get-alias --function-name {self.function} --name {self.alias}{self._region()}"]
+                f"  check:  aws lambda get-alias --function-name {self.function} --name {self.alias}{self._region()}"]
 
 
 KINDS = {cls.kind: cls for cls in (Beanstalk, EcsRolling, EcsBlueGreen, LambdaAlias)}

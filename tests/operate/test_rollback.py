@@ -325,7 +325,7 @@ def test_unprotected_environment_asks_y_n_and_no_stdin_is_a_refusal(monkeypatch,
     out = capsys.readouterr().out
     assert f"roll {rig.kind.typed} back to {rig.kind.version(6).rsplit('/', 1)[-1]}? [y/N]" in out
     if code == 0:
-        assert "started: CodeDeploy deployment d-ROLLBACK1" in out and "aws deploy get-deployment" in out
+        assert "started: CodeDeploy deployment d-ROLLBACK1" in out and "  follow: aws deploy get-deployment" in out
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -375,3 +375,22 @@ def test_a_refused_call_is_exit_1_in_one_line(monkeypatch, capsys):
     assert rig.run("--yes") == 1
     err = capsys.readouterr().err
     assert err.startswith("error: UpdateService failed: AccessDeniedException") and len(err.strip().splitlines()) == 1
+
+
+def test_a_second_rollback_goes_further_back(monkeypatch, capsys):
+    """Rollbacks are not recorded: after one (6 runs, 8 is the newest record) the next goes before 6, not to 8."""
+    rig = Rig(monkeypatch, "beanstalk")
+    standard_history(rig)
+    rig.record("2026-11-26T09:00:00Z", "e5", 5)
+    rig.reads(current=6)
+    rig.kind.stub_check(rig.target, 5)
+    assert rig.run("--dry-run") == 0
+    assert f"to:      {rig.kind.version(5)} (deployed 2026-11-26T09:00:00Z" in capsys.readouterr().out
+
+
+def test_a_second_rollback_without_an_older_good_version_is_refused(monkeypatch, capsys):
+    rig = Rig(monkeypatch, "lambda")
+    standard_history(rig)
+    rig.reads(current=6)
+    assert rig.run("--yes") == 3
+    assert "no earlier good version" in capsys.readouterr().err
