@@ -2,7 +2,8 @@
 
 Exit codes, as deploy's: 0 ok (or nothing to do, or a dry run); 1 failed (AWS refused a call, a stack or
 the target is missing); 2 invalid input (unknown application or environment, bad flags; no API call made);
-3 refused (no earlier good version, ``--to`` not a good version, a version that is gone, not confirmed).
+3 refused (no earlier good version, ``--to`` not a good version, a version that is gone, not confirmed);
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 
 from .. import paths
 from ..deploy import confirm as confirmation
-from ..deploy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DeployError, Refused, UsageError, is_not_aws, one_line
+from ..deploy.errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused, UsageError,
+                             is_not_aws, one_line)
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS
 from . import place as places, records, targets
 
@@ -76,6 +78,11 @@ def _guarded(run, args, *rest) -> int:
         for line in more:
             print(line, file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt:  # before the switch call nothing changed; after it, it runs in AWS
+        if debug:
+            raise
+        _err("interrupted")
+        return EXIT_INTERRUPTED
     except Exception as err:  # botocore errors, an endpoint that is not AWS: one readable line
         from botocore.exceptions import BotoCoreError, ClientError
 

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from generator import cli, registry, render
-from generator.operate import cli as operate
+from generator.operate import cli as operate, records
 
 from .conftest import (REGION, client, clients_with, item, stub_identity, stub_table_stack, table_name,
                        use_model_with)
@@ -104,3 +104,18 @@ def test_unknown_application_or_environment_is_one_line_exit_2(monkeypatch, caps
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err
         assert err.startswith(f"error: {model.path}: {key}") and "give --" in err
+
+
+def test_query_follows_pages_and_stops_at_the_limit():
+    dynamodb = client("dynamodb")
+    page = lambda *ns: [item("a", "e", f"2026-11-2{n}T00:00:00Z", f"e{n}") for n in ns]  # noqa: E731
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": page(9, 8), "LastEvaluatedKey": {"Target": {"S": "a#e"}}})
+        stub.add_response("query", {"Items": page(7, 6)})
+        found = list(records.query(dynamodb, "t", "a", "e", limit=3))
+    assert [r["ExecutionId"] for r in found] == ["e9", "e8", "e7"]
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": page(9), "LastEvaluatedKey": {"Target": {"S": "a#e"}}})
+        stub.add_response("query", {"Items": page(7)})
+        assert len(list(records.query(dynamodb, "t", "a", "e"))) == 2
+        stub.assert_no_pending_responses()

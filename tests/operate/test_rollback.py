@@ -212,7 +212,8 @@ class Rig:
         for stub in self.stubs.values():
             stub.activate()
         try:
-            code = operate.run_rollback(args, clients=clients_with(**self.clients), stdin=io.StringIO(stdin))
+            stdin = io.StringIO(stdin) if isinstance(stdin, str) else stdin
+            code = operate.run_rollback(args, clients=clients_with(**self.clients), stdin=stdin)
             for stub in self.stubs.values():
                 stub.assert_no_pending_responses()
         finally:
@@ -394,3 +395,16 @@ def test_a_second_rollback_without_an_older_good_version_is_refused(monkeypatch,
     rig.reads(current=6)
     assert rig.run("--yes") == 3
     assert "no earlier good version" in capsys.readouterr().err
+
+
+def test_ctrl_c_at_the_prompt_changes_nothing(monkeypatch, capsys):
+    class Interrupting(io.StringIO):
+        def readline(self, *args):
+            raise KeyboardInterrupt
+
+    rig = Rig(monkeypatch, "ecs-rolling")
+    standard_history(rig)
+    rig.reads(current=8)
+    rig.kind.stub_check(rig.target, 6)
+    assert rig.run(stdin=Interrupting()) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted"
