@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .. import paths
+from .. import paramfile, paths
 from ..deploy import confirm as confirmation
 from ..deploy.errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused, UsageError,
                              is_not_aws, one_line)
@@ -65,10 +65,11 @@ def _guarded(run, args, *rest) -> int:
     debug = getattr(args, "debug", False) or getattr(args, "operate_debug", False)
     try:
         return run(args, *rest)
-    except paths.UnknownEnvironment as err:
+    except (paths.UnknownEnvironment, paramfile.ParamFileError) as err:  # the model does not load, or lacks it
         if debug:
             raise
-        _err(str(err))
+        for line in str(err).splitlines():
+            _err(line)
         return EXIT_USAGE
     except DeployError as err:
         if debug:

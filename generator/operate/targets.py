@@ -56,6 +56,7 @@ class Release:
         raise NotImplementedError
 
     def _region(self) -> str:
+        """`` --region <r>`` for the follow-up commands (nothing when only "the default region" is known)."""
         return f" --region {self.region}" if self.region and " " not in self.region else ""
 
 
