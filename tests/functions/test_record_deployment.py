@@ -327,3 +327,25 @@ def test_compact_keeps_statements_and_refuses_what_it_cannot_shrink():
         compact('X = """a\nb"""\n')
     with pytest.raises(ValueError, match="multiple of 4"):
         compact("if True:\n  x = 1\n")
+
+
+# -- the record contract the history and rollback commands read (generator/operate/records.py) ----------------
+def test_what_the_recorder_writes_is_what_history_and_rollback_read(aws):
+    from generator.operate import records
+
+    arns = ecs_service(aws, f"{REPOSITORY}@{DIGEST}")
+    run(aws, ECS_ENV, "success", "healthy")
+    [record] = records.query(aws("dynamodb"), TABLE, ECS_ENV["APPLICATION"], ECS_ENV["ENVIRONMENT"])
+    assert records.is_candidate(record, ECS_ENV["TARGET_KIND"]) and not records.is_candidate(record, "lambda")
+    assert record["ArtifactVersion"] == arns[0] and record["ImageDigest"] == DIGEST
+    assert records.source_version(record) == SOURCE_REVISION
+    assert records.deployed_at(record) and isinstance(record["ExpiresAt"], int)
+
+
+def test_a_record_without_a_version_is_never_a_rollback_candidate(aws):
+    from generator.operate import records
+
+    aws.stub("elasticbeanstalk").add_client_error("describe_environments", "AccessDenied", "not authorized")
+    run(aws, URL_ENV, "success", "version not read")
+    [record] = records.query(aws("dynamodb"), TABLE, URL_ENV["APPLICATION"], URL_ENV["ENVIRONMENT"])
+    assert record["Outcome"] == "healthy" and not records.is_candidate(record, "beanstalk")
