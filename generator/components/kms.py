@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from awacs import kms as kms_actions
 from awacs.aws import Allow, ArnLike, AWSPrincipal, Condition, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub, kms
+from troposphere import GetAtt, If, Ref, Sub, kms
 
 from ..core import naming
 from .iam import allow, document
@@ -53,6 +53,7 @@ class EncryptionKey(KeyReference):
     def __init__(self, stack, logical_id="EncryptionKey", description="Encrypts this environment's data"):
         self.stack = stack
         self._service_statements: list = []
+        self._conditional: tuple = (None, [])
         self.key = stack.add(kms.Key(
             logical_id,
             Description=Sub("${ProjectName}-${EnvironmentName}: %s" % description),
@@ -99,6 +100,14 @@ class EncryptionKey(KeyReference):
             sid = "".join(p.capitalize() for p in service.split(".")[0].split("-")) + "PublishToEncryptedTopics"
             self.allow_service(sid, service, [kms_actions.Decrypt, kms_actions.GenerateDataKey], via_service("sns"))
 
+    def allow_when(self, condition: str, statements):
+        """Add ``statements`` (principals of other accounts, narrowed) only where template condition
+        ``condition`` holds (the policy is written twice under ``Fn::If``; one condition per key)."""
+        name, found = self._conditional
+        if name not in (None, condition):
+            raise ValueError(f"key policy statements already depend on condition {name}, not {condition}")
+        self._conditional = (condition, found + list(statements))
+
     def _write_policy(self):
         # Resource "*" inside a key policy means "this key"; it is the only form KMS accepts.
         root = Statement(
@@ -108,4 +117,9 @@ class EncryptionKey(KeyReference):
             Action=ADMIN_ACTIONS + [a for a in ENCRYPT_DECRYPT_ACTIONS if a not in ADMIN_ACTIONS],
             Resource=["*"],
         )
-        self.key.KeyPolicy = document([root] + self._service_statements)
+        statements = [root] + self._service_statements
+        condition, conditional = self._conditional
+        if conditional:
+            self.key.KeyPolicy = If(condition, document(statements + conditional), document(statements))
+        else:
+            self.key.KeyPolicy = document(statements)

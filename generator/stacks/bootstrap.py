@@ -185,6 +185,25 @@ class BootstrapStack(Stack):
                       {"kms:ResourceAliases": Sub("alias/${ProjectName}-${DeliveryEnvironment}")}))),
         )
 
+        self.deploy.grant(self.away_wave_grants())
+
+    def away_wave_grants(self) -> list:
+        """What the actions of the waves in another account or Region than tools run with this role
+        (``RoleArn``, ``components.placement``): each pipeline's deploy action, smoke test project and
+        recorder, named after this environment (``${EnvironmentName}``). One template serves every target
+        environment, so it holds the grants of each application with such a wave anywhere; none when every
+        wave shares the tools account and Region (the tools pipeline's own deploy roles run those)."""
+        from .. import registry
+        from ..components import placement
+
+        grants = []
+        for cls in registry.stacks(self.model):
+            if getattr(cls, "part", None) != "pipeline" or cls.app is None:
+                continue
+            if any(placement.placement(self.model, env).away for env in cls.app.waves):
+                grants += cls.away_grants("${EnvironmentName}")
+        return grants
+
     def create_outputs(self):
         self.export(EXPORTS.deploy_role_arn, self.deploy.arn)
         self.export(EXPORTS.execution_role_arn, self.execution.arn)
