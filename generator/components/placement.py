@@ -118,7 +118,7 @@ def action_region(stack, env: str):
     if not where.cross_region:
         return None
     return _declare(stack, where.region_parameter, actions_only=True, AllowedPattern=REGION_PATTERN,
-                    ConstraintDescription="a Region name like eu-central-1",
+                    ConstraintDescription="a Region name (lower-case letters, dashes, one digit)",
                     Description=f"Region of the {env} environment (where the wave's actions run)")
 
 

@@ -198,8 +198,8 @@ class BootstrapStack(Stack):
 
         grants = []
         for cls in registry.stacks(self.model):
-            if getattr(cls, "part", None) != "pipeline" or cls.app is None:
-                continue
+            if getattr(cls, "part", None) != "pipeline" or cls.app is None or not cls.supports_away:
+                continue  # a kind that cannot deploy away refuses such a wave when its pipeline renders
             if any(placement.placement(self.model, env).away for env in cls.app.waves):
                 grants += cls.away_grants("${EnvironmentName}")
         return grants
