@@ -180,8 +180,38 @@ def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
     # every grant names this environment's resources (or this account's, for actions without resource scope)
     for s in statements:
         for resource in _list(s["Resource"]):
+            by_alias = "${EnvironmentName}" in str(s.get("Condition", {}).get("ForAnyValue:StringEquals"))
             assert resource == "*" or "${EnvironmentName}" in str(resource) or "DeliveryEnvironment" in str(resource) \
-                or resource == {"Fn::GetAtt": ["ExecutionRole", "Arn"]} or "ToolsAccount" in str(resource), s
+                or resource == {"Fn::GetAtt": ["ExecutionRole", "Arn"]} or "ToolsAccount" in str(resource) \
+                or by_alias, s
+
+
+def test_a_wave_in_another_region_gets_a_regional_store_in_its_environment(model):
+    regional = placement.regional_environments(model)
+    assert regional, "the example has a wave in another Region"
+    cls = _stack(model, "regional-store")
+    assert cls.environments == tuple(regional)
+    template = rendered(cls)[0]
+    (bucket_name,) = [r["Properties"]["BucketName"] for r in template["Resources"].values()
+                      if r["Type"] == "AWS::S3::Bucket"]
+    assert "-%s-" % placement.REGIONAL_STORE in bucket_name["Fn::Sub"]
+    for pipeline in _pipelines(model):
+        stores = rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]
+        assert "ArtifactStore" not in stores
+        regions = [s["Region"] for s in stores["ArtifactStores"]]
+        assert regions[0] == {"Ref": "AWS::Region"}
+        expected = [{"Ref": f"{placement.label(env)}Region"} for env in pipeline.app.waves if env in regional]
+        assert regions[1:] == expected
+        values = paramgen.document(pipeline, model.tools)["Parameters"]
+        for env in pipeline.app.waves:
+            if env in regional:
+                key = placement.KEY_PARAMETER.format(label=placement.label(env))
+                assert values[key] == model.environment(model.tools).parameters[key].value
+    # the same-Region sample keeps its single store
+    sample = model_module.load(ROOT / "delivery.yaml")
+    assert not placement.regional_environments(sample)
+    for pipeline in _pipelines(sample):
+        assert "ArtifactStores" not in rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]
 
 
 def test_a_single_account_bootstrap_has_no_away_grants():
@@ -195,8 +225,11 @@ def test_away_validation_runs_in_the_wave_and_no_delivery_stack_imports_across_a
         for env in _away_envs(model, app):
             cls = _stack(model, f"{app.name}-validation-{env}")
             assert cls.environments == (env,)
-            values = paramgen.document(cls, env)["Parameters"]
-            assert values["ToolsAccountId"] == model.environment(model.tools).account
+            if placement.placement(model, env).cross_region:  # reads its Region's store, in its own account
+                assert "regional-store" in registry.requires(cls, env)
+            else:  # reads the tools store of another account
+                values = paramgen.document(cls, env)["Parameters"]
+                assert values["ToolsAccountId"] == model.environment(model.tools).account
     delivery = {c.name for c in registry.stacks(model) if getattr(c, "part", None) in ("pipeline", "roles")}
     delivery |= {c.name for c in registry.stacks(model) if c.name.endswith("-build") or "-validation-" in c.name}
     crossing = [line for line in registry.boundary_imports(model) if line.split(" ")[0].split(":")[1] in delivery]

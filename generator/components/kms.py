@@ -50,7 +50,8 @@ class KeyReference:
 class EncryptionKey(KeyReference):
     """A symmetric key with rotation, an alias ``alias/{project}-{env}`` and a built-up key policy."""
 
-    def __init__(self, stack, logical_id="EncryptionKey", description="Encrypts this environment's data"):
+    def __init__(self, stack, logical_id="EncryptionKey", description="Encrypts this environment's data", alias=""):
+        """``alias``: a suffix of the alias (``alias/{project}-{env}-<alias>``) for a second key of an environment."""
         self.stack = stack
         self._service_statements: list = []
         self._conditional: tuple = (None, [])
@@ -66,7 +67,7 @@ class EncryptionKey(KeyReference):
         ))
         self.alias = stack.add(kms.Alias(
             logical_id + "Alias",
-            AliasName=Sub("alias/${ProjectName}-${EnvironmentName}"),
+            AliasName=Sub("alias/${ProjectName}-${EnvironmentName}" + (f"-{alias}" if alias else "")),
             TargetKeyId=Ref(self.key),
         ))
         super().__init__(GetAtt(self.key, "Arn"))
@@ -99,6 +100,10 @@ class EncryptionKey(KeyReference):
         for service in services:
             sid = "".join(p.capitalize() for p in service.split(".")[0].split("-")) + "PublishToEncryptedTopics"
             self.allow_service(sid, service, [kms_actions.Decrypt, kms_actions.GenerateDataKey], via_service("sns"))
+
+    def allow(self, statements):
+        """Add statements naming principals of other accounts (narrowed by conditions; never ``*``)."""
+        self._service_statements.extend(statements)
 
     def allow_when(self, condition: str, statements):
         """Add ``statements`` (principals of other accounts, narrowed) only where template condition

@@ -112,14 +112,43 @@ def execution_role_arn(stack, env: str):
                Account=account_id(stack, env))
 
 
-def action_region(stack, env: str):
-    """``Region`` for ``env``'s actions when it is not the pipeline's Region, else ``None``."""
+def action_region(stack, env: str, actions_only=True):
+    """``Region`` for ``env``'s actions when it is not the pipeline's Region, else ``None``
+    (``actions_only=False``: a grant reads it too, so a pipeline's roles stack declares it as well)."""
     where = placement(stack.model, env)
     if not where.cross_region:
         return None
-    return _declare(stack, where.region_parameter, actions_only=True, AllowedPattern=REGION_PATTERN,
+    return _declare(stack, where.region_parameter, actions_only=actions_only, AllowedPattern=REGION_PATTERN,
                     ConstraintDescription="a Region name (lower-case letters, dashes, one digit)",
                     Description=f"Region of the {env} environment (where the wave's actions run)")
+
+
+#: The artifact store of a wave in another Region: a bucket ``{project}-{env}-<this>-{account}-{region}`` in the
+#: wave's environment (``stacks/regional_store.py``), known to the pipeline by that name.
+REGIONAL_STORE = "regional"
+#: Model parameter (environments[tools].parameters) carrying that store's key ARN to the pipeline: a key ARN
+#: holds an id the model cannot know, an alias is refused for another account's key
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-encryptionkey.html).
+KEY_PARAMETER = "{label}ArtifactKeyArn"
+KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
+
+
+def regional_store(stack, env: str) -> tuple:
+    """``(Region, bucket name, key ARN)`` of the artifact store in cross-Region wave ``env``'s environment, as
+    a pipeline stack sees it (parameters ``<Wave>AccountId``, ``<Wave>Region``, ``<Wave>ArtifactKeyArn``)."""
+    region = action_region(stack, env, actions_only=False)
+    bucket = Sub("${ProjectName}-%s-%s-${Account}-${Region}" % (env, REGIONAL_STORE),
+                 Account=account_id(stack, env), Region=region)
+    key = _declare(stack, KEY_PARAMETER.format(label=label(env)), AllowedPattern=KEY_ARN_PATTERN,
+                   ConstraintDescription="a KMS key ARN",
+                   Description=f"Key of the {env} environment's regional artifact store (its stack's KeyArn output)")
+    return region, bucket, key
+
+
+def regional_environments(model) -> list:
+    """Environments holding a regional artifact store: waves in another Region than tools."""
+    waves = {env for app in model.applications for env in app.waves}
+    return [env for env in model.environment_names if env in waves and placement(model, env).cross_region]
 
 
 def wave_placement(stack, env: str) -> tuple:

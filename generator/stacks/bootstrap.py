@@ -202,6 +202,17 @@ class BootstrapStack(Stack):
                 continue  # a kind that cannot deploy away refuses such a wave when its pipeline renders
             if any(placement.placement(self.model, env).away for env in cls.app.waves):
                 grants += cls.away_grants("${EnvironmentName}")
+        if placement.regional_environments(self.model):
+            # A wave in another Region than tools reads its input artifacts from its own regional store
+            # (stacks/regional_store.py): the bucket by name, its key by alias.
+            grants += [
+                allow([s3.GetObject, s3.GetObjectVersion], [Sub(
+                    "arn:${AWS::Partition}:s3:::${ProjectName}-${EnvironmentName}-%s-${AWS::AccountId}-${AWS::Region}/*"
+                    % placement.REGIONAL_STORE)]),
+                allow([kms.Decrypt, kms.DescribeKey], [naming.arn("kms", "key/*")], condition=Condition(
+                    ForAnyValueStringEquals({"kms:ResourceAliases": Sub(
+                        "alias/${ProjectName}-${EnvironmentName}-%s" % placement.REGIONAL_STORE)}))),
+            ]
         return grants
 
     def create_outputs(self):

@@ -256,10 +256,21 @@ class DeliveryValidationStack(Stack):
                 self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
                 description=f"Validate the {target.label.lower()} target as deployed", report="smoke",
                 cache=LOCAL_CACHE, writes_artifacts=False, vpc=vpc, settings=self.build, key=key,
-                artifact_bucket=store.remote_store(self) if away else self.delivery.artifact_store(),
+                artifact_bucket=self.artifact_source(env),
                 environment=[("TARGET_URL", imported(value("ServiceUrl"))), ("HEALTH_PATH", Ref(self.health_path))],
             )
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
+
+
+    def artifact_source(self, env):
+        """Where the smoke test's input artifact is: the wave Region's store, the tools store of another
+        account, or (same account and Region) the pipeline's store."""
+        where = placement.placement(self.model, env)
+        if where.cross_region:
+            from . import regional_store
+
+            return regional_store.store()
+        return store.remote_store(self) if where.away else self.delivery.artifact_store()
 
 
 class DeliveryPipelineStack(Stack):
@@ -363,6 +374,11 @@ class DeliveryPipelineStack(Stack):
                 raise ModelError([f"{where.account_origin}: wave '{target.env}' of application '{self.app.name}' is "
                                   f"in another account, but the tools environment '{tools.name}' names none; set "
                                   f"environments[{tools.name}].account (the wave's roles admit the tools pipelines)"])
+            same_region = [t.env for t, w in self.placements.items() if w.region and w.region == where.region]
+            if len(same_region) > 1:
+                raise ModelError([f"{where.region_origin}: waves {', '.join(same_region)} of application "
+                                  f"'{self.app.name}' are both in Region {where.region}; CodePipeline takes one artifact "
+                                  f"store per Region: deliver one of them from its own Region"])
             if where.away and not self.supports_away:
                 key = "account" if where.cross_account else "region"
                 origin = (where.account_origin if where.cross_account else where.region_origin) or self.model.path
@@ -386,6 +402,8 @@ class DeliveryPipelineStack(Stack):
         self.deploy_roles = {}
         for target in self.targets:
             if self.away(target):
+                if self.placements[target].cross_region:
+                    self.pipeline.add_artifact_store(*placement.regional_store(self, target.env))
                 arn = placement.deploy_role_arn(self, target.env)
                 self.pipeline.role.grant(allow([sts.AssumeRole], [arn]))
                 self.deploy_roles[target] = RoleReference(f"Deploy{target.label}Role", arn)
