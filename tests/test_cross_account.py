@@ -263,3 +263,28 @@ def test_a_cross_account_wave_needs_the_tools_account(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, err
     assert len(err) == 1 and f"environments[{tools.name}].account" in err[0], err
+
+
+def test_runtime_stacks_of_another_account_pull_by_name_and_the_repository_admits_exactly_their_roles(model):
+    from generator.kinds import container_applications
+
+    apps = container_applications(model)
+    assert apps
+    for app in apps:
+        service = _stack(model, f"{app.name}-service")
+        for env in service.environments:
+            assert f"{app.name}-ecr" not in str(registry.requires(service, env)), env
+        values = paramgen.document(service, service.environments[0])["Parameters"]
+        assert values["ToolsAccountId"] == model.environment(model.tools).account
+        repository = rendered(_stack(model, f"{app.name}-ecr"))[0]
+        (resource,) = [r for r in repository["Resources"].values() if r["Type"] == "AWS::ECR::Repository"]
+        statements = _statements(resource["Properties"]["RepositoryPolicyText"])
+        others = [s for s in statements if s["Effect"] == "Allow" and "Ref" in str(s["Principal"])]
+        expected = {env for env in app.runtime_environments if placement.placement(model, env).cross_account}
+        assert len(others) == len(expected)
+        for statement in others:
+            (role,) = _list(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+            env = next(e for e in expected if "${ProjectName}-%s-%s-execution" % (e, app.name) in str(role))
+            assert statement["Principal"]["AWS"]["Fn::Sub"][1] == {"Account": {"Ref": f"{placement.label(env)}AccountId"}}
+            assert sorted(_list(statement["Action"])) == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                                          "ecr:GetDownloadUrlForLayer"]

@@ -199,7 +199,7 @@ def artifact_readers(stack, components=None, region=None) -> list:
     return readers
 
 
-def reader_statement(sid, account, roles, actions, resources, condition=None) -> Statement:
+def reader_statement(sid, account, roles, actions, resources=None, condition=None) -> Statement:
     """Let exactly ``roles`` of another ``account`` do ``actions``: the account root as principal narrowed
     to those role ARNs by ``aws:PrincipalArn`` (``ArnEquals``, no pattern). Not the role ARNs as principals:
     S3 and KMS resolve a named role when the policy is saved and refuse one that does not exist yet
@@ -211,6 +211,7 @@ def reader_statement(sid, account, roles, actions, resources, condition=None) ->
     conditions = [ArnEquals({"aws:PrincipalArn": list(roles)})]
     if condition is not None:
         conditions.append(condition)
+    props = {"Resource": list(resources)} if resources is not None else {}  # none: the policy's own resource (ECR)
     return Statement(Sid=sid, Effect=Allow,
                      Principal=AWSPrincipal(Sub("arn:${AWS::Partition}:iam::${Account}:root", Account=account)),
-                     Action=list(actions), Resource=list(resources), Condition=Condition(conditions))
+                     Action=list(actions), Condition=Condition(conditions), **props)
