@@ -4,6 +4,7 @@ the artifact store and the tools key admit exactly those accounts' reading roles
 another account's exports. Names (project, environments, applications, accounts) are read from the models."""
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,18 @@ def _statements(document):
 
 def _list(value):
     return value if isinstance(value, list) else [value]
+
+
+def _texts(value):
+    """Every string inside ``value`` (Fn::Sub texts and their local values)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
 
 
 def test_the_model_has_waves_in_other_accounts_and_regions(model):
@@ -168,14 +181,19 @@ def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
                   and {"Ref": "DeployActionRole"} in r["Properties"]["Roles"]
                   for s in _statements(r["Properties"]["PolicyDocument"])]
     text = str(statements)
+
+    def grants(action, name):
+        """A statement allowing ``action`` on a resource whose name pattern matches ``name``."""
+        return any(action in _list(s["Action"]) and any(fnmatch.fnmatchcase(name, text) for text in _texts(s["Resource"]))
+                   for s in statements)
+
     for pipeline in _pipelines(model):
         component = pipeline.delivery.component
-        project = "${ProjectName}-${EnvironmentName}-%s-check-${EnvironmentName}" % component
-        assert any("codebuild:StartBuild" in _list(s["Action"]) and project in str(s["Resource"]) for s in statements)
+        assert grants("codebuild:StartBuild", "${ProjectName}-${EnvironmentName}-%s-check-${EnvironmentName}" % component)
         if pipeline.delivery.recorder_stack:
-            function = "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.recorder_component
-            assert any("lambda:InvokeFunction" in _list(s["Action"]) and function in str(s["Resource"])
-                       for s in statements)
+            assert grants("lambda:InvokeFunction", "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.recorder_component)
+        assert grants("ecs:RegisterTaskDefinition" if "ecs" in pipeline.app.kind else "-",
+                      "${ProjectName}-${EnvironmentName}-%s" % pipeline.app.name)
     assert "ecs:UpdateService" in text or "codedeploy:CreateDeployment" in text
     # every grant names this environment's resources (or this account's, for actions without resource scope)
     for s in statements:

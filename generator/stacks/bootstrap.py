@@ -190,18 +190,21 @@ class BootstrapStack(Stack):
     def away_wave_grants(self) -> list:
         """What the actions of the waves in another account or Region than tools run with this role
         (``RoleArn``, ``components.placement``): each pipeline's deploy action, smoke test project and
-        recorder, named after this environment (``${EnvironmentName}``). One template serves every target
+        recorder, named after this environment (``{project}-${EnvironmentName}-*``: every application of
+        the kind, so the template does not grow with the applications). One template serves every target
         environment, so it holds the grants of each application with such a wave anywhere; none when every
         wave shares the tools account and Region (the tools pipeline's own deploy roles run those)."""
         from .. import registry
         from ..components import placement
 
-        grants = []
+        grants, kinds = [], set()
         for cls in registry.stacks(self.model):
             if getattr(cls, "part", None) != "pipeline" or cls.app is None or not cls.supports_away:
                 continue  # a kind that cannot deploy away refuses such a wave when its pipeline renders
-            if any(placement.placement(self.model, env).away for env in cls.app.waves):
-                grants += cls.away_grants("${EnvironmentName}")
+            kind = cls.__mro__[1]  # the kind's pipeline class (kinds makes one subclass per application)
+            if kind not in kinds and any(placement.placement(self.model, env).away for env in cls.app.waves):
+                kinds.add(kind)  # one set per kind, for its every application: the template stays one size
+                grants += cls.away_grants("${EnvironmentName}", every_application=True)
         if placement.regional_environments(self.model):
             # A wave in another Region than tools reads its input artifacts from its own regional store
             # (stacks/regional_store.py): the bucket by name, its key by alias.

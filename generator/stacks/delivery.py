@@ -321,20 +321,25 @@ class DeliveryPipelineStack(Stack):
         raise NotImplementedError
 
     @classmethod
-    def away_deploy_grants(cls, env: str) -> list:  # pragma: no cover - abstract
+    def away_deploy_grants(cls, env: str, application: str) -> list:  # pragma: no cover - abstract
         """What the deploy action needs in wave ``env``'s own account (``env``: ``Fn::Sub`` text, the
-        bootstrap stack's ``${EnvironmentName}``), by physical names: the bootstrap deploy role gets it."""
+        bootstrap stack's ``${EnvironmentName}``; ``application``: its name, or ``*`` for every application
+        of the kind), by physical names: the bootstrap deploy role gets it."""
         raise NotImplementedError
 
     @classmethod
-    def away_grants(cls, env: str) -> list:
+    def away_grants(cls, env: str, every_application=False) -> list:
         """Every grant the actions of an away wave need in its account (deploy, smoke test, recorder),
-        held by its bootstrap deploy role (``stacks/bootstrap.py``)."""
-        project = ProjectReference(Sub("${ProjectName}-%s-%s-check-%s" % (env, cls.delivery.component, env)))
-        grants = list(cls.away_deploy_grants(env)) + project.grant_start_build()
+        held by its bootstrap deploy role (``stacks/bootstrap.py``). ``every_application``: for every
+        application of this kind (names ``{project}-{env}-*``), so the bootstrap template keeps one set per
+        kind however many applications the model has."""
+        application = "*" if every_application else cls.app.name
+        component = "*" if every_application else cls.delivery.component
+        project = ProjectReference(Sub("${ProjectName}-%s-%s-check-%s" % (env, component, env)))
+        grants = list(cls.away_deploy_grants(env, application)) + project.grant_start_build()
         if cls.delivery.recorder_stack:
-            grants += FunctionReference(Sub("${ProjectName}-%s-%s" % (env, cls.delivery.recorder_component))) \
-                .grant_invoke()
+            recorder = f"{component}-record" if every_application else cls.delivery.recorder_component
+            grants += FunctionReference(Sub("${ProjectName}-%s-%s" % (env, recorder))).grant_invoke()
         return grants
 
     def deploy_grants(self, target: Target):  # pragma: no cover - abstract

@@ -167,8 +167,8 @@ class EcsPipelineStack(DeliveryPipelineStack):
                 task_definition(target.env).grant_register()]
 
     @classmethod
-    def away_deploy_grants(cls, env: str) -> list:
-        task_definition, _, group = named(cls.app.name, env)
+    def away_deploy_grants(cls, env: str, application: str) -> list:
+        task_definition, _, group = named(application, env)
         return [group.grant_deploy(), task_definition.grant_register()]
 
     def deploy_action(self, target: Target, role):
@@ -220,8 +220,8 @@ class EcsNativePipelineStack(EcsPipelineStack):
         return [service(target.env).grant_rolling_deploy(), task_definition(target.env).grant_register()]
 
     @classmethod
-    def away_deploy_grants(cls, env: str) -> list:
-        task_definition, service, _ = named(cls.app.name, env)
+    def away_deploy_grants(cls, env: str, application: str) -> list:
+        task_definition, service, _ = named(application, env)
         return [service.grant_rolling_deploy(), task_definition.grant_register()]
 
     def deploy_action(self, target: Target, role):
