@@ -73,8 +73,9 @@ def placement(model, env: str) -> Placement:
     tools = model.environment(model.tools)
     target = model.environment(env)
     account = target.account if target.account and target.account != tools.account else None
+    # Another Region only when both are known (absent: the deploying credentials' Region, for both).
     here, there = tools_region(model), target.region or model.project.region
-    region = there if there and there != here else None
+    region = there if there and here and there != here else None
     return Placement(env, account, region, target.origin.get("account"), target.origin.get("region"))
 
 
