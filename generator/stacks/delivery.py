@@ -261,7 +261,6 @@ class DeliveryValidationStack(Stack):
             )
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
 
-
     def artifact_source(self, env):
         """Where the smoke test's input artifact is: the wave Region's store, the tools store of another
         account, or (same account and Region) the pipeline's store."""
