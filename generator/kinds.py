@@ -12,6 +12,7 @@ from __future__ import annotations
 from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations,
                      recorder, scanners, store)
 from .stacks import lambda_function, lambda_pipeline
+from .components import placement
 from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -77,7 +78,10 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
         _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
                readers=scanner_roles(app)),
         build_cls,
-        *[_stack(validation, delivery.validation_stack_of(target), model, app, tools, delivery=delivery,
+        # A wave in another account or Region validates from its own account and Region (a project runs in a
+        # VPC of its own): its validation stack is deployed there.
+        *[_stack(validation, delivery.validation_stack_of(target), model, app,
+                 [target.env] if placement.placement(model, target.env).away else tools, delivery=delivery,
                  wave=target.env) for target in waves(model, app)],
         *extra,
         _stack(pipeline, delivery.roles_stack, model, app, tools, delivery=delivery, build_class=build_cls,
