@@ -73,7 +73,7 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     if recorded:  # in each wave's environment: checks the target after a deploy and records it (history table)
         extra.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
                             [env for env in model.environment_names if env in app.waves], delivery=delivery,
-                            **shared))
+                            TARGET=target_exports, **shared))
     return [
         _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
                readers=scanner_roles(app)),

@@ -143,7 +143,8 @@ class DeliveryPipeline:
         self.stages.append(codepipeline.Stages(**props))
         return self
 
-    def alarm_rule(self, name, alarm_name, wait_minutes=0, alarm_arn=None) -> codepipeline.RuleDeclaration:
+    def alarm_rule(self, name, alarm_name, wait_minutes=0, alarm_arn=None, role_arn=None,
+                   region=None) -> codepipeline.RuleDeclaration:
         """A ``CloudWatchAlarm`` rule on alarm ``alarm_name`` (``AlarmStates`` is required: ALARM fails it).
         In an entry condition without ``WaitTime`` it fails at once when the alarm is in ALARM; in a success
         condition ``WaitTime`` is the bake time, the rule fails (and the stage rolls back) if the alarm goes
@@ -159,16 +160,23 @@ class DeliveryPipeline:
         cloudwatch:DescribeAlarms permission has a narrower scope",
         https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/permissions-reference-cw.html): the
         wave alarms are metric and metric-math alarms.
+
+        ``role_arn`` / ``region``: an alarm in another account or Region is read by the rule under that role (the
+        role "that performs the declared rule. This is assumed through the roleArn for the pipeline",
+        https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleExecutionInput.html, as for an
+        action), in that Region (``RuleDeclaration.Region``); the role holds the read grant, not the pipeline's.
         """
-        if alarm_arn is None:
-            alarm_arn = Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}",
-                            Name=alarm_name)
-        self.role.grant(allow([cw.DescribeAlarms], [alarm_arn]))
+        if role_arn is None:
+            if alarm_arn is None:
+                alarm_arn = Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}",
+                                Name=alarm_name)
+            self.role.grant(allow([cw.DescribeAlarms], [alarm_arn]))
         configuration = {"AlarmName": alarm_name, "AlarmStates": "ALARM"}
         if wait_minutes:
             configuration["WaitTime"] = str(wait_minutes)
+        placed = {k: v for k, v in (("RoleArn", role_arn), ("Region", region)) if v is not None}
         return codepipeline.RuleDeclaration(
-            Name=name, Configuration=configuration,
+            Name=name, Configuration=configuration, **placed,
             RuleTypeId=codepipeline.RuleTypeId(Category="Rule", Owner="AWS", Provider="CloudWatchAlarm", Version="1"),
         )
 

@@ -152,6 +152,40 @@ def regional_environments(model) -> list:
     return [env for env in model.environment_names if env in waves and placement(model, env).cross_region]
 
 
+def tools_location(stack, purpose: str) -> tuple:
+    """``(account, Region)`` of the tools environment in a stack of a wave's environment: parameters
+    ``ToolsAccountId`` / ``ToolsRegion`` (``bootstrap.tools_values``; empty: this account / Region), for
+    what the stack names there by physical name (``purpose``): exports do not cross accounts or Regions."""
+    from troposphere import AccountId, Equals, If, Region
+
+    from ..stacks import bootstrap  # the patterns admit empty (this account / Region)
+
+    for name, pattern, what in (("ToolsAccountId", bootstrap.ACCOUNT_PATTERN, "Account"),
+                                ("ToolsRegion", bootstrap.REGION_PATTERN, "Region")):
+        if name not in stack.template.parameters:
+            stack.parameter(name, "Tools account", f"Tools {what.lower()}", Type="String", Default="",
+                            AllowedPattern=pattern, Description=f"{what} of {purpose} (empty: this one)")
+            stack.condition(f"ToolsInThis{what}", Equals(Ref(name), ""))
+    return If("ToolsInThisAccount", AccountId, Ref("ToolsAccountId")), If("ToolsInThisRegion", Region, Ref("ToolsRegion"))
+
+
+def recorder_roles(model, components=None) -> list:
+    """``[(env, [role name text, ...])]``: the recorder roles of waves in another account than tools (they
+    write the tools deployment history across the account boundary). ``components``: ``{application:
+    pipeline component}`` (default: every application's); the recorder is ``{project}-{env}-<component>-record``
+    (``Delivery.recorder_component``)."""
+    from .. import kinds
+
+    if components is None:
+        components = {app.name: kinds.pipeline_component(app.kind, app.name) for app in model.applications}
+    found = []
+    for env in model.environment_names:
+        apps = [app for app in model.applications if app.name in components and env in app.waves]
+        if apps and placement(model, env).cross_account:
+            found.append((env, ["${ProjectName}-%s-%s-record" % (env, components[app.name]) for app in apps]))
+    return found
+
+
 def wave_placement(stack, env: str) -> tuple:
     """``(RoleArn or None, Region or None)`` for an action of ``env``'s wave in ``stack``."""
     return deploy_role_arn(stack, env), action_region(stack, env)

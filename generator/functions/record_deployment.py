@@ -1,6 +1,6 @@
 """CodePipeline job: check the deployed target, read the version it runs, record the deployment, report the result.
 
-Env (set by ``stacks/recorder.py``): TABLE, APPLICATION, ENVIRONMENT, TTL_DAYS, TARGET_KIND and the target's
+Env (set by ``stacks/recorder.py``): TABLE (a name, or an ARN with TABLE_REGION), APPLICATION, ENVIRONMENT, TTL_DAYS, TARGET_KIND and the target's
 names (BEANSTALK_ENVIRONMENT | ECS_CLUSTER, ECS_SERVICE | FUNCTION_NAME, FUNCTION_ALIAS); TARGET_URL,
 HEALTH_PATH, ATTEMPTS, TIMEOUT for a target with a URL. A healthy target is a success; an unhealthy one (or no
 answer) a failure, which rolls the stage back. A Lambda target has no URL: the smoke test invoked its alias,
@@ -99,7 +99,9 @@ def handler(event, context, sleep=time.sleep, urlopen=urllib.request.urlopen, en
     summary = f"{env['ENVIRONMENT']}: {target} {'healthy' if healthy else 'unhealthy'} ({detail})"
     try:
         item = record(env, job["data"], healthy, detail, started, time.time(), (version, digest))
-        aws("dynamodb").put_item(TableName=env["TABLE"], Item=item)
+        # TABLE_REGION: the table is in another Region (TABLE is then its ARN, stacks/recorder.py)
+        where = {"region_name": env["TABLE_REGION"]} if env.get("TABLE_REGION") else {}
+        aws("dynamodb", **where).put_item(TableName=env["TABLE"], Item=item)
     except Exception as error:
         summary += f"; NOT recorded in {env['TABLE']}: {type(error).__name__}: {error}"
     print(summary)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from awacs import sts
+from awacs import cloudwatch as cloudwatch_actions, sts
 from troposphere import Parameter, Ref, Sub
 
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
@@ -336,6 +336,11 @@ class DeliveryPipelineStack(Stack):
         component = "*" if every_application else cls.delivery.component
         project = ProjectReference(Sub("${ProjectName}-%s-%s-check-%s" % (env, component, env)))
         grants = list(cls.away_deploy_grants(env, application)) + project.grant_start_build()
+        from . import operations  # operations reads this module's waves
+
+        if operations.kind_alarms(cls.app):  # the stage conditions read the wave's alarms under this role
+            grants.append(allow([cloudwatch_actions.DescribeAlarms],
+                                [naming.arn("cloudwatch", "alarm:${ProjectName}-%s-%s-*" % (env, application))]))
         if cls.delivery.recorder_stack:
             recorder = f"{component}-record" if every_application else cls.delivery.recorder_component
             grants += FunctionReference(Sub("${ProjectName}-%s-%s" % (env, recorder))).grant_invoke()
@@ -468,9 +473,9 @@ class DeliveryPipelineStack(Stack):
         away = self.away(target)
         entry = []
         if target.protected and previous is not None:
-            entry = [p.alarm_rule(f"{previous.label}{key}", name, alarm_arn=arn)
+            entry = [p.alarm_rule(f"{previous.label}{key}", name, alarm_arn=arn, **self.rule_placement(previous))
                      for key, name, arn in self.wave_alarms(previous)]
-        bake = [p.alarm_rule(f"Bake{key}", name, target.bake_minutes, alarm_arn=arn)
+        bake = [p.alarm_rule(f"Bake{key}", name, target.bake_minutes, alarm_arn=arn, **self.rule_placement(target))
                 for key, name, arn in self.wave_alarms(target)]
         if away:  # in the wave's account or Region: by physical name, the bootstrap deploy role holds the grants
             smoke = p.action("SmokeTest", "Test", "CodeBuild",
@@ -507,11 +512,22 @@ class DeliveryPipelineStack(Stack):
             action.Region = region
         return action
 
+    def rule_placement(self, target: Target) -> dict:
+        """``role_arn`` / ``region`` of an alarm rule on ``target``'s alarms: an away wave's alarms are in its
+        account and Region, read under its bootstrap deploy role (``away_grants``)."""
+        role_arn, region = placement.wave_placement(self, target.env)
+        return {"role_arn": role_arn, "region": region} if role_arn is not None else {}
+
     def wave_alarms(self, target: Target) -> list:
-        """``(key, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations
-        stack's; the import makes it deploy first). A kind whose target stack owns its alarms overrides it."""
+        """``(key, alarm name, alarm ARN)`` of the alarms gating ``target``: the operations stack's (imported:
+        the import makes it deploy first), or, when they live in the waves (``operations.alarms_in_waves``), by
+        physical name in the wave's account and Region. A kind whose target stack owns its alarms overrides it."""
         from . import operations  # operations reads this module's waves
 
+        if operations.alarms_in_waves(self.model, self.app):
+            # ARN: None, the rule builds it in this account (a same-account wave) or reads under RoleArn
+            return [(alarm.key, operations.wave_alarm_name(self.app, target.env, alarm), None)
+                    for alarm in operations.kind_alarms(self.app)]
         return [(alarm.key, operations.wave_alarm(self.app, target.env, alarm).imported(),
                  operations.alarm_arn(self.app, target.env, alarm))
                 for alarm in operations.kind_alarms(self.app)]

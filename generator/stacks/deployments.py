@@ -27,6 +27,12 @@ class DeploymentsStack(Stack):
     name = EXPORTS.stack
     description = "Deployment history of every pipeline: one DynamoDB item per deployment (tools)"
 
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from ..components import placement  # <Wave>AccountId of the recorders the table admits
+
+        return placement.model_values(cls.model, cls.model.environment_names) if cls.model is not None else {}
+
     def create(self):
         table = HistoryTable(self, "HistoryTable", KeyReference(foundation.EXPORTS.key_arn.imported()))
         self.export(EXPORTS.table_name, table.name)

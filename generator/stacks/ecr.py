@@ -74,16 +74,11 @@ def named_repository(stack, application: str) -> RepositoryReference:
     an environment in another account or Region: exports do not cross them. ECR decrypts the layers with its
     own grant on the key, so a puller of another account needs the repository policy and its own IAM only
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html)."""
-    from troposphere import AccountId, Equals, If, Region, Sub
+    from troposphere import Sub
 
-    from .bootstrap import ACCOUNT_PATTERN, REGION_PATTERN
+    from ..components import placement
 
-    for name, pattern, what in (("ToolsAccountId", ACCOUNT_PATTERN, "Account"), ("ToolsRegion", REGION_PATTERN, "Region")):
-        stack.parameter(name, "Tools account", f"Tools {what.lower()}", Type="String", Default="", AllowedPattern=pattern,
-                        Description=f"{what} of the tools environment's image repository (empty: this one)")
-        stack.condition(f"ToolsInThis{what}", Equals(Ref(name), ""))
-    account = If("ToolsInThisAccount", AccountId, Ref("ToolsAccountId"))
-    region = If("ToolsInThisRegion", Region, Ref("ToolsRegion"))
+    account, region = placement.tools_location(stack, "the tools environment's image repository")
     name = Sub("${ProjectName}-%s-%s" % (stack.model.tools, application))
     return RepositoryReference(
         name, Sub("arn:${AWS::Partition}:ecr:${Region}:${Account}:repository/${Name}", Region=region, Account=account,

@@ -78,18 +78,30 @@ class FoundationStack(Stack):
             return
         from ..components import placement
         from awacs.aws import StringEquals
-        from ..components.kms import DECRYPT_ACTIONS
+        from ..components.kms import DECRYPT_ACTIONS, ENCRYPT_DECRYPT_ACTIONS
 
         readers = placement.artifact_readers(self)
-        if not readers:
+        writers = placement.recorder_roles(self.model)
+        if not readers and not writers:
             return
         self.condition("IsToolsEnvironment", Equals(Ref(naming.ENVIRONMENT), self.model.tools))
         # Through S3 in this Region only; Resource "*" in a key policy means this key.
         through_s3 = StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")})
-        self.key.allow_when("IsToolsEnvironment", [
+        statements = [
             placement.reader_statement(f"Allow{placement.label(env)}RolesToDecryptArtifacts", account, roles,
                                        DECRYPT_ACTIONS, ["*"], condition=through_s3)
-            for env, account, roles in readers])
+            for env, account, roles in readers]
+        # The recorders of other accounts write the deployment history, encrypted with this key: through
+        # DynamoDB only (a customer managed key is what makes cross-account table access possible:
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-considerations.html).
+        through_dynamodb = StringEquals({"kms:ViaService": Sub("dynamodb.${AWS::Region}.amazonaws.com")})
+        for env, roles in writers:
+            account = placement.account_id(self, env)
+            statements.append(placement.reader_statement(
+                f"Allow{placement.label(env)}RecordersToUseTheHistoryKey", account,
+                [Sub("arn:${AWS::Partition}:iam::${Account}:role/" + role, Account=account) for role in roles],
+                ENCRYPT_DECRYPT_ACTIONS, ["*"], condition=through_dynamodb))
+        self.key.allow_when("IsToolsEnvironment", statements)
 
     @classmethod
     def model_values(cls, env: str) -> dict:

@@ -100,6 +100,56 @@ def wave_alarms(app, env: str) -> list:
     return [wave_alarm(app, env, alarm) for alarm in kind_alarms(app)]
 
 
+# -- alarms in the waves' own accounts ------------------------------------------------------------
+def alarms_in_waves(model, app) -> bool:
+    """Whether ``app``'s wave alarms live in each wave's environment (its ``<app>-recorder`` stack) instead of
+    here: when a wave is in another account or Region, whose load-balancer metrics a tools alarm cannot
+    watch without cross-account observability (and the alarm could not import the load balancer's name)."""
+    from ..components import placement
+
+    return bool(kind_alarms(app)) and any(placement.placement(model, env).away for env in app.waves)
+
+
+def wave_alarm_name(app, env: str, alarm: WaveAlarm) -> Sub:
+    """``alarm`` of wave ``env`` by its physical name in that environment (``{project}-{env}-{app}-{slug}``)."""
+    return Sub("${ProjectName}-%s-%s-%s" % (env, app.name, alarm.slug))
+
+
+def ecs_alarms(stack, logical_prefix: str, components, load_balancer, error_rate, latency, topic, env: str) -> list:
+    """The ECS wave alarms (``WAVE_ALARMS``) on the load balancer's metrics: 5xx share of requests, p95
+    response time; ``components``: their names' components, in ``WAVE_ALARMS`` order."""
+    lb = [("LoadBalancer", load_balancer)]
+    errors, latency_component = components
+    return [
+        MathAlarm(stack, f"{logical_prefix}TargetErrorRateAlarm", errors, f"{env}: target 5xx (% of requests)",
+                  expression="IF(m2 > 0, 100 * m1 / m2, 0)",
+                  metrics=[metric("m1", ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", lb, "Sum"),
+                           metric("m2", ALB_NAMESPACE, "RequestCount", lb, "Sum")],
+                  threshold=Ref(error_rate), evaluation_periods=3, topic=topic),
+        MetricAlarm(stack, f"{logical_prefix}TargetLatencyAlarm", latency_component,
+                    f"{env}: p95 target response time (s)", namespace=ALB_NAMESPACE,
+                    metric="TargetResponseTime", dimensions=lb, statistic="p95",
+                    threshold=Ref(latency), evaluation_periods=5, topic=topic),
+    ]
+
+
+def alarm_parameters(stack) -> tuple:
+    """``(error rate, latency)`` threshold parameters of the ECS wave alarms."""
+    error_rate = stack.parameter(
+        "Target5xxRatePercent", "Alarms", "Target 5xx rate (%)",
+        Type="Number", Default=5, MinValue=1, MaxValue=100,
+        Description="Alarm when this share of requests gets HTTP 5xx from the targets for 3 minutes",
+    )
+    # A String with a decimal pattern: sub-second thresholds, and scanners that read Number bounds as integers.
+    latency = stack.parameter(
+        "TargetResponseTimeSeconds", "Alarms", "Target response time p95 (s)",
+        Type="String", Default="2", AllowedPattern=r"^(0|[1-9][0-9]?)(\.[0-9]{1,3})?$",
+        ConstraintDescription="seconds, 0.001 to 99.999, like 0.5 or 2",
+        Description="Alarm when the p95 target response time reaches this for 5 minutes",
+    )
+    return error_rate, latency
+
+
 # -- rule names: one home, read by the topics' and the log group's policies ----------------------
 def rules(model, app) -> list:
     """``(rule name, audience)`` of every rule ``app``'s operations stack creates."""
@@ -155,20 +205,9 @@ class OperationsStack(Stack):
             Type="Number", Default=5, MinValue=1, MaxValue=480,
             Description="Alarm when a build runs this long (its budget; BuildTimeoutMinutes stops it)",
         )
-        if self.app.kind not in ("ecs-bluegreen", "ecs-rolling"):
-            return  # thresholds of the load-balancer alarms only
-        self.error_rate = self.parameter(
-            "Target5xxRatePercent", "Alarms", "Target 5xx rate (%)",
-            Type="Number", Default=5, MinValue=1, MaxValue=100,
-            Description="Alarm when this share of requests gets HTTP 5xx from the targets for 3 minutes",
-        )
-        # A String with a decimal pattern: sub-second thresholds, and scanners that read Number bounds as integers.
-        self.latency = self.parameter(
-            "TargetResponseTimeSeconds", "Alarms", "Target response time p95 (s)",
-            Type="String", Default="2", AllowedPattern=r"^(0|[1-9][0-9]?)(\.[0-9]{1,3})?$",
-            ConstraintDescription="seconds, 0.001 to 99.999, like 0.5 or 2",
-            Description="Alarm when the p95 target response time reaches this for 5 minutes",
-        )
+        if self.app.kind not in ("ecs-bluegreen", "ecs-rolling") or alarms_in_waves(self.model, self.app):
+            return  # thresholds of the load-balancer alarms only (in the waves' recorder stacks: there)
+        self.error_rate, self.latency = alarm_parameters(self)
 
     def create_imports(self):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
@@ -278,8 +317,8 @@ class OperationsStack(Stack):
     def create_wave_alarms(self):
         builders = {"beanstalk": self.beanstalk_alarms, "ecs-bluegreen": self.ecs_alarms,
                     "ecs-rolling": self.ecs_alarms}
-        if not kind_alarms(self.app):
-            return
+        if not kind_alarms(self.app) or alarms_in_waves(self.model, self.app):
+            return  # none, or in each wave's own environment (RecorderStack)
         for target in self.targets:
             built = builders[self.app.kind](target)
             declared = kind_alarms(self.app)
@@ -291,20 +330,9 @@ class OperationsStack(Stack):
                 self.alarms.append(made)
 
     def ecs_alarms(self, target) -> list:
-        lb = [("LoadBalancer", self.TARGET.load_balancer_full_name.imported(target.env))]
-        errors, latency = (alarm_component(self.app, target.env, a) for a in WAVE_ALARMS[self.app.kind])
-        return [
-            MathAlarm(self, f"{target.label}TargetErrorRateAlarm", errors,
-                      f"{target.env}: target 5xx (% of requests)",
-                      expression="IF(m2 > 0, 100 * m1 / m2, 0)",
-                      metrics=[metric("m1", ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", lb, "Sum"),
-                               metric("m2", ALB_NAMESPACE, "RequestCount", lb, "Sum")],
-                      threshold=Ref(self.error_rate), evaluation_periods=3, topic=self.notifications),
-            MetricAlarm(self, f"{target.label}TargetLatencyAlarm", latency,
-                        f"{target.env}: p95 target response time (s)", namespace=ALB_NAMESPACE,
-                        metric="TargetResponseTime", dimensions=lb, statistic="p95",
-                        threshold=Ref(self.latency), evaluation_periods=5, topic=self.notifications),
-        ]
+        return ecs_alarms(self, target.label, [alarm_component(self.app, target.env, a) for a in WAVE_ALARMS[self.app.kind]],
+                          self.TARGET.load_balancer_full_name.imported(target.env), self.error_rate, self.latency,
+                          self.notifications, target.env)
 
     def beanstalk_alarms(self, target) -> list:
         # EnvironmentHealth needs enhanced health and the metric published (the environment's
@@ -356,7 +384,8 @@ class Dashboard:
     def body(self):
         s = self.stack
         projects = [(logical_id, self.var(name)) for logical_id, name in s.build_projects()]
-        envs = [(t.env, t) for t in s.targets]
+        # A wave's metrics are in its account and Region: the load-balancer widgets show the tools-side ones.
+        envs = [(t.env, t) for t in s.targets if not alarms_in_waves(s.model, s.app)]
         widgets = [
             self.metrics_widget("Build duration (s, max)", [
                 ["AWS/CodeBuild", "Duration", "ProjectName", name, {"label": lid}] for lid, name in projects],
@@ -374,7 +403,7 @@ class Dashboard:
                          "| stats count(*) as deployments by detail.stage"
                          % (self.var(s.audit_log.name), eventrules.STAGE_EXECUTION, s.pipeline_name)}},
         ]
-        if not kind_alarms(s.app):
+        if not kind_alarms(s.app) or not envs:
             pass
         elif s.app.kind == "beanstalk":
             widgets.append(self.metrics_widget("Environment health (20 Degraded, 25 Severe)", [

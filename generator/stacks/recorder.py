@@ -27,10 +27,12 @@ from troposphere import Ref
 from ..components import beanstalk as beanstalk_component
 from ..components.codebuild import VpcAccess
 from ..components.ecs import ServiceReference
-from ..components.history import HistoryTableReference
+from ..components import placement
+from ..components.history import HistoryTableReference, RemoteHistoryTable
 from ..components.inline_function import InlineFunction
 from ..components.kms import KeyReference
 from ..components.lambda_function import FunctionReference
+from ..components.sns import TopicReference
 from ..components.pipeline import job_result_grant
 from ..core.stack import LOG_RETENTION_DAYS, Stack
 from . import deployments, foundation, lambda_pipeline
@@ -51,6 +53,8 @@ class RecorderStack(Stack):
 
     delivery: Delivery = None
     APP_EXPORTS = EXPORTS = SERVICE = None
+    #: The export set the wave alarms read (``kinds``: the ECS ingress), when they live here (``create_alarms``).
+    TARGET = None
     description = "Checks the target after each pipeline deploy and records the version it runs (per environment)"
 
     def create(self):
@@ -66,10 +70,16 @@ class RecorderStack(Stack):
             Description="Days CloudWatch Logs keeps the recorder's log",
         )
         tools = self.model.tools
-        # The table lives in tools, encrypted with the tools key.
-        table = HistoryTableReference(deployments.EXPORTS.table_name.imported(tools),
-                                      deployments.EXPORTS.table_arn.imported(tools),
-                                      KeyReference(foundation.EXPORTS.key_arn.imported(tools)))
+        # The table lives in tools, encrypted with the tools key: imported, or by its ARN when a wave of the
+        # application is in another account or Region (one template serves every wave).
+        where = {}
+        if self.away():
+            table = RemoteHistoryTable(self)
+            where = {"TABLE_REGION": table.region}
+        else:
+            table = HistoryTableReference(deployments.EXPORTS.table_name.imported(tools),
+                                          deployments.EXPORTS.table_arn.imported(tools),
+                                          KeyReference(foundation.EXPORTS.key_arn.imported(tools)))
         names, reads = self.READS[self.app.kind](self)
         recorder = InlineFunction(
             self, "RecorderFunction", self.delivery.recorder_component, "record_deployment",
@@ -77,10 +87,41 @@ class RecorderStack(Stack):
             key=KeyReference(foundation.EXPORTS.key_arn.imported()), log_retention=Ref(log_retention), vpc=vpc,
             timeout=FUNCTION_TIMEOUT, environment={
                 "TABLE": table.name, "APPLICATION": self.app.name, "ENVIRONMENT": Ref(self.environment),
-                "TTL_DAYS": Ref(history_days), "TARGET_KIND": self.app.kind, **names, **health,
+                "TTL_DAYS": Ref(history_days), "TARGET_KIND": self.app.kind, **where, **names, **health,
             })
         recorder.role.grant(table.grant_record(), job_result_grant(), reads)
         self.export(self.delivery.recorder_export(), recorder.name)
+        self.create_alarms()
+
+    def create_alarms(self):
+        """The wave's alarms, when a wave of the application is in another account or Region
+        (``operations.alarms_in_waves``): here, beside the load balancer whose metrics they watch; ALARM and OK
+        go to this environment's notifications topic (an alarm acts only on a topic of its own account and
+        Region, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html).
+        The pipeline's stage conditions name them (``operations.wave_alarm_name``)."""
+        from . import operations  # operations reads the delivery module this one does
+
+        if not operations.alarms_in_waves(self.model, self.app):
+            return
+        if self.app.kind not in ("ecs-bluegreen", "ecs-rolling"):  # away Beanstalk/Lambda waves are refused
+            raise ValueError(f"{self.name}: wave alarms of kind {self.app.kind} cannot live in the wave yet")
+        error_rate, latency = operations.alarm_parameters(self)
+        topic = TopicReference(foundation.EXPORTS.notifications_topic.imported(),
+                               KeyReference(foundation.EXPORTS.key_arn.imported()))
+        operations.ecs_alarms(self, "Wave", [f"{self.app.name}-{a.slug}" for a in operations.kind_alarms(self.app)],
+                              self.TARGET.load_balancer_full_name.imported(), error_rate, latency, topic,
+                              "this environment")
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from .bootstrap import tools_values  # ToolsAccountId / ToolsRegion of the history table
+
+        return tools_values(cls.model) if cls.away() else {}
+
+    @classmethod
+    def away(cls) -> bool:
+        """A wave of the application in another account or Region than tools."""
+        return any(placement.placement(cls.model, env).away for env in cls.app.waves)
 
     def health_check(self):
         """The VPC the function runs in and the environment of its health check (the target's URL)."""
