@@ -308,3 +308,142 @@ def test_runtime_stacks_of_another_account_pull_by_name_and_the_repository_admit
             assert statement["Principal"]["AWS"]["Fn::Sub"][1] == {"Account": {"Ref": f"{placement.label(env)}AccountId"}}
             assert sorted(_list(statement["Action"])) == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                                           "ecr:GetDownloadUrlForLayer"]
+
+
+# -- the deployment history and the wave alarms across accounts ---------------------------------------
+def _resources(template, kind):
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _recorder_roles(model):
+    """``{env: [role ARN, ...]}`` of the recorders in other accounts, each named as its stack names it."""
+    found = {}
+    for app in model.applications:
+        recorder = rendered(_stack(model, f"{app.name}-recorder"))[0]
+        (role,) = _resources(recorder, "AWS::IAM::Role").values()
+        name = role["Properties"]["RoleName"]["Fn::Sub"]
+        for env in app.waves:
+            if placement.placement(model, env).cross_account:
+                label = placement.label(env)
+                found.setdefault(env, []).append(str({"Fn::Sub": [
+                    "arn:${AWS::Partition}:iam::${Account}:role/" + name.replace("${EnvironmentName}", env),
+                    {"Account": {"Ref": f"{label}AccountId"}}]}))
+    return found
+
+
+def test_recorders_of_other_accounts_write_the_history_table_and_only_their_roles_are_admitted(model):
+    expected = _recorder_roles(model)
+    assert expected, "the example has recorders in other accounts"
+    deployments = rendered(_stack(model, "deployments"))[0]
+    (table,) = _resources(deployments, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    name = props["TableName"]["Fn::Sub"]
+    table_arn = {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + name}
+    statements = _statements(props["ResourcePolicy"]["PolicyDocument"])
+    assert len(statements) == len(expected)
+    for statement in statements:
+        account = statement["Principal"]["AWS"]["Fn::Sub"][1]["Account"]["Ref"]
+        env = next(e for e in expected if f"{placement.label(e)}AccountId" == account)
+        assert statement["Effect"] == "Allow" and _list(statement["Action"]) == ["dynamodb:PutItem"]
+        assert _list(statement["Resource"]) == [table_arn]
+        assert set(statement["Condition"]) == {"ArnEquals"}
+        assert sorted(str(r) for r in _list(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])) \
+            == sorted(expected[env])
+    # The tools key: the same roles, through DynamoDB only.
+    foundation = rendered(_stack(model, "foundation"))[0]
+    _, with_readers, _ = foundation["Resources"]["EncryptionKey"]["Properties"]["KeyPolicy"]["Fn::If"]
+    via_dynamodb = {"kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}
+    key_grants = [s for s in _other_account_grants(_statements(with_readers))
+                  if s["Condition"].get("StringEquals") == via_dynamodb]
+    assert sorted(r for s in key_grants for r in map(str, _list(s["Condition"]["ArnEquals"]["aws:PrincipalArn"]))) \
+        == sorted(r for roles in expected.values() for r in roles)
+    assert all("kms:Decrypt" in s["Action"] and "kms:GenerateDataKey" in s["Action"] for s in key_grants)
+    # A single-account model names no table and writes no resource policy.
+    single = model_module.load(ROOT / "delivery.yaml")
+    (plain_table,) = _resources(rendered(_stack(single, "deployments"))[0], "AWS::DynamoDB::Table").values()
+    assert "TableName" not in plain_table["Properties"] and "ResourcePolicy" not in plain_table["Properties"]
+
+
+def test_an_away_recorder_names_the_table_by_arn_from_the_tools_account_parameter(model):
+    tools = model.environment(model.tools)
+    deployments = rendered(_stack(model, "deployments"))[0]
+    (table,) = _resources(deployments, "AWS::DynamoDB::Table").values()
+    table_name = table["Properties"]["TableName"]["Fn::Sub"].replace("${EnvironmentName}", model.tools)
+    for app in model.applications:
+        cls = _stack(model, f"{app.name}-recorder")
+        recorder = rendered(cls)[0]
+        assert "deployments" not in str([v for v in _texts(recorder) if "ImportValue" in v])
+        imports = [str(v) for k, v in _walk(recorder) if k == "Fn::ImportValue"]
+        assert not any("-deployments-" in i or f"-{model.tools}-" in i for i in imports), imports
+        (function,) = _resources(recorder, "AWS::Lambda::Function").values()
+        variables = function["Properties"]["Environment"]["Variables"]
+        arn = variables["TABLE"]["Fn::Sub"]
+        assert arn[0] == "arn:${AWS::Partition}:dynamodb:${Region}:${Account}:table/" + table_name
+        assert arn[1]["Account"]["Fn::If"][2] == {"Ref": "ToolsAccountId"}
+        assert variables["TABLE_REGION"] == arn[1]["Region"]
+        policies = [s for p in _resources(recorder, "AWS::IAM::Policy").values()
+                    for s in _statements(p["Properties"]["PolicyDocument"])]
+        (put,) = [s for s in policies if "dynamodb:PutItem" in _list(s["Action"])]
+        assert _list(put["Resource"]) == [variables["TABLE"]]
+        (key,) = [s for s in policies if "kms:GenerateDataKey" in _list(s["Action"])]
+        assert key["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"][0] == "dynamodb.${Region}.amazonaws.com"
+        for env in app.waves:
+            values = paramgen.document(cls, env)["Parameters"]
+            assert values["ToolsAccountId"] == tools.account
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k, v
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def test_the_wave_alarms_of_an_away_application_live_in_its_waves_and_gate_under_their_roles(model):
+    from generator.stacks import operations
+
+    bootstrap = rendered(_stack(model, "bootstrap"))[0]
+    assert "cloudwatch:DescribeAlarms" in str(_resources(bootstrap, "AWS::IAM::Policy"))
+    for app in model.applications:
+        ops = rendered(_stack(model, operations.stack_name(app)))[0]
+        imports = [str(v) for k, v in _walk(ops) if k == "Fn::ImportValue"]
+        assert not any(env in i for i in imports for env in app.waves), imports  # nothing of another account
+        recorder = rendered(_stack(model, f"{app.name}-recorder"))[0]
+        alarms = _resources(recorder, "AWS::CloudWatch::Alarm")
+        slugs = [a.slug for a in operations.kind_alarms(app)]
+        assert sorted(a["Properties"]["AlarmName"]["Fn::Sub"] for a in alarms.values()) \
+            == sorted("${ProjectName}-${EnvironmentName}-%s-%s" % (app.name, slug) for slug in slugs)
+        for alarm in alarms.values():  # this environment's topic: an alarm acts in its own account only
+            for action in alarm["Properties"]["AlarmActions"] + alarm["Properties"]["OKActions"]:
+                assert "${EnvironmentName}" in action["Fn::ImportValue"]["Fn::Sub"]
+        pipeline = next(c for c in _pipelines(model) if c.app.name == app.name)
+        template = rendered(pipeline)[0]
+        (resource,) = _resources(template, "AWS::CodePipeline::Pipeline").values()
+        rules = [rule for stage in resource["Properties"]["Stages"] for key in ("BeforeEntry", "OnSuccess")
+                 for condition in stage.get(key, {}).get("Conditions", []) for rule in condition["Rules"]]
+        assert rules
+        for rule in rules:
+            name = rule["Configuration"]["AlarmName"]["Fn::Sub"]
+            env = next(e for e in app.waves if name.startswith("${ProjectName}-%s-%s-" % (e, app.name)))
+            assert name.rpartition("-%s-" % app.name)[2] in slugs
+            where = placement.placement(model, env)
+            assert rule["RoleArn"] == _deploy_role(env, placement.label(env))
+            assert rule.get("Region") == ({"Ref": where.region_parameter} if where.cross_region else None)
+
+
+def test_the_three_account_plan_imports_nothing_across_accounts_and_its_parameters_validate(model, tmp_path,
+                                                                                           monkeypatch, capsys):
+    """What ``deploy`` refuses (``registry.boundary``, in the deploy code's requirement check) never occurs."""
+    crossing = [(env, cls.name, req) for env in model.environment_names for cls in registry.deploy_order(env, model)
+                for req in registry.requires(cls, env)
+                if req.rpartition(":")[0] and registry.boundary(model, env, req.rpartition(":")[0])]
+    assert crossing == []
+    assert registry.boundary_imports(model) == []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
+    assert cli_main(["--model", str(MULTI), "templates"]) == 0
+    assert "across accounts" not in capsys.readouterr().out
+    assert cli_main(["--model", str(MULTI), "params", "validate"]) == 0, capsys.readouterr().err

@@ -340,3 +340,31 @@ def test_a_record_without_a_version_is_never_a_rollback_candidate(aws):
     run(aws, URL_ENV, "success", "version not read")
     [record] = records.query(aws("dynamodb"), TABLE, URL_ENV["APPLICATION"], URL_ENV["ENVIRONMENT"])
     assert record["Outcome"] == "healthy" and not records.is_candidate(record, "beanstalk")
+
+
+def test_a_table_in_another_region_is_written_there(aws):
+    """TABLE_REGION (a wave in another Region than tools, stacks/recorder.py): the record goes to that Region's
+    table, the other clients stay in the function's Region."""
+    region = "eu-central-1"
+    remote = boto3.client("dynamodb", region_name=region)
+    remote.create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "Target", "AttributeType": "S"},
+                              {"AttributeName": "DeployedAt", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "Target", "KeyType": "HASH"}, {"AttributeName": "DeployedAt", "KeyType": "RANGE"}])
+    calls = []
+
+    def factory(service, **kwargs):
+        calls.append((service, kwargs))
+        return boto3.client(service, **kwargs) if kwargs else aws(service)
+
+    beanstalk_runs(aws, "app-1")
+    env = dict(URL_ENV, TABLE_REGION=region)
+    aws.stub("codepipeline").add_response("put_job_success_result", {},
+                                          {"jobId": EVENT["CodePipeline.job"]["id"], "executionDetails": {"summary": ANY}})
+    summary = fn.handler(EVENT, None, sleep=lambda _: None, urlopen=urlopen_answering(200), env=env, aws=factory)
+    assert "NOT recorded" not in summary
+    assert ("dynamodb", {"region_name": region}) in calls
+    assert all(kwargs == {} for service, kwargs in calls if service != "dynamodb")
+    assert remote.scan(TableName=TABLE)["Count"] == 1
+    assert aws("dynamodb").scan(TableName=TABLE)["Count"] == 0
