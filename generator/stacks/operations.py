@@ -15,8 +15,9 @@
 
 The topics and the log group allow EventBridge for exactly the rules named here: ``rule_arns``
 is what ``foundation`` and ``artifacts`` put in their policies' ``aws:SourceArn`` conditions.
-Alarms watch metrics of the target environments from tools, so (like the pipeline's imports of
-the targets' exports) this assumes the environments share the tools account and region.
+Wave alarms watch the targets' metrics from tools only while every wave of the application shares the tools
+account and Region; otherwise they live in each wave's ``<app>-recorder`` stack (``alarms_in_waves``,
+docs/accounts.md) and this stack imports nothing of another account.
 """
 from __future__ import annotations
 

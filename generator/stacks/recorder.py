@@ -96,9 +96,9 @@ class RecorderStack(Stack):
     def create_alarms(self):
         """The wave's alarms, when a wave of the application is in another account or Region
         (``operations.alarms_in_waves``): here, beside the load balancer whose metrics they watch; ALARM and OK
-        go to this environment's notifications topic (an alarm acts only on a topic of its own account and
-        Region, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html).
-        The pipeline's stage conditions name them (``operations.wave_alarm_name``)."""
+        go to this environment's notifications topic, which admits CloudWatch of this account already (the tools
+        topic would need its policy and key opened to the wave accounts: docs/accounts.md). The pipeline's stage
+        conditions name them (``operations.wave_alarm_name``)."""
         from . import operations  # operations reads the delivery module this one does
 
         if not operations.alarms_in_waves(self.model, self.app):
