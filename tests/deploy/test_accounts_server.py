@@ -194,3 +194,45 @@ def test_the_three_account_models_tools_key_and_target_bootstrap_deploy_in_their
     assert stack_or_none(in_target, project.stack_name(target, "bootstrap"))["StackStatus"] == "CREATE_COMPLETE"
     assert f"{tools}:foundation  (account {TOOLS_ACCOUNT}, " in result.out
     assert f"{target}:bootstrap  (account {TARGET_ACCOUNT}, " in result.out
+
+
+def test_the_three_account_models_history_table_admits_the_away_recorders_on_the_server(project, tmp_path, policies):
+    """The tools ``deployments`` stack of the multi-account example, with its resource policy naming the away
+    recorders' roles by condition (none of them exists on the server: nothing waits for the targets), gets its
+    change set in the tools account after the tools foundation, with no import across accounts. A dry run: the
+    local server's DynamoDB backend is not part of this test setup, so the table is not created here."""
+    from generator import paramgen
+    from generator.components import placement
+
+    model = model_module.load(ROOT / "examples" / "models" / "multi-account.yaml")
+    stacks = {c.name: c for c in _STACKS(model)}
+    fake = registry.stacks
+    project.monkeypatch.setattr(registry, "stacks", _STACKS)
+    texts = {name: rendered(stacks[name]) for name in ("foundation", "deployments")}
+    tools = model.tools
+    away = [env for env in model.environment_names if env != tools and placement.placement(model, env).cross_account]
+    project.environment(tools, Account=TOOLS_ACCOUNT, Profile=f"acct-{TOOLS_ACCOUNT}")
+    _credentials(tmp_path, project.monkeypatch, project.endpoint_url)
+    for name, requires in (("foundation", ()), ("deployments", ("foundation",))):
+        values = paramgen.document(stacks[name], tools)["Parameters"]
+        project.monkeypatch.setattr(registry, "stacks", fake)
+        project.add_stack(name, environments=(tools,), requires=requires)
+        project.template(name, texts[name][1])
+        project.monkeypatch.setattr(registry, "stacks", _STACKS)
+        values.update({"ProjectName": project.name, "EnvironmentName": tools})
+        for env in away:
+            account = f"{placement.label(env)}AccountId"
+            if account in values:  # an account of the server other than the tools one
+                values[account] = TARGET_ACCOUNT
+        project.params(tools, name, values)
+    project.monkeypatch.setattr(registry, "stacks", fake)
+
+    first = _run(project, "--env", tools, "--stack", "foundation", "--yes")
+    assert first.code == 0, first.out + first.err
+    result = _run(project, "--env", tools, "--stack", "deployments", "--dry-run")
+    assert result.code == 0, result.out + result.err
+    assert "across accounts" not in result.out + result.err
+    assert f"== {tools}/deployments: stack {project.stack_name(tools, 'deployments')} in account {TOOLS_ACCOUNT}" \
+        in result.out
+    assert "ResourcePolicy" in texts["deployments"][1] and "HistoryTable" in result.out, result.out
+    assert stack_or_none(_account_client(project, TOOLS_ACCOUNT), project.stack_name(tools, "deployments")) is None
