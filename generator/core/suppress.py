@@ -13,6 +13,7 @@ files (``--rules-filters-folder``) when ``make lint`` runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: The generator's own metadata key: every suppression of a resource, with its reason.
 METADATA_KEY = "cfn-delivery"
@@ -56,9 +57,10 @@ def suppression_id(suppression: Suppression) -> str:
     return "s" + _sha256()(text.encode("utf-8")).hexdigest()[:8]
 
 
+@lru_cache(maxsize=1)
 def _sha256():
     """CPython's built-in SHA-256 where it has one (``hashlib`` loads OpenSSL first: ~2.5 ms of a
-    render); the digest is the same."""
+    render); the digest is the same. Looked up once: a failed import searches the path again."""
     try:
         from _sha2 import sha256  # CPython 3.12+
     except ImportError:
