@@ -30,7 +30,8 @@ def env_template(env_cls):
 
 @pytest.fixture(scope="module")
 def roles_cls(env_cls):
-    [found] = [r for r in registry.stacks() if issubclass(r, BeanstalkEnvRolesStack) and r.app is env_cls.app]
+    [found] = [r for r in registry.stacks(env_cls.model)
+               if issubclass(r, BeanstalkEnvRolesStack) and r.app is env_cls.app]
     return found
 
 
@@ -61,7 +62,7 @@ def test_the_roles_stack_deploys_before_the_environment_in_each_of_its_environme
     assert roles_cls.environments == env_cls.environments
     for env in env_cls.environments:
         assert roles_cls.name in registry.requires(env_cls, env)
-        order = [s.name for s in registry.deploy_order(env)]
+        order = [s.name for s in registry.deploy_order(env, env_cls.model)]
         assert order.index(roles_cls.name) < order.index(env_cls.name)
     assert env_cls.name not in [r.split(":")[-1] for r in registry.requires(roles_cls)]
 
