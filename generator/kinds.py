@@ -13,6 +13,7 @@ from __future__ import annotations
 from .stacks import (beanstalk, beanstalk_pipeline, beanstalk_roles, ecr, ecs_native_service, ecs_pipeline,
                      ecs_service, operations, recorder, scanners, store)
 from .stacks import lambda_function, lambda_pipeline
+from .components import placement
 from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -59,7 +60,7 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
     component = pipeline_component(app.kind, name)
-    recorded = app.kind in recorder.KINDS  # a target that exports the validation contract (a URL in a VPC)
+    recorded = app.kind in recorder.KINDS
     delivery = Delivery(component, f"{name}-build", f"{name}-validation", f"{name}-pipeline",
                         f"{name}-pipeline-roles", store.stack_name(name), target_stack, endpoint_stack,
                         recorder_stack=f"{name}-recorder" if recorded else None)
@@ -72,12 +73,16 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     ]
     if recorded:  # in each wave's environment: checks the target after a deploy and records it (history table)
         extra.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
-                            [env for env in model.environment_names if env in app.waves], delivery=delivery))
+                            [env for env in model.environment_names if env in app.waves], delivery=delivery,
+                            **shared))
     return [
         _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
                readers=scanner_roles(app)),
         build_cls,
-        *[_stack(validation, delivery.validation_stack_of(target), model, app, tools, delivery=delivery,
+        # A wave in another account or Region validates from its own account and Region (a project runs in a
+        # VPC of its own): its validation stack is deployed there.
+        *[_stack(validation, delivery.validation_stack_of(target), model, app,
+                 [target.env] if placement.placement(model, target.env).away else tools, delivery=delivery,
                  wave=target.env) for target in waves(model, app)],
         *extra,
         _stack(pipeline, delivery.roles_stack, model, app, tools, delivery=delivery, build_class=build_cls,

@@ -17,7 +17,9 @@ from .kinds import BUILDERS, container_applications, pipeline_components  # noqa
 from .stacks.artifacts import ArtifactsStack
 from .stacks.bootstrap import BootstrapStack
 from .stacks.bootstrap_stackset import BootstrapStackSetStack
+from .components.placement import regional_environments
 from .stacks.foundation import FoundationStack
+from .stacks.regional_store import RegionalStoreStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
 from .stacks.source_trail import SourceTrailStack
 from .stacks.deployments import DeploymentsStack
@@ -63,6 +65,9 @@ def stacks(model=None) -> list:
     targets = [e for e in model.environment_names if e != model.tools]
     found = [_shared(BootstrapStack, model, targets)] if targets else []  # first: the roles the others need
     found += [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    regional = regional_environments(model)  # waves in another Region than tools: their artifact store
+    if regional:
+        found.append(_shared(RegionalStoreStack, model, regional))
     if model.source_trail:  # who uploaded which source archive (audit.source_trail)
         found.append(_shared(SourceTrailStack, model, tools))
     found += runtime

@@ -11,7 +11,6 @@ from awacs import awslambda as lambda_actions
 from awacs import ec2 as ec2_actions
 from troposphere import GetAtt, Ref, Split, Sub, awslambda
 
-from ..core import naming
 from ..core.suppress import Suppression, suppress
 from ..functions import source
 from .codebuild import ENI_DESCRIBE_ACTIONS, VpcAccess
@@ -73,6 +72,11 @@ class InlineFunction:
             "imports it by name",
             guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
         ))
+        if vpc is None:
+            suppress(self.function, Suppression(
+                "Calls AWS APIs only (no private resource), so it runs outside a VPC (no NAT or endpoints to pay for)",
+                checkov=("CKV_AWS_117",),
+            ))
         self.name = Ref(self.function)
         self.arn = GetAtt(self.function, "Arn")
 
