@@ -8,7 +8,9 @@ import pytest
 from generator.core import pycompact
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted((ROOT / "buildspecs").glob("*.py"))
+#: What templates carry compacted: the buildspecs' inlined scripts and the inline Lambda functions.
+SCRIPTS = sorted((ROOT / "buildspecs").glob("*.py")) + sorted(
+    p for p in (ROOT / "generator" / "functions").glob("*.py") if p.name != "__init__.py")
 #: A spread of the standard library: every string and comment shape Python code takes.
 STDLIB = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[::3]
 
