@@ -12,8 +12,8 @@ files (``--rules-filters-folder``) when ``make lint`` runs.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 
 #: The generator's own metadata key: every suppression of a resource, with its reason.
 METADATA_KEY = "cfn-delivery"
@@ -54,21 +54,7 @@ def suppression_id(suppression: Suppression) -> str:
     import json
 
     text = json.dumps(suppression.as_metadata(), sort_keys=True)
-    return "s" + _sha256()(text.encode("utf-8")).hexdigest()[:8]
-
-
-@lru_cache(maxsize=1)
-def _sha256():
-    """CPython's built-in SHA-256 where it has one (``hashlib`` loads OpenSSL first: ~2.5 ms of a
-    render); the digest is the same. Looked up once: a failed import searches the path again."""
-    try:
-        from _sha2 import sha256  # CPython 3.12+
-    except ImportError:
-        try:
-            from _sha256 import sha256  # CPython 3.11
-        except ImportError:
-            from hashlib import sha256
-    return sha256
+    return "s" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
 def suppress(resource, suppression: Suppression):
