@@ -155,6 +155,7 @@ applications:
 
 
 def test_a_wave_in_another_account_and_region_is_read_there():
+    """The operations stack alone: the pipeline refuses such a lambda wave today (DeliveryPipelineStack)."""
     m = model.loads(ACROSS, "test.yaml")
     [app] = m.applications
     widgets, variables, template = dashboard(m, app)
