@@ -12,6 +12,7 @@ import pytest
 from generator import model, paramgen, registry
 from generator.components import placement
 from generator.components.lambda_function import ALIAS
+from generator.lint.rules.DashboardBodyValid import VARIABLE, problems
 from generator.render import rendered
 from generator.stacks import lambda_function, operations
 from generator.stacks.delivery import waves
@@ -32,6 +33,7 @@ def dashboard(m, app):
     [board] = resources(template, "AWS::CloudWatch::Dashboard").values()
     text, variables = board["Properties"]["DashboardBody"]["Fn::Sub"]
     assert set(re.findall(r"\$\{(V\d+)\}", text)) == set(variables)  # every variable used, none missing
+    assert problems(json.loads(VARIABLE.sub("0", text))) == []  # what CloudWatch checks at deploy (E9140)
     return json.loads(text)["widgets"], variables, template
 
 
