@@ -43,13 +43,13 @@ FAILED_EVENT_HANDLING = ["dead-letter-queue", "on-failure-destination", "none"]
 #: (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#invocation-metrics).
 NAMESPACE = "AWS/Lambda"
 
-#: The first code of every function: answers until the pipeline's first deploy replaces it.
 def function_name(component: str, env: str = "${EnvironmentName}") -> str:
     """``{project}-{env}-<component>`` (a ``Fn::Sub`` text): the function's name, also where another stack
     names it without an import (the tools dashboard, waves in other accounts)."""
     return "${ProjectName}-%s-%s" % (env, component)
 
 
+#: The first code of every function: answers until the pipeline's first deploy replaces it.
 PLACEHOLDER_NODE = (
     "exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "
     "'placeholder: no release deployed yet; run the pipeline' }) });\n"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from troposphere import Equals, Join, Not, Or, Ref, Sub
 
-from ..components.alarms import MetricAlarm
 from ..components import lambda_function as lambda_component
+from ..components.alarms import MetricAlarm
 from ..components.kms import KeyReference
 from ..components.lambda_function import (ALIAS, DEFAULT_RUNTIME, FAILED_EVENT_HANDLING, NAMESPACE, NODE_RUNTIMES,
                                           RUNTIMES, FailedEventQueue, Function, event_invoke_config)
@@ -165,15 +165,15 @@ class LambdaFunctionStack(Stack):
                       topic=topic)
         app = self.app
         self.alarms = [
-            MetricAlarm(self, "ErrorsAlarm", alarm_component(app, "Errors"), "The live alias' invocations fail; rolls a traffic "
-                        "shift back", metric="Errors", statistic="Sum", threshold=Ref(self.errors_threshold),
-                        **common),
-            MetricAlarm(self, "ThrottlesAlarm", alarm_component(app, "Throttles"), "The live alias is throttled (reserved "
-                        "concurrency reached); rolls a traffic shift back", metric="Throttles", statistic="Sum",
-                        threshold=Ref(self.throttles_threshold), **common),
-            MetricAlarm(self, "DurationAlarm", alarm_component(app, "Duration"), "The live alias' p99 duration is over the "
-                        "threshold; rolls a traffic shift back", metric="Duration", statistic="p99",
-                        threshold=Ref(self.duration_threshold), **common),
+            MetricAlarm(self, "ErrorsAlarm", alarm_component(app, "Errors"),
+                        "The live alias' invocations fail; rolls a traffic shift back",
+                        metric="Errors", statistic="Sum", threshold=Ref(self.errors_threshold), **common),
+            MetricAlarm(self, "ThrottlesAlarm", alarm_component(app, "Throttles"),
+                        "The live alias is throttled (reserved concurrency reached); rolls a traffic shift back",
+                        metric="Throttles", statistic="Sum", threshold=Ref(self.throttles_threshold), **common),
+            MetricAlarm(self, "DurationAlarm", alarm_component(app, "Duration"),
+                        "The live alias' p99 duration is over the threshold; rolls a traffic shift back",
+                        metric="Duration", statistic="p99", threshold=Ref(self.duration_threshold), **common),
         ]
 
     def create_outputs(self):

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 from troposphere import Ref, Sub, cloudwatch, events
 
-from ..components import eventrules
+from ..components import eventrules, placement
 from ..components.alarms import ALB_NAMESPACE, MathAlarm, MetricAlarm, metric
-from ..components import placement
 from ..components.kms import KeyReference
 from ..components.lambda_function import ALIAS, NAMESPACE as LAMBDA_NAMESPACE
 from ..components.logs import LogGroupReference
