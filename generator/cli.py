@@ -25,6 +25,7 @@ PLUGINS = {
     "generator.review.cli": (("diff", "diagram", "params"), True),  # diff, params diff, diagram
     "generator.integ.cli": (("integ",), True),               # real-account end-to-end check
     "generator.localserver": (("local-server",), False),     # the local CloudFormation server of the tests
+    "generator.publish": (("publish",), False),               # the infrastructure bundle (infrastructure: pipeline)
 }
 CORE_COMMANDS = ("templates", "params", "stacks")
 

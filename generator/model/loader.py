@@ -238,6 +238,7 @@ def _check_references(data, lines) -> list:
         for env in sorted(both):
             problems.append(lines.at(here + ("extra_environments",), f"'{env}' is a wave already; remove it "
                                                                       f"from extra_environments"))
+        problems += _check_infrastructure(data, app, here, lines, tools)
         deployed = set(app.get("waves", [])) | set(app.get("extra_environments", [])) | {tools}
         for env in app.get("overrides", {}):
             if env not in deployed:
@@ -246,6 +247,28 @@ def _check_references(data, lines) -> list:
     if len(names) == len(data["applications"]):  # a repeated name is already the one problem to fix
         problems += _check_components(data, lines)
     return problems
+
+
+def _check_infrastructure(data, app, here, lines, tools) -> list:
+    """``infrastructure: pipeline`` runs the change-set actions in the tools account and Region: every
+    wave must be there (cross-account placement of the actions is issue 15 item 3)."""
+    if app.get("infrastructure") != "pipeline":
+        return []
+    entries = {e["name"]: e for e in data["environments"]}
+    if tools not in entries:
+        return []
+    home = entries[tools]
+    region = (data.get("project") or {}).get("region")
+    for env in app.get("waves", []):
+        e = entries.get(env)
+        if e is None:
+            continue
+        if e.get("account", home.get("account")) != home.get("account") or \
+                e.get("region", home.get("region", region)) != home.get("region", region):
+            return [lines.at(here + ("infrastructure",), f"wave '{env}' is in another account or Region than "
+                                                         f"'{tools}'; the pipeline's change-set actions run in the "
+                                                         f"tools account and Region only: set infrastructure: deploy")]
+    return []
 
 
 #: What each source type's keys mean, in the message that asks for one.
@@ -376,6 +399,7 @@ def _build(data, lines, name) -> Model:
             {env: _values(o, ("applications", i, "overrides", env), lines, name)
              for env, o in (a.get("overrides") or {}).items()},
             lines.line(("applications", i)),
+            a.get("infrastructure", "deploy"),
         )
         for i, a in enumerate(data["applications"])
     )

@@ -27,6 +27,8 @@ from ..core.stack import Stack
 from ..core.suppress import Suppression, suppress
 from ..model import Value
 
+#: The execution role is ``{project}-{env}-<this>`` (pipelines name it by this, ``components.infrastructure``).
+EXECUTION_ROLE_COMPONENT = "bootstrap-cfn-exec"
 ACCOUNT_PATTERN = r"^([0-9]{12})?$"
 REGION_PATTERN = r"^([a-z]{2}(-[a-z]+)+-[0-9])?$"
 #: The tools pipelines' roles are ``{project}-{tools}-<component>-pipeline`` (components/pipeline.py).
@@ -134,7 +136,7 @@ class BootstrapStack(Stack):
                 ))
             policies.append(Ref(policy))
         # CloudFormation's service role: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
-        self.execution = Role(self, "ExecutionRole", "cloudformation.amazonaws.com", "bootstrap-cfn-exec",
+        self.execution = Role(self, "ExecutionRole", "cloudformation.amazonaws.com", EXECUTION_ROLE_COMPONENT,
                               managed_policy_arns=policies,
                               description="CloudFormation service role for this environment's stacks")
         self.execution.grant(self.protect_bootstrap())

@@ -40,7 +40,7 @@ from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference,
                                     build_settings)
 from ..components.inline_function import FunctionReference
 from ..components.kms import KeyReference
-from ..components import sources
+from ..components import infrastructure, sources
 from ..components.pipeline import SOURCE, DeliveryPipeline
 from ..core import naming
 from ..core.exports import declare
@@ -260,7 +260,9 @@ class DeliveryPipelineStack(Stack):
         self.create_parameters()
         self.create_imports()
         self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key, part=self.part,
-                                         role_export=self.delivery.role_export)
+                                         role_export=self.delivery.role_export,
+                                         trigger_rules=("source",) + ((infrastructure.RULE_SUFFIX,)
+                                                                      if self.infrastructure else ()))
         self.create_deploy_roles()
         self.create_stages()
         if self.part != "roles":
@@ -289,6 +291,9 @@ class DeliveryPipelineStack(Stack):
     def create_parameters(self):
         self.source = sources.for_application(self, self.app, artifacts.source_bucket)
         self.targets = waves(self.model, self.app)
+        # infrastructure: pipeline -> per wave, the target stacks its Deploy stage updates (in import order)
+        self.infrastructure = ({t: infrastructure.wave_stacks(self.model, self.app, t.env) for t in self.targets}
+                               if infrastructure.enabled(self.app) else None)
         self.scan_threshold = self.pipeline_parameter(
             "ScanFailOnSeverity", "Checks", "Source scan gate",
             Type="String", Default="high", AllowedValues=SCAN_SEVERITIES,
@@ -316,6 +321,8 @@ class DeliveryPipelineStack(Stack):
                 f"Deploy{target.label}Role", f"{self.component}-deploy-{target.slug}",
                 f"Deploy action of pipeline {self.component} for the {target.label.lower()} target")
             role.grant(self.artifact_bucket.grant_read(), self.deploy_grants(target))
+            if self.infrastructure:
+                role.grant(infrastructure.grants(self.infrastructure[target], target.env))
             self.deploy_roles[target] = role
 
     def build_project(self, logical_id):
@@ -326,6 +333,9 @@ class DeliveryPipelineStack(Stack):
         p = self.pipeline
         build = self.build_class
         self.source.attach(p)
+        if self.infrastructure:  # the bundle `cfn-delivery publish` uploads (components.infrastructure)
+            p.add_source_action(infrastructure.ARTIFACT, artifacts.source_bucket(), self.app.infrastructure_key,
+                                infrastructure.ARTIFACT, infrastructure.RULE_SUFFIX)
         p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project(build.build_project_id), [SOURCE],
                                                           [BUILD_OUTPUT])])
         # Same RunOrder: the checks and the shared scans run in parallel and all must pass.
@@ -372,9 +382,14 @@ class DeliveryPipelineStack(Stack):
                      for alarm, name, arn in self.wave_alarms(previous)]
         bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes, alarm_arn=arn)
                 for alarm, name, arn in self.wave_alarms(target)]
-        actions = [
-            self.deploy_action(target, self.deploy_roles[target]),
-            p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=2, category="Test"),
+        # infrastructure: pipeline -> the target stacks' change sets first, in import order; then the deploy
+        stacks = self.infrastructure[target] if self.infrastructure else []
+        first = infrastructure.steps(stacks)
+        deploy = self.deploy_action(target, self.deploy_roles[target])
+        deploy.RunOrder = first + 1
+        actions = infrastructure.actions(p, stacks, target.env, self.deploy_roles[target].arn) + [
+            deploy,
+            p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=first + 2, category="Test"),
         ]
         if self.delivery.recorder_stack:
             # Beside the smoke test: checks the target too and records the deployment, healthy or not. The
@@ -383,7 +398,7 @@ class DeliveryPipelineStack(Stack):
                                          arn=self.delivery.recorder_arn())
             p.role.grant(recorder.grant_invoke())
             actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name},
-                                    [SOURCE], run_order=2))
+                                    [SOURCE], run_order=first + 2))
         p.add_stage("Deploy" + target.label, actions, rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
 
     def wave_alarms(self, target: Target) -> list:
