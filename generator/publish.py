@@ -107,6 +107,15 @@ def stale(model, app) -> list:
     return sorted(set(problems))
 
 
+def check(model, app) -> None:
+    """What ``deploy`` checks before its first API call, per wave (``deploy.checks.local_checks``): each
+    parameter file against its template, the template size, and no placeholder in a protected wave."""
+    from .deploy import checks
+
+    for env in app.waves:
+        checks.local_checks(env, [s.cls for s in infrastructure.wave_stacks(model, app, env)], deploying=True)
+
+
 def source_bucket(clients, model) -> str:
     """The tools source bucket, from the ``artifacts`` stack's ``SourceBucketName`` output."""
     from .stacks.artifacts import EXPORTS
@@ -141,10 +150,12 @@ def run(args, clients=None) -> int:
 
     current = model_module.current()
     app = application(current, args.app)
-    if args.out is None and not args.skip_stale_check:
-        problems = stale(current, app)
-        if problems:
-            raise paramfile.ParamFileError(problems)
+    if args.out is None:  # an upload deploys: the committed files, checked as `deploy` checks them
+        if not args.skip_stale_check:
+            problems = stale(current, app)
+            if problems:
+                raise paramfile.ParamFileError(problems)
+        check(current, app)
     data = bundle(current, app)
     names = sorted(entries(current, app))
     if args.out:

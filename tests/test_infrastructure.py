@@ -252,10 +252,13 @@ def aws(monkeypatch):
 
 @pytest.fixture
 def project_root(tmp_path, monkeypatch):
-    """A project rendered from the opted-in example (templates/ and params/ as `templates` writes them)."""
+    """A project rendered from the opted-in example with its placeholders replaced (publish refuses them in a
+    protected wave, like deploy), templates/ and params/ as `templates` writes them."""
+    real = tmp_path / "delivery.yaml"
+    real.write_text(PATH.read_text().replace("!placeholder ", ""))
     monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
-    assert cli.main(["--model", str(PATH), "templates"]) == 0
-    return tmp_path
+    assert cli.main(["--model", str(real), "templates"]) == 0
+    return real
 
 
 class _Clients:
@@ -288,7 +291,7 @@ def test_publish_uploads_the_bundle_where_the_pipeline_reads_it(aws, project_roo
     clients = _Clients(aws, {"SourceBucketName": bucket})
     clients.s3.create_bucket(Bucket=bucket)
     clients.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    monkeypatch.setenv(model.MODEL_ENV, str(PATH))
+    monkeypatch.setenv(model.MODEL_ENV, str(project_root))
     # the bucket comes from the tools artifacts stack's output, as deployed
     assert publish.run(_publish_args(), clients) == 0
     clients.stubber.assert_no_pending_responses()
@@ -297,7 +300,7 @@ def test_publish_uploads_the_bundle_where_the_pipeline_reads_it(aws, project_roo
     body = clients.s3.get_object(Bucket=bucket, Key=APP.infrastructure_key)["Body"].read()
     assert body == publish.bundle(MODEL, APP)
     # the command line, bucket given: same model, same bytes, a new version with identical content
-    assert cli.main(["--model", str(PATH), "publish", "--app", APP.name, "--bucket", bucket]) == 0
+    assert cli.main(["--model", str(project_root), "publish", "--app", APP.name, "--bucket", bucket]) == 0
     versions = clients.s3.list_object_versions(Bucket=bucket, Prefix=APP.infrastructure_key)["Versions"]
     assert len(versions) == 2 and len({v["ETag"] for v in versions}) == 1
     # what the zip holds is what the pipeline's actions read
@@ -308,13 +311,26 @@ def test_publish_uploads_the_bundle_where_the_pipeline_reads_it(aws, project_roo
 def test_publish_refuses_stale_committed_files(aws, project_root, capsys):
     aws.client("s3").create_bucket(Bucket="source-bucket")
     cls = _targets(APP.waves[0])[0]
-    path = project_root / "templates" / f"{cls.name}.yaml"
+    path = project_root.parent / "templates" / f"{cls.name}.yaml"
     path.write_text(path.read_text() + "# edited by hand\n")
     capsys.readouterr()
-    code = cli.main(["--model", str(PATH), "publish", "--app", APP.name, "--bucket", "source-bucket"])
+    code = cli.main(["--model", str(project_root), "publish", "--app", APP.name, "--bucket", "source-bucket"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and f"templates/{cls.name}.yaml" in err, err
     assert "KeyCount" not in err and aws.client("s3").list_objects_v2(Bucket="source-bucket")["KeyCount"] == 0
+
+
+def test_publish_refuses_placeholders_in_a_protected_wave(aws, tmp_path, monkeypatch, capsys):
+    protected = [w for w in APP.waves if MODEL.environment(w).protected]
+    assert protected and MODEL.placeholders()
+    monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
+    assert cli.main(["--model", str(PATH), "templates"]) == 0
+    aws.client("s3").create_bucket(Bucket="source-bucket")
+    capsys.readouterr()
+    code = cli.main(["--model", str(PATH), "publish", "--app", APP.name, "--bucket", "source-bucket"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"protected environment '{protected[0]}'" in err and "placeholder" in err, err
+    assert aws.client("s3").list_objects_v2(Bucket="source-bucket")["KeyCount"] == 0
 
 
 def test_publish_without_the_artifacts_stack_is_one_line_exit_2(aws, project_root, capsys, monkeypatch):
@@ -325,7 +341,7 @@ def test_publish_without_the_artifacts_stack_is_one_line_exit_2(aws, project_roo
     clients.stubber = Stubber(clients.cfn)
     clients.stubber.add_client_error("describe_stacks", "ValidationError", "Stack with id x does not exist")
     clients.stubber.activate()
-    monkeypatch.setenv(model.MODEL_ENV, str(PATH))
+    monkeypatch.setenv(model.MODEL_ENV, str(project_root))
     with pytest.raises(publish.PublishError) as err:
         publish.run(_publish_args(), clients)
     # a ParamFileError: the command line prints it as one line and exits 2 (as for the stale files above)
