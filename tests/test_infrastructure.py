@@ -113,7 +113,7 @@ def test_change_set_actions_name_files_the_bundle_holds_and_run_under_the_execut
             config = action["Configuration"]
             if config.get("ActionMode") != "CHANGE_SET_REPLACE":
                 continue
-            assert action["InputArtifacts"] == [{"Name": infrastructure.ARTIFACT}]
+            assert action["InputArtifacts"][0] == {"Name": infrastructure.ARTIFACT}
             for key in ("TemplatePath", "TemplateConfiguration"):
                 artifact, _, path = config[key].partition("::")
                 assert artifact == infrastructure.ARTIFACT and path in names
@@ -127,6 +127,33 @@ def test_change_set_actions_name_files_the_bundle_holds_and_run_under_the_execut
             # the action runs with the wave's deploy role
             assert action["RoleArn"]["Fn::ImportValue"]["Fn::Sub"].endswith(f"Deploy{target.label}RoleArn")
     assert used == names  # exactly what the actions read
+
+
+def test_release_parameters_come_from_the_release_being_deployed():
+    """A target parameter the kind takes from the release (ECS: ``ImageTag``) is overridden from the build's
+    artifact, so a task definition the change set registers runs the image this run deploys."""
+    pipeline_cls = next(c for c in registry.stacks(MODEL) if c.app is APP and c.name == _delivery_name("pipeline_stack"))
+    release = pipeline_cls.release_parameters
+    assert release, "the opted-in example's kind takes no parameter from the release"
+    stages, _ = _stages()
+    produced = {o["Name"] for s in stages.values() for a in s["Actions"] for o in a.get("OutputArtifacts", [])}
+    seen = set()
+    for target in waves(MODEL, APP):
+        for action in stages["Deploy" + target.label]["Actions"]:
+            config = action["Configuration"]
+            if config.get("ActionMode") != "CHANGE_SET_REPLACE":
+                continue
+            declared = set(render.rendered(_cls(config["TemplatePath"].partition("::")[2]))[0]["Parameters"])
+            wanted = {name: source for name, source in release.items() if name in declared}
+            if not wanted:
+                assert "ParameterOverrides" not in config
+                continue
+            overrides = json.loads(config["ParameterOverrides"])
+            assert overrides == {name: {"Fn::GetParam": list(source)} for name, source in wanted.items()}
+            inputs = {a["Name"] for a in action["InputArtifacts"]}
+            assert {source[0] for source in wanted.values()} <= inputs <= produced
+            seen |= set(wanted)
+    assert seen == set(release)
 
 
 def _cls(bundle_path):

@@ -12,6 +12,7 @@ stacks that import another's exports one step after it, all before the applicati
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from awacs import cloudformation as cfn
@@ -149,9 +150,25 @@ def grants(stacks: list, env: str) -> list:
     ]
 
 
-def actions(pipeline, stacks: list, env: str, role_arn) -> list:
+def release_overrides(cls, release_parameters: dict) -> tuple:
+    """``(ParameterOverrides JSON or None, extra input artifacts)``: the parameters of ``release_parameters``
+    (``{name: (artifact, file, key)}``) that ``cls``'s template declares, read from the release's artifacts
+    with ``Fn::GetParam`` when the action runs; they take precedence over the template configuration
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/continuous-delivery-codepipeline-parameter-override-functions.html)."""
+    from ..render import rendered
+
+    declared = rendered(cls)[0].get("Parameters") or {}
+    used = {name: source for name, source in sorted(release_parameters.items()) if name in declared}
+    if not used:
+        return None, []
+    overrides = {name: {"Fn::GetParam": list(source)} for name, source in used.items()}
+    return json.dumps(overrides, sort_keys=True), sorted({source[0] for source in used.values()})
+
+
+def actions(pipeline, stacks: list, env: str, role_arn, release_parameters: dict = None) -> list:
     """``CHANGE_SET_REPLACE`` (run order ``2*step+1``) then ``CHANGE_SET_EXECUTE`` (``2*step+2``) per stack,
-    run by the wave's deploy role ``role_arn``; the change set runs under ``env``'s execution role."""
+    run by the wave's deploy role ``role_arn``; the change set runs under ``env``'s execution role.
+    ``release_parameters``: see :func:`release_overrides`."""
     found = []
     for stack in stacks:
         common = {"StackName": stack.deployed_name(), "ChangeSetName": CHANGE_SET_NAME}
@@ -162,8 +179,11 @@ def actions(pipeline, stacks: list, env: str, role_arn) -> list:
         caps = capabilities(stack.cls)
         if caps:
             replace["Capabilities"] = ",".join(caps)
-        found.append(pipeline.action(f"Prepare-{stack.name}", "Deploy", "CloudFormation", replace, [ARTIFACT],
-                                     run_order=2 * stack.step + 1, role_arn=role_arn))
+        overrides, inputs = release_overrides(stack.cls, release_parameters or {})
+        if overrides:
+            replace["ParameterOverrides"] = overrides
+        found.append(pipeline.action(f"Prepare-{stack.name}", "Deploy", "CloudFormation", replace,
+                                     [ARTIFACT] + inputs, run_order=2 * stack.step + 1, role_arn=role_arn))
         found.append(pipeline.action(f"Execute-{stack.name}", "Deploy", "CloudFormation",
                                      dict(common, ActionMode="CHANGE_SET_EXECUTE"),
                                      run_order=2 * stack.step + 2, role_arn=role_arn))

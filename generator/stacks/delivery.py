@@ -251,6 +251,9 @@ class DeliveryPipelineStack(Stack):
     build_stage = "Build"
     checks_stage = "TestAndScan"
     part = "pipeline"
+    #: ``infrastructure: pipeline``: target-stack parameters taken from the release being deployed,
+    #: ``{parameter: (artifact, JSON file, key)}`` (``components.infrastructure``).
+    release_parameters: dict = {}
 
     @property
     def component(self):
@@ -387,7 +390,8 @@ class DeliveryPipelineStack(Stack):
         first = infrastructure.steps(stacks)
         deploy = self.deploy_action(target, self.deploy_roles[target])
         deploy.RunOrder = first + 1
-        actions = infrastructure.actions(p, stacks, target.env, self.deploy_roles[target].arn) + [
+        actions = infrastructure.actions(p, stacks, target.env, self.deploy_roles[target].arn,
+                                         self.release_parameters) + [
             deploy,
             p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=first + 2, category="Test"),
         ]
