@@ -16,7 +16,8 @@ stages to the pipeline stack instead of a role with its policies::
 
     Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
     delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
-    (deploy, then the smoke test and the recorder; entered only while the previous wave's alarms are
+    ([the target stacks' change sets, with ``infrastructure: pipeline``: ``components.infrastructure``]
+    deploy, then the smoke test and the recorder; entered only while the previous wave's alarms are
     not in ALARM when protected; rolled back on failure or on an alarm during the bake time)
 
 A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
