@@ -119,7 +119,7 @@ def test_change_set_actions_name_files_the_bundle_holds_and_run_under_the_execut
                 assert artifact == infrastructure.ARTIFACT and path in names
                 used.add(path)
             # the environment's execution role (its bootstrap stack's), by name
-            assert config["RoleArn"]["Fn::Sub"].endswith(f"role/${{ProjectName}}-{target.env}-bootstrap-cfn-exec")
+            assert _sub(config["RoleArn"]).endswith(f"role/${{ProjectName}}-{target.env}-bootstrap-cfn-exec")
             # a target creating named IAM resources needs the capability (an absent one fails the change set)
             names_iam = any(r["Type"].startswith("AWS::IAM::") and "RoleName" in r.get("Properties", {})
                             for r in render.rendered(_cls(path))[0]["Resources"].values())
@@ -204,7 +204,13 @@ def test_deploy_roles_may_change_exactly_their_waves_stacks_and_pass_exactly_the
                   and s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"]
         assert len(passes) == 1
         [arn] = _list(passes[0]["Resource"])
-        assert arn["Fn::Sub"].endswith(f"role/${{ProjectName}}-{target.env}-bootstrap-cfn-exec")
+        assert _sub(arn).endswith(f"role/${{ProjectName}}-{target.env}-bootstrap-cfn-exec")
+
+
+def _sub(value) -> str:
+    """The text of a ``Fn::Sub`` (short or with its variables)."""
+    text = value["Fn::Sub"]
+    return text[0] if isinstance(text, list) else text
 
 
 def _list(value):

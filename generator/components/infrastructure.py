@@ -20,6 +20,7 @@ from awacs import iam as iam_actions
 from awacs.aws import Condition, StringEquals
 from troposphere import Sub
 
+from . import placement
 from .iam import allow
 
 #: The source action and its output artifact.
@@ -124,19 +125,18 @@ def capabilities(cls) -> list:
     return template_capabilities(rendered(cls)[0])
 
 
-def execution_role_arn(env: str):
-    """The CloudFormation execution role of ``env`` (its ``bootstrap`` stack's), by name in this account."""
-    from ..stacks import bootstrap
-
-    return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-%s-%s"
-               % (env, bootstrap.EXECUTION_ROLE_COMPONENT))
+def execution_role_arn(stack, env: str):
+    """The CloudFormation execution role of ``env`` (its ``bootstrap`` stack's), by name in ``env``'s account
+    (``placement``: ``<Wave>AccountId`` when that is not the tools account)."""
+    return placement.execution_role_arn(stack, env)
 
 
-def grants(stacks: list, env: str) -> list:
-    """What the wave's deploy role needs to run the change-set actions on exactly ``stacks`` (the action
-    reference's permissions for CHANGE_SET_REPLACE / CHANGE_SET_EXECUTE) and to pass exactly ``env``'s
-    execution role to CloudFormation."""
-    if not stacks:
+def grants(stack, stacks: list, env: str) -> list:
+    """What the wave's deploy role (tools account) needs to run the change-set actions on exactly ``stacks``
+    (the action reference's permissions for CHANGE_SET_REPLACE / CHANGE_SET_EXECUTE) and to pass exactly
+    ``env``'s execution role to CloudFormation. None for a wave in another account: its actions run as that
+    account's bootstrap deploy role, which holds these for the environment's stacks (``stacks.bootstrap``)."""
+    if not stacks or placement.placement(stack.model, env).cross_account:
         return []
     arns = [s.arn() for s in stacks]
     return [
@@ -145,7 +145,7 @@ def grants(stacks: list, env: str) -> list:
         allow([cfn.CreateChangeSet, cfn.DeleteChangeSet, cfn.DescribeChangeSet, cfn.ExecuteChangeSet], arns,
               condition=Condition(StringEquals({"cloudformation:ChangeSetName": CHANGE_SET_NAME}))),
         allow([cfn.DescribeStacks], arns),
-        allow([iam_actions.PassRole], [execution_role_arn(env)],
+        allow([iam_actions.PassRole], [execution_role_arn(stack, env)],
               condition=Condition(StringEquals({"iam:PassedToService": "cloudformation.amazonaws.com"}))),
     ]
 
@@ -167,15 +167,22 @@ def release_overrides(cls, release_parameters: dict) -> tuple:
 
 def actions(pipeline, stacks: list, env: str, role_arn, release_parameters: dict = None) -> list:
     """``CHANGE_SET_REPLACE`` (run order ``2*step+1``) then ``CHANGE_SET_EXECUTE`` (``2*step+2``) per stack,
-    run by the wave's deploy role ``role_arn``; the change set runs under ``env``'s execution role.
-    ``release_parameters``: see :func:`release_overrides`."""
+    run by the wave's deploy role ``role_arn``, or in another account by that account's bootstrap deploy
+    role (with ``Region`` in another Region: ``placement.wave_placement``); the change set runs under
+    ``env``'s execution role. ``release_parameters``: see :func:`release_overrides`."""
     found = []
+    region = execution = None
+    if pipeline.writes_pipeline:  # the roles part discards actions: it must not declare their parameters
+        placed_role, region = placement.wave_placement(pipeline.stack, env)
+        role_arn = placed_role or role_arn
+        execution = execution_role_arn(pipeline.stack, env)
     for stack in stacks:
         common = {"StackName": stack.deployed_name(), "ChangeSetName": CHANGE_SET_NAME}
         replace = dict(common, ActionMode="CHANGE_SET_REPLACE",
                        TemplatePath=f"{ARTIFACT}::{template_path(stack.name)}",
-                       TemplateConfiguration=f"{ARTIFACT}::{configuration_path(env, stack.name)}",
-                       RoleArn=execution_role_arn(env))
+                       TemplateConfiguration=f"{ARTIFACT}::{configuration_path(env, stack.name)}")
+        if execution is not None:
+            replace["RoleArn"] = execution
         caps = capabilities(stack.cls)
         if caps:
             replace["Capabilities"] = ",".join(caps)
@@ -187,6 +194,8 @@ def actions(pipeline, stacks: list, env: str, role_arn, release_parameters: dict
         found.append(pipeline.action(f"Execute-{stack.name}", "Deploy", "CloudFormation",
                                      dict(common, ActionMode="CHANGE_SET_EXECUTE"),
                                      run_order=2 * stack.step + 2, role_arn=role_arn))
+        if region is not None:
+            found[-2].Region = found[-1].Region = region
     return found
 
 

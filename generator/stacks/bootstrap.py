@@ -21,14 +21,13 @@ from troposphere import AccountId, Equals, If, Ref, Region, Sub, iam
 
 from .. import budget, execrole
 from ..components.iam import Role, allow, document, is_unscoped, unscoped
+from ..components.placement import DEPLOY_ROLE, EXECUTION_ROLE
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
 from ..core.suppress import Suppression, suppress
 from ..model import Value
 
-#: The execution role is ``{project}-{env}-<this>`` (pipelines name it by this, ``components.infrastructure``).
-EXECUTION_ROLE_COMPONENT = "bootstrap-cfn-exec"
 ACCOUNT_PATTERN = r"^([0-9]{12})?$"
 REGION_PATTERN = r"^([a-z]{2}(-[a-z]+)+-[0-9])?$"
 #: The tools pipelines' roles are ``{project}-{tools}-<component>-pipeline`` (components/pipeline.py).
@@ -136,7 +135,7 @@ class BootstrapStack(Stack):
                 ))
             policies.append(Ref(policy))
         # CloudFormation's service role: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
-        self.execution = Role(self, "ExecutionRole", "cloudformation.amazonaws.com", EXECUTION_ROLE_COMPONENT,
+        self.execution = Role(self, "ExecutionRole", "cloudformation.amazonaws.com", EXECUTION_ROLE,
                               managed_policy_arns=policies,
                               description="CloudFormation service role for this environment's stacks")
         self.execution.grant(self.protect_bootstrap())
@@ -164,7 +163,7 @@ class BootstrapStack(Stack):
         # pipelines deployed later would fail; aws:PrincipalArn takes patterns and needs no existing role
         # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles,
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
-        self.deploy = Role(self, "DeployActionRole", AWSPrincipal(tools_root), "bootstrap-deploy",
+        self.deploy = Role(self, "DeployActionRole", AWSPrincipal(tools_root), DEPLOY_ROLE,
                            source_account=False, trust_conditions={ArnLike: {"aws:PrincipalArn": pipelines}},
                            description="Assumed by the tools pipelines to deploy this environment's stacks")
         stacks = naming.arn("cloudformation", "stack/${ProjectName}-${EnvironmentName}-*/*")

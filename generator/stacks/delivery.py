@@ -326,7 +326,7 @@ class DeliveryPipelineStack(Stack):
                 f"Deploy action of pipeline {self.component} for the {target.label.lower()} target")
             role.grant(self.artifact_bucket.grant_read(), self.deploy_grants(target))
             if self.infrastructure:
-                role.grant(infrastructure.grants(self.infrastructure[target], target.env))
+                role.grant(infrastructure.grants(self, self.infrastructure[target], target.env))
             self.deploy_roles[target] = role
 
     def build_project(self, logical_id):
