@@ -380,3 +380,45 @@ def test_publish_without_the_artifacts_stack_is_one_line_exit_2(aws, project_roo
     # a ParamFileError: the command line prints it as one line and exits 2 (as for the stale files above)
     assert isinstance(err.value, paramfile.ParamFileError)
     assert len(str(err.value).splitlines()) == 1 and "--bucket" in str(err.value)
+
+
+# -- a wave in another account (placement) ------------------------------------------------------------------
+def test_a_wave_in_another_account_runs_its_change_sets_under_that_accounts_bootstrap_roles(tmp_path, monkeypatch):
+    """The actions take ``placement``'s role (the target's bootstrap deploy role) and the target's execution
+    role; the tools-side deploy role gets no CloudFormation grants for that wave. The loader still refuses
+    such a model until the cross-account pipeline (AssumeRole, artifact access, model values) is complete,
+    so this renders it with that check off."""
+    from generator.model import loader
+
+    wave, tools = APP.waves[0], MODEL.tools
+    text = PATH.read_text()
+    for env, account in ((tools, "111111111111"), (wave, "222222222222")):
+        text = text.replace(f"  - name: {env}\n", f"  - name: {env}\n    account: \"{account}\"\n", 1)
+    path = tmp_path / "model.yaml"
+    path.write_text(text)
+    with pytest.raises(model.ModelError):
+        model.load(path)
+    monkeypatch.setattr(loader, "_check_infrastructure", lambda *args: [])
+    other = model.load(path)
+    app = other.application(APP.name)
+    classes = {c.name: c for c in registry.stacks(other) if c.app is app}
+    pipeline_cls = next(c for c in classes.values() if getattr(c, "delivery", None) is not None)
+    pipeline = render.rendered(classes[pipeline_cls.delivery.pipeline_stack])[0]
+    roles = render.rendered(classes[pipeline_cls.delivery.roles_stack])[0]
+    stages = {s["Name"]: s for s in resources(pipeline, "AWS::CodePipeline::Pipeline")["Pipeline"]["Properties"]["Stages"]}
+    label = waves(other, app)[0].label
+    account = f"{label}AccountId"
+    cfn = [a for a in stages["Deploy" + label]["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+    assert cfn
+    for action in cfn:
+        assert _sub(action["RoleArn"]).endswith(f"role/${{ProjectName}}-{wave}-bootstrap-deploy")
+        assert action["RoleArn"]["Fn::Sub"][1]["Account"] == {"Ref": account}
+        if action["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE":
+            arn = action["Configuration"]["RoleArn"]
+            assert _sub(arn).endswith(f"role/${{ProjectName}}-{wave}-bootstrap-cfn-exec")
+            assert arn["Fn::Sub"][1]["Account"] == {"Ref": account}
+    assert account in pipeline["Parameters"] and account not in (roles.get("Parameters") or {})
+    grants = [s for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") for r in resources(roles, kind).values()
+              if {"Ref": f"Deploy{label}Role"} in r["Properties"].get("Roles", [])
+              for s in statements(r["Properties"]["PolicyDocument"])]
+    assert not [s for s in grants if any(str(a).startswith("cloudformation:") for a in _list(s["Action"]))]
