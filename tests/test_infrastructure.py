@@ -97,6 +97,19 @@ def test_each_wave_replaces_then_executes_every_target_stack_in_import_order_bef
         assert all(a["RunOrder"] > deploy["RunOrder"] for a in others if a is not deploy)  # smoke test, recorder
 
 
+def test_the_pipeline_and_its_roles_pass_cfn_lint_with_our_rules():
+    """Zero cfn-lint findings (E9140 included) on the opted-in pipeline; the whole security gate over every
+    example is tests/test_examples.py::test_examples_pass_the_security_gate."""
+    from cfnlint.api import ManualArgs, lint
+
+    from generator.lint import gate
+
+    config = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=gate.LINT_REGIONS)
+    for attr in ("pipeline_stack", "roles_stack"):
+        cls = next(c for c in registry.stacks(MODEL) if c.app is APP and c.name == _delivery_name(attr))
+        assert [str(m) for m in lint(render.rendered(cls)[1], config=config)] == []
+
+
 def test_the_imports_order_the_example_so_the_test_above_is_not_vacuous():
     for target in waves(MODEL, APP):
         steps = {s.name: s.step for s in infrastructure.wave_stacks(MODEL, APP, target.env)}
