@@ -127,6 +127,8 @@ def source_bucket(clients, model) -> str:
     try:
         stacks = clients.cfn.describe_stacks(StackName=name)["Stacks"]
     except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ValidationError":  # not "does not exist": exit 1
+            raise
         raise PublishError(f"stack {name}: not found ({err.response['Error'].get('Message', err)}); deploy it "
                            f"(cfn-delivery deploy --env {model.tools} --stack {EXPORTS.stack}) or pass --bucket")
     for output in stacks[0].get("Outputs") or []:
@@ -146,7 +148,7 @@ def upload(clients, bucket: str, key: str, data: bytes) -> str:
 
 def run(args, clients=None) -> int:
     from .deploy.aws import Clients, Target
-    from .deploy import envconfig
+    from .deploy import envconfig, identity
 
     current = model_module.current()
     app = application(current, args.app)
@@ -164,9 +166,11 @@ def run(args, clients=None) -> int:
         print(f"wrote {args.out}: {len(names)} files, {len(data)} bytes")
         return 0
     config = envconfig.load(current.tools)
+    identity.check_region(current.tools, args.region)  # the tools environment's, as deploy checks it
     if clients is None:
         clients = Clients(Target(region=args.region or config.region, profile=args.profile or config.profile,
                                  endpoint_url=args.endpoint_url))
+    identity.check_account(current.tools, clients)  # credentials of the tools account (when the model names it)
     bucket = args.bucket or source_bucket(clients, current)
     version = upload(clients, bucket, app.infrastructure_key, data)
     print(f"uploaded s3://{bucket}/{app.infrastructure_key} ({len(names)} files, {len(data)} bytes"
@@ -195,8 +199,15 @@ def register(sub):
 def _main(args) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from .deploy.errors import DeployError
+
     try:
         return run(args)
+    except DeployError as err:  # the identity checks: wrong account or Region (2), STS unreachable (1)
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
     except (BotoCoreError, ClientError) as err:  # one line, exit 1 (bad input is a ParamFileError: exit 2)
         if getattr(args, "debug", False):
             raise

@@ -435,3 +435,17 @@ def test_a_wave_in_another_account_runs_its_change_sets_under_that_accounts_boot
               if {"Ref": f"Deploy{label}Role"} in r["Properties"].get("Roles", [])
               for s in statements(r["Properties"]["PolicyDocument"])]
     assert not [s for s in grants if any(str(a).startswith("cloudformation:") for a in _list(s["Action"]))]
+
+
+def test_publish_refuses_credentials_of_another_account_than_the_tools_environments(aws, project_root, capsys):
+    """Like deploy: the model names the tools account, the credentials (moto's 123456789012) are another's."""
+    text = project_root.read_text().replace(f"  - name: {MODEL.tools}\n",
+                                            f"  - name: {MODEL.tools}\n    account: \"111111111111\"\n", 1)
+    project_root.write_text(text)
+    assert cli.main(["--model", str(project_root), "templates"]) == 0
+    aws.client("s3").create_bucket(Bucket="source-bucket")
+    capsys.readouterr()
+    code = cli.main(["--model", str(project_root), "publish", "--app", APP.name, "--bucket", "source-bucket"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "111111111111" in err, err
+    assert aws.client("s3").list_objects_v2(Bucket="source-bucket")["KeyCount"] == 0
