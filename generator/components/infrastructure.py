@@ -171,6 +171,8 @@ def actions(pipeline, stacks: list, env: str, role_arn, release_parameters: dict
     role (with ``Region`` in another Region: ``placement.wave_placement``); the change set runs under
     ``env``'s execution role. ``release_parameters``: see :func:`release_overrides`."""
     found = []
+    if not stacks:  # infrastructure: deploy (no placement parameter may be declared for nothing)
+        return found
     region = execution = None
     if pipeline.writes_pipeline:  # the roles part discards actions: it must not declare their parameters
         placed_role, region = placement.wave_placement(pipeline.stack, env)
