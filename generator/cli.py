@@ -24,6 +24,7 @@ PLUGINS = {
     "generator.deploy.main": (("deploy", "params"), True),   # deploy through change sets
     "generator.review.cli": (("diff", "diagram", "params"), True),  # diff, params diff, diagram
     "generator.integ.cli": (("integ",), True),               # real-account end-to-end check
+    "generator.operate.cli": (("history", "rollback"), False),  # deployment history, one-command rollback
     "generator.localserver": (("local-server",), False),     # the local CloudFormation server of the tests
     "generator.publish": (("publish",), False),               # the infrastructure bundle (infrastructure: pipeline)
 }

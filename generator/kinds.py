@@ -58,7 +58,7 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     read (``operations.WAVE_ALARMS`` says what, per kind)."""
     name = app.name
     component = pipeline_component(app.kind, name)
-    recorded = app.kind in recorder.KINDS  # a target that exports the validation contract (a URL in a VPC)
+    recorded = app.kind in recorder.KINDS
     delivery = Delivery(component, f"{name}-build", f"{name}-validation", f"{name}-pipeline",
                         f"{name}-pipeline-roles", store.stack_name(name), target_stack, endpoint_stack,
                         recorder_stack=f"{name}-recorder" if recorded else None)
@@ -71,7 +71,8 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
     ]
     if recorded:  # in each wave's environment: checks the target after a deploy and records it (history table)
         extra.append(_stack(recorder.RecorderStack, delivery.recorder_stack, model, app,
-                            [env for env in model.environment_names if env in app.waves], delivery=delivery))
+                            [env for env in model.environment_names if env in app.waves], delivery=delivery,
+                            **shared))
     return [
         _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
                readers=scanner_roles(app)),

@@ -116,6 +116,12 @@ def deploy_grants(application_name, environment_name, instance_role_arn=None, se
     return statements
 
 
+def describe_environment_grant(application_name, environment_name):
+    """Read ONE environment's description (its running ``VersionLabel``): DescribeEnvironments takes the
+    environment resource (Service Authorization Reference, cfn-lint's Policies.json), as in deploy_grants."""
+    return allow([eb.DescribeEnvironments], [environment_arn(application_name, environment_name)])
+
+
 def managed_resource_grants(environment_name) -> list:
     """The resources Beanstalk manages for an environment (its ``awseb-`` stacks, Auto Scaling groups,
     launch templates, instances, target groups, alarms), as a deployment or platform update changes

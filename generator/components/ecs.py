@@ -171,6 +171,14 @@ class ServiceReference:
     def grant_describe(self):
         return [allow([ecs_actions.DescribeServices], [self.arn])]
 
+    def grant_read_running(self):
+        """Which task definition this service runs and what it holds (the deployment recorder)."""
+        return [
+            allow([ecs_actions.DescribeServices], [self.arn]),
+            unscoped([ecs_actions.DescribeTaskDefinition],
+                     "ecs DescribeTaskDefinition has no resource level permission"),
+        ]
+
     def grant_rolling_deploy(self):
         """The CodePipeline ECS (rolling) deploy action: update this service and follow its tasks
         (add the task definition's ``grant_register()``)."""

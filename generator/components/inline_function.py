@@ -73,6 +73,11 @@ class InlineFunction:
             "imports it by name",
             guard=("CFN_NO_EXPLICIT_RESOURCE_NAMES",),
         ))
+        if vpc is None:
+            suppress(self.function, Suppression(
+                "Calls AWS APIs only (no private resource), so it runs outside a VPC (no NAT or endpoints to pay for)",
+                checkov=("CKV_AWS_117",),
+            ))
         self.name = Ref(self.function)
         self.arn = GetAtt(self.function, "Arn")
 

@@ -78,6 +78,11 @@ class FunctionReference:
             allow([cloudwatch_actions.DescribeAlarms], list(alarm_arns)),
         ]
 
+    def grant_read_alias(self):
+        """Read the ``live`` alias (the version it points at, its routing): GetAlias takes the function
+        resource, evaluated on the function's ARN; the alias ARN covers a qualified evaluation."""
+        return [allow([lambda_actions.GetAlias], [self.arn, self.alias_arn])]
+
     def grant_invoke_alias(self):
         """Invoke the ``live`` alias only (what the validation project calls)."""
         return [allow([lambda_actions.InvokeFunction], [self.alias_arn])]

@@ -132,7 +132,8 @@ class DeliveryPipeline:
         for rules in (entry_rules, bake_rules):
             if len(rules) > MAX_CONDITION_RULES:  # the API's limit (lint rule E9132 checks templates too)
                 raise ValueError(f"stage {name}: {len(rules)} rules in one condition, CodePipeline accepts "
-                                 f"{MAX_CONDITION_RULES}; combine the alarms into a composite alarm")
+                                 f"{MAX_CONDITION_RULES}; combine the alarms into a composite alarm (and grant "
+                                 f"cloudwatch:DescribeAlarms on '*', which composite alarms need: see alarm_rule)")
         props = {"Name": name, "Actions": list(actions)}
         if entry_rules:
             props["BeforeEntry"] = codepipeline.BeforeEntryConditions(Conditions=[
@@ -152,9 +153,15 @@ class DeliveryPipeline:
         into ALARM within it ("roll back the changes if a CloudWatch alarm goes into ALARM state within 60
         minutes", https://aws.amazon.com/about-aws/whats-new/2024/08/aws-codepipeline-stage-level-conditions-implement-pipeline-gates/).
         Rule reference: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
-        The rule runs as the pipeline role; the reference names no permission, so the role may read the
-        state of exactly that alarm (cloudwatch:DescribeAlarms, which takes an alarm ARN: ``alarm_arn``
-        when the caller knows it, else built from the name).
+        The rule runs as the pipeline role (``roleArn``: "the pipeline role ARN associated with the rule",
+        https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleDeclaration.html). Neither the rule
+        reference, the stage-conditions guide nor the service-role page names a permission for it, so the role
+        may read the state of exactly that alarm: cloudwatch:DescribeAlarms takes the alarm resource (Service
+        Authorization Reference; ``alarm_arn`` when the caller knows it, else built from the name). A composite
+        alarm would need DescribeAlarms on ``*`` ("You can't return information about composite alarms if your
+        cloudwatch:DescribeAlarms permission has a narrower scope",
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/permissions-reference-cw.html): the
+        wave alarms are metric and metric-math alarms.
         """
         if alarm_arn is None:
             alarm_arn = Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${Name}",

@@ -17,6 +17,7 @@ import sys
 
 from .. import paramfile, paths, registry, stackmodel
 from . import changeset, checks, envconfig, identity, plan as planning, protect, reviewed, show, watch
+from . import confirm as confirmation
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
                      Refused, UsageError, is_not_aws, one_line)
@@ -618,21 +619,8 @@ class Deployer:
             return {}
 
     def confirm(self, p, name) -> bool:
-        if self.args.yes:
-            return True
-        if p.config.protected:
-            prompt = f"{p.env} is a protected environment: type the stack name ({p.stack_name}) to execute: "
-            expected = p.stack_name
-        else:
-            prompt = f"execute change set {name} on {p.stack_name}? [y/N] "
-            expected = None
-        print(prompt, end="", flush=True)
-        answer = self.stdin.readline()
-        if not answer:
-            print()
-            return False
-        answer = answer.strip()
-        return answer == expected if expected else answer.lower() in ("y", "yes")
+        return confirmation.ask(self.stdin, f"execute change set {name} on {p.stack_name}?", yes=self.args.yes,
+                                protected=p.config.protected, env=p.env, typed=p.stack_name)
 
     def _conflict(self, p, before, now) -> str:
         """Why the stack is no longer the one this change set was made against (a concurrent deploy),

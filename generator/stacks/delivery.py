@@ -382,10 +382,10 @@ class DeliveryPipelineStack(Stack):
                                            self.delivery.validation_stack_of(target))
         entry = []
         if target.protected and previous is not None:
-            entry = [p.alarm_rule(f"{previous.label}{alarm.key}", name, alarm_arn=arn)
-                     for alarm, name, arn in self.wave_alarms(previous)]
-        bake = [p.alarm_rule(f"Bake{alarm.key}", name, target.bake_minutes, alarm_arn=arn)
-                for alarm, name, arn in self.wave_alarms(target)]
+            entry = [p.alarm_rule(f"{previous.label}{key}", name, alarm_arn=arn)
+                     for key, name, arn in self.wave_alarms(previous)]
+        bake = [p.alarm_rule(f"Bake{key}", name, target.bake_minutes, alarm_arn=arn)
+                for key, name, arn in self.wave_alarms(target)]
         # infrastructure: pipeline -> the target stacks' change sets first, in import order; then the deploy
         stacks = self.infrastructure[target] if self.infrastructure else []
         first = infrastructure.steps(stacks)
@@ -407,10 +407,10 @@ class DeliveryPipelineStack(Stack):
         p.add_stage("Deploy" + target.label, actions, rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
 
     def wave_alarms(self, target: Target) -> list:
-        """``(WaveAlarm, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations
-        stack's; the import makes it deploy first)."""
+        """``(key, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations
+        stack's; the import makes it deploy first). A kind whose target stack owns its alarms overrides it."""
         from . import operations  # operations reads this module's waves
 
-        return [(alarm, operations.wave_alarm(self.app, target.env, alarm).imported(),
+        return [(alarm.key, operations.wave_alarm(self.app, target.env, alarm).imported(),
                  operations.alarm_arn(self.app, target.env, alarm))
                 for alarm in operations.kind_alarms(self.app)]

@@ -26,12 +26,27 @@ class EXPORTS(ExportSet):
     errors_alarm_arn = declare(stack, "ErrorsAlarmArn", "ARN of the alias' errors alarm")
     throttles_alarm_arn = declare(stack, "ThrottlesAlarmArn", "ARN of the alias' throttles alarm")
     duration_alarm_arn = declare(stack, "DurationAlarmArn", "ARN of the alias' duration alarm")
+    errors_alarm_name = declare(stack, "ErrorsAlarmName", "Name of the alias' errors alarm")
+    throttles_alarm_name = declare(stack, "ThrottlesAlarmName", "Name of the alias' throttles alarm")
+    duration_alarm_name = declare(stack, "DurationAlarmName", "Name of the alias' duration alarm")
     failed_events_queue_arn = declare(stack, "FailedEventsQueueArn", "Queue of asynchronous events that failed")
 
 
+#: The function's alarms by key (logical id ``<key>Alarm``, exports ``<key>AlarmName`` and ``<key>AlarmArn``):
+#: the deploy action watches them during a traffic shift and the pipeline's stage conditions after it.
+ALARM_KEYS = ("Errors", "Throttles", "Duration")
+
+
+def alarms(exports) -> list:
+    """``(key, name export, ARN export)`` of each alarm of one application's function stack
+    (``EXPORTS.for_stack(...)``)."""
+    return [(key, getattr(exports, f"{key.lower()}_alarm_name"), getattr(exports, f"{key.lower()}_alarm_arn"))
+            for key in ALARM_KEYS]
+
+
 def alarm_arns(exports) -> list:
-    """The alarm ARN exports of one application's function stack (``EXPORTS.for_stack(...)``)."""
-    return [exports.errors_alarm_arn, exports.throttles_alarm_arn, exports.duration_alarm_arn]
+    """The alarm ARN exports of one application's function stack."""
+    return [arn for _, _, arn in alarms(exports)]
 
 
 class LambdaFunctionStack(Stack):
@@ -152,7 +167,11 @@ class LambdaFunctionStack(Stack):
         self.export(e.function_name, Ref(self.function.function))
         self.export(e.alias_name, ALIAS)
         self.export(e.alarm_names, Join(",", [alarm.name for alarm in self.alarms]))
-        for export, alarm in zip(alarm_arns(e), self.alarms):
-            self.export(export, alarm.arn)
+        built = {alarm.alarm.title: alarm for alarm in self.alarms}
+        if sorted(built) != sorted(f"{key}Alarm" for key in ALARM_KEYS):
+            raise ValueError(f"{self.name}: alarms {sorted(built)} differ from ALARM_KEYS {ALARM_KEYS}")
+        for key, name, arn in alarms(e):
+            self.export(name, built[f"{key}Alarm"].name)
+            self.export(arn, built[f"{key}Alarm"].arn)
         self.export(e.failed_events_queue_arn, self.queue.arn)
         self.output("AliasArn", Ref(self.function.alias), "ARN of the live alias (what callers invoke)")

@@ -6,7 +6,9 @@ action, which publishes the built package as a new version and shifts the ``live
 once, canary or linear: the wave's ``DeployStrategy<Wave>`` parameter), watching the function's alarms;
 an alarm in ALARM fails the action and the alias goes back to the version it pointed at
 (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-LambdaDeploy.html). Why this
-action and not a CodeDeploy deployment group: docs/lambda.md.
+action and not a CodeDeploy deployment group: docs/lambda.md. After the deploy, the smoke test and the
+recorder (``<app>-recorder``: the version the alias points at, in the history table) run in the same stage,
+and the stage has the conditions of every kind on the function's alarms (:meth:`LambdaPipelineStack.wave_alarms`).
 
 Each wave's deploy role holds exactly what the action needs on that environment's function, versions,
 alias and alarms (``FunctionReference.grant_deploy``), and the action's log group.
@@ -142,6 +144,14 @@ class LambdaPipelineStack(DeliveryPipelineStack):
     def deploy_grants(self, target: Target):
         alarms = [export.imported(target.env) for export in lambda_function.alarm_arns(function_exports(self.delivery))]
         return [self.function(target).grant_deploy(alarms), grant_action_logs(self.action_logs)]
+
+    def wave_alarms(self, target: Target) -> list:
+        """The function's own alarms in ``target``'s environment (``<app>-function`` owns and exports them):
+        the stage conditions every kind gets (``DeliveryPipelineStack.create_target_stages``: a protected wave
+        entered only while the previous wave's are not in ALARM, a bake time on the wave's own) watch the same
+        alarms the deploy action watches during the shift."""
+        return [(key, name.imported(target.env), arn.imported(target.env))
+                for key, name, arn in lambda_function.alarms(function_exports(self.delivery))]
 
     def deploy_action(self, target: Target, role):
         exports = function_exports(self.delivery)

@@ -2,7 +2,8 @@
 ``<app>-pipeline``), asserted on
 the rendered templates of every example model with a ``lambda`` application: traffic-shifting deploys per
 wave with the strategy parameter, the function's alarms wired to the rollback, SNS notification of pipeline
-failure, one least-privilege deploy role per wave, the post-deploy invoke and the build's edition check."""
+failure, one least-privilege deploy role per wave, the post-deploy invoke and recorder, the stage conditions on
+the function's alarms (entry of a protected wave, bake time, rollback) and the build's edition check."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,9 @@ import re
 import pytest
 
 from generator.components.codebuild import buildspec_text
+from generator import model, registry
+from generator.render import rendered as render_stack
+from generator.stacks import lambda_function
 from generator.stacks.delivery import waves
 from generator.stacks.lambda_pipeline import DEPLOY_STRATEGY_PATTERN, NODE14_ECMA_VERSION, LambdaPipelineStack
 from tests.helpers import as_list, exported_role, one, resources, statements
@@ -73,8 +77,9 @@ def test_each_wave_shifts_traffic_on_its_alias_with_its_strategy_and_alarms(cls,
     function_stack = cls.delivery.target_stack
     for target in waves(cls.model, cls.app):
         stage = stages["Deploy" + target.label]
-        deploy, smoke = stage["Actions"]
+        deploy, smoke, record = stage["Actions"]
         assert (deploy["RunOrder"], smoke["Name"], smoke["RunOrder"]) == (1, "SmokeTest", 2)
+        assert (record["Name"], record["RunOrder"]) == ("RecordDeployment", 2)  # tests/stacks/test_recorder.py
         assert deploy["ActionTypeId"] == {"Category": "Deploy", "Owner": "AWS", "Provider": "Lambda", "Version": "1"}
         assert deploy["InputArtifacts"] == [{"Name": "BuildOutput"}]  # the one package built once
         config = deploy["Configuration"]
@@ -178,3 +183,75 @@ def test_build_packages_once_and_tests_at_node14s_edition(cls):
     variables = {v["Name"]: v["Value"] for v in test["Environment"]["EnvironmentVariables"]}
     assert variables["ECMA_VERSION"] == {"Ref": "SourceEcmaVersion"}
     assert build["Parameters"]["SourceEcmaVersion"]["Default"] == NODE14_ECMA_VERSION == 2020
+
+
+# -- stage conditions on the function's alarms, as every kind has them ------------------------------------
+def alarm_rules(rules):
+    for rule in rules:
+        assert rule["RuleTypeId"] == {"Category": "Rule", "Owner": "AWS", "Provider": "CloudWatchAlarm", "Version": "1"}
+        assert rule["Configuration"]["AlarmStates"] == "ALARM"
+    return [r["Configuration"]["AlarmName"] for r in rules]
+
+
+def check_lambda_conditions(m, app, template, roles):
+    """Each wave: rolled back on failure, and after it a bake time (its ``bake_minutes``) on its function's
+    alarms that rolls back; a protected wave after another is entered only while that wave's alarms are not
+    in ALARM. The pipeline role may describe exactly those alarms."""
+    stages = {s["Name"]: s for s in one(template, "AWS::CodePipeline::Pipeline")[1]["Properties"]["Stages"]}
+    function_stack = pipeline_of(m, app).delivery.target_stack
+    keys = lambda_function.ALARM_KEYS
+    names = {t.env: [imported(t.env, function_stack, f"{k}AlarmName") for k in keys] for t in waves(m, app)}
+    targets = waves(m, app)
+    for i, target in enumerate(targets):
+        stage = stages["Deploy" + target.label]
+        assert stage["OnFailure"] == {"Result": "ROLLBACK"}
+        [bake] = stage["OnSuccess"]["Conditions"]
+        assert bake["Result"] == "ROLLBACK" and alarm_rules(bake["Rules"]) == names[target.env]
+        waits = {r["Configuration"].get("WaitTime") for r in bake["Rules"]}
+        assert waits == ({str(target.bake_minutes)} if target.bake_minutes else {None})
+        if target.protected and i > 0:
+            [entry] = stage["BeforeEntry"]["Conditions"]
+            assert entry["Result"] == "FAIL" and alarm_rules(entry["Rules"]) == names[targets[i - 1].env]
+        else:
+            assert "BeforeEntry" not in stage
+    policy = resources(roles, "AWS::IAM::Policy")["PipelineRolePolicy"]["Properties"]["PolicyDocument"]
+    [describe] = [s for s in statements(policy) if s["Action"] == ["cloudwatch:DescribeAlarms"]]
+    assert describe["Resource"] == [imported(t.env, function_stack, f"{k}AlarmArn") for t in targets for k in keys]
+
+
+def pipeline_of(m, app):
+    return next(s for s in registry.stacks(m) if s.app is not None and s.app.name == app.name
+                and getattr(s, "build_class", None) is not None and s.part == "pipeline")
+
+
+def test_each_wave_has_the_stage_conditions_of_every_kind_on_the_functions_alarms(cls, template, roles):
+    check_lambda_conditions(cls.model, cls.app, template, roles)
+
+
+def test_conditions_follow_the_model():
+    """Another project and waves: the first wave unprotected, a protected one after it, bake times."""
+    m = model.loads("""
+project: {name: acme}
+tools: ops
+environments:
+  - {name: ops, protected: true}
+  - {name: stage, bake_minutes: 3}
+  - {name: live, protected: true, bake_minutes: 20}
+applications:
+  - {name: pricing, kind: lambda, waves: [stage, live]}
+""", "test.yaml")
+    [app] = m.applications
+    cls = pipeline_of(m, app)
+    roles = render_stack(next(s for s in registry.stacks(m) if s.name == cls.delivery.roles_stack))[0]
+    template = render_stack(cls)[0]
+    check_lambda_conditions(m, app, template, roles)
+    assert [w.bake_minutes for w in waves(m, app)] == [3, 20]
+
+
+def test_the_function_stack_exports_each_alarms_name_and_arn(cls):
+    function = rendered(stack_named(cls, cls.delivery.target_stack))
+    alarms = resources(function, "AWS::CloudWatch::Alarm")
+    for key in lambda_function.ALARM_KEYS:
+        assert function["Outputs"][f"{key}AlarmName"]["Value"] == {"Ref": f"{key}Alarm"}
+        assert function["Outputs"][f"{key}AlarmArn"]["Value"] == {"Fn::GetAtt": [f"{key}Alarm", "Arn"]}
+    assert sorted(alarms) == sorted(f"{key}Alarm" for key in lambda_function.ALARM_KEYS)
