@@ -3,15 +3,17 @@
 An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
 and ``orders-service`` (in each of its environments), ``orders-recorder`` (in each wave's environment),
 and ``orders-store``, ``orders-build``, ``orders-validation-<wave>`` (one per wave), ``orders-operations``,
-``orders-pipeline-roles`` and ``orders-pipeline`` (tools). Each is a subclass of the kind's stack class carrying the model,
+``orders-pipeline-roles`` and ``orders-pipeline`` (tools); a ``beanstalk`` one renders ``orders-app`` (tools),
+``orders-env-roles`` then ``orders-env`` (in each of its environments) instead of the first three. Each is a subclass of the kind's stack class carrying the model,
 the application, the environments it is deployed in and the export sets of its sibling stacks,
 so two applications never share a stack, a physical name or an export.
 """
 from __future__ import annotations
 
-from .stacks import (beanstalk, beanstalk_pipeline, ecr, ecs_native_service, ecs_pipeline, ecs_service, operations,
-                     recorder, scanners, store)
+from .stacks import (beanstalk, beanstalk_pipeline, beanstalk_roles, ecr, ecs_native_service, ecs_pipeline,
+                     ecs_service, operations, recorder, scanners, store)
 from .stacks import lambda_function, lambda_pipeline
+from .components import placement
 from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
@@ -77,7 +79,10 @@ def _delivery_stacks(model, app, target_stack, endpoint_stack, build, validation
         _stack(store.StoreStack, delivery.store_stack, model, app, tools, component=component,
                readers=scanner_roles(app)),
         build_cls,
-        *[_stack(validation, delivery.validation_stack_of(target), model, app, tools, delivery=delivery,
+        # A wave in another account or Region validates from its own account and Region (a project runs in a
+        # VPC of its own): its validation stack is deployed there.
+        *[_stack(validation, delivery.validation_stack_of(target), model, app,
+                 [target.env] if placement.placement(model, target.env).away else tools, delivery=delivery,
                  wave=target.env) for target in waves(model, app)],
         *extra,
         _stack(pipeline, delivery.roles_stack, model, app, tools, delivery=delivery, build_class=build_cls,
@@ -93,11 +98,15 @@ def beanstalk_stacks(model, app) -> tuple:
     name = app.name
     app_exports = beanstalk.APP_EXPORTS.for_stack(f"{name}-app")
     env_exports = beanstalk.EXPORTS.for_stack(f"{name}-env")
-    exports = dict(APP_EXPORTS=app_exports, EXPORTS=env_exports)
+    roles_exports = beanstalk_roles.ROLES_EXPORTS.for_stack(f"{name}-env-roles")
+    exports = dict(APP_EXPORTS=app_exports, EXPORTS=env_exports, ROLES_EXPORTS=roles_exports)
+    envs = runtime_environments(model, app)
     runtime = [
         _stack(beanstalk.BeanstalkAppStack, app_exports.stack, model, app, [model.tools], EXPORTS=app_exports),
-        _stack(beanstalk.BeanstalkEnvStack, env_exports.stack, model, app, runtime_environments(model, app),
-               **exports),
+        # The environment's roles first: the environment imports its instance profile and service role.
+        _stack(beanstalk_roles.BeanstalkEnvRolesStack, roles_exports.stack, model, app, envs,
+               EXPORTS=roles_exports, APP_EXPORTS=app_exports),
+        _stack(beanstalk.BeanstalkEnvStack, env_exports.stack, model, app, envs, **exports),
     ]
     return runtime, _delivery_stacks(
         model, app, env_exports.stack, None, beanstalk_pipeline.BeanstalkBuildStack,

@@ -17,7 +17,9 @@ from .kinds import BUILDERS, container_applications, pipeline_components  # noqa
 from .stacks.artifacts import ArtifactsStack
 from .stacks.bootstrap import BootstrapStack
 from .stacks.bootstrap_stackset import BootstrapStackSetStack
+from .components.placement import regional_environments
 from .stacks.foundation import FoundationStack
+from .stacks.regional_store import RegionalStoreStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack
 from .stacks.source_trail import SourceTrailStack
 from .stacks.deployments import DeploymentsStack
@@ -37,6 +39,7 @@ class DependencyError(ParamFileError):
 _stacks_cache: dict = {}
 _requires_cache: dict = {}
 _exporters_cache: dict = {}
+_imported_cache: dict = {}
 
 
 def _shared(base, model, environments):
@@ -64,6 +67,9 @@ def stacks(model=None) -> list:
     targets = [e for e in model.environment_names if e != model.tools]
     found = [_shared(BootstrapStack, model, targets)] if targets else []  # first: the roles the others need
     found += [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
+    regional = regional_environments(model)  # waves in another Region than tools: their artifact store
+    if regional:
+        found.append(_shared(RegionalStoreStack, model, regional))
     if model.source_trail:  # who uploaded which source archive (audit.source_trail)
         found.append(_shared(SourceTrailStack, model, tools))
     found += runtime
@@ -127,14 +133,31 @@ _IMPORT = re.compile(r"^\$\{ProjectName\}-(?P<env>\$\{[A-Za-z0-9]+\}|[a-z][a-z0-
 
 
 def _imports(value, found):
-    if isinstance(value, dict):
-        if "Fn::ImportValue" in value:
-            found.append(value["Fn::ImportValue"])
-        for v in value.values():
-            _imports(v, found)
-    elif isinstance(value, list):
-        for v in value:
-            _imports(v, found)
+    """Every ``Fn::ImportValue`` argument in ``value``, in document order (one walk, no recursion)."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "Fn::ImportValue" in value:
+                found.append(value["Fn::ImportValue"])
+            stack.extend(reversed(value.values()))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return found
+
+
+def _imported(stack_cls, template) -> list:
+    """The import names of ``stack_cls``'s template, walked once per stack (``requires`` asks once per
+    environment the stack is deployed in; the template is the same in each)."""
+    model = stack_cls.model
+    key = (id(model), stack_cls.name)
+    cached = _imported_cache.get(key)
+    if cached is not None and cached[0] is model:  # an id is reused once its model is gone
+        return cached[1]
+    found = _imports(template.get("Outputs"), _imports(template.get("Resources"), []))
+    if len(_imported_cache) > 10_000:
+        _imported_cache.clear()
+    _imported_cache[key] = (model, found)
     return found
 
 
@@ -188,7 +211,7 @@ def requires(stack_cls, env: str = None) -> tuple:
     template = _template(stack_cls)
     values = parameter_values(stack_cls, env)
     found = []
-    for imported in _imports(template.get("Resources"), []) + _imports(template.get("Outputs"), []):
+    for imported in _imported(stack_cls, template):
         text = imported.get("Fn::Sub") if isinstance(imported, dict) else None
         if isinstance(text, list) and text:
             text = text[0]

@@ -122,9 +122,16 @@ def test_bootstrap_roles_trust_only_the_tools_pipelines_and_cloudformation(path)
     policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in template["Resources"].values()
                 if r["Type"] == "AWS::IAM::Policy" and {"Ref": "DeployActionRole"} in r["Properties"]["Roles"]]
     passes = [s for st in policies for s in st if "iam:PassRole" in s["Action"]]
-    assert passes == [{"Effect": "Allow", "Action": ["iam:PassRole"],
-                       "Resource": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}],
-                       "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}}]
+    to_cloudformation = [s for s in passes
+                         if s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"]
+    assert to_cloudformation == [{"Effect": "Allow", "Action": ["iam:PassRole"],
+                                  "Resource": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}],
+                                  "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}}]
+    # waves in another account: the deploy actions pass this environment's task roles to ECS tasks only
+    for statement in passes:
+        if statement not in to_cloudformation:
+            assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
+            assert all(":role/${ProjectName}-${EnvironmentName}-" in r["Fn::Sub"] for r in statement["Resource"])
 
 
 def test_stackset_targets_the_model_ous_with_auto_deployment():

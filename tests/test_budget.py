@@ -3,6 +3,7 @@ measuring on small synthetic templates, and the render refusing a template over 
 import pytest
 
 from generator import budget, cli, registry, render, yamlio
+from generator.stacks.beanstalk_roles import BeanstalkEnvRolesStack
 from tests.helpers import TEMPLATES
 
 
@@ -146,7 +147,7 @@ def _effective(template, role_id):
 
 
 @pytest.mark.parametrize("stack", [s.name for s in registry.STACKS if getattr(s, "part", None) == "roles"]
-                         + ["beanstalk-env"])
+                         + [s.name for s in registry.STACKS if issubclass(s, BeanstalkEnvRolesStack)])
 def test_shared_and_managed_policies_keep_each_roles_access(stack, monkeypatch):
     from generator.components import iam
     stack_cls = registry.get(stack)

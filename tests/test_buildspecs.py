@@ -143,7 +143,7 @@ def test_every_codebuild_project_uses_an_existing_buildspec_and_its_report_group
                 assert spec in rendered, f"{stack}: inline buildspec is none of buildspecs/ as rendered"
             name = project["Properties"]["Name"]["Fn::Sub"]
             for report in spec.get("reports", {}):
-                assert f"{name}-{report}" in groups, f"{stack}: no report group {name}-{report} for {path}"
+                assert f"{name}-{report}" in groups, f"{stack}: no report group {name}-{report} for project {name}"
             checked += 1
     assert checked >= 4
 

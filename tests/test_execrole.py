@@ -158,3 +158,24 @@ def test_a_type_without_schema_is_reported_not_granted():
     # cfn-lint maps Custom::* to AWS::CloudFormation::CustomResource, whose schema lists no handlers
     assert "Custom::Thing" in {**derived["gaps"]["no_schema"], **derived["gaps"]["no_handlers"]}
     assert derived["actions"] == {}
+
+
+def test_an_action_prefix_finds_its_awacs_module_without_importing_them_all():
+    """The one-module lookup gives what the scan of every awacs module gives, for every prefix, and a
+    render imports only the awacs modules the statements use."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scanned = execrole._awacs_modules()
+    for prefix, module in scanned.items():
+        assert execrole._awacs_module(prefix) is module, prefix
+    assert execrole._awacs_module("no-such-service") is None
+    assert execrole.awacs_action("lambda:InvokeFunction").JSONrepr() == "lambda:InvokeFunction"
+    code = ("import sys; from generator import execrole, model, registry; from generator.render import rendered;"
+            "[rendered(c) for c in registry.stacks()];"
+            "print(sum(n.startswith('awacs.') for n in sys.modules))")
+    root = Path(__file__).resolve().parents[1]
+    count = int(subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True,
+                               text=True).stdout)
+    assert count < len(scanned) / 4, f"a render imported {count} awacs modules"

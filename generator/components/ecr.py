@@ -98,16 +98,18 @@ class Repository(RepositoryReference):
 
     ``push_roles``: role ARN patterns (see :func:`role_arn_pattern`), a list or a value that resolves
     to one (``Fn::If``); every other principal is denied pushing. ``pull_roles``: patterns allowed to
-    pull; no other account is ever allowed. ``scan_readers``: ARNs of existing roles (imports) that may
+    pull in this account; another account only through ``statements`` naming its roles. ``scan_readers``: ARNs of existing roles (imports) that may
     read the images' scan findings on this policy alone, with no identity grant: within one account
     "a user or role only needs to be allowed permission for an action through either a repository
     policy or an IAM policy but not both"
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policies.html#repository-policy-vs-iam-policy).
     """
 
-    def __init__(self, stack, logical_id, name, key, keep_images, push_roles=(), pull_roles=(), scan_readers=()):
+    def __init__(self, stack, logical_id, name, key, keep_images, push_roles=(), pull_roles=(), scan_readers=(),
+                 statements=()):
+        """``statements``: more Allow statements (pullers of other accounts, each narrowed to its roles)."""
         self.stack = stack
-        statements = []
+        extra, statements = list(statements), []
         if push_roles:
             statements.append(Statement(
                 Sid="DenyPushExceptBuildRoles", Effect=Deny, Principal=ANYONE, Action=list(UPLOAD_ACTIONS),
@@ -125,6 +127,7 @@ class Repository(RepositoryReference):
                 Sid="AllowImageScanGateToReadScanFindings", Effect=Allow, Principal=AWSPrincipal(list(scan_readers)),
                 Action=list(SCAN_FINDINGS_ACTIONS),
             ))
+        statements += extra
         props = dict(
             RepositoryName=name,
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),

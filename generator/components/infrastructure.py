@@ -136,7 +136,7 @@ def grants(stack, stacks: list, env: str) -> list:
     (the action reference's permissions for CHANGE_SET_REPLACE / CHANGE_SET_EXECUTE) and to pass exactly
     ``env``'s execution role to CloudFormation. None for a wave in another account: its actions run as that
     account's bootstrap deploy role, which holds these for the environment's stacks (``stacks.bootstrap``)."""
-    if not stacks or placement.placement(stack.model, env).cross_account:
+    if not stacks or placement.placement(stack.model, env).away:
         return []
     arns = [s.arn() for s in stacks]
     return [

@@ -11,7 +11,6 @@ from awacs import awslambda as lambda_actions
 from awacs import ec2 as ec2_actions
 from troposphere import GetAtt, Ref, Split, Sub, awslambda
 
-from ..core import naming
 from ..core.suppress import Suppression, suppress
 from ..functions import source
 from .codebuild import ENI_DESCRIBE_ACTIONS, VpcAccess

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from awacs import kms as kms_actions
 from awacs.aws import Allow, ArnLike, AWSPrincipal, Condition, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub, kms
+from troposphere import GetAtt, If, Ref, Sub, kms
 
 from ..core import naming
 from .iam import allow, document
@@ -50,9 +50,11 @@ class KeyReference:
 class EncryptionKey(KeyReference):
     """A symmetric key with rotation, an alias ``alias/{project}-{env}`` and a built-up key policy."""
 
-    def __init__(self, stack, logical_id="EncryptionKey", description="Encrypts this environment's data"):
+    def __init__(self, stack, logical_id="EncryptionKey", description="Encrypts this environment's data", alias=""):
+        """``alias``: a suffix of the alias (``alias/{project}-{env}-<alias>``) for a second key of an environment."""
         self.stack = stack
         self._service_statements: list = []
+        self._conditional: tuple = (None, [])
         self.key = stack.add(kms.Key(
             logical_id,
             Description=Sub("${ProjectName}-${EnvironmentName}: %s" % description),
@@ -65,7 +67,7 @@ class EncryptionKey(KeyReference):
         ))
         self.alias = stack.add(kms.Alias(
             logical_id + "Alias",
-            AliasName=Sub("alias/${ProjectName}-${EnvironmentName}"),
+            AliasName=Sub("alias/${ProjectName}-${EnvironmentName}" + (f"-{alias}" if alias else "")),
             TargetKeyId=Ref(self.key),
         ))
         super().__init__(GetAtt(self.key, "Arn"))
@@ -99,6 +101,18 @@ class EncryptionKey(KeyReference):
             sid = "".join(p.capitalize() for p in service.split(".")[0].split("-")) + "PublishToEncryptedTopics"
             self.allow_service(sid, service, [kms_actions.Decrypt, kms_actions.GenerateDataKey], via_service("sns"))
 
+    def allow(self, statements):
+        """Add statements naming principals of other accounts (narrowed by conditions; never ``*``)."""
+        self._service_statements.extend(statements)
+
+    def allow_when(self, condition: str, statements):
+        """Add ``statements`` (principals of other accounts, narrowed) only where template condition
+        ``condition`` holds (the policy is written twice under ``Fn::If``; one condition per key)."""
+        name, found = self._conditional
+        if name not in (None, condition):
+            raise ValueError(f"key policy statements already depend on condition {name}, not {condition}")
+        self._conditional = (condition, found + list(statements))
+
     def _write_policy(self):
         # Resource "*" inside a key policy means "this key"; it is the only form KMS accepts.
         root = Statement(
@@ -108,4 +122,9 @@ class EncryptionKey(KeyReference):
             Action=ADMIN_ACTIONS + [a for a in ENCRYPT_DECRYPT_ACTIONS if a not in ADMIN_ACTIONS],
             Resource=["*"],
         )
-        self.key.KeyPolicy = document([root] + self._service_statements)
+        statements = [root] + self._service_statements
+        condition, conditional = self._conditional
+        if conditional:
+            self.key.KeyPolicy = If(condition, document(statements + conditional), document(statements))
+        else:
+            self.key.KeyPolicy = document(statements)

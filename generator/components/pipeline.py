@@ -19,13 +19,13 @@ from __future__ import annotations
 from awacs import cloudwatch as cw
 from awacs import codepipeline as cp
 from awacs import sts
-from awacs.aws import AWSPrincipal
-from troposphere import Sub, codepipeline, events
+from awacs.aws import AWSPrincipal, Condition, StringEquals
+from troposphere import Region, Sub, codepipeline, events
 
 from ..core import naming
 from .iam import Role, SharedGrants, allow, unscoped
-from .kms import KeyReference
-from .s3 import BucketReference
+from .kms import ENCRYPT_DECRYPT_ACTIONS, KeyReference
+from .s3 import BUCKET_READ_ACTIONS, READ_ACTIONS, WRITE_ACTIONS, BucketReference
 
 SOURCE = "Source"
 #: Rules in one stage condition: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_Condition.html
@@ -80,6 +80,7 @@ class DeliveryPipeline:
         self.arn = naming.arn("codepipeline", self.full_name)
         self.artifact_bucket = artifact_bucket
         self.stages: list = []
+        self._regional_stores: list = []
         self._action_roles = None  # SharedGrants of the action roles, from the first one on
         self.trigger_rules = tuple(trigger_rules)
         self._trigger = None  # the role the trigger rules start the pipeline with, from the first rule on
@@ -175,10 +176,29 @@ class DeliveryPipeline:
             RuleTypeId=codepipeline.RuleTypeId(Category="Rule", Owner="AWS", Provider="CloudWatchAlarm", Version="1"),
         )
 
+    def add_artifact_store(self, region, location, key_arn):
+        """The artifact store of actions in another ``region`` (bucket ``location`` there, encrypted with
+        ``key_arn``): the pipeline then lists one store per Region, its own first (``ArtifactStores``
+        replaces ``ArtifactStore``: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-artifactstoremap.html).
+        The pipeline role copies the artifacts in, with the key through S3 in that Region only."""
+        bucket = Sub("arn:${AWS::Partition}:s3:::${Name}", Name=location)
+        self.role.grant(
+            allow(READ_ACTIONS + WRITE_ACTIONS, [Sub("${Arn}/*", Arn=bucket)]),
+            allow(BUCKET_READ_ACTIONS, [bucket]),
+            allow(ENCRYPT_DECRYPT_ACTIONS, [key_arn], condition=Condition(StringEquals(
+                {"kms:ViaService": Sub("s3.${Region}.amazonaws.com", Region=region)}))),
+        )
+        self._regional_stores.append(codepipeline.ArtifactStoreMap(Region=region, ArtifactStore=codepipeline.ArtifactStore(
+            Type="S3", Location=location, EncryptionKey=codepipeline.EncryptionKey(Id=key_arn, Type="KMS"))))
+
     def _write_stages(self):
         if not self.stages:
             raise ValueError(f"pipeline {self.component} has no stages")
         self.resource.Stages = self.stages
+        if self._regional_stores:
+            home = self.resource.properties.pop("ArtifactStore")
+            self.resource.ArtifactStores = [codepipeline.ArtifactStoreMap(Region=Region, ArtifactStore=home),
+                                            *self._regional_stores]
 
     # -- actions -------------------------------------------------------------
     def action(self, name, category, provider, configuration, inputs=(), outputs=(), run_order=1,

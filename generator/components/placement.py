@@ -1,9 +1,9 @@
 """Where a wave's pipeline actions run: the tools account and Region, or the wave's own (issue 15).
 
-A wave whose environment names another ``account`` than the tools environment runs every action
-(deploy, smoke test, recorder, CloudFormation change sets) under that environment's bootstrap deploy
-role (``RoleArn``); one in another Region carries ``Region`` on the action (and the pipeline an
-artifact store in that Region). Same account and Region: neither, the pipeline's own role and Region.
+A wave whose environment names another ``account`` (or Region) than the tools environment runs every
+action (deploy, smoke test, recorder, CloudFormation change sets) under that environment's bootstrap
+deploy role (``RoleArn``); one in another Region also carries ``Region`` on the action (and the pipeline
+an artifact store in that Region). Same account and Region: neither, the pipeline's own roles and Region.
 
 The ARNs are built from the naming convention (``{project}-{env}-bootstrap-deploy``) and a parameter
 ``<Wave>AccountId`` filled from the model, never a literal id; the Region is a parameter
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from awacs.aws import Allow, ArnEquals, AWSPrincipal, Condition, Statement
 from troposphere import Ref, Sub
 
 from ..model import Value
@@ -25,7 +26,7 @@ ACCOUNT_PATTERN = r"^[0-9]{12}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
 
 
-def _label(env: str) -> str:
+def label(env: str) -> str:
     return "".join(part.capitalize() for part in env.split("-"))
 
 
@@ -54,12 +55,17 @@ class Placement:
         return self.region is not None
 
     @property
+    def away(self) -> bool:
+        """Another account or Region: the wave's actions run under its bootstrap deploy role."""
+        return self.cross_account or self.cross_region
+
+    @property
     def account_parameter(self) -> str:
-        return f"{_label(self.env)}AccountId"
+        return f"{label(self.env)}AccountId"
 
     @property
     def region_parameter(self) -> str:
-        return f"{_label(self.env)}Region"
+        return f"{label(self.env)}Region"
 
 
 def placement(model, env: str) -> Placement:
@@ -67,8 +73,9 @@ def placement(model, env: str) -> Placement:
     tools = model.environment(model.tools)
     target = model.environment(env)
     account = target.account if target.account and target.account != tools.account else None
+    # Another Region only when both are known (absent: the deploying credentials' Region, for both).
     here, there = tools_region(model), target.region or model.project.region
-    region = there if there and there != here else None
+    region = there if there and here and there != here else None
     return Placement(env, account, region, target.origin.get("account"), target.origin.get("region"))
 
 
@@ -92,8 +99,9 @@ def account_id(stack, env: str):
 
 
 def deploy_role_arn(stack, env: str):
-    """The bootstrap deploy role of ``env`` when its wave runs in another account, else ``None``."""
-    if not placement(stack.model, env).cross_account:
+    """The bootstrap deploy role of ``env`` when its wave runs in another account or Region, else ``None``
+    (in another Region of the tools account too: every grant of an away wave lives in its bootstrap stack)."""
+    if not placement(stack.model, env).away:
         return None
     return Sub("arn:${AWS::Partition}:iam::${Account}:role/${ProjectName}-%s-%s" % (env, DEPLOY_ROLE),
                Account=account_id(stack, env))
@@ -105,14 +113,43 @@ def execution_role_arn(stack, env: str):
                Account=account_id(stack, env))
 
 
-def action_region(stack, env: str):
-    """``Region`` for ``env``'s actions when it is not the pipeline's Region, else ``None``."""
+def action_region(stack, env: str, actions_only=True):
+    """``Region`` for ``env``'s actions when it is not the pipeline's Region, else ``None``
+    (``actions_only=False``: a grant reads it too, so a pipeline's roles stack declares it as well)."""
     where = placement(stack.model, env)
     if not where.cross_region:
         return None
-    return _declare(stack, where.region_parameter, actions_only=True, AllowedPattern=REGION_PATTERN,
-                    ConstraintDescription="a Region name like eu-central-1",
+    return _declare(stack, where.region_parameter, actions_only=actions_only, AllowedPattern=REGION_PATTERN,
+                    ConstraintDescription="a Region name (lower-case letters, dashes, one digit)",
                     Description=f"Region of the {env} environment (where the wave's actions run)")
+
+
+#: The artifact store of a wave in another Region: a bucket ``{project}-{env}-<this>-{account}-{region}`` in the
+#: wave's environment (``stacks/regional_store.py``), known to the pipeline by that name.
+REGIONAL_STORE = "regional"
+#: Model parameter (environments[tools].parameters) carrying that store's key ARN to the pipeline: a key ARN
+#: holds an id the model cannot know, an alias is refused for another account's key
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-encryptionkey.html).
+KEY_PARAMETER = "{label}ArtifactKeyArn"
+KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
+
+
+def regional_store(stack, env: str) -> tuple:
+    """``(Region, bucket name, key ARN)`` of the artifact store in cross-Region wave ``env``'s environment, as
+    a pipeline stack sees it (parameters ``<Wave>AccountId``, ``<Wave>Region``, ``<Wave>ArtifactKeyArn``)."""
+    region = action_region(stack, env, actions_only=False)
+    bucket = Sub("${ProjectName}-%s-%s-${Account}-${Region}" % (env, REGIONAL_STORE),
+                 Account=account_id(stack, env), Region=region)
+    key = _declare(stack, KEY_PARAMETER.format(label=label(env)), AllowedPattern=KEY_ARN_PATTERN,
+                   ConstraintDescription="a KMS key ARN",
+                   Description=f"Key of the {env} environment's regional artifact store (its stack's KeyArn output)")
+    return region, bucket, key
+
+
+def regional_environments(model) -> list:
+    """Environments holding a regional artifact store: waves in another Region than tools."""
+    waves = {env for app in model.applications for env in app.waves}
+    return [env for env in model.environment_names if env in waves and placement(model, env).cross_region]
 
 
 def wave_placement(stack, env: str) -> tuple:
@@ -131,3 +168,51 @@ def model_values(model, envs) -> dict:
         if where.cross_region:
             values[where.region_parameter] = Value(where.region, where.region_origin or f"{model.path}: {env}")
     return values
+
+
+def validation_role(env: str, component: str) -> str:
+    """``Fn::Sub`` text of the role of pipeline ``component``'s validation project in wave ``env``
+    (``BuildProject``: ``{project}-{env}-<component>-check-<env>-role``)."""
+    return "${ProjectName}-%s-%s-check-%s-role" % (env, component, env)
+
+
+def artifact_readers(stack, components=None, region=None) -> list:
+    """``[(env, account id, [role ARN, ...])]``: the roles of other accounts that read a pipeline's artifact store
+    in Region ``region`` (``None``: the tools Region): each such wave's bootstrap deploy role (its deploy
+    action) and its validation project's role (CodeBuild reads the input artifact with it). ``components``:
+    ``{application: pipeline component}`` (default: every application's)."""
+    from .. import kinds  # the kinds build the stacks that use this module
+
+    model = stack.model
+    if components is None:
+        components = {app.name: kinds.pipeline_component(app.kind, app.name) for app in model.applications}
+    readers = []
+    for env in model.environment_names:
+        where = placement(model, env)
+        apps = [app for app in model.applications if app.name in components and env in app.waves]
+        if not where.cross_account or where.region != region or not apps:
+            continue
+        account = account_id(stack, env)
+        names = ["${ProjectName}-%s-%s" % (env, DEPLOY_ROLE)] + [validation_role(env, components[app.name])
+                                                                for app in apps]
+        readers.append((env, account, [Sub("arn:${AWS::Partition}:iam::${Account}:role/" + name, Account=account)
+                                  for name in names]))
+    return readers
+
+
+def reader_statement(sid, account, roles, actions, resources=None, condition=None) -> Statement:
+    """Let exactly ``roles`` of another ``account`` do ``actions``: the account root as principal narrowed
+    to those role ARNs by ``aws:PrincipalArn`` (``ArnEquals``, no pattern). Not the role ARNs as principals:
+    S3 and KMS resolve a named role when the policy is saved and refuse one that does not exist yet
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles),
+    and these roles live in other accounts' stacks this one cannot import or wait for (rule E9114); a role
+    re-created there (a StackSet re-deploying the bootstrap) would silently drop out of a principal list,
+    never out of a condition (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+    The other account's own IAM policy must allow the call too (cross-account access needs both)."""
+    conditions = [ArnEquals({"aws:PrincipalArn": list(roles)})]
+    if condition is not None:
+        conditions.append(condition)
+    props = {"Resource": list(resources)} if resources is not None else {}  # none: the policy's own resource (ECR)
+    return Statement(Sid=sid, Effect=Allow,
+                     Principal=AWSPrincipal(Sub("arn:${AWS::Partition}:iam::${Account}:root", Account=account)),
+                     Action=list(actions), Condition=Condition(conditions), **props)

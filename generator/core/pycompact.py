@@ -48,16 +48,63 @@ def _docstring_lines(tree) -> set:
     return lines
 
 
-def compact(source: str) -> str:
-    """``source`` without docstrings, comments (the shebang too) and blank lines; lines inside
-    multi-line strings stay as they are."""
-    drop = _docstring_lines(ast.parse(source))
+#: String literals and comments, in the order a tokenizer meets them (prefixes need no matching:
+#: they are letters on the same line, and a backslash escapes a quote in raw strings too). Anything
+#: else (a lone quote: not Python this scanner understands) sends ``compact`` to ``tokenize``.
+_TRIPLE = r"{q}{q}{q}(?:[^\\{q}]|\\.|{q}(?!{q}{q}))*{q}{q}{q}"
+_SINGLE = r"{q}(?:[^\\{q}\n]|\\.)*{q}"
+_STRINGS_AND_COMMENTS = re.compile(
+    "(?P<string>" + "|".join(form.format(q=q) for form in (_TRIPLE, _SINGLE) for q in "'\"") + ")"
+    r"|(?P<comment>#[^\r\n]*)|(?P<other>['\"])",
+    re.DOTALL)
+
+
+def _scan(source: str):
+    """(comment column by line, lines inside multi-line strings), as ``tokenize`` reports them, from
+    one regular-expression pass (tokenizing cost ~60 % of ``compact``); None when the scan meets
+    something it does not understand."""
+    comments, keep_verbatim = {}, set()
+    line, line_start, at = 1, 0, 0
+    for match in _STRINGS_AND_COMMENTS.finditer(source):
+        start = match.start()
+        breaks = source.count("\n", at, start)
+        if breaks:
+            line += breaks
+            line_start = source.rindex("\n", at, start) + 1
+        at = start
+        kind = match.lastgroup
+        if kind == "comment":
+            comments[line] = start - line_start
+        elif kind == "string":
+            end = match.end()
+            inside = source.count("\n", start, end - 1)
+            if inside:
+                keep_verbatim.update(range(line + 1, line + inside + 1))
+                line += inside
+                line_start = source.rindex("\n", start, end - 1) + 1
+            at = end
+        else:
+            return None
+    return comments, keep_verbatim
+
+
+def _tokenized(source: str):
+    """What ``_scan`` gives, from Python's tokenizer (the reference; the fallback)."""
     keep_verbatim, comments = set(), {}
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             comments[token.start[0]] = token.start[1]
         elif token.start[0] != token.end[0]:  # a string (or f-string part) over several lines
             keep_verbatim.update(range(token.start[0] + 1, token.end[0] + 1))
+    return comments, keep_verbatim
+
+
+def compact(source: str, scan=None) -> str:
+    """``source`` without docstrings, comments (the shebang too) and blank lines; lines inside
+    multi-line strings stay as they are. ``scan``: how comments and strings are found (default: the
+    regular-expression scan, else the tokenizer; tests compare the two)."""
+    drop = _docstring_lines(ast.parse(source))
+    comments, keep_verbatim = (scan or _scan)(source) or _tokenized(source)
     out = []
     for number, line in enumerate(source.splitlines(), start=1):
         if number in drop:

@@ -12,6 +12,7 @@ files (``--rules-filters-folder``) when ``make lint`` runs.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 #: The generator's own metadata key: every suppression of a resource, with its reason.
@@ -50,7 +51,6 @@ class Suppression:
 
 def suppression_id(suppression: Suppression) -> str:
     """A short, stable id for a declaration (the same reason and rules give the same id)."""
-    import hashlib
     import json
 
     text = json.dumps(suppression.as_metadata(), sort_keys=True)

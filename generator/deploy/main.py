@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from .. import paramfile, paths, registry, stackmodel
-from . import changeset, checks, envconfig, identity, plan as planning, protect, reviewed, show, watch
+from . import changeset, checks, identity, plan as planning, protect, reviewed, show, watch
 from . import confirm as confirmation
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,

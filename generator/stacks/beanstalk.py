@@ -1,5 +1,6 @@
 """Elastic Beanstalk runtime: the shared application (``beanstalk-app``, tools) and one
-load-balanced environment per target (``beanstalk-env``: dev, staging, prod).
+load-balanced environment per target (``beanstalk-env``: dev, staging, prod), whose roles live in
+``beanstalk-env-roles`` (``stacks/beanstalk_roles.py``).
 
 The application lives in its own small stack in ``tools``: every environment stack
 and the pipeline import its name, and neither may own it (the pipeline needs the
@@ -14,12 +15,13 @@ from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, ec2, elasticbea
 
 from ..components import beanstalk as components
 from ..components.alb import VALIDATION_EGRESS
-from ..components.iam import InstanceProfile, Role, allow
+from ..components.iam import Role, allow
 from ..core import naming
 from ..core.exports import ExportSet, declare
 from ..core.stack import LOG_RETENTION_DAYS, Stack
 from ..core.suppress import suppress
 from . import foundation
+from .beanstalk_roles import ROLES_EXPORTS
 
 #: The platform is chosen by ARN only, and has no default: a default would name a platform version that
 #: Beanstalk retires, and changing ``SolutionStackName`` replaces the environment (it is a create-only
@@ -54,18 +56,16 @@ class EXPORTS(ExportSet):
                                         "Security group for validation clients (egress 80/443 to the VPC)")
     service_url = declare(stack, "ServiceUrl", "URL validation calls: https://<ServiceHostName> with a certificate, "
                                                "else http://<load balancer>")
-    instance_role_arn = declare(stack, "InstanceRoleArn", "Role of the environment's instances (pass it to EC2)")
-    service_role_arn = declare(stack, "ServiceRoleArn", "Beanstalk service role of the environment")
 
 
-def environment_deploy_grants(app_exports, env_exports, env: str) -> list:
+def environment_deploy_grants(app_exports, env_exports, roles_exports, env: str) -> list:
     """The CodePipeline ElasticBeanstalk deploy action's grants for the environment ``env`` (a wave),
     as seen from the pipeline stack in ``tools`` (names and roles from the application's exports:
-    ``APP_EXPORTS``/``EXPORTS`` for its stacks)."""
+    ``APP_EXPORTS``/``EXPORTS``/``ROLES_EXPORTS`` for its stacks)."""
     return components.deploy_grants(
         app_exports.application_name.imported(), env_exports.environment_name.imported(env),
-        instance_role_arn=env_exports.instance_role_arn.imported(env),
-        service_role_arn=env_exports.service_role_arn.imported(env),
+        instance_role_arn=roles_exports.instance_role_arn.imported(env),
+        service_role_arn=roles_exports.service_role_arn.imported(env),
     )
 
 
@@ -111,11 +111,11 @@ class BeanstalkEnvStack(Stack):
     description = "Elastic Beanstalk environment: load-balanced, enhanced health, managed updates, IMDSv2"
     EXPORTS = EXPORTS
     APP_EXPORTS = APP_EXPORTS
+    ROLES_EXPORTS = ROLES_EXPORTS
 
     def create(self):
         self.create_parameters()
         self.create_rules()
-        self.create_roles()
         self.create_validation_group()
         self.create_environment()
         self.create_exports()
@@ -241,29 +241,6 @@ class BeanstalkEnvStack(Stack):
                 }],
             })
 
-    def create_roles(self):
-        env_name = naming.physical_name(self.app.name)
-        app_name = self.APP_EXPORTS.application_name.imported("${DeliveryEnvironment}")
-        # Scoped inline grants instead of AWSElasticBeanstalkWebTier, which lets any instance write to
-        # every elasticbeanstalk-* bucket (a staging instance could replace production's bundles).
-        self.instance_role = Role(
-            self, "InstanceRole", "ec2.amazonaws.com", f"{self.app.name}-instance", source_account=False,
-            description="Elastic Beanstalk web-tier instances of one environment",
-        )
-        self.instance_role.grant(components.instance_grants(app_name, env_name))
-        self.instance_profile = InstanceProfile(self, "InstanceProfile", self.instance_role)
-        # Beanstalk documents sts:ExternalId "elasticbeanstalk" as its service role trust condition.
-        # Scoped grants instead of AWSElasticBeanstalkEnhancedHealth and
-        # AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy (elasticbeanstalk:*, cloudformation:* and
-        # iam:PassRole to any role): see components/beanstalk.py service_grants.
-        self.service_role = Role(
-            self, "ServiceRole", "elasticbeanstalk.amazonaws.com", f"{self.app.name}-service", source_account=False,
-            trust_conditions={StringEquals: {"sts:ExternalId": "elasticbeanstalk"}},
-            description="Elastic Beanstalk service: enhanced health and managed updates of one environment",
-            unscoped_managed=True,  # keeps the inline policies 20 % inside IAM's per-role aggregate
-        )
-        self.service_role.grant(components.service_grants(app_name, env_name, self.instance_role.arn))
-
     def create_validation_group(self):
         """A group for validation clients (a CodeBuild project in the VPC): HTTP to the VPC (an internal
         load balancer's port 80), HTTPS anywhere (the load balancer, and the S3, CloudWatch Logs and
@@ -290,7 +267,8 @@ class BeanstalkEnvStack(Stack):
         options = {
             "aws:elasticbeanstalk:environment": {
                 "EnvironmentType": "LoadBalanced", "LoadBalancerType": "application",
-                "ServiceRole": self.service_role.arn,
+                # The roles stack of this environment deploys first (its grants are in place by then).
+                "ServiceRole": self.ROLES_EXPORTS.service_role_arn.imported(),
             },
             "aws:elasticbeanstalk:environment:process:default": {
                 "HealthCheckPath": Ref(self.health_path), "MatcherHTTPCode": "200",
@@ -316,7 +294,7 @@ class BeanstalkEnvStack(Stack):
                 "RollingUpdateEnabled": "true", "RollingUpdateType": "Health",
             },
             "aws:autoscaling:launchconfiguration": {
-                "DisableIMDSv1": "true", "IamInstanceProfile": self.instance_profile.name,
+                "DisableIMDSv1": "true", "IamInstanceProfile": self.ROLES_EXPORTS.instance_profile.imported(),
             },
             "aws:ec2:instances": {"InstanceTypes": Ref(self.instance_type)},
             "aws:autoscaling:asg": {"MinSize": Ref(self.min_size), "MaxSize": Ref(self.max_size)},
@@ -339,9 +317,6 @@ class BeanstalkEnvStack(Stack):
         }
         self.env = self.add(elasticbeanstalk.Environment(
             "Environment",
-            # (both roles' grants attached first: instances report health and stream logs from their
-            # first boot, and the service works with the service role's grants from the start)
-            DependsOn=["InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedManagedPolicy"],
             ApplicationName=self.APP_EXPORTS.application_name.imported("${DeliveryEnvironment}"),
             EnvironmentName=naming.physical_name(self.app.name),
             Description=Sub("${ProjectName} ${EnvironmentName} %s environment" % self.app.name),
@@ -383,5 +358,3 @@ class BeanstalkEnvStack(Stack):
         self.export(self.EXPORTS.validation_security_group, GetAtt(self.validation_group, "GroupId"))
         self.export(self.EXPORTS.service_url, If(self.has_certificate, Sub("https://${ServiceHostName}"),
                                             Sub("http://${Host}", Host=GetAtt(self.env, "EndpointURL"))))
-        self.export(self.EXPORTS.instance_role_arn, self.instance_role.arn)
-        self.export(self.EXPORTS.service_role_arn, self.service_role.arn)

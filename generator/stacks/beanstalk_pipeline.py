@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..components.codebuild import BuildProject
 from .beanstalk import APP_EXPORTS, EXPORTS, environment_deploy_grants
+from .beanstalk_roles import ROLES_EXPORTS
 from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
 
 
@@ -44,9 +45,10 @@ class BeanstalkPipelineStack(DeliveryPipelineStack):
     build_class = BeanstalkBuildStack
     APP_EXPORTS = APP_EXPORTS
     EXPORTS = EXPORTS
+    ROLES_EXPORTS = ROLES_EXPORTS
 
     def deploy_grants(self, target: Target):
-        return environment_deploy_grants(self.APP_EXPORTS, self.EXPORTS, target.env)
+        return environment_deploy_grants(self.APP_EXPORTS, self.EXPORTS, self.ROLES_EXPORTS, target.env)
 
     def deploy_action(self, target: Target, role):
         return self.pipeline.action(

@@ -185,6 +185,39 @@ class BootstrapStack(Stack):
                       {"kms:ResourceAliases": Sub("alias/${ProjectName}-${DeliveryEnvironment}")}))),
         )
 
+        self.deploy.grant(self.away_wave_grants())
+
+    def away_wave_grants(self) -> list:
+        """What the actions of the waves in another account or Region than tools run with this role
+        (``RoleArn``, ``components.placement``): each pipeline's deploy action, smoke test project and
+        recorder, named after this environment (``{project}-${EnvironmentName}-*``: every application of
+        the kind, so the template does not grow with the applications). One template serves every target
+        environment, so it holds the grants of each application with such a wave anywhere; none when every
+        wave shares the tools account and Region (the tools pipeline's own deploy roles run those)."""
+        from .. import registry
+        from ..components import placement
+
+        grants, kinds = [], set()
+        for cls in registry.stacks(self.model):
+            if getattr(cls, "part", None) != "pipeline" or cls.app is None or not cls.supports_away:
+                continue  # a kind that cannot deploy away refuses such a wave when its pipeline renders
+            kind = cls.__mro__[1]  # the kind's pipeline class (kinds makes one subclass per application)
+            if kind not in kinds and any(placement.placement(self.model, env).away for env in cls.app.waves):
+                kinds.add(kind)  # one set per kind, for its every application: the template stays one size
+                grants += cls.away_grants("${EnvironmentName}", every_application=True)
+        if placement.regional_environments(self.model):
+            # A wave in another Region than tools reads its input artifacts from its own regional store
+            # (stacks/regional_store.py): the bucket by name, its key by alias.
+            grants += [
+                allow([s3.GetObject, s3.GetObjectVersion], [Sub(
+                    "arn:${AWS::Partition}:s3:::${ProjectName}-${EnvironmentName}-%s-${AWS::AccountId}-${AWS::Region}/*"
+                    % placement.REGIONAL_STORE)]),
+                allow([kms.Decrypt, kms.DescribeKey], [naming.arn("kms", "key/*")], condition=Condition(
+                    ForAnyValueStringEquals({"kms:ResourceAliases": Sub(
+                        "alias/${ProjectName}-${EnvironmentName}-%s" % placement.REGIONAL_STORE)}))),
+            ]
+        return grants
+
     def create_outputs(self):
         self.export(EXPORTS.deploy_role_arn, self.deploy.arn)
         self.export(EXPORTS.execution_role_arn, self.execution.arn)

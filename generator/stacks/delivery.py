@@ -35,14 +35,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Parameter, Ref
+from awacs import sts
+from troposphere import Parameter, Ref, Sub
 
 from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference, VpcAccess, action_variables,
                                     build_settings)
+from ..components.iam import allow
 from ..components.inline_function import FunctionReference
 from ..components.kms import KeyReference
-from ..components import infrastructure, sources
-from ..components.pipeline import SOURCE, DeliveryPipeline
+from ..components import infrastructure, placement, sources
+from ..components.pipeline import SOURCE, DeliveryPipeline, RoleReference
 from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
@@ -145,6 +147,15 @@ class Delivery:
         """The recorder of wave ``env``; ``*``: every wave's (one grant, components are prefix-free)."""
         return naming.arn("lambda", "function:${ProjectName}-%s-%s" % (env, self.recorder_component))
 
+    def validation_project_name(self, target) -> Sub:
+        """The physical name of ``target``'s validation project (``BuildProject``: ``{project}-{env}-<component>``),
+        for a wave in another account or Region whose stack the pipeline cannot import from."""
+        return Sub("${ProjectName}-%s-%s-check-%s" % (target.env, self.component, target.slug))
+
+    def recorder_name(self, env: str) -> Sub:
+        """The recorder function of wave ``env`` by its physical name (``InlineFunction``)."""
+        return Sub("${ProjectName}-%s-%s" % (env, self.recorder_component))
+
     def recorder_export(self):
         return declare(self.recorder_stack, "RecorderFunctionName",
                        f"Function checking the target after a deploy of pipeline {self.component} and recording it")
@@ -212,6 +223,12 @@ class DeliveryValidationStack(Stack):
     def component(self):
         return self.delivery.component
 
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from .bootstrap import tools_values  # ToolsAccountId / ToolsRegion of a stack in the wave's account
+
+        return tools_values(cls.model)
+
     def create(self):
         self.targets = [t for t in waves(self.model, self.app) if t.env == self.wave]
         if not self.targets:
@@ -227,17 +244,33 @@ class DeliveryValidationStack(Stack):
         value = self.delivery.target_export
         for target in self.targets:
             env = target.env
-            vpc = VpcAccess(value("VpcId").imported(env), value("ValidationSubnetIds").imported(env),
-                            value("ValidationSecurityGroupId").imported(env))
+            # A wave in another account or Region: this stack is deployed there (a project runs in a VPC of
+            # its own account and Region), reading the input artifacts the pipeline hands it from the tools
+            # store (another account: its bucket and key policies name this project's role) or from the
+            # Region's store (regional_store).
+            away = placement.placement(self.model, env).away
+            imported = (lambda export: export.imported()) if away else (lambda export: export.imported(env))
+            vpc = VpcAccess(imported(value("VpcId")), imported(value("ValidationSubnetIds")),
+                            imported(value("ValidationSecurityGroupId")))
             logical_id = self.delivery.validation_project_id(target)
             project = BuildProject(
                 self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
                 description=f"Validate the {target.label.lower()} target as deployed", report="smoke",
                 cache=LOCAL_CACHE, writes_artifacts=False, vpc=vpc, settings=self.build, key=key,
-                artifact_bucket=self.delivery.artifact_store(),
-                environment=[("TARGET_URL", value("ServiceUrl").imported(env)), ("HEALTH_PATH", Ref(self.health_path))],
+                artifact_bucket=self.artifact_source(env),
+                environment=[("TARGET_URL", imported(value("ServiceUrl"))), ("HEALTH_PATH", Ref(self.health_path))],
             )
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
+
+    def artifact_source(self, env):
+        """Where the smoke test's input artifact is: the wave Region's store, the tools store of another
+        account, or (same account and Region) the pipeline's store."""
+        where = placement.placement(self.model, env)
+        if where.cross_region:
+            from . import regional_store
+
+            return regional_store.store()
+        return store.remote_store(self) if where.away else self.delivery.artifact_store()
 
 
 class DeliveryPipelineStack(Stack):
@@ -260,8 +293,13 @@ class DeliveryPipelineStack(Stack):
     def component(self):
         return self.delivery.component
 
+    #: Whether the kind can deploy a wave in another account or Region (its deploy action and grants
+    #: name the target by physical names, ``away_deploy_grants``).
+    supports_away = False
+
     def create(self):
         self.create_parameters()
+        self.check_placements()
         self.create_imports()
         self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key, part=self.part,
                                          role_export=self.delivery.role_export,
@@ -271,6 +309,10 @@ class DeliveryPipelineStack(Stack):
         self.create_stages()
         if self.part != "roles":
             self.output("PipelineName", self.pipeline.name, "Name of the pipeline")
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        return placement.model_values(cls.model, cls.app.waves)
 
     def pipeline_parameter(self, name, group, label, **props):
         """A parameter only the pipeline's actions read (never a grant): the roles stack, which runs
@@ -282,6 +324,28 @@ class DeliveryPipelineStack(Stack):
     # -- hooks ---------------------------------------------------------------
     def deploy_action(self, target: Target, role):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def away_deploy_grants(cls, env: str, application: str) -> list:  # pragma: no cover - abstract
+        """What the deploy action needs in wave ``env``'s own account (``env``: ``Fn::Sub`` text, the
+        bootstrap stack's ``${EnvironmentName}``; ``application``: its name, or ``*`` for every application
+        of the kind), by physical names: the bootstrap deploy role gets it."""
+        raise NotImplementedError
+
+    @classmethod
+    def away_grants(cls, env: str, every_application=False) -> list:
+        """Every grant the actions of an away wave need in its account (deploy, smoke test, recorder),
+        held by its bootstrap deploy role (``stacks/bootstrap.py``). ``every_application``: for every
+        application of this kind (names ``{project}-{env}-*``), so the bootstrap template keeps one set per
+        kind however many applications the model has."""
+        application = "*" if every_application else cls.app.name
+        component = "*" if every_application else cls.delivery.component
+        project = ProjectReference(Sub("${ProjectName}-%s-%s-check-%s" % (env, component, env)))
+        grants = list(cls.away_deploy_grants(env, application)) + project.grant_start_build()
+        if cls.delivery.recorder_stack:
+            recorder = f"{component}-record" if every_application else cls.delivery.recorder_component
+            grants += FunctionReference(Sub("${ProjectName}-%s-%s" % (env, recorder))).grant_invoke()
+        return grants
 
     def deploy_grants(self, target: Target):  # pragma: no cover - abstract
         """Statements the deploy action for ``target`` needs (its own role gets exactly these)."""
@@ -311,6 +375,33 @@ class DeliveryPipelineStack(Stack):
                  action_variables({"APP_DIR": ".", "FAIL_ON_SEVERITY": "${Threshold}"},
                                   Threshold=Ref(self.scan_threshold)))]
 
+    def check_placements(self):
+        """A wave in another account or Region needs a kind whose actions name the target by physical
+        names (one line, exit 2, naming the model key)."""
+        from ..model import ModelError
+
+        self.placements = {t: placement.placement(self.model, t.env) for t in self.targets}
+        tools = self.model.environment(self.model.tools)
+        for target, where in self.placements.items():
+            if where.cross_account and not tools.account:
+                raise ModelError([f"{where.account_origin}: wave '{target.env}' of application '{self.app.name}' is "
+                                  f"in another account, but the tools environment '{tools.name}' names none; set "
+                                  f"environments[{tools.name}].account (the wave's roles admit the tools pipelines)"])
+            same_region = [t.env for t, w in self.placements.items() if w.region and w.region == where.region]
+            if len(same_region) > 1:
+                raise ModelError([f"{where.region_origin}: waves {', '.join(same_region)} of application "
+                                  f"'{self.app.name}' are both in Region {where.region}; CodePipeline takes one artifact "
+                                  f"store per Region: deliver one of them from its own Region"])
+            if where.away and not self.supports_away:
+                key = "account" if where.cross_account else "region"
+                origin = (where.account_origin if where.cross_account else where.region_origin) or self.model.path
+                raise ModelError([f"{origin}: application '{self.app.name}' (kind {self.app.kind}) cannot yet deploy "
+                                  f"a wave in another {key} than the tools environment; remove environments"
+                                  f"[{target.env}].{key} or deliver an ecs-bluegreen/ecs-rolling application there"])
+
+    def away(self, target: Target) -> bool:
+        return self.placements[target].away
+
     def create_imports(self):
         self.key = KeyReference(foundation.EXPORTS.key_arn.imported())
         self.artifact_bucket = self.delivery.artifact_store()
@@ -318,9 +409,18 @@ class DeliveryPipelineStack(Stack):
     def create_deploy_roles(self):
         """One deploy role per target, assumable by this pipeline's role only, with exactly that
         target's grants: a production deploy cannot run with staging's role or the other way round.
-        They live in the roles stack; the pipeline stack names them by imported ARN."""
+        They live in the roles stack; the pipeline stack names them by imported ARN. A wave in another
+        account or Region runs under its bootstrap deploy role instead (``components.placement``), which
+        the pipeline role may assume, by exact ARN."""
         self.deploy_roles = {}
         for target in self.targets:
+            if self.away(target):
+                if self.placements[target].cross_region:
+                    self.pipeline.add_artifact_store(*placement.regional_store(self, target.env))
+                arn = placement.deploy_role_arn(self, target.env)
+                self.pipeline.role.grant(allow([sts.AssumeRole], [arn]))
+                self.deploy_roles[target] = RoleReference(f"Deploy{target.label}Role", arn)
+                continue
             role = self.pipeline.action_role(
                 f"Deploy{target.label}Role", f"{self.component}-deploy-{target.slug}",
                 f"Deploy action of pipeline {self.component} for the {target.label.lower()} target")
@@ -364,11 +464,12 @@ class DeliveryPipelineStack(Stack):
             return self.pipeline.approval_action(
                 f"PromoteTo{target.label}",
                 f"Approve deploying this build to {target.env}, the pipeline's first wave.", None)
+        # A wave in another account exports its URL there only: no link (the message names the wave).
         return self.pipeline.approval_action(
             f"PromoteTo{target.label}",
             f"Promote the build validated on {previous.env} to {target.env}. Open the link, check the "
             f"{previous.env} release, then approve to deploy the same artifact to {target.env}.",
-            self.target_url(previous),
+            None if self.away(previous) else self.target_url(previous),
         )
 
     def create_target_stages(self, target: Target, previous: Target = None):
@@ -378,8 +479,7 @@ class DeliveryPipelineStack(Stack):
         wave is entered only while the previous wave's alarms are not in ALARM; after the stage, the
         wave's own alarms are watched for its bake time and one in ALARM rolls the stage back."""
         p = self.pipeline
-        validation = self.delivery.project(self.delivery.validation_project_id(target),
-                                           self.delivery.validation_stack_of(target))
+        away = self.away(target)
         entry = []
         if target.protected and previous is not None:
             entry = [p.alarm_rule(f"{previous.label}{key}", name, alarm_arn=arn)
@@ -389,22 +489,44 @@ class DeliveryPipelineStack(Stack):
         # infrastructure: pipeline -> the target stacks' change sets first, in import order; then the deploy
         stacks = self.infrastructure[target] if self.infrastructure else []
         first = infrastructure.steps(stacks)
+        if away:  # in the wave's account or Region: by physical name, the bootstrap deploy role holds the grants
+            smoke = p.action("SmokeTest", "Test", "CodeBuild",
+                             {"ProjectName": self.delivery.validation_project_name(target)}, [SOURCE],
+                             run_order=first + 2)
+        else:
+            validation = self.delivery.project(self.delivery.validation_project_id(target),
+                                               self.delivery.validation_stack_of(target))
+            smoke = p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=first + 2, category="Test")
         deploy = self.deploy_action(target, self.deploy_roles[target])
         deploy.RunOrder = first + 1
         actions = infrastructure.actions(p, stacks, target.env, self.deploy_roles[target].arn,
-                                         self.release_parameters) + [
-            deploy,
-            p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=first + 2, category="Test"),
-        ]
+                                         self.release_parameters) + [deploy, smoke]
         if self.delivery.recorder_stack:
             # Beside the smoke test: checks the target too and records the deployment, healthy or not. The
             # action imports the function (the recorder stack deploys first); the grant names it.
-            recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
-                                         arn=self.delivery.recorder_arn())
-            p.role.grant(recorder.grant_invoke())
-            actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": recorder.name},
+            if away:
+                name = self.delivery.recorder_name(target.env)
+            else:
+                recorder = FunctionReference(self.delivery.recorder_export().imported(target.env),
+                                             arn=self.delivery.recorder_arn())
+                p.role.grant(recorder.grant_invoke())
+                name = recorder.name
+            actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": name},
                                     [SOURCE], run_order=first + 2))
+        if away:
+            actions = [self.place(action, target) for action in actions]
         p.add_stage("Deploy" + target.label, actions, rollback_on_failure=True, entry_rules=entry, bake_rules=bake)
+
+    def place(self, action, target: Target):
+        """Run ``action`` of an away wave under the wave's bootstrap deploy role, in its Region: CodePipeline
+        assumes ``RoleArn`` (another account's role: https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-create-cross-account.html)
+        and runs the action in ``Region``, copying its input artifacts to that Region's artifact store
+        (https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-create-cross-region.html)."""
+        role_arn, region = placement.wave_placement(self, target.env)
+        action.RoleArn = role_arn
+        if region is not None:
+            action.Region = region
+        return action
 
     def wave_alarms(self, target: Target) -> list:
         """``(key, imported alarm name, alarm ARN)`` of the alarms gating ``target`` (the operations

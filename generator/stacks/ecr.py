@@ -11,16 +11,16 @@ deployed before those roles exist:
   pushing the ``bootstrap`` image once);
 - pull: the application's ECS task execution roles in every environment
   (``{project}-*-<application>-execution``) and the tools pipeline roles (``{project}-tools-*``:
-  deploy actions);
+  deploy actions); an environment in another account: exactly its execution role (``other_account_pullers``);
 - scan findings: the shared image scan gate's role, named by its imported ARN (the ``image-scanner``
   stack deploys first), so that role's own policy lists no repository and does not grow with the
   number of applications.
 """
 from __future__ import annotations
 
-from troposphere import Equals, If, Not, Ref
+from troposphere import Equals, If, Not, Ref, Sub
 
-from ..components.ecr import Repository, RepositoryReference, role_arn_pattern
+from ..components.ecr import PULL_ACTIONS, Repository, RepositoryReference, role_arn_pattern
 from ..components.kms import KeyReference
 from ..core import naming
 from ..core.exports import ExportSet, declare
@@ -59,6 +59,38 @@ def repository(application: str, env: str) -> RepositoryReference:
                                x.repository_uri.imported(env))
 
 
+def away(model, application) -> list:
+    """The environments of ``application``'s runtime stacks in another account or Region than tools."""
+    from ..components import placement
+
+    app = model.application(application)
+    return [env for env in model.environment_names if env in app.runtime_environments and env != model.tools
+            and placement.placement(model, env).away]
+
+
+def named_repository(stack, application: str) -> RepositoryReference:
+    """The repository by its name in the tools account and Region (parameters ``ToolsAccountId`` /
+    ``ToolsRegion``, empty: this one, ``bootstrap.tools_values``), for a runtime stack of an application with
+    an environment in another account or Region: exports do not cross them. ECR decrypts the layers with its
+    own grant on the key, so a puller of another account needs the repository policy and its own IAM only
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html)."""
+    from troposphere import AccountId, Equals, If, Region, Sub
+
+    from .bootstrap import ACCOUNT_PATTERN, REGION_PATTERN
+
+    for name, pattern, what in (("ToolsAccountId", ACCOUNT_PATTERN, "Account"), ("ToolsRegion", REGION_PATTERN, "Region")):
+        stack.parameter(name, "Tools account", f"Tools {what.lower()}", Type="String", Default="", AllowedPattern=pattern,
+                        Description=f"{what} of the tools environment's image repository (empty: this one)")
+        stack.condition(f"ToolsInThis{what}", Equals(Ref(name), ""))
+    account = If("ToolsInThisAccount", AccountId, Ref("ToolsAccountId"))
+    region = If("ToolsInThisRegion", Region, Ref("ToolsRegion"))
+    name = Sub("${ProjectName}-%s-%s" % (stack.model.tools, application))
+    return RepositoryReference(
+        name, Sub("arn:${AWS::Partition}:ecr:${Region}:${Account}:repository/${Name}", Region=region, Account=account,
+                  Name=name),
+        Sub("${Account}.dkr.ecr.${Region}.${AWS::URLSuffix}/${Name}", Region=region, Account=account, Name=name))
+
+
 class EcrStack(Stack):
     name = "ecr"
     description = "Container image repository: immutable tags, scan on push, KMS, lifecycle (tools environment)"
@@ -94,7 +126,30 @@ class EcrStack(Stack):
             pull_roles=[role_arn_pattern("${ProjectName}-*-%s" % execution_role_component(self.app.name)),
                         role_arn_pattern("${ProjectName}-${EnvironmentName}-*")],
             scan_readers=[scanners.IMAGE_EXPORTS.role_arn.imported()],
+            statements=self.other_account_pullers(),
         )
+
+    def other_account_pullers(self) -> list:
+        """The task execution role of each environment of the application in another account: exactly that
+        role (``placement.reader_statement``: that account's root narrowed by ``aws:PrincipalArn``)."""
+        from ..components import placement
+
+        found = []
+        for env in away(self.model, self.app.name):
+            if not placement.placement(self.model, env).cross_account:
+                continue  # same account: the pull statement above admits it
+            account = placement.account_id(self, env)
+            role = Sub("arn:${AWS::Partition}:iam::${Account}:role/${ProjectName}-%s-%s"
+                       % (env, execution_role_component(self.app.name)), Account=account)
+            found.append(placement.reader_statement(f"AllowPullBy{placement.label(env)}ExecutionRole", account,
+                                                    [role], PULL_ACTIONS))
+        return found
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from ..components import placement
+
+        return placement.model_values(cls.model, cls.model.environment_names)
 
     def create_outputs(self):
         x = EXPORTS.for_stack(self.name)

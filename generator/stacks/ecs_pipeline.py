@@ -16,13 +16,15 @@ each and waiting for approval before protected ones.
 """
 from __future__ import annotations
 
-from troposphere import Ref
+from troposphere import Ref, Sub
 
+from ..components import ecs, placement
 from ..components.codebuild import LOCAL_CACHE, BuildProject, action_variables
+from ..components.codedeploy import DeploymentGroupReference
 from ..components.pipeline import SOURCE
 from . import ecr, ecs_native_service, ecs_service, scanners
 from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target
-from .ecs_web import references
+from .ecs_web import DEPLOY_SPEC, TASK_ROLE_COMPONENT, references
 
 IMAGE_SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 
@@ -30,6 +32,22 @@ IMAGE_SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 def artifact_dir(target: Target) -> str:
     """Folder of a wave's ``taskdef.json`` / ``appspec.yaml`` in the build output: its environment's name."""
     return target.env
+
+
+def named(application: str, env: str):
+    """``(task definition, service, deployment group)`` of ``application`` in wave ``env`` by their physical
+    names (``ecs_web``: ``{project}-{env}-{application}`` for cluster, service, family, CodeDeploy application
+    and group; roles ``-execution`` / ``-task``), for a wave in another account whose exports a tools stack
+    cannot import. ``env``: ``Fn::Sub`` text (a name, or ``${EnvironmentName}`` in the wave's own stacks).
+    The ARNs they build are of the account and Region of the stack using them."""
+    name = Sub("${ProjectName}-%s-%s" % (env, application))
+
+    def role(component):
+        return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-%s-%s" % (env, component))
+
+    task_definition = ecs.TaskDefinitionReference(name, role(ecr.execution_role_component(application)),
+                                                  role(f"{application}-{TASK_ROLE_COMPONENT}"))
+    return task_definition, ecs.ServiceReference(name, name), DeploymentGroupReference(name, name)
 
 
 class EcsBuildStack(DeliveryBuildStack):
@@ -83,9 +101,32 @@ class EcsBuildStack(DeliveryBuildStack):
             ("DOCKERHUB_USERNAME", Ref(self.dockerhub_username)),
         ]
         for target in self.targets:
-            variables.append(("ECS_DEPLOY_SPEC_" + artifact_dir(target).upper(),
-                              self.SERVICE.deploy_spec.imported(target.env)))
+            spec = (self.away_deploy_spec(target.env) if placement.placement(self.model, target.env).away
+                    else self.SERVICE.deploy_spec.imported(target.env))
+            variables.append(("ECS_DEPLOY_SPEC_" + artifact_dir(target).upper(), spec))
         return variables
+
+    def away_deploy_spec(self, env: str):
+        """The service stack's ``DeploySpec`` export for a wave in another account, which this stack cannot
+        import: the same JSON from the physical names and the values the model gives that stack in ``env``
+        (its parameter file), the account from ``<Wave>AccountId``."""
+        from .. import paramgen, registry
+
+        service = next(cls for cls in registry.stacks(self.model) if cls.name == self.SERVICE.stack)
+        values = paramgen.parameter_values(service, env)
+        task_definition, _, _ = named(self.app.name, env)
+        arn = "arn:${AWS::Partition}:iam::${Account}:role/${ProjectName}-%s-%s"
+        account = placement.account_id(self, env)
+        return Sub(DEPLOY_SPEC, Family=task_definition.family,
+                   ExecutionRoleArn=Sub(arn % (env, ecr.execution_role_component(self.app.name)), Account=account),
+                   TaskRoleArn=Sub(arn % (env, f"{self.app.name}-{TASK_ROLE_COMPONENT}"), Account=account),
+                   Cpu=values["TaskCpu"], Memory=values["TaskMemory"],
+                   LogGroup=Sub("/ecs/${ProjectName}-%s-%s" % (env, self.app.name)),
+                   Readonly=values["ReadonlyRootFilesystem"])
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        return placement.model_values(cls.model, cls.app.waves)
 
 
 class EcsValidationStack(DeliveryValidationStack):
@@ -121,13 +162,23 @@ class EcsPipelineStack(DeliveryPipelineStack):
                                      Threshold=Ref(self.image_scan_threshold))
         return super().scan_actions() + [("ImageScan", scanners.image_scan(), [SOURCE, BUILD_OUTPUT], variables)]
 
+    supports_away = True
+
     def deploy_grants(self, target: Target):
         task_definition, _ = references(self.SERVICE)
         return [ecs_service.deployment_group(self.SERVICE, target.env).grant_deploy(),
                 task_definition(target.env).grant_register()]
 
+    @classmethod
+    def away_deploy_grants(cls, env: str, application: str) -> list:
+        task_definition, _, group = named(application, env)
+        return [group.grant_deploy(), task_definition.grant_register()]
+
     def deploy_action(self, target: Target, role):
-        group = ecs_service.deployment_group(self.SERVICE, target.env)
+        if self.away(target):
+            group = named(self.app.name, target.env)[2]
+        else:
+            group = ecs_service.deployment_group(self.SERVICE, target.env)
         folder = artifact_dir(target)
         return self.pipeline.action(
             "Deploy", "Deploy", "CodeDeployToECS", {
@@ -171,9 +222,17 @@ class EcsNativePipelineStack(EcsPipelineStack):
         task_definition, service = references(self.SERVICE)
         return [service(target.env).grant_rolling_deploy(), task_definition(target.env).grant_register()]
 
+    @classmethod
+    def away_deploy_grants(cls, env: str, application: str) -> list:
+        task_definition, service, _ = named(application, env)
+        return [service.grant_rolling_deploy(), task_definition.grant_register()]
+
     def deploy_action(self, target: Target, role):
-        _, service = references(self.SERVICE)
-        service = service(target.env)
+        if self.away(target):
+            service = named(self.app.name, target.env)[1]
+        else:
+            _, service = references(self.SERVICE)
+            service = service(target.env)
         return self.pipeline.action(
             "Deploy", "Deploy", "ECS", {
                 "ClusterName": service.cluster_name,

@@ -261,6 +261,12 @@ class LoadBalancedFargateStack(Stack):
     EXPORTS: type = ExportSet
     INGRESS: type = ExportSet
 
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from .bootstrap import tools_values  # ToolsAccountId / ToolsRegion of the image repository
+
+        return tools_values(cls.model)
+
     @property
     def component(self) -> str:
         """Physical names are ``{project}-{env}-{application}...``: the service stacks of two
@@ -357,7 +363,9 @@ class LoadBalancedFargateStack(Stack):
         )
         self.execution_role, self.task_role = ecs.task_roles(
             self, ecr.execution_role_component(self.app.name), f"{self.app.name}-{TASK_ROLE_COMPONENT}")
-        repository = ecr.repository(self.app.name, self.model.tools)
+        # An environment in another account or Region cannot import the repository: by name (ecr.named_repository).
+        repository = (ecr.named_repository(self, self.app.name) if ecr.away(self.model, self.app.name)
+                      else ecr.repository(self.app.name, self.model.tools))
         self.execution_role.grant(repository.grant_pull())
         self.task = ecs.FargateTaskDefinition(
             self, "TaskDefinition", naming.physical_name(self.component),

@@ -68,6 +68,34 @@ class FoundationStack(Stack):
             from . import source_trail  # it imports this module's exports
 
             trail.allow_key_use(self.key, source_trail.TRAIL)
+        self.admit_other_accounts()
+
+    def admit_other_accounts(self):
+        """In tools, the key of the artifact stores: waves in another account (same Region) decrypt their
+        input artifacts through S3 with their bootstrap deploy role and validation project's role, named
+        exactly (``placement.reader_statement``; the stores' bucket policies admit the same roles)."""
+        if self.model is None:
+            return
+        from ..components import placement
+        from awacs.aws import StringEquals
+        from ..components.kms import DECRYPT_ACTIONS
+
+        readers = placement.artifact_readers(self)
+        if not readers:
+            return
+        self.condition("IsToolsEnvironment", Equals(Ref(naming.ENVIRONMENT), self.model.tools))
+        # Through S3 in this Region only; Resource "*" in a key policy means this key.
+        through_s3 = StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")})
+        self.key.allow_when("IsToolsEnvironment", [
+            placement.reader_statement(f"Allow{placement.label(env)}RolesToDecryptArtifacts", account, roles,
+                                       DECRYPT_ACTIONS, ["*"], condition=through_s3)
+            for env, account, roles in readers])
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from ..components import placement
+
+        return placement.model_values(cls.model, cls.model.environment_names) if cls.model is not None else {}
 
     def create_access_log_bucket(self):
         self.access_logs = SecureBucket(

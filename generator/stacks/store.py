@@ -25,6 +25,7 @@ from awacs import s3 as s3_actions
 from awacs.aws import Allow, ArnNotLike, AWSPrincipal, Condition, Deny, Statement
 from troposphere import Ref, Sub
 
+from ..components import placement
 from ..components.iam import ANYONE
 from ..components.kms import KeyReference
 from ..components.s3 import BUCKET_READ_ACTIONS, READ_ACTIONS, BucketReference, SecureBucket, lifecycle_rules
@@ -50,6 +51,47 @@ def artifact_store(stack: str) -> BucketReference:
                            KeyReference(foundation.EXPORTS.key_arn.imported()))
 
 
+class RemoteStore(BucketReference):
+    """The tools artifact stores as a stack in a wave's own account sees them: exports do not cross
+    accounts, so by name pattern (``{project}-{tools}-*``, the store stacks' generated bucket names start
+    with the stack name) and the tools key by its alias (its ARN holds a key id the model cannot know:
+    https://docs.aws.amazon.com/kms/latest/developerguide/alias-authorization.html), in the account and
+    the account of parameter ``ToolsAccountId`` (``bootstrap.tools_values``). Read only; the
+    stores' bucket policies and the tools key's policy must name the reading role too."""
+
+    def __init__(self, stack):
+        tools = stack.model.tools
+        if "ToolsAccountId" not in stack.template.parameters:
+            stack.parameter("ToolsAccountId", "Tools account", "Tools account id", Type="String",
+                            AllowedPattern=r"^[0-9]{12}$", ConstraintDescription="a 12-digit AWS account id",
+                            Description="Account of the tools environment (its pipelines and artifact stores)")
+        self.alias = Sub("alias/${ProjectName}-%s" % tools)
+        # The store a wave's actions read is in the wave's Region (the tools store, or the Region's own).
+        self.key_arn = Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${ToolsAccountId}:key/*")
+        super().__init__(Sub("${ProjectName}-%s-*" % tools), Sub("arn:${AWS::Partition}:s3:::${ProjectName}-%s-*" % tools))
+
+    def grant_read(self, prefix: str = "*"):
+        from awacs.aws import Condition, ForAnyValueStringEquals, StringEquals
+
+        from ..components.iam import allow
+        from ..components.kms import DECRYPT_ACTIONS
+
+        return [
+            allow(READ_ACTIONS, [self.objects(prefix)]),
+            allow(BUCKET_READ_ACTIONS, [self.arn]),
+            allow(DECRYPT_ACTIONS, [self.key_arn], condition=Condition([
+                ForAnyValueStringEquals({"kms:ResourceAliases": self.alias}),
+                StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")})])),
+        ]
+
+    def grant_write(self, prefix: str = "*"):
+        raise ValueError("a stack in a wave's account reads the tools artifact stores, never writes them")
+
+
+def remote_store(stack) -> RemoteStore:
+    return RemoteStore(stack)
+
+
 def role_arn_pattern(component: str) -> Sub:
     """Every role of pipeline ``component`` (pipeline, action, build and trigger roles)."""
     return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-%s-*" % component)
@@ -62,6 +104,21 @@ class StoreStack(Stack):
     #: (``CrossStackValue``) of the shared scanners that read this pipeline's input artifacts.
     component = None
     readers = ()
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        return placement.model_values(cls.model, cls.app.waves)
+
+    def admit_other_accounts(self):
+        """Waves in another account (same Region) read their input artifacts from this store with their
+        bootstrap deploy role and their validation project's role: exactly those roles, named
+        (``placement.reader_statement``); the tools key's policy admits them too (``foundation``)."""
+        for env, account, roles in placement.artifact_readers(self, {self.app.name: self.component}):
+            label = placement.label(env)
+            self.store.add_policy_statement(placement.reader_statement(
+                f"Allow{label}RolesToReadArtifacts", account, roles, READ_ACTIONS, [self.store.objects()]))
+            self.store.add_policy_statement(placement.reader_statement(
+                f"Allow{label}RolesToLocateTheStore", account, roles, BUCKET_READ_ACTIONS, [self.store.arn]))
 
     def create(self):
         self.artifact_retention = self.parameter(
@@ -99,6 +156,7 @@ class StoreStack(Stack):
                 Sid="AllowSharedScannersToLocateTheStore", Effect=Allow, Principal=scanners,
                 Action=list(BUCKET_READ_ACTIONS), Resource=[self.store.arn],
             ))
+        self.admit_other_accounts()
         x = EXPORTS.for_stack(self.name)
         self.export(x.bucket_name, self.store.name)
         self.export(x.bucket_arn, self.store.arn)

@@ -150,3 +150,47 @@ def test_an_import_across_accounts_is_refused_with_the_reason(project, tmp_path)
     (line,) = result.err.splitlines()
     assert f"imports from tools:base across accounts {TOOLS_ACCOUNT} -> {TARGET_ACCOUNT}" in line
     assert stack_or_none(_account_client(project, TARGET_ACCOUNT), project.stack_name("staging", "edge")) is None
+
+
+def test_the_three_account_models_tools_key_and_target_bootstrap_deploy_in_their_accounts(project, tmp_path, policies):
+    """The multi-account example's cross-account pieces on the server: the target's bootstrap (deploy role with
+    the away waves' grants) in the target account, the tools foundation (its key policy admitting exactly the
+    waves' roles) in the tools account; neither waits for the other."""
+    from generator import paramgen
+    from generator.components import placement
+
+    model = model_module.load(ROOT / "examples" / "models" / "multi-account.yaml")
+    stacks = {c.name: c for c in _STACKS(model)}
+    fake = registry.stacks  # the project fixture's; the real templates render with the real registry
+    project.monkeypatch.setattr(registry, "stacks", _STACKS)
+    texts = {name: rendered(stacks[name])[1] for name in ("foundation", "bootstrap")}
+    target = next(env for env in model.environment_names
+                  if env != model.tools and placement.placement(model, env).cross_account
+                  and not placement.placement(model, env).cross_region)
+    tools = model.tools
+    project.environment(tools, Account=TOOLS_ACCOUNT, Profile=f"acct-{TOOLS_ACCOUNT}")
+    project.environment(target, Account=TARGET_ACCOUNT, Profile=f"acct-{TARGET_ACCOUNT}")
+    _credentials(tmp_path, project.monkeypatch, project.endpoint_url)
+    for name, env in (("foundation", tools), ("bootstrap", target)):
+        cls = stacks[name]
+        values = paramgen.document(cls, env)["Parameters"]
+        project.monkeypatch.setattr(registry, "stacks", fake)
+        project.add_stack(name, environments=(env,))
+        project.template(name, texts[name])
+        project.monkeypatch.setattr(registry, "stacks", _STACKS)
+        values.update({"ProjectName": project.name, "EnvironmentName": env})
+        account = f"{placement.label(target)}AccountId"
+        if account in values:  # the local server's account ids, not the model's
+            values[account] = TARGET_ACCOUNT
+        if name == "bootstrap":
+            values["ToolsAccountId"] = TOOLS_ACCOUNT
+        project.params(env, name, values)
+    project.monkeypatch.setattr(registry, "stacks", fake)
+
+    result = _run(project, "--env", target, "--env", tools, "--all", "--yes")
+    assert result.code == 0, result.out + result.err
+    in_tools, in_target = _account_client(project, TOOLS_ACCOUNT), _account_client(project, TARGET_ACCOUNT)
+    assert stack_or_none(in_tools, project.stack_name(tools, "foundation"))["StackStatus"] == "CREATE_COMPLETE"
+    assert stack_or_none(in_target, project.stack_name(target, "bootstrap"))["StackStatus"] == "CREATE_COMPLETE"
+    assert f"{tools}:foundation  (account {TOOLS_ACCOUNT}, " in result.out
+    assert f"{target}:bootstrap  (account {TARGET_ACCOUNT}, " in result.out

@@ -52,7 +52,6 @@ def test_real_templates_stateful_ids_are_derived(templates):
 
 
 def test_order_follows_requires_and_ignores_other_environments(monkeypatch):
-    from generator import registry
 
     stacks = [fake_stack("pipeline", ("tools",), ("artifacts", "prod:app")), fake_stack("app", None, ("base",)),
               fake_stack("artifacts", ("tools",), ("base",)), fake_stack("base")]

@@ -5,6 +5,7 @@ import pytest
 
 from generator import registry
 from generator.stacks.beanstalk import BeanstalkAppStack, BeanstalkEnvStack
+from generator.stacks.beanstalk_roles import BeanstalkEnvRolesStack
 from tests.helpers import PARAMS, load_template, one, resources, statements
 
 #: Every Beanstalk application of the model: (its application stack, its environment stack).
@@ -27,6 +28,22 @@ def env_template(env_cls):
     return load_template(env_cls.name)
 
 
+@pytest.fixture(scope="module")
+def roles_cls(env_cls):
+    [found] = [r for r in registry.stacks(env_cls.model)
+               if issubclass(r, BeanstalkEnvRolesStack) and r.app is env_cls.app]
+    return found
+
+
+@pytest.fixture(scope="module")
+def roles_template(roles_cls):
+    return load_template(roles_cls.name)
+
+
+def _imported(stack_cls, key, env="${EnvironmentName}"):
+    return {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-%s-%s-%s" % (env, stack_cls.name, key)}}
+
+
 def param_values(env_cls, env):
     return json.loads((PARAMS / env / f"{env_cls.name}.json").read_text())["Parameters"]
 
@@ -38,6 +55,16 @@ def test_one_app_and_one_env_stack_per_beanstalk_application():
         assert (app_cls.name, env_cls.name) == (f"{app_cls.app.name}-app", f"{app_cls.app.name}-env")
         assert app_cls.environments == (app_cls.model.tools,)
         assert set(env_cls.environments) == set(env_cls.app.waves) | set(env_cls.app.extra_environments)
+
+
+def test_the_roles_stack_deploys_before_the_environment_in_each_of_its_environments(env_cls, roles_cls):
+    assert roles_cls.name == f"{env_cls.app.name}-env-roles"
+    assert roles_cls.environments == env_cls.environments
+    for env in env_cls.environments:
+        assert roles_cls.name in registry.requires(env_cls, env)
+        order = [s.name for s in registry.deploy_order(env, env_cls.model)]
+        assert order.index(roles_cls.name) < order.index(env_cls.name)
+    assert env_cls.name not in [r.split(":")[-1] for r in registry.requires(roles_cls)]
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +107,14 @@ def test_platform_change_is_called_out_in_review():
     assert "platform" in entry.notes[0] and "in place" in entry.notes[0]
 
 
-def test_load_balanced_enhanced_health_managed_updates(options):
+def test_load_balanced_enhanced_health_managed_updates(options, roles_cls):
     assert options[("aws:elasticbeanstalk:environment", "EnvironmentType")] == "LoadBalanced"
     assert options[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
     assert options[("aws:elasticbeanstalk:healthreporting:system", "SystemType")] == "enhanced"
     assert options[("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled")] == "true"
     assert options[("aws:elasticbeanstalk:managedactions", "PreferredStartTime")] == {"Ref": "ManagedUpdateWindow"}
     assert options[("aws:elasticbeanstalk:managedactions:platformupdate", "UpdateLevel")] == {"Ref": "ManagedUpdateLevel"}
-    assert options[("aws:elasticbeanstalk:environment", "ServiceRole")] == {"Fn::GetAtt": ["ServiceRole", "Arn"]}
+    assert options[("aws:elasticbeanstalk:environment", "ServiceRole")] == _imported(roles_cls, "ServiceRoleArn")
 
 
 def test_rolling_deployments_chosen_per_environment(env_cls, env_template, options):
@@ -101,14 +128,18 @@ def test_rolling_deployments_chosen_per_environment(env_cls, env_template, optio
     assert protected and all(param_values(env_cls, e)["DeploymentPolicy"] == "Immutable" for e in protected)
 
 
-def test_health_check_capacity_and_imdsv2(options):
+def test_health_check_capacity_and_imdsv2(options, roles_cls, roles_template):
     assert options[("aws:elasticbeanstalk:application", "Application Healthcheck URL")] == {"Ref": "HealthCheckPath"}
     assert options[("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath")] == {"Ref": "HealthCheckPath"}
     assert options[("aws:ec2:instances", "InstanceTypes")] == {"Ref": "InstanceType"}
     assert options[("aws:autoscaling:asg", "MinSize")] == {"Ref": "MinSize"}
     assert options[("aws:autoscaling:asg", "MaxSize")] == {"Ref": "MaxSize"}
     assert options[("aws:autoscaling:launchconfiguration", "DisableIMDSv1")] == "true"
-    assert options[("aws:autoscaling:launchconfiguration", "IamInstanceProfile")] == {"Ref": "InstanceProfile"}
+    assert options[("aws:autoscaling:launchconfiguration", "IamInstanceProfile")] == _imported(
+        roles_cls, "InstanceProfileName")
+    profile = resources(roles_template, "AWS::IAM::InstanceProfile")["InstanceProfile"]
+    assert profile["Properties"]["Roles"] == [{"Ref": "InstanceRole"}]
+    assert roles_template["Outputs"]["InstanceProfileName"]["Value"] == {"Ref": "InstanceProfile"}
 
 
 def test_logs_stream_to_cloudwatch_with_retention(options):
@@ -181,10 +212,10 @@ def test_committed_environments_keep_their_own_rules(env_cls):
     assert public and param_values(env_cls, env_cls.app.waves[-1])["CertificateArn"]
 
 
-def test_instance_role_is_scoped_not_web_tier(env_cls, env_template):
-    roles = resources(env_template, "AWS::IAM::Role")
+def test_instance_role_is_scoped_not_web_tier(env_cls, roles_template):
+    roles = resources(roles_template, "AWS::IAM::Role")
     assert "ManagedPolicyArns" not in roles["InstanceRole"]["Properties"]
-    [policy] = [p for p in resources(env_template, "AWS::IAM::Policy").values()
+    [policy] = [p for p in resources(roles_template, "AWS::IAM::Policy").values()
                 if p["Properties"]["Roles"] == [{"Ref": "InstanceRole"}]]
     grants = statements(policy["Properties"]["PolicyDocument"])
     by_action = {a: s for s in grants for a in s["Action"]}
@@ -202,11 +233,11 @@ def test_instance_role_is_scoped_not_web_tier(env_cls, env_template):
     assert not any(a.startswith(("xray:", "ssm:", "bedrock:")) for a in by_action)
 
 
-def test_service_role_is_scoped_to_its_environment(env_template):
-    roles = resources(env_template, "AWS::IAM::Role")
+def test_service_role_is_scoped_to_its_environment(env_cls, env_template, roles_template):
+    roles = resources(roles_template, "AWS::IAM::Role")
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"], "no AWS managed policy (admin-class or broad)"
-    service = [p for p in resources(env_template, "AWS::IAM::Policy").values()
+    service = [p for p in resources(roles_template, "AWS::IAM::Policy").values()
                if p["Properties"]["Roles"] == [{"Ref": "ServiceRole"}]]
     grants = [s for p in service for s in statements(p["Properties"]["PolicyDocument"])]
     actions = {a for s in grants for a in s["Action"]}
@@ -218,8 +249,14 @@ def test_service_role_is_scoped_to_its_environment(env_template):
     [passes] = [s for s in grants if "iam:PassRole" in s["Action"]]
     assert passes["Resource"] == [{"Fn::GetAtt": ["InstanceRole", "Arn"]}]
     assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
-    environment = one(env_template, "AWS::ElasticBeanstalk::Environment")[1]
-    assert set(environment["DependsOn"]) == {"InstanceRolePolicy", "ServiceRolePolicy", "ServiceRoleUnscopedManagedPolicy"}
+    # The roles (and their grants) come from the roles stack, deployed first: none left in the environment's.
+    assert not any(r["Type"].startswith("AWS::IAM::") for r in env_template["Resources"].values())
+    assert set(roles_template["Resources"]) == {"InstanceRole", "InstanceRolePolicy", "InstanceProfile", "ServiceRole",
+                                                "ServiceRolePolicy", "ServiceRoleUnscopedManagedPolicy"}
+    assert roles["InstanceRole"]["Properties"]["RoleName"] == {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-instance" % env_cls.app.name}
+    assert roles["ServiceRole"]["Properties"]["RoleName"] == {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-service" % env_cls.app.name}
     [service_trust] = roles["ServiceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert service_trust["Principal"] == {"Service": "elasticbeanstalk.amazonaws.com"}
     assert service_trust["Condition"] == {"StringEquals": {"sts:ExternalId": "elasticbeanstalk"}}
@@ -227,13 +264,25 @@ def test_service_role_is_scoped_to_its_environment(env_template):
     assert instance_trust["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
+def test_roles_stack_exports_the_roles_and_profile(roles_cls, roles_template):
+    outputs = roles_template["Outputs"]
+    assert set(outputs) == {"InstanceRoleArn", "InstanceProfileName", "ServiceRoleArn"}
+    for key, output in outputs.items():
+        assert output["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s" % (roles_cls.name, key)}
+    assert outputs["InstanceRoleArn"]["Value"] == {"Fn::GetAtt": ["InstanceRole", "Arn"]}
+    assert outputs["ServiceRoleArn"]["Value"] == {"Fn::GetAtt": ["ServiceRole", "Arn"]}
+    # The grants name the application through the tools stack that owns it, as the environment does.
+    assert "${ProjectName}-${DeliveryEnvironment}-%s-app-ApplicationName" % roles_cls.app.name in json.dumps(
+        roles_template["Resources"])
+    assert roles_template["Parameters"]["DeliveryEnvironment"]["Default"] == roles_cls.model.tools
+
+
 def test_exports_name_endpoint_and_validation_contract(env_cls, env_template):
     outputs = env_template["Outputs"]
     assert outputs["EnvironmentName"]["Export"]["Name"] == {
         "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-EnvironmentName" % env_cls.name}
     assert outputs["EndpointHost"]["Value"] == {"Fn::GetAtt": ["Environment", "EndpointURL"]}
-    for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl", "InstanceRoleArn",
-                "ServiceRoleArn"):
+    for key in ("VpcId", "ValidationSubnetIds", "ValidationSecurityGroupId", "ServiceUrl"):
         assert outputs[key]["Export"]["Name"] == {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-%s"
                                                                % (env_cls.name, key)}
     assert outputs["VpcId"]["Value"] == {"Ref": "VpcId"}
@@ -367,9 +416,11 @@ def test_environment_deploy_grants_read_the_waves_exports(stacks):
     from generator.stacks.beanstalk import environment_deploy_grants
     app, env = stacks
     for wave in app.app.waves:
-        text = json.dumps([encode_to_dict(s) for s in environment_deploy_grants(env.APP_EXPORTS, env.EXPORTS, wave)])
-        for key in ("EnvironmentName", "InstanceRoleArn", "ServiceRoleArn"):
-            assert "${ProjectName}-%s-%s-%s" % (wave, env.name, key) in text
+        text = json.dumps([encode_to_dict(s) for s in environment_deploy_grants(env.APP_EXPORTS, env.EXPORTS,
+                                                                                env.ROLES_EXPORTS, wave)])
+        assert "${ProjectName}-%s-%s-EnvironmentName" % (wave, env.name) in text
+        for key in ("InstanceRoleArn", "ServiceRoleArn"):
+            assert "${ProjectName}-%s-%s-%s" % (wave, env.ROLES_EXPORTS.stack, key) in text
         assert "${ProjectName}-${EnvironmentName}-%s-ApplicationName" % app.name in text
         for other in env.model.environment_names:
             if other != wave:
@@ -399,13 +450,13 @@ def test_platforms_command_lists_ready_versions_newest_first():
     assert all(re.fullmatch(pattern, r[0]) for r in rows)
 
 
-def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(env_template):
+def test_unscoped_grants_carry_the_reviewed_cfripper_suppression(roles_template):
     from generator.components.iam import UNSCOPED_POLICY_SUPPRESSION as UNSCOPED_REVIEWED
     # a managed policy of this role only: IAM counts it apart from the role's inline aggregate (budget)
-    policy = resources(env_template, "AWS::IAM::ManagedPolicy")["ServiceRoleUnscopedManagedPolicy"]
+    policy = resources(roles_template, "AWS::IAM::ManagedPolicy")["ServiceRoleUnscopedManagedPolicy"]
     assert policy["Properties"]["Roles"] == [{"Ref": "ServiceRole"}]
     from generator.lint.suppressions import resource_declarations
-    entries = resource_declarations(env_template, policy)
+    entries = resource_declarations(roles_template, policy)
     assert UNSCOPED_REVIEWED.as_metadata() in entries and UNSCOPED_REVIEWED.cfripper == ("WildcardResourceRule",)
     from tests.test_iam_policies import resource_types
     for statement in statements(policy["Properties"]["PolicyDocument"]):

@@ -5,7 +5,7 @@ import pytest
 
 from generator import paramgen, registry
 from generator.stacks import ecs_native_service
-from tests.helpers import PARAMS, load_template, one, resources, statements, walk
+from tests.helpers import load_template, one, resources, statements, walk
 
 #: The service stack of every ``ecs-rolling`` application of the model.
 SERVICES = [s for s in registry.stacks() if issubclass(s, ecs_native_service.EcsNativeServiceStack)]

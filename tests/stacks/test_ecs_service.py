@@ -9,7 +9,7 @@ from generator import paramgen, registry
 from generator.components.codedeploy import ECS_DEPLOYMENT_CONFIGS
 from generator.components.ecs import FARGATE_MEMORY
 from generator.stacks.ecs_service import EcsServiceStack
-from tests.helpers import PARAMS, load_template, one, resources, statements, walk
+from tests.helpers import load_template, one, resources, statements, walk
 
 #: The service stack of every ``ecs-bluegreen`` application of the model.
 SERVICES = [s for s in registry.stacks() if issubclass(s, EcsServiceStack)]

@@ -8,7 +8,7 @@ import pytest
 
 from generator import model, registry
 from generator.components import history
-from generator.functions import INLINE_LIMIT, record_deployment, source
+from generator.functions import INLINE_ZIP_LIMIT, record_deployment, source, zipped_size
 from generator.render import rendered
 from generator.stacks import recorder as recorder_module
 from generator.stacks.delivery import waves
@@ -89,7 +89,7 @@ def test_recorder_function(case):
     props = function["Properties"]
     assert props["Runtime"] == "python3.12" and props["Handler"] == "index.handler"
     assert props["Code"]["ZipFile"] == source("record_deployment")
-    assert len(props["Code"]["ZipFile"].encode()) <= INLINE_LIMIT
+    assert zipped_size(props["Code"]["ZipFile"]) <= INLINE_ZIP_LIMIT
     assert props["ReservedConcurrentExecutions"] >= 1
     attempts, timeout = recorder_module.ATTEMPTS, recorder_module.TIMEOUT_SECONDS
     assert props["Timeout"] > attempts * timeout + sum(min(2 ** i, 10) for i in range(attempts - 1))

@@ -1,7 +1,6 @@
 """The shared security gates (stacks/scanners.py): rendered buildspecs, read-only access to every artifact store
 granted by the stores' bucket policies (test_store.py), so the scanners' own templates do not grow with the
 number of applications."""
-import json
 
 import pytest
 

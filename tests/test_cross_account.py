@@ -1,0 +1,308 @@
+"""Cross-account (and cross-Region) waves (issue 15 item 3): every action of a wave in another account runs
+under that account's bootstrap deploy role, in its Region; the pipeline role may assume exactly those roles;
+the artifact store and the tools key admit exactly those accounts' reading roles; no tools stack imports
+another account's exports. Names (project, environments, applications, accounts) are read from the models."""
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+from generator import model as model_module, paramgen, registry
+from generator.cli import main as cli_main
+from generator.components import placement
+from generator.render import rendered
+
+ROOT = Path(__file__).resolve().parents[1]
+MULTI = ROOT / "examples" / "models" / "multi-account.yaml"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return model_module.load(MULTI)
+
+
+def _stack(model, name):
+    return next(c for c in registry.stacks(model) if c.name == name)
+
+
+def _pipelines(model):
+    return [c for c in registry.stacks(model) if getattr(c, "part", None) == "pipeline" and c.app is not None]
+
+
+def _roles_stack(model, pipeline):
+    return _stack(model, pipeline.delivery.roles_stack)
+
+
+def _away_envs(model, app):
+    return [env for env in app.waves if placement.placement(model, env).away]
+
+
+def _deploy_role(env, label):
+    return {"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:role/${ProjectName}-%s-bootstrap-deploy" % env,
+                        {"Account": {"Ref": f"{label}AccountId"}}]}
+
+
+def _statements(document):
+    statements = document["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _texts(value):
+    """Every string inside ``value`` (Fn::Sub texts and their local values)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def test_the_model_has_waves_in_other_accounts_and_regions(model):
+    tools = model.environment(model.tools)
+    kinds = {placement.placement(model, env).cross_account for app in model.applications for env in app.waves}
+    assert kinds == {True}, "every wave of the example is in another account than tools"
+    assert any(placement.placement(model, env).cross_region for app in model.applications for env in app.waves)
+    assert all(placement.placement(model, env).account != tools.account for env in model.environment_names)
+
+
+def test_every_action_of_a_cross_account_wave_runs_under_its_bootstrap_deploy_role(model):
+    for pipeline in _pipelines(model):
+        template = rendered(pipeline)[0]
+        values = paramgen.document(pipeline, model.tools)["Parameters"]
+        stages = {s["Name"]: s for s in template["Resources"]["Pipeline"]["Properties"]["Stages"]}
+        for env in _away_envs(model, pipeline.app):
+            where = placement.placement(model, env)
+            label = placement.label(env)
+            actions = stages["Deploy" + label]["Actions"]
+            assert {a["Name"] for a in actions} >= {"Deploy", "SmokeTest"}
+            for action in actions:
+                assert action["RoleArn"] == _deploy_role(env, label), (env, action["Name"])
+                if where.cross_region:
+                    assert action["Region"] == {"Ref": f"{label}Region"}
+                else:
+                    assert "Region" not in action
+            # the account id and Region reach the template from the model, through the parameter file
+            assert values[f"{label}AccountId"] == model.environment(env).account
+            if where.cross_region:
+                assert values[f"{label}Region"] == model.environment(env).region
+            # the target is named by physical names, not imported from another account
+            for action in actions:
+                assert "Fn::ImportValue" not in str(action["Configuration"]), action
+
+
+def test_the_pipeline_role_may_assume_exactly_the_away_waves_deploy_roles(model):
+    for pipeline in _pipelines(model):
+        roles = rendered(_roles_stack(model, pipeline))[0]
+        assumed = [r for resource in roles["Resources"].values() if resource["Type"] == "AWS::IAM::Policy"
+                   and {"Ref": "PipelineRole"} in resource["Properties"]["Roles"]
+                   for s in _statements(resource["Properties"]["PolicyDocument"])
+                   if "sts:AssumeRole" in _list(s["Action"]) for r in _list(s["Resource"])]
+        # this model has no same-account wave, so no tools deploy role either
+        expected = [_deploy_role(env, placement.label(env)) for env in _away_envs(model, pipeline.app)]
+        assert sorted(map(str, assumed)) == sorted(map(str, expected))
+        assert not [k for k in roles["Resources"] if k.startswith("Deploy") and k.endswith("Role")]
+
+
+def _reader_expectation(model, app, component, env):
+    label = placement.label(env)
+    account = {"Ref": f"{label}AccountId"}
+    names = ["${ProjectName}-%s-bootstrap-deploy" % env, "${ProjectName}-%s-%s-check-%s-role" % (env, component, env)]
+    return ({"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:root", {"Account": account}]},
+            sorted(str({"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:role/" + n, {"Account": account}]})
+                   for n in names))
+
+
+def _other_account_grants(statements):
+    """``{principal: [(actions, role ARNs)]}`` of the Allow statements naming another principal than a service,
+    "*" or an imported ARN (the scanners)."""
+    found = []
+    for s in statements:
+        principal = s.get("Principal")
+        if s["Effect"] != "Allow" or not isinstance(principal, dict) or "AWS" not in principal:
+            continue
+        aws = principal["AWS"]
+        if isinstance(aws, list) or "Fn::ImportValue" in str(aws):
+            continue  # the shared scanners' roles (same account, imported)
+        if aws == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}:
+            continue  # this account administers its key
+        found.append(s)
+    return found
+
+
+def test_the_store_and_the_tools_key_admit_exactly_the_away_waves_readers(model):
+    from generator.kinds import pipeline_component
+
+    foundation = rendered(_stack(model, "foundation"))[0]
+    policy = foundation["Resources"]["EncryptionKey"]["Properties"]["KeyPolicy"]
+    condition, with_readers, without = policy["Fn::If"]
+    assert condition == "IsToolsEnvironment"
+    assert foundation["Conditions"][condition] == {"Fn::Equals": [{"Ref": "EnvironmentName"}, model.tools]}
+    assert _other_account_grants(_statements(without)) == []
+    key_grants = _other_account_grants(_statements(with_readers))
+    expected_key = []
+    for app in model.applications:
+        component = pipeline_component(app.kind, app.name)
+        store = rendered(_stack(model, f"{app.name}-store"))[0]
+        (bucket_policy,) = [r for r in store["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
+        grants = _other_account_grants(_statements(bucket_policy["Properties"]["PolicyDocument"]))
+        expected = []
+        for env in app.waves:
+            where = placement.placement(model, env)
+            if not where.cross_account or where.cross_region:
+                continue  # a wave in another Region reads that Region's store
+            expected.append(_reader_expectation(model, app, component, env))
+        expected_key += expected
+        assert len(grants) == 2 * len(expected)
+        for grant in grants:
+            roles = sorted(str(r) for r in _list(grant["Condition"]["ArnEquals"]["aws:PrincipalArn"]))
+            assert (grant["Principal"]["AWS"], roles) in expected, grant
+            assert set(grant["Condition"]) == {"ArnEquals"}
+            assert set(_list(grant["Action"])) <= {"s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation",
+                                                   "s3:GetBucketVersioning", "s3:ListBucket"}
+    assert len(key_grants) == len(expected_key)
+    for grant in key_grants:
+        roles = sorted(str(r) for r in _list(grant["Condition"]["ArnEquals"]["aws:PrincipalArn"]))
+        assert (grant["Principal"]["AWS"], roles) in expected_key, grant
+        assert sorted(_list(grant["Action"])) == ["kms:Decrypt", "kms:DescribeKey"]
+        assert grant["Condition"]["StringEquals"] == {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+
+
+def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
+    template = rendered(_stack(model, "bootstrap"))[0]
+    statements = [s for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                  and {"Ref": "DeployActionRole"} in r["Properties"]["Roles"]
+                  for s in _statements(r["Properties"]["PolicyDocument"])]
+    text = str(statements)
+
+    def grants(action, name):
+        """A statement allowing ``action`` on a resource whose name pattern matches ``name``."""
+        return any(action in _list(s["Action"]) and any(fnmatch.fnmatchcase(name, text) for text in _texts(s["Resource"]))
+                   for s in statements)
+
+    for pipeline in _pipelines(model):
+        component = pipeline.delivery.component
+        assert grants("codebuild:StartBuild", "${ProjectName}-${EnvironmentName}-%s-check-${EnvironmentName}" % component)
+        if pipeline.delivery.recorder_stack:
+            assert grants("lambda:InvokeFunction", "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.recorder_component)
+        assert grants("ecs:RegisterTaskDefinition" if "ecs" in pipeline.app.kind else "-",
+                      "${ProjectName}-${EnvironmentName}-%s" % pipeline.app.name)
+    assert "ecs:UpdateService" in text or "codedeploy:CreateDeployment" in text
+    # every grant names this environment's resources (or this account's, for actions without resource scope)
+    for s in statements:
+        for resource in _list(s["Resource"]):
+            by_alias = "${EnvironmentName}" in str(s.get("Condition", {}).get("ForAnyValue:StringEquals"))
+            assert resource == "*" or "${EnvironmentName}" in str(resource) or "DeliveryEnvironment" in str(resource) \
+                or resource == {"Fn::GetAtt": ["ExecutionRole", "Arn"]} or "ToolsAccount" in str(resource) \
+                or by_alias, s
+
+
+def test_a_wave_in_another_region_gets_a_regional_store_in_its_environment(model):
+    regional = placement.regional_environments(model)
+    assert regional, "the example has a wave in another Region"
+    cls = _stack(model, "regional-store")
+    assert cls.environments == tuple(regional)
+    template = rendered(cls)[0]
+    (bucket_name,) = [r["Properties"]["BucketName"] for r in template["Resources"].values()
+                      if r["Type"] == "AWS::S3::Bucket"]
+    assert "-%s-" % placement.REGIONAL_STORE in bucket_name["Fn::Sub"]
+    for pipeline in _pipelines(model):
+        stores = rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]
+        assert "ArtifactStore" not in stores
+        regions = [s["Region"] for s in stores["ArtifactStores"]]
+        assert regions[0] == {"Ref": "AWS::Region"}
+        expected = [{"Ref": f"{placement.label(env)}Region"} for env in pipeline.app.waves if env in regional]
+        assert regions[1:] == expected
+        values = paramgen.document(pipeline, model.tools)["Parameters"]
+        for env in pipeline.app.waves:
+            if env in regional:
+                key = placement.KEY_PARAMETER.format(label=placement.label(env))
+                assert values[key] == model.environment(model.tools).parameters[key].value
+    # the same-Region sample keeps its single store
+    sample = model_module.load(ROOT / "delivery.yaml")
+    assert not placement.regional_environments(sample)
+    for pipeline in _pipelines(sample):
+        assert "ArtifactStores" not in rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]
+
+
+def test_a_single_account_bootstrap_has_no_away_grants():
+    sample = model_module.load(ROOT / "delivery.yaml")
+    text = rendered(_stack(sample, "bootstrap"))[1]
+    assert "codebuild:StartBuild" not in text and "lambda:InvokeFunction" not in text
+
+
+def test_away_validation_runs_in_the_wave_and_no_delivery_stack_imports_across_accounts(model):
+    for app in model.applications:
+        for env in _away_envs(model, app):
+            cls = _stack(model, f"{app.name}-validation-{env}")
+            assert cls.environments == (env,)
+            if placement.placement(model, env).cross_region:  # reads its Region's store, in its own account
+                assert "regional-store" in registry.requires(cls, env)
+            else:  # reads the tools store of another account
+                values = paramgen.document(cls, env)["Parameters"]
+                assert values["ToolsAccountId"] == model.environment(model.tools).account
+    delivery = {c.name for c in registry.stacks(model) if getattr(c, "part", None) in ("pipeline", "roles")}
+    delivery |= {c.name for c in registry.stacks(model) if c.name.endswith("-build") or "-validation-" in c.name}
+    crossing = [line for line in registry.boundary_imports(model) if line.split(" ")[0].split(":")[1] in delivery]
+    assert crossing == []
+
+
+def test_a_kind_without_cross_account_support_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    text = MULTI.read_text()
+    edited = text.replace("kind: ecs-rolling", "kind: lambda", 1)
+    assert edited != text
+    path = tmp_path / "delivery.yaml"
+    path.write_text(edited)
+    monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
+    code = cli_main(["--model", str(path), "templates", "--check"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1 and "environments[" in err[0] and "lambda" in err[0], err
+
+
+def test_a_cross_account_wave_needs_the_tools_account(tmp_path, capsys, monkeypatch):
+    model = model_module.load(MULTI)
+    tools = model.environment(model.tools)
+    text = MULTI.read_text()
+    # without OUs (whose own rule would fire first) and without the tools account
+    edited = "\n".join(line for line in text.splitlines() if "organizational_units" not in line) + "\n"
+    edited = edited.replace(f'    account: "{tools.account}"\n', "", 1)
+    path = tmp_path / "delivery.yaml"
+    path.write_text(edited)
+    monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
+    code = cli_main(["--model", str(path), "templates", "--check"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1 and f"environments[{tools.name}].account" in err[0], err
+
+
+def test_runtime_stacks_of_another_account_pull_by_name_and_the_repository_admits_exactly_their_roles(model):
+    from generator.kinds import container_applications
+
+    apps = container_applications(model)
+    assert apps
+    for app in apps:
+        service = _stack(model, f"{app.name}-service")
+        for env in service.environments:
+            assert f"{app.name}-ecr" not in str(registry.requires(service, env)), env
+        values = paramgen.document(service, service.environments[0])["Parameters"]
+        assert values["ToolsAccountId"] == model.environment(model.tools).account
+        repository = rendered(_stack(model, f"{app.name}-ecr"))[0]
+        (resource,) = [r for r in repository["Resources"].values() if r["Type"] == "AWS::ECR::Repository"]
+        statements = _statements(resource["Properties"]["RepositoryPolicyText"])
+        others = [s for s in statements if s["Effect"] == "Allow" and "Ref" in str(s["Principal"])]
+        expected = {env for env in app.runtime_environments if placement.placement(model, env).cross_account}
+        assert len(others) == len(expected)
+        for statement in others:
+            (role,) = _list(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+            env = next(e for e in expected if "${ProjectName}-%s-%s-execution" % (e, app.name) in str(role))
+            assert statement["Principal"]["AWS"]["Fn::Sub"][1] == {"Account": {"Ref": f"{placement.label(env)}AccountId"}}
+            assert sorted(_list(statement["Action"])) == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                                          "ecr:GetDownloadUrlForLayer"]
