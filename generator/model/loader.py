@@ -238,7 +238,6 @@ def _check_references(data, lines) -> list:
         for env in sorted(both):
             problems.append(lines.at(here + ("extra_environments",), f"'{env}' is a wave already; remove it "
                                                                       f"from extra_environments"))
-        problems += _check_infrastructure(data, app, here, lines, tools)
         deployed = set(app.get("waves", [])) | set(app.get("extra_environments", [])) | {tools}
         for env in app.get("overrides", {}):
             if env not in deployed:
@@ -247,30 +246,6 @@ def _check_references(data, lines) -> list:
     if len(names) == len(data["applications"]):  # a repeated name is already the one problem to fix
         problems += _check_components(data, lines)
     return problems
-
-
-def _check_infrastructure(data, app, here, lines, tools) -> list:
-    """``infrastructure: pipeline`` needs every wave in the tools account and Region for now: the actions
-    already take their role and Region from ``components.placement``, but the pipeline role may not yet
-    assume the targets' roles nor they read its artifacts (issue 15 item 3); lift this with that."""
-    if app.get("infrastructure") != "pipeline":
-        return []
-    entries = {e["name"]: e for e in data["environments"]}
-    if tools not in entries:
-        return []
-    home = entries[tools]
-    region = (data.get("project") or {}).get("region")
-    for env in app.get("waves", []):
-        e = entries.get(env)
-        if e is None:
-            continue
-        if e.get("account", home.get("account")) != home.get("account") or \
-                e.get("region", home.get("region", region)) != home.get("region", region):
-            return [lines.at(here + ("infrastructure",), f"wave '{env}' is in another account or Region than "
-                                                         f"'{tools}'; change-set actions there wait for the "
-                                                         f"cross-account pipeline (docs/infrastructure.md): set "
-                                                         f"infrastructure: deploy for now")]
-    return []
 
 
 #: What each source type's keys mean, in the message that asks for one.
