@@ -280,8 +280,9 @@ def test_serverless_example_shape(serverless):
     assert {a["Name"] for a in stages["TestAndScan"]["Actions"]} == {"Test", "SecurityScan"}
     for wave in app.waves:
         label = wave.capitalize()
-        deploy, smoke = stages[f"Deploy{label}"]["Actions"]
+        deploy, smoke, record = stages[f"Deploy{label}"]["Actions"]
         assert deploy["ActionTypeId"]["Provider"] == "Lambda" and smoke["Name"] == "SmokeTest"
+        assert record["ActionTypeId"]["Provider"] == "Lambda" and record["ActionTypeId"]["Category"] == "Invoke"
         assert set(deploy["Configuration"]) == {"FunctionName", "FunctionAlias", "DeployStrategy", "Alarms"}
         assert stages[f"Deploy{label}"]["OnFailure"] == {"Result": "ROLLBACK"}
         assert (f"Approve{label}" in stages) == loaded.environment(wave).protected
