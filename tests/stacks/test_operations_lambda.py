@@ -33,7 +33,7 @@ def dashboard(m, app):
     [board] = resources(template, "AWS::CloudWatch::Dashboard").values()
     text, variables = board["Properties"]["DashboardBody"]["Fn::Sub"]
     assert set(re.findall(r"\$\{(V\d+)\}", text)) == set(variables)  # every variable used, none missing
-    assert problems(json.loads(VARIABLE.sub("0", text))) == []  # what CloudWatch checks at deploy (E9140)
+    assert problems(json.loads(VARIABLE.sub("0", text))) == []  # what CloudWatch checks at deploy (E9141)
     return json.loads(text)["widgets"], variables, template
 
 

@@ -1,5 +1,5 @@
 """A dashboard's body is JSON CloudWatch accepts: widgets on the 24-column grid, metrics and alarms present,
-annotation values numbers, metric-math ids unique (E9140)."""
+annotation values numbers, metric-math ids unique (E9141)."""
 from __future__ import annotations
 
 import json
@@ -76,7 +76,7 @@ def problems(body: dict) -> list:
 
 
 class DashboardBodyValid(CloudFormationLintRule):
-    id = "E9140"
+    id = "E9141"
     shortdesc = "Dashboard bodies are JSON CloudWatch accepts"
     description = (
         "AWS::CloudWatch::Dashboard's DashboardBody is a string to the resource schema; CloudWatch validates it "
