@@ -12,7 +12,9 @@ Input, from the build environment:
 
 Output, under the directory given as the only argument:
 
-- ``imageDetail.json``: ``{"ImageURI": ...}``, the image input of CodePipeline's CodeDeployToECS action;
+- ``imageDetail.json``: ``{"ImageURI": ..., "ImageTag": ...}``, the image input of CodePipeline's
+  CodeDeployToECS action (which reads ImageURI), and the release's tag for the service stack's change
+  set when the pipeline deploys the infrastructure (docs/infrastructure.md);
 - ``imagedefinitions.json``: ``[{"name", "imageUri"}]``, the input of the rolling ECS deploy action;
 - ``<target>/taskdef.json``: the task definition, image ``<IMAGE1_NAME>`` (CodeDeployToECS puts the
   image URI there and registers it), matching what the ``ecs-service`` stack registers;
@@ -136,7 +138,7 @@ def write(out: Path, env=None) -> list:
         path.write_text(text, encoding="utf-8")
         written.append(path)
 
-    put("imageDetail.json", json.dumps({"ImageURI": image}, indent=2) + "\n")
+    put("imageDetail.json", json.dumps({"ImageURI": image, "ImageTag": image.rsplit(":", 1)[1]}, indent=2) + "\n")
     put("imagedefinitions.json", json.dumps([{"name": names.pop(), "imageUri": image}], indent=2) + "\n")
     for target, spec in specs.items():
         put(f"{target}/taskdef.json", json.dumps(task_definition(spec, region), indent=2) + "\n")

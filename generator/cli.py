@@ -26,6 +26,7 @@ PLUGINS = {
     "generator.integ.cli": (("integ",), True),               # real-account end-to-end check
     "generator.operate.cli": (("history", "rollback"), False),  # deployment history, one-command rollback
     "generator.localserver": (("local-server",), False),     # the local CloudFormation server of the tests
+    "generator.publish": (("publish",), False),               # the infrastructure bundle (infrastructure: pipeline)
 }
 CORE_COMMANDS = ("templates", "params", "stacks")
 

@@ -60,6 +60,8 @@ def stacks(model=None) -> list:
     runtime, delivery = [], []
     for app in model.applications:
         app_runtime, app_delivery = BUILDERS[app.kind](model, app)
+        for cls in app_runtime:  # the target stacks (a pipeline may deploy them: components.infrastructure)
+            cls.runtime_stack = True
         runtime += app_runtime
         delivery += app_delivery
     targets = [e for e in model.environment_names if e != model.tools]

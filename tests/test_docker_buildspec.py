@@ -92,7 +92,7 @@ def test_post_build_writes_what_codedeploy_to_ecs_expects(buildspec, tmp_path):
     result = run_post_build(buildspec, tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / buildspec["env"]["variables"]["ARTIFACT_DIR"]
-    assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": IMAGE}
+    assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": IMAGE, "ImageTag": IMAGE.rsplit(":", 1)[1]}
     assert json.loads((out / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": IMAGE}]
     for env in ("staging", "prod"):
         taskdef = json.loads((out / env / "taskdef.json").read_text())

@@ -154,7 +154,9 @@ def test_example_pipeline_has_its_defining_shape(rendered_examples, name):
         names = [s["Name"] for s in pipeline["Stages"]]
 
         # source and what starts it
-        [source] = stages["Source"]["Actions"]
+        # the application's source (and, with infrastructure: pipeline, the bundle: tests/test_infrastructure.py)
+        [source] = [a for a in stages["Source"]["Actions"] if a["Name"] == "Source"]
+        assert len(stages["Source"]["Actions"]) == (2 if app.infrastructure == "pipeline" else 1)
         assert source["ActionTypeId"]["Provider"] == SOURCE_PROVIDERS[source_type]
         rules = resources(template, "AWS::Events::Rule")
         if source_type == "connection":
@@ -178,7 +180,9 @@ def test_example_pipeline_has_its_defining_shape(rendered_examples, name):
         assert len(checks) >= 2 and len({a["RunOrder"] for a in stages[cls.checks_stage]["Actions"]}) == 1
         for target in waves(example, app):
             # the deploy, then post-deploy validation (a CodeBuild smoke test) in the same stage
-            actions = sorted(stages["Deploy" + target.label]["Actions"], key=lambda a: a["RunOrder"])
+            # (after the target stacks' change sets when the pipeline deploys the infrastructure)
+            actions = sorted([a for a in stages["Deploy" + target.label]["Actions"]
+                              if a["ActionTypeId"]["Provider"] != "CloudFormation"], key=lambda a: a["RunOrder"])
             assert actions[0]["ActionTypeId"]["Provider"] == DEPLOY_PROVIDERS[kind]
             assert any(a["ActionTypeId"]["Provider"] == "CodeBuild" and a["RunOrder"] > actions[0]["RunOrder"]
                        for a in actions)
@@ -276,8 +280,9 @@ def test_serverless_example_shape(serverless):
     assert {a["Name"] for a in stages["TestAndScan"]["Actions"]} == {"Test", "SecurityScan"}
     for wave in app.waves:
         label = wave.capitalize()
-        deploy, smoke = stages[f"Deploy{label}"]["Actions"]
+        deploy, smoke, record = stages[f"Deploy{label}"]["Actions"]
         assert deploy["ActionTypeId"]["Provider"] == "Lambda" and smoke["Name"] == "SmokeTest"
+        assert record["ActionTypeId"]["Provider"] == "Lambda" and record["ActionTypeId"]["Category"] == "Invoke"
         assert set(deploy["Configuration"]) == {"FunctionName", "FunctionAlias", "DeployStrategy", "Alarms"}
         assert stages[f"Deploy{label}"]["OnFailure"] == {"Result": "ROLLBACK"}
         assert (f"Approve{label}" in stages) == loaded.environment(wave).protected

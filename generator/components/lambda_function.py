@@ -43,6 +43,12 @@ FAILED_EVENT_HANDLING = ["dead-letter-queue", "on-failure-destination", "none"]
 #: (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#invocation-metrics).
 NAMESPACE = "AWS/Lambda"
 
+def function_name(component: str, env: str = "${EnvironmentName}") -> str:
+    """``{project}-{env}-<component>`` (a ``Fn::Sub`` text): the function's name, also where another stack
+    names it without an import (the tools dashboard, waves in other accounts)."""
+    return "${ProjectName}-%s-%s" % (env, component)
+
+
 #: The first code of every function: answers until the pipeline's first deploy replaces it.
 PLACEHOLDER_NODE = (
     "exports.handler = async () => ({ statusCode: 503, body: JSON.stringify({ message: "
@@ -138,7 +144,7 @@ class Function(FunctionReference):
     def __init__(self, stack, logical_id, component, *, key: KeyReference, runtime, handler, memory, timeout,
                  log_retention, reserved_concurrency, architecture, is_node, failed_events: FailedEventQueue, use_dlq,
                  description):
-        full_name = "${ProjectName}-${EnvironmentName}-%s" % component
+        full_name = function_name(component)
         super().__init__(Sub(full_name))
         self.log_group = EncryptedLogGroup(stack, logical_id + "Logs", Sub("/aws/lambda/" + full_name), key,
                                            log_retention)

@@ -61,9 +61,11 @@ class DeliveryPipeline:
     """``component``: the pipeline is ``{project}-{env}-{component}``; roles and rules derive from it."""
 
     def __init__(self, stack, component, artifact_bucket: BucketReference, key: KeyReference,
-                 logical_id="Pipeline", execution_mode="QUEUED", part="all", role_export=None):
+                 logical_id="Pipeline", execution_mode="QUEUED", part="all", role_export=None,
+                 trigger_rules=("source",)):
         """``part``: see the module doc; ``role_export(logical_id)``: the export declaration of a role's
-        ARN (``part`` ``"roles"`` exports it, ``"pipeline"`` imports it)."""
+        ARN (``part`` ``"roles"`` exports it, ``"pipeline"`` imports it). ``trigger_rules``: suffixes of the
+        EventBridge rules that may start the pipeline (``{pipeline}-<suffix>``, :meth:`start_on_event`)."""
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, not {part!r}")
         if part != "all" and role_export is None:
@@ -80,6 +82,8 @@ class DeliveryPipeline:
         self.stages: list = []
         self._regional_stores: list = []
         self._action_roles = None  # SharedGrants of the action roles, from the first one on
+        self.trigger_rules = tuple(trigger_rules)
+        self._trigger = None  # the role the trigger rules start the pipeline with, from the first rule on
         # Confused-deputy protection: CodePipeline may assume the role for this pipeline only.
         self.role_component = component + "-pipeline"
         self.role = self._role(logical_id + "Role", lambda: Role(
@@ -283,19 +287,45 @@ class DeliveryPipeline:
         })
         return self
 
-    def start_on_event(self, description, pattern):
-        """An EventBridge rule ``{pipeline}-source`` on ``pattern`` that starts this pipeline, through a
-        role that may start this pipeline only (and only EventBridge, for that rule, may assume)."""
-        rule_name = self.full_name + "-source"
-        trigger = self._role(self.logical_id + "TriggerRole", lambda: Role(
-            self.stack, self.logical_id + "TriggerRole", "events.amazonaws.com",
-            self.component + "-trigger", source_arn=naming.arn("events", "rule/" + rule_name),
-            description=f"EventBridge starts pipeline {self.component}"))
-        trigger.grant(allow([cp.StartPipelineExecution], [self.arn]))
+    def add_source_action(self, name, bucket: BucketReference, object_key, output, rule_suffix):
+        """A further S3 source action in the ``Source`` stage (added first), started like :meth:`source_stage`
+        by its own rule ``{pipeline}-<rule_suffix>``; the pipeline role may read that key only."""
+        self.role.grant(bucket.grant_read(object_key))
+        action = self.action(name, "Source", "S3", {
+            "S3Bucket": bucket.name, "S3ObjectKey": object_key, "PollForSourceChanges": False,
+        }, outputs=[output])
+        stage = next(s for s in self.stages if s.Name == "Source")
+        stage.Actions = list(stage.Actions) + [action]
+        self.start_on_event(f"Start the pipeline when {object_key} is uploaded", {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket.name]}, "object": {"key": [object_key]}},
+        }, rule_suffix=rule_suffix, logical_id=self.logical_id + name + "Rule")
+        return self
+
+    def _trigger_role(self):
+        """The role every trigger rule of this pipeline starts it with: EventBridge may assume it for those
+        rules only (``trigger_rules``), and it may start this pipeline only."""
+        if self._trigger is None:
+            rules = [naming.arn("events", f"rule/{self.full_name}-{suffix}") for suffix in self.trigger_rules]
+            self._trigger = self._role(self.logical_id + "TriggerRole", lambda: Role(
+                self.stack, self.logical_id + "TriggerRole", "events.amazonaws.com",
+                self.component + "-trigger", source_arn=rules[0] if len(rules) == 1 else rules,
+                description=f"EventBridge starts pipeline {self.component}"))
+            self._trigger.grant(allow([cp.StartPipelineExecution], [self.arn]))
+        return self._trigger
+
+    def start_on_event(self, description, pattern, rule_suffix="source", logical_id=None):
+        """An EventBridge rule ``{pipeline}-<rule_suffix>`` on ``pattern`` that starts this pipeline, through
+        a role that may start this pipeline only (and only EventBridge, for its rules, may assume)."""
+        if rule_suffix not in self.trigger_rules:
+            raise ValueError(f"rule suffix {rule_suffix!r} is not one of trigger_rules {self.trigger_rules}")
+        rule_name = f"{self.full_name}-{rule_suffix}"
+        trigger = self._trigger_role()
         if not self.writes_pipeline:
             return self
         self.stack.add(events.Rule(
-            self.logical_id + "SourceRule",
+            logical_id or self.logical_id + "SourceRule",
             Name=Sub(rule_name),
             Description=description,
             State="ENABLED",

@@ -376,6 +376,7 @@ def _build(data, lines, name) -> Model:
             {env: _values(o, ("applications", i, "overrides", env), lines, name)
              for env, o in (a.get("overrides") or {}).items()},
             lines.line(("applications", i)),
+            a.get("infrastructure", "deploy"),
         )
         for i, a in enumerate(data["applications"])
     )

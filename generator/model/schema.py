@@ -18,6 +18,12 @@ KINDS = {
     "lambda": "Lambda function per wave with a live alias; CodePipeline's Lambda deploy action shifts traffic "
               "(canary, linear or all at once) and rolls back on the function's alarms",
 }
+#: Who deploys an application's target stacks (``docs/infrastructure.md``).
+INFRASTRUCTURE = {
+    "deploy": "cfn-delivery deploy updates the target stacks; the pipeline deploys the application only",
+    "pipeline": "each wave's Deploy<Wave> stage updates the target stacks by CloudFormation change-set actions "
+                "from the bundle cfn-delivery publish uploads, before the application deploy",
+}
 #: Where a pipeline's source comes from, and the keys each type takes besides ``type``
 #: (``generator.components.sources`` builds them).
 SOURCE_TYPES = {
@@ -155,6 +161,9 @@ SCHEMA = {
                     },
                     "waves": dict(_env_list, minItems=1,
                                   description="the environments the pipeline promotes through, in order (at least one)"),
+                    "infrastructure": {"enum": list(INFRASTRUCTURE),
+                                       "description": "deploy (cfn-delivery deploy updates the target stacks) or "
+                                                      "pipeline (each wave's change-set actions do, docs/infrastructure.md)"},
                     "extra_environments": dict(_env_list, description="environments that get the application's "
                                                                       "runtime stacks outside the pipeline"),
                     "parameters": _parameters,

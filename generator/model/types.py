@@ -84,6 +84,13 @@ class Application:
     #: Environment -> {parameter name -> :class:`Value`}.
     overrides: dict = field(default_factory=dict)
     line: int = 0
+    #: Who deploys the target stacks: ``deploy`` (cfn-delivery deploy) or ``pipeline`` (change-set actions).
+    infrastructure: str = "deploy"
+
+    @property
+    def infrastructure_key(self) -> str:
+        """The infrastructure bundle's key in the tools source bucket (``cfn-delivery publish``)."""
+        return f"infrastructure/{self.name}.zip"
 
     @property
     def runtime_environments(self) -> tuple:

@@ -16,7 +16,8 @@ stages to the pipeline stack instead of a role with its policies::
 
     Source → Build → (checks in parallel) → for each wave of the application (``waves`` in
     delivery.yaml): [Approve<Wave> when the wave's environment is protected] → Deploy<Wave>
-    (deploy, then the smoke test and the recorder; entered only while the previous wave's alarms are
+    ([the target stacks' change sets, with ``infrastructure: pipeline``: ``components.infrastructure``]
+    deploy, then the smoke test and the recorder; entered only while the previous wave's alarms are
     not in ALARM when protected; rolled back on failure or on an alarm during the bake time)
 
 A :class:`Delivery` names one pipeline (its component and its stacks). A kind subclasses
@@ -42,7 +43,7 @@ from ..components.codebuild import (BuildProject, LOCAL_CACHE, ProjectReference,
 from ..components.iam import allow
 from ..components.inline_function import FunctionReference
 from ..components.kms import KeyReference
-from ..components import placement, sources
+from ..components import infrastructure, placement, sources
 from ..components.pipeline import SOURCE, DeliveryPipeline, RoleReference
 from ..core import naming
 from ..core.exports import declare
@@ -284,6 +285,9 @@ class DeliveryPipelineStack(Stack):
     build_stage = "Build"
     checks_stage = "TestAndScan"
     part = "pipeline"
+    #: ``infrastructure: pipeline``: target-stack parameters taken from the release being deployed,
+    #: ``{parameter: (artifact, JSON file, key)}`` (``components.infrastructure``).
+    release_parameters: dict = {}
 
     @property
     def component(self):
@@ -298,7 +302,9 @@ class DeliveryPipelineStack(Stack):
         self.check_placements()
         self.create_imports()
         self.pipeline = DeliveryPipeline(self, self.component, self.artifact_bucket, self.key, part=self.part,
-                                         role_export=self.delivery.role_export)
+                                         role_export=self.delivery.role_export,
+                                         trigger_rules=("source",) + ((infrastructure.RULE_SUFFIX,)
+                                                                      if self.infrastructure else ()))
         self.create_deploy_roles()
         self.create_stages()
         if self.part != "roles":
@@ -358,6 +364,9 @@ class DeliveryPipelineStack(Stack):
     def create_parameters(self):
         self.source = sources.for_application(self, self.app, artifacts.source_bucket)
         self.targets = waves(self.model, self.app)
+        # infrastructure: pipeline -> per wave, the target stacks its Deploy stage updates (in import order)
+        self.infrastructure = ({t: infrastructure.wave_stacks(self.model, self.app, t.env) for t in self.targets}
+                               if infrastructure.enabled(self.app) else None)
         self.scan_threshold = self.pipeline_parameter(
             "ScanFailOnSeverity", "Checks", "Source scan gate",
             Type="String", Default="high", AllowedValues=SCAN_SEVERITIES,
@@ -421,6 +430,8 @@ class DeliveryPipelineStack(Stack):
                 f"Deploy{target.label}Role", f"{self.component}-deploy-{target.slug}",
                 f"Deploy action of pipeline {self.component} for the {target.label.lower()} target")
             role.grant(self.artifact_bucket.grant_read(), self.deploy_grants(target))
+            if self.infrastructure:
+                role.grant(infrastructure.grants(self, self.infrastructure[target], target.env))
             self.deploy_roles[target] = role
 
     def build_project(self, logical_id):
@@ -431,6 +442,9 @@ class DeliveryPipelineStack(Stack):
         p = self.pipeline
         build = self.build_class
         self.source.attach(p)
+        if self.infrastructure:  # the bundle `cfn-delivery publish` uploads (components.infrastructure)
+            p.add_source_action(infrastructure.ARTIFACT, artifacts.source_bucket(), self.app.infrastructure_key,
+                                infrastructure.ARTIFACT, infrastructure.RULE_SUFFIX)
         p.add_stage(self.build_stage, [p.codebuild_action("Build", self.build_project(build.build_project_id), [SOURCE],
                                                           [BUILD_OUTPUT])])
         # Same RunOrder: the checks and the shared scans run in parallel and all must pass.
@@ -477,14 +491,21 @@ class DeliveryPipelineStack(Stack):
                      for key, name, arn in self.wave_alarms(previous)]
         bake = [p.alarm_rule(f"Bake{key}", name, target.bake_minutes, alarm_arn=arn, **self.rule_placement(target))
                 for key, name, arn in self.wave_alarms(target)]
+        # infrastructure: pipeline -> the target stacks' change sets first, in import order; then the deploy
+        stacks = self.infrastructure[target] if self.infrastructure else []
+        first = infrastructure.steps(stacks)
         if away:  # in the wave's account or Region: by physical name, the bootstrap deploy role holds the grants
             smoke = p.action("SmokeTest", "Test", "CodeBuild",
-                             {"ProjectName": self.delivery.validation_project_name(target)}, [SOURCE], run_order=2)
+                             {"ProjectName": self.delivery.validation_project_name(target)}, [SOURCE],
+                             run_order=first + 2)
         else:
             validation = self.delivery.project(self.delivery.validation_project_id(target),
                                                self.delivery.validation_stack_of(target))
-            smoke = p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=2, category="Test")
-        actions = [self.deploy_action(target, self.deploy_roles[target]), smoke]
+            smoke = p.codebuild_action("SmokeTest", validation, [SOURCE], run_order=first + 2, category="Test")
+        deploy = self.deploy_action(target, self.deploy_roles[target])
+        deploy.RunOrder = first + 1
+        actions = infrastructure.actions(p, stacks, target.env, self.deploy_roles[target].arn,
+                                         self.release_parameters) + [deploy, smoke]
         if self.delivery.recorder_stack:
             # Beside the smoke test: checks the target too and records the deployment, healthy or not. The
             # action imports the function (the recorder stack deploys first); the grant names it.
@@ -496,7 +517,7 @@ class DeliveryPipelineStack(Stack):
                 p.role.grant(recorder.grant_invoke())
                 name = recorder.name
             actions.append(p.action("RecordDeployment", "Invoke", "Lambda", {"FunctionName": name},
-                                    [SOURCE], run_order=2))
+                                    [SOURCE], run_order=first + 2))
         if away:
             actions = [self.place(action, target) for action in actions]
         p.add_stage("Deploy" + target.label, actions, rollback_on_failure=True, entry_rules=entry, bake_rules=bake)

@@ -142,6 +142,9 @@ class EcsPipelineStack(DeliveryPipelineStack):
     build_class = EcsBuildStack
     SERVICE = ecs_service.EXPORTS
     build_stage = "BuildImage"
+    #: With infrastructure: pipeline the service stack's change set takes the release's image tag (from the
+    #: build's imageDetail.json), so a task definition it registers runs the image being deployed.
+    release_parameters = {"ImageTag": (BUILD_OUTPUT, "imageDetail.json", "ImageTag")}
 
     def create_parameters(self):
         super().create_parameters()

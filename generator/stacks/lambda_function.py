@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from troposphere import Equals, Join, Not, Or, Ref, Sub
 
+from ..components import lambda_function as lambda_component
 from ..components.alarms import MetricAlarm
 from ..components.kms import KeyReference
 from ..components.lambda_function import (ALIAS, DEFAULT_RUNTIME, FAILED_EVENT_HANDLING, NAMESPACE, NODE_RUNTIMES,
@@ -35,6 +36,19 @@ class EXPORTS(ExportSet):
 #: The function's alarms by key (logical id ``<key>Alarm``, exports ``<key>AlarmName`` and ``<key>AlarmArn``):
 #: the deploy action watches them during a traffic shift and the pipeline's stage conditions after it.
 ALARM_KEYS = ("Errors", "Throttles", "Duration")
+#: Parameters the operations dashboard reads per environment (the lines it draws on its graphs).
+DURATION_THRESHOLD = "DurationAlarmMilliseconds"
+RESERVED_CONCURRENCY = "ReservedConcurrency"
+
+
+def alarm_component(app, key: str) -> str:
+    """The alarm ``key`` of ``ALARM_KEYS`` is named ``{project}-{env}-<this>``."""
+    return f"{app.name}-{key.lower()}"
+
+
+def function_name(app, env: str = "${EnvironmentName}") -> str:
+    """The ``Fn::Sub`` text of ``app``'s function name in ``env``."""
+    return lambda_component.function_name(app.name, env)
 
 
 def alarms(exports) -> list:
@@ -96,7 +110,7 @@ class LambdaFunctionStack(Stack):
         self.timeout = p("TimeoutSeconds", "Function", "Timeout (seconds)", Type="Number", Default=10, MinValue=1,
                          MaxValue=900, Description="Seconds before Lambda stops an invocation")
         self.reserved_concurrency = p(
-            "ReservedConcurrency", "Function", "Reserved concurrency",
+            RESERVED_CONCURRENCY, "Function", "Reserved concurrency",
             Type="Number", Default=10, MinValue=0, MaxValue=3000,
             Description="Concurrent executions reserved for (and capping) the function; 0: none reserved. "
                         "Lambda keeps 100 of the account's quota unreserved, so a new account with a low quota "
@@ -124,7 +138,7 @@ class LambdaFunctionStack(Stack):
         self.throttles_threshold = p("ThrottlesAlarmThreshold", "Alarms", "Throttles per minute", Type="Number",
                                      Default=1, MinValue=1,
                                      Description="Throttled invocations of the live alias in a minute that raise the alarm")
-        self.duration_threshold = p("DurationAlarmMilliseconds", "Alarms", "p99 duration (ms)", Type="Number",
+        self.duration_threshold = p(DURATION_THRESHOLD, "Alarms", "p99 duration (ms)", Type="Number",
                                     Default=3000, MinValue=1, MaxValue=900000,
                                     Description="p99 duration of the live alias over a minute that raises the alarm")
         self.alarm_periods = p("AlarmEvaluationMinutes", "Alarms", "Alarm evaluation (minutes)", Type="Number",
@@ -149,17 +163,17 @@ class LambdaFunctionStack(Stack):
                       ("Resource", Sub("${Name}:%s" % ALIAS, Name=self.function.name))]
         common = dict(namespace=NAMESPACE, dimensions=dimensions, evaluation_periods=Ref(self.alarm_periods),
                       topic=topic)
-        app = self.app.name
+        app = self.app
         self.alarms = [
-            MetricAlarm(self, "ErrorsAlarm", f"{app}-errors", "The live alias' invocations fail; rolls a traffic "
-                        "shift back", metric="Errors", statistic="Sum", threshold=Ref(self.errors_threshold),
-                        **common),
-            MetricAlarm(self, "ThrottlesAlarm", f"{app}-throttles", "The live alias is throttled (reserved "
-                        "concurrency reached); rolls a traffic shift back", metric="Throttles", statistic="Sum",
-                        threshold=Ref(self.throttles_threshold), **common),
-            MetricAlarm(self, "DurationAlarm", f"{app}-duration", "The live alias' p99 duration is over the "
-                        "threshold; rolls a traffic shift back", metric="Duration", statistic="p99",
-                        threshold=Ref(self.duration_threshold), **common),
+            MetricAlarm(self, "ErrorsAlarm", alarm_component(app, "Errors"),
+                        "The live alias' invocations fail; rolls a traffic shift back",
+                        metric="Errors", statistic="Sum", threshold=Ref(self.errors_threshold), **common),
+            MetricAlarm(self, "ThrottlesAlarm", alarm_component(app, "Throttles"),
+                        "The live alias is throttled (reserved concurrency reached); rolls a traffic shift back",
+                        metric="Throttles", statistic="Sum", threshold=Ref(self.throttles_threshold), **common),
+            MetricAlarm(self, "DurationAlarm", alarm_component(app, "Duration"),
+                        "The live alias' p99 duration is over the threshold; rolls a traffic shift back",
+                        metric="Duration", statistic="p99", threshold=Ref(self.duration_threshold), **common),
         ]
 
     def create_outputs(self):

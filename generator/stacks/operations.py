@@ -11,7 +11,8 @@
   (``WAVE_ALARMS``: ECS 5xx rate and response time behind the load balancer, Beanstalk environment
   health), per build project failed builds and a build over its budget (``BuildBudgetMinutes``, 5). The pipeline's stage
   conditions read the wave alarms through this stack's exports (``wave_alarm``).
-- **Dashboard** of the application.
+- **Dashboard** of the application: builds, pipeline failures, deployments per environment, and per wave
+  the target (ECS load balancer, Beanstalk health, the Lambda function's ``live`` alias) and the alarms.
 
 The topics and the log group allow EventBridge for exactly the rules named here: ``rule_arns``
 is what ``foundation`` and ``artifacts`` put in their policies' ``aws:SourceArn`` conditions.
@@ -26,15 +27,16 @@ from dataclasses import dataclass
 
 from troposphere import Ref, Sub, cloudwatch, events
 
-from ..components import eventrules
+from ..components import eventrules, placement
 from ..components.alarms import ALB_NAMESPACE, MathAlarm, MetricAlarm, metric
 from ..components.kms import KeyReference
+from ..components.lambda_function import ALIAS, NAMESPACE as LAMBDA_NAMESPACE
 from ..components.logs import LogGroupReference
 from ..components.sns import TopicReference
 from ..core import naming
 from ..core.exports import declare
 from ..core.stack import Stack
-from . import artifacts, foundation
+from . import artifacts, foundation, lambda_function
 from .delivery import Delivery, waves
 
 NOTIFICATIONS = "notifications"
@@ -195,6 +197,18 @@ class OperationsStack(Stack):
         self.create_build_alarms()
         self.create_wave_alarms()
         self.create_dashboard()
+
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        """``<Wave>AccountId`` / ``<Wave>Region`` of the waves the dashboard shows from another account or Region."""
+        return placement.model_values(cls.model, [t.env for t in waves(cls.model, cls.app)])
+
+    def target_parameter(self, env: str, name: str) -> str:
+        """The value parameter ``name`` of the target stack deploys with in ``env`` (the model's, else its default)."""
+        from .. import paramgen, registry
+
+        [target] = [c for c in registry.stacks(self.model) if c.name == self.delivery.target_stack]
+        return paramgen.parameter_values(target, env)[name]
 
     @property
     def pipeline_name(self) -> str:
@@ -373,14 +387,80 @@ class Dashboard:
         self.variables: dict = {}
 
     def var(self, value) -> str:
+        if isinstance(value, Sub) and isinstance(value.data["Fn::Sub"], str):
+            return value.data["Fn::Sub"]  # a plain Sub text (names, ARNs by convention) goes in as is
         name = f"V{len(self.variables)}"
         self.variables[name] = value
         return "${%s}" % name
 
-    def metrics_widget(self, title, metrics, x, y, stat="Sum", width=12, height=6):
+    def metrics_widget(self, title, metrics, x, y, stat="Sum", width=12, height=6, period=300, **properties):
         return {"type": "metric", "x": x, "y": y, "width": width, "height": height, "properties": {
-            "title": title, "region": "${AWS::Region}", "stat": stat, "period": 300, "view": "timeSeries",
-            "metrics": metrics}}
+            "title": title, "region": "${AWS::Region}", "stat": stat, "period": period, "view": "timeSeries",
+            "metrics": metrics, **properties}}
+
+    def placed(self, env: str) -> dict:
+        """Rendering options of a metric of ``env`` when it lives in another account or Region (the dashboard
+        reads it there through CloudWatch cross-account observability, set up between the accounts:
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Unified-Cross-Account.html;
+        per-metric options: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Dashboard-Body-Structure.html)."""
+        where, options = placement.placement(self.stack.model, env), {}
+        if where.cross_account:
+            options["accountId"] = self.var(placement.account_id(self.stack, env))
+        if where.cross_region:
+            options["region"] = self.var(placement.action_region(self.stack, env))
+        return options
+
+    def lambda_widgets(self, y: int) -> list:
+        """Per wave a row on the function's ``live`` alias, by the dimensions Lambda publishes for an alias
+        (FunctionName and Resource ``<function>:<alias>``:
+        https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): invocations, errors and
+        error rate; throttles; duration p50/p99 at the alarms' one-minute period against the duration
+        alarm's threshold; concurrent executions of the function against its reserved concurrency (a
+        function-level cap; ConcurrentExecutions: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html)."""
+        s, widgets = self.stack, []
+        for row, target in enumerate(s.targets):
+            env, top = target.env, y + 6 * row
+            name = lambda_function.function_name(s.app, env)
+            where = self.placed(env)
+
+            def alias(metric, **options):
+                return [LAMBDA_NAMESPACE, metric, "FunctionName", name, "Resource", f"{name}:{ALIAS}",
+                        dict(options, **where)]
+
+            threshold = int(s.target_parameter(env, lambda_function.DURATION_THRESHOLD))
+            reserved = int(s.target_parameter(env, lambda_function.RESERVED_CONCURRENCY))
+            widgets += [
+                self.metrics_widget(f"{env}: invocations, errors, error rate (%)", [
+                    alias("Invocations", id="m1", label="invocations"),
+                    alias("Errors", id="m2", label="errors"),
+                    [{"expression": "IF(m1 > 0, 100 * m2 / m1, 0)", "id": "e1", "label": "error rate (%)",
+                      "yAxis": "right"}]], 0, top, width=6, period=60),
+                self.metrics_widget(f"{env}: throttles", [alias("Throttles", label="throttles")], 6, top,
+                                    width=6, period=60),
+                self.metrics_widget(f"{env}: duration (ms)", [
+                    alias("Duration", stat="p50", label="p50"), alias("Duration", stat="p99", label="p99")],
+                    12, top, stat="p99", width=6, period=60,
+                    annotations={"horizontal": [{"label": "duration alarm (p99)", "value": threshold}]}),
+                self.metrics_widget(f"{env}: concurrent executions", [
+                    [LAMBDA_NAMESPACE, "ConcurrentExecutions", "FunctionName", name,
+                     dict(label="function", **where)]], 18, top, stat="Maximum", width=6, period=60,
+                    **({"annotations": {"horizontal": [{"label": "reserved concurrency", "value": reserved}]}}
+                       if reserved else {})),
+            ]
+        return widgets
+
+    def lambda_alarm_arns(self) -> list:
+        """The function alarms of the waves in this account and Region, by name (no import): an alarm status
+        widget lists alarms of its own account."""
+        s, found = self.stack, []
+        for target in s.targets:
+            where = placement.placement(s.model, target.env)
+            if where.cross_account or where.cross_region:
+                continue
+            found += [naming.arn("cloudwatch", "alarm:${ProjectName}-%s-%s"
+                                 % (target.env, lambda_function.alarm_component(s.app, key)))
+                      for key in lambda_function.ALARM_KEYS]
+        return found
 
     def body(self):
         s = self.stack
@@ -404,7 +484,9 @@ class Dashboard:
                          "| stats count(*) as deployments by detail.stage"
                          % (self.var(s.audit_log.name), eventrules.STAGE_EXECUTION, s.pipeline_name)}},
         ]
-        if not kind_alarms(s.app) or not envs:
+        if s.app.kind == "lambda":
+            widgets += self.lambda_widgets(12)
+        elif not kind_alarms(s.app) or not envs:
             pass
         elif s.app.kind == "beanstalk":
             widgets.append(self.metrics_widget("Environment health (20 Degraded, 25 Severe)", [
@@ -419,7 +501,10 @@ class Dashboard:
             widgets.append(self.metrics_widget("Target response time (s, p95)", [
                 [ALB_NAMESPACE, "TargetResponseTime", "LoadBalancer", lb, {"label": env}] for env, lb in lbs],
                 12, 12, stat="p95"))
-        widgets.append({"type": "alarm", "x": 0, "y": 18, "width": 24, "height": 4, "properties": {
-            "title": "Alarms", "alarms": [self.var(alarm.arn) for alarm in s.alarms]}})
+        alarms = [self.var(alarm.arn) for alarm in s.alarms]
+        if s.app.kind == "lambda":
+            alarms += [self.var(arn) for arn in self.lambda_alarm_arns()]
+        widgets.append({"type": "alarm", "x": 0, "y": max(w["y"] + w["height"] for w in widgets), "width": 24,
+                        "height": 4, "properties": {"title": "Alarms", "alarms": alarms}})
         text = json.dumps({"widgets": widgets}, separators=(",", ":"), sort_keys=False)
         return Sub(text, **self.variables)

@@ -1,4 +1,4 @@
-"""A DynamoDB table another account may use is encrypted with a customer managed key (E9141)."""
+"""A DynamoDB table another account may use is encrypted with a customer managed key (E9150)."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,7 @@ def _other_account(principal) -> bool:
 
 
 class TableSharedWithCustomerKey(CloudFormationLintRule):
-    id = "E9141"
+    id = "E9150"
     shortdesc = "A table shared with another account uses a customer managed key"
     description = (
         "A DynamoDB table whose ResourcePolicy admits a principal of another account must be encrypted with a "
