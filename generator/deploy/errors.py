@@ -39,6 +39,46 @@ class OutcomeUnknown(DeployError):
     exit_code = EXIT_UNKNOWN
 
 
+def reported(run, *, debug: bool = False, usage: tuple = (), note=lambda err: "") -> int:
+    """``run()``, with every expected failure printed as ``error: <one line>`` (more lines after it)
+    and turned into its exit code: ``usage`` errors (the model or a file does not load) exit 2, a
+    :class:`DeployError` its own code, Ctrl-C 130, an AWS/botocore error (or an endpoint that is not
+    AWS) 1. ``note(err)`` is appended to the first line (deploy: what happened to its change set).
+    ``debug`` re-raises instead (a traceback); anything unexpected is always re-raised."""
+    import sys
+
+    def say(message):
+        print(f"error: {message}", file=sys.stderr)
+
+    try:
+        return run()
+    except KeyboardInterrupt as err:
+        if debug:
+            raise
+        extra = note(err)
+        say(f"interrupted before execution: nothing was executed{extra}" if extra else "interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if debug:
+            raise
+        if usage and isinstance(err, usage):
+            for line in str(err).splitlines():
+                say(line)
+            return EXIT_USAGE
+        if isinstance(err, DeployError):
+            first, *more = str(err).splitlines() or [""]
+            say(first + note(err))
+            for line in more:
+                print(line, file=sys.stderr)
+            return err.exit_code
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(err, (BotoCoreError, ClientError)) or is_not_aws(err):
+            say(one_line(err) + note(err))
+            return EXIT_FAILED
+        raise
+
+
 def is_not_aws(err: BaseException) -> bool:
     """botocore could not read the answer as an AWS response (an endpoint that is not AWS)."""
     try:

@@ -19,8 +19,8 @@ from .. import paramfile, paths, registry, stackmodel
 from . import changeset, checks, identity, plan as planning, protect, reviewed, show, watch
 from . import confirm as confirmation
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
-from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
-                     Refused, UsageError, is_not_aws, one_line)
+from .errors import (EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
+                     Refused, UsageError, one_line, reported)
 
 HEALTHY = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
            "IMPORT_ROLLBACK_COMPLETE"}
@@ -114,38 +114,14 @@ def _err(message: str):
 
 def run(args, clients: Clients = None, stdin=None) -> int:
     """Entry point of the subcommand (``clients`` and ``stdin`` are injectable for tests)."""
-    debug = getattr(args, "debug", False) or getattr(args, "deploy_debug", False)
-    try:
+    def deploy():
         if _across_environments(args):
             return run_plan(args, clients, stdin or sys.stdin)
         return _run(args, clients, stdin or sys.stdin)
-    except (paramfile.ParamFileError, registry.UnknownStack, paths.UnknownEnvironment) as err:
-        if debug:
-            raise
-        for line in str(err).splitlines():
-            _err(line)
-        return EXIT_USAGE
-    except DeployError as err:
-        if debug:
-            raise
-        first, *rest = str(err).splitlines() or [""]
-        _err(first + changeset.cleanup_note(err))
-        for line in rest:
-            print(line, file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt as err:
-        if debug:
-            raise
-        note = changeset.cleanup_note(err)
-        _err(f"interrupted before execution: nothing was executed{note}" if note else "interrupted")
-        return EXIT_INTERRUPTED
-    except Exception as err:  # botocore errors, an endpoint that is not AWS: one readable line
-        from botocore.exceptions import BotoCoreError, ClientError
 
-        if debug or not (isinstance(err, (BotoCoreError, ClientError)) or is_not_aws(err)):
-            raise
-        _err(one_line(err) + changeset.cleanup_note(err))
-        return EXIT_FAILED
+    return reported(deploy, debug=getattr(args, "debug", False) or getattr(args, "deploy_debug", False),
+                    usage=(paramfile.ParamFileError, registry.UnknownStack, paths.UnknownEnvironment),
+                    note=changeset.cleanup_note)
 
 
 def _stacks(args, env):

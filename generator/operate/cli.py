@@ -12,8 +12,8 @@ import sys
 
 from .. import paramfile, paths
 from ..deploy import confirm as confirmation
-from ..deploy.errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DeployError, Refused, UsageError,
-                             is_not_aws, one_line)
+from ..deploy.errors import (EXIT_OK, Refused, UsageError,
+                             reported)
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS
 from . import place as places, records, targets
 
@@ -57,40 +57,11 @@ def _where(p):
     p.add_argument("--debug", dest="operate_debug", action="store_true", help="show tracebacks")
 
 
-def _err(message: str):
-    print(f"error: {message}", file=sys.stderr)
-
-
 def _guarded(run, args, *rest) -> int:
-    debug = getattr(args, "debug", False) or getattr(args, "operate_debug", False)
-    try:
-        return run(args, *rest)
-    except (paths.UnknownEnvironment, paramfile.ParamFileError) as err:  # the model does not load, or lacks it
-        if debug:
-            raise
-        for line in str(err).splitlines():
-            _err(line)
-        return EXIT_USAGE
-    except DeployError as err:
-        if debug:
-            raise
-        first, *more = str(err).splitlines() or [""]
-        _err(first)
-        for line in more:
-            print(line, file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:  # before the switch call nothing changed; after it, it runs in AWS
-        if debug:
-            raise
-        _err("interrupted")
-        return EXIT_INTERRUPTED
-    except Exception as err:  # botocore errors, an endpoint that is not AWS: one readable line
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if debug or not (isinstance(err, (BotoCoreError, ClientError)) or is_not_aws(err)):
-            raise
-        _err(one_line(err))
-        return EXIT_FAILED
+    # Ctrl-C before the switch call changed nothing; after it, the switch runs on in AWS.
+    return reported(lambda: run(args, *rest),
+                    debug=getattr(args, "debug", False) or getattr(args, "operate_debug", False),
+                    usage=(paths.UnknownEnvironment, paramfile.ParamFileError))  # the model does not load, or lacks it
 
 
 def _place(args):
