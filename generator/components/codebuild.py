@@ -81,21 +81,28 @@ class VpcAccess:
         return codebuild.VpcConfig(VpcId=self.vpc_id, Subnets=subnets, SecurityGroupIds=[self.security_group_id])
 
     def grants(self):
-        """The service role's network-interface permissions, scoped to this account and region, the
-        client security group, and interface permissions authorised for CodeBuild only."""
+        """A CodeBuild service role's network-interface permissions: interface permissions authorised
+        for CodeBuild only."""
+        return self.interface_grants(authorized_service="codebuild.amazonaws.com")
+
+    def interface_grants(self, interface_actions=(), authorized_service: str = None):
+        """Network interfaces in this VPC's subnets with the client security group, scoped to this
+        account and region: create, delete (and ``interface_actions``) them, and, for a service that
+        attaches them itself, ``CreateNetworkInterfacePermission`` authorised for that service only."""
         interface = Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*")
-        return [
+        statements = [
             allow([ec2_actions.CreateNetworkInterface], [
                 interface,
                 Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:subnet/*"),
                 Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/${Group}",
                     Group=self.security_group_id),
             ]),
-            allow([ec2_actions.DeleteNetworkInterface], [interface]),
-            allow([ec2_actions.CreateNetworkInterfacePermission], [interface],
-                  condition=Condition(StringEquals({"ec2:AuthorizedService": "codebuild.amazonaws.com"}))),
-            unscoped(ENI_DESCRIBE_ACTIONS, "ec2 Describe actions have no resource level permission"),
+            allow([ec2_actions.DeleteNetworkInterface, *interface_actions], [interface]),
         ]
+        if authorized_service:
+            statements.append(allow([ec2_actions.CreateNetworkInterfacePermission], [interface], condition=Condition(
+                StringEquals({"ec2:AuthorizedService": authorized_service}))))
+        return statements + [unscoped(ENI_DESCRIBE_ACTIONS, "ec2 Describe actions have no resource level permission")]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from troposphere import GetAtt, Ref, Split, Sub, awslambda
 
 from ..core.suppress import Suppression, suppress
 from ..functions import source
-from .codebuild import ENI_DESCRIBE_ACTIONS, VpcAccess
-from .iam import Role, allow, unscoped
+from .codebuild import VpcAccess
+from .iam import Role, allow
 from .logs import EncryptedLogGroup
 
 #: A currently supported Python runtime (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
@@ -22,19 +22,9 @@ RUNTIME = "python3.12"
 
 
 def vpc_grants(vpc: VpcAccess):
-    """Lambda's network interfaces in the function's subnets, with the client security group."""
-    interface = Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*")
-    return [
-        allow([ec2_actions.CreateNetworkInterface], [
-            interface,
-            Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:subnet/*"),
-            Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/${Group}",
-                Group=vpc.security_group_id),
-        ]),
-        allow([ec2_actions.DeleteNetworkInterface, ec2_actions.AssignPrivateIpAddresses,
-               ec2_actions.UnassignPrivateIpAddresses], [interface]),
-        unscoped(ENI_DESCRIBE_ACTIONS, "ec2 Describe actions have no resource level permission"),
-    ]
+    """Lambda's network interfaces in the function's subnets, with the client security group (Lambda
+    also assigns and releases their private addresses)."""
+    return vpc.interface_grants([ec2_actions.AssignPrivateIpAddresses, ec2_actions.UnassignPrivateIpAddresses])
 
 
 class InlineFunction:
