@@ -12,6 +12,7 @@ import pytest
 from generator import model as model_module, paramgen, registry
 from generator.cli import main as cli_main
 from generator.components import placement
+from generator.stacks import lambda_function
 from generator.render import rendered
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ def test_the_store_and_the_tools_key_admit_exactly_the_away_waves_readers(model)
     via_s3 = {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
     key_grants = [g for g in _other_account_grants(_statements(with_readers))
                   if g["Condition"].get("StringEquals") == via_s3]  # the recorders' grants: test_recorders_...
-    expected_key = []
+    expected_key = {}  # the key has one statement per account: every application's readers there
     for app in model.applications:
         component = pipeline_component(app.kind, app.name)
         store = rendered(_stack(model, f"{app.name}-store"))[0]
@@ -161,7 +162,8 @@ def test_the_store_and_the_tools_key_admit_exactly_the_away_waves_readers(model)
             if not where.cross_account or where.cross_region:
                 continue  # a wave in another Region reads that Region's store
             expected.append(_reader_expectation(model, app, component, env))
-        expected_key += expected
+        for principal, roles in expected:
+            expected_key.setdefault(str(principal), (principal, set()))[1].update(roles)
         assert len(grants) == 2 * len(expected)
         for grant in grants:
             roles = sorted(str(r) for r in _list(grant["Condition"]["ArnEquals"]["aws:PrincipalArn"]))
@@ -170,6 +172,7 @@ def test_the_store_and_the_tools_key_admit_exactly_the_away_waves_readers(model)
             assert set(_list(grant["Action"])) <= {"s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation",
                                                    "s3:GetBucketVersioning", "s3:ListBucket"}
     assert len(key_grants) == len(expected_key)
+    expected_key = [(principal, sorted(roles)) for principal, roles in expected_key.values()]
     for grant in key_grants:
         roles = sorted(str(r) for r in _list(grant["Condition"]["ArnEquals"]["aws:PrincipalArn"]))
         assert (grant["Principal"]["AWS"], roles) in expected_key, grant
@@ -194,16 +197,23 @@ def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
         assert grants("codebuild:StartBuild", "${ProjectName}-${EnvironmentName}-%s-check-${EnvironmentName}" % component)
         if pipeline.delivery.recorder_stack:
             assert grants("lambda:InvokeFunction", "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.recorder_component)
-        assert grants("ecs:RegisterTaskDefinition" if "ecs" in pipeline.app.kind else "-",
-                      "${ProjectName}-${EnvironmentName}-%s" % pipeline.app.name)
+        deploy_action = {"lambda": "lambda:UpdateAlias"}.get(pipeline.app.kind, "ecs:RegisterTaskDefinition")
+        assert grants(deploy_action, "${ProjectName}-${EnvironmentName}-%s" % pipeline.app.name), pipeline.app.kind
+        if pipeline.app.kind == "lambda":  # the alias shift watches the function's alarms, logs to the action's group
+            for alarm in lambda_function.alarm_names(pipeline.app.name, "${EnvironmentName}"):
+                arn = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:" + alarm
+                assert grants("cloudwatch:DescribeAlarms", arn), alarm
+            assert grants("logs:PutLogEvents", "/${AWS::Region}/codepipeline/${ProjectName}-%s-%s:*"
+                          % (model.tools, pipeline.delivery.component))
     assert "ecs:UpdateService" in text or "codedeploy:CreateDeployment" in text
-    # every grant names this environment's resources (or this account's, for actions without resource scope)
+    # every grant names this environment's resources (or this account's, for actions without resource scope; the
+    # log group the tools pipeline's Lambda deploy action writes to in this account)
     for s in statements:
         for resource in _list(s["Resource"]):
             by_alias = "${EnvironmentName}" in str(s.get("Condition", {}).get("ForAnyValue:StringEquals"))
             assert resource == "*" or "${EnvironmentName}" in str(resource) or "DeliveryEnvironment" in str(resource) \
                 or resource == {"Fn::GetAtt": ["ExecutionRole", "Arn"]} or "ToolsAccount" in str(resource) \
-                or by_alias, s
+                or by_alias or "/codepipeline/${ProjectName}-%s-" % model.tools in str(resource), s
 
 
 def test_a_wave_in_another_region_gets_a_regional_store_in_its_environment(model):
@@ -257,6 +267,11 @@ def test_away_validation_runs_in_the_wave_and_no_delivery_stack_imports_across_a
 
 
 def test_a_kind_without_cross_account_support_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    """Every kind supports away waves today; the refusal stays for a kind that does not (here: lambda with
+    its support switched off), so a new kind cannot silently deploy an away wave with the tools' roles."""
+    from generator.stacks.lambda_pipeline import LambdaPipelineStack
+
+    monkeypatch.setattr(LambdaPipelineStack, "supports_away", False)
     text = MULTI.read_text()
     edited = text.replace("kind: ecs-rolling", "kind: lambda", 1)
     assert edited != text
@@ -266,7 +281,7 @@ def test_a_kind_without_cross_account_support_is_one_line_exit_2(tmp_path, capsy
     code = cli_main(["--model", str(path), "templates", "--check"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, err
-    assert len(err) == 1 and "environments[" in err[0] and "lambda" in err[0], err
+    assert len(err) == 1 and "environments[" in err[0] and "kind lambda" in err[0], err
 
 
 def test_a_cross_account_wave_needs_the_tools_account(tmp_path, capsys, monkeypatch):
@@ -413,8 +428,12 @@ def test_the_wave_alarms_of_an_away_application_live_in_its_waves_and_gate_under
         assert not any(env in i for i in imports for env in app.waves), imports  # nothing of another account
         recorder = rendered(_stack(model, f"{app.name}-recorder"))[0]
         alarms = _resources(recorder, "AWS::CloudWatch::Alarm")
-        slugs = [a.slug for a in operations.kind_alarms(app)]
-        assert sorted(a["Properties"]["AlarmName"]["Fn::Sub"] for a in alarms.values()) \
+        if app.kind == "lambda":  # the function stack (in the wave) owns its alarms: the rules name them there
+            assert alarms == {}
+            slugs = [key.lower() for key in lambda_function.ALARM_KEYS]
+        else:
+            slugs = [a.slug for a in operations.kind_alarms(app)]
+        assert app.kind == "lambda" or sorted(a["Properties"]["AlarmName"]["Fn::Sub"] for a in alarms.values()) \
             == sorted("${ProjectName}-${EnvironmentName}-%s-%s" % (app.name, slug) for slug in slugs)
         for alarm in alarms.values():  # this environment's topic: an alarm acts in its own account only
             for action in alarm["Properties"]["AlarmActions"] + alarm["Properties"]["OKActions"]:
@@ -447,3 +466,39 @@ def test_the_three_account_plan_imports_nothing_across_accounts_and_its_paramete
     assert cli_main(["--model", str(MULTI), "templates"]) == 0
     assert "across accounts" not in capsys.readouterr().out
     assert cli_main(["--model", str(MULTI), "params", "validate"]) == 0, capsys.readouterr().err
+
+
+def test_an_away_lambda_wave_shifts_the_function_stacks_alias_watching_its_alarms_and_logs_in_its_account(model):
+    """The deploy action of a ``lambda`` wave in another account names exactly what that account's function
+    stack creates (function, alias, alarms), and the log group it writes to there exists, encrypted and
+    expiring, in the wave's validation stack, under the name the bootstrap deploy role may write."""
+    apps = [app for app in model.applications if app.kind == "lambda" and _away_envs(model, app)]
+    assert apps, "the example has a lambda application with a wave in another account"
+    for app in apps:
+        pipeline = next(c for c in _pipelines(model) if c.app.name == app.name)
+        stages = {s["Name"]: s for s in rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]["Stages"]}
+        function_stack = rendered(_stack(model, f"{app.name}-function"))[0]
+        (function,) = _resources(function_stack, "AWS::Lambda::Function").values()
+        (alias,) = _resources(function_stack, "AWS::Lambda::Alias").values()
+        alarms = _resources(function_stack, "AWS::CloudWatch::Alarm")
+        for env in _away_envs(model, app):
+            def there(text):  # a name of the function stack as deployed in env
+                return text.replace("${EnvironmentName}", env)
+
+            (deploy,) = [a for a in stages["Deploy" + placement.label(env)]["Actions"] if a["Name"] == "Deploy"]
+            config = deploy["Configuration"]
+            assert config["FunctionName"] == {"Fn::Sub": there(function["Properties"]["FunctionName"]["Fn::Sub"])}
+            assert config["FunctionAlias"] == alias["Properties"]["Name"]
+            assert config["Alarms"]["Fn::Sub"].split(",") == \
+                [there(a["Properties"]["AlarmName"]["Fn::Sub"]) for a in alarms.values()]
+            validation = _stack(model, f"{app.name}-validation-{env}")
+            assert validation.environments == (env,)
+            template = rendered(validation)[0]
+            group = template["Resources"]["DeployActionLogs"]
+            assert group["Type"] == "AWS::Logs::LogGroup"
+            name = group["Properties"]["LogGroupName"]["Fn::Sub"]
+            assert name == "/${AWS::Region}/codepipeline/${ProjectName}-%s-%s" % (model.tools, pipeline.delivery.component)
+            assert "KmsKeyId" in group["Properties"] and group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+            # the pipeline in tools is named so: ${ProjectName}-${EnvironmentName}-<component> in tools
+            assert rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]["Name"] == \
+                {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.component}

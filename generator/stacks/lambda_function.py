@@ -41,9 +41,15 @@ DURATION_THRESHOLD = "DurationAlarmMilliseconds"
 RESERVED_CONCURRENCY = "ReservedConcurrency"
 
 
-def alarm_component(app, key: str) -> str:
-    """The alarm ``key`` of ``ALARM_KEYS`` is named ``{project}-{env}-<this>``."""
-    return f"{app.name}-{key.lower()}"
+def alarm_component(application: str, key: str) -> str:
+    """The alarm ``key`` of ``ALARM_KEYS`` of ``application``'s function is named ``{project}-{env}-<this>``."""
+    return f"{application}-{key.lower()}"
+
+
+def alarm_names(application: str, env: str) -> list:
+    """The ``Fn::Sub`` texts of the function's alarm names in ``env`` (``ALARM_KEYS`` order): where a stack
+    names them without an import (a wave in another account or Region; ``application`` may be ``*``)."""
+    return ["${ProjectName}-%s-%s" % (env, alarm_component(application, key)) for key in ALARM_KEYS]
 
 
 def function_name(app, env: str = "${EnvironmentName}") -> str:
@@ -165,13 +171,13 @@ class LambdaFunctionStack(Stack):
                       topic=topic)
         app = self.app
         self.alarms = [
-            MetricAlarm(self, "ErrorsAlarm", alarm_component(app, "Errors"),
+            MetricAlarm(self, "ErrorsAlarm", alarm_component(app.name, "Errors"),
                         "The live alias' invocations fail; rolls a traffic shift back",
                         metric="Errors", statistic="Sum", threshold=Ref(self.errors_threshold), **common),
-            MetricAlarm(self, "ThrottlesAlarm", alarm_component(app, "Throttles"),
+            MetricAlarm(self, "ThrottlesAlarm", alarm_component(app.name, "Throttles"),
                         "The live alias is throttled (reserved concurrency reached); rolls a traffic shift back",
                         metric="Throttles", statistic="Sum", threshold=Ref(self.throttles_threshold), **common),
-            MetricAlarm(self, "DurationAlarm", alarm_component(app, "Duration"),
+            MetricAlarm(self, "DurationAlarm", alarm_component(app.name, "Duration"),
                         "The live alias' p99 duration is over the threshold; rolls a traffic shift back",
                         metric="Duration", statistic="p99", threshold=Ref(self.duration_threshold), **common),
         ]

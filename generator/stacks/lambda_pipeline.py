@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from troposphere import Ref, Sub
 
+from ..components import lambda_function as lambda_component, placement
 from ..components.codebuild import LOCAL_CACHE, BuildProject, build_settings
 from ..components.kms import KeyReference
-from ..components.lambda_function import FunctionReference, grant_action_logs, pipeline_action_log_group
-from ..components.logs import EncryptedLogGroup
-from ..core.stack import LOG_RETENTION_DAYS, Stack
+from ..components.lambda_function import (ALIAS, FunctionReference, grant_action_logs, pipeline_action_log_group)
+from ..components.logs import EncryptedLogGroup, LogGroupReference
+from ..core import naming
+from ..core.stack import LOG_RETENTION_DAYS
 from . import foundation, lambda_function
-from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, Target, waves
+from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, DeliveryValidationStack, Target, waves
 
 #: CodePipeline's Lambda deploy strategies: AllAtOnce, Canary<percent>Percent<minutes>Minutes,
 #: Linear<percent>PercentEvery<minutes>Minutes (the action reference's accepted formats; "the values for
@@ -70,38 +72,57 @@ class LambdaBuildStack(DeliveryBuildStack):
         ]
 
 
-class LambdaValidationStack(Stack):
+def deploy_action_log_group(model, component: str, region="${AWS::Region}") -> LogGroupReference:
+    """The log group of pipeline ``component``'s Lambda deploy actions as a stack outside tools names it (the
+    pipeline is ``{project}-{tools}-<component>``, ``DeliveryPipeline``; ``component`` may be ``*``)."""
+    return LogGroupReference(Sub("/%s/codepipeline/${ProjectName}-%s-%s" % (region, model.tools, component)))
+
+
+class LambdaValidationStack(DeliveryValidationStack):
     """``<app>-validation-<wave>``: a project that invokes the wave's ``live`` alias with a smoke event
     after the deploy and fails on a function error or a non-2xx ``statusCode`` (``wave``: its
     environment; the registry makes one per wave). Lambda is called through its API, so the project
-    needs no VPC."""
+    needs no VPC.
+
+    A wave in another account or Region: this stack is deployed in the wave's environment (the registry,
+    as for every kind), reads the function there, its input artifacts from the tools store or the Region's
+    (``artifact_source``), and holds the log group the wave's deploy action writes to in that account and
+    Region (``/<region>/codepipeline/<pipeline>``, created encrypted and expiring before the action would
+    create it with neither)."""
 
     name = "lambda-validation"
     description = "Lambda delivery: invoke the wave's live alias after its deploy"
-    delivery = None
     buildspec = "function-smoke.yml"
-    wave: str = None
-
-    @property
-    def component(self):
-        return self.delivery.component
 
     def create(self):
         self.build = build_settings(self)
         key = KeyReference(foundation.EXPORTS.key_arn.imported())
         exports = function_exports(self.delivery)
-        for target in [t for t in waves(self.model, self.app) if t.env == self.wave]:
+        targets = [t for t in waves(self.model, self.app) if t.env == self.wave]
+        if not targets:
+            raise ValueError(f"{self.name}: '{self.wave}' is not a wave of application '{self.app.name}'")
+        for target in targets:
+            away = placement.placement(self.model, target.env).away
+            imported = (lambda export: export.imported()) if away else (lambda export: export.imported(target.env))
             logical_id = self.delivery.validation_project_id(target)
-            function = FunctionReference(exports.function_name.imported(target.env))
+            function = FunctionReference(imported(exports.function_name))
             project = BuildProject(
                 self, logical_id, f"{self.component}-check-{target.slug}", self.buildspec,
                 description=f"Invoke the {target.label.lower()} live alias with the smoke event", report="smoke",
                 cache=LOCAL_CACHE, writes_artifacts=False, settings=self.build, key=key,
-                artifact_bucket=self.delivery.artifact_store(),
-                environment=[("FUNCTION_NAME", function.name), ("FUNCTION_ALIAS", exports.alias_name.imported(target.env))],
+                artifact_bucket=self.artifact_source(target.env),
+                environment=[("FUNCTION_NAME", function.name), ("FUNCTION_ALIAS", imported(exports.alias_name))],
             )
             project.role.grant(function.grant_invoke_alias())
             self.export(self.delivery.project_export(logical_id, self.name), project.name)
+            if away:
+                retention = self.parameter(
+                    "LogRetentionDays", "Logging", "Deploy action log retention (days)",
+                    Type="Number", Default=90, AllowedValues=LOG_RETENTION_DAYS,
+                    Description="Days CloudWatch Logs keeps the wave's Lambda deploy action logs",
+                )
+                EncryptedLogGroup(self, "DeployActionLogs",
+                                  deploy_action_log_group(self.model, self.component).name, key, Ref(retention))
 
 
 class LambdaPipelineStack(DeliveryPipelineStack):
@@ -125,7 +146,11 @@ class LambdaPipelineStack(DeliveryPipelineStack):
     def create_deploy_roles(self):
         # The deploy action logs to /<region>/codepipeline/<pipeline>; created (encrypted, expiring: the
         # action would create it without either) in the roles stack, with the deploy roles its grants serve.
-        if self.part == "pipeline":
+        # A wave in another account or Region logs there (its validation stack creates the group): with no
+        # wave here, no group here.
+        if all(placement.placement(self.model, t.env).away for t in self.targets):
+            self.action_logs = None
+        elif self.part == "pipeline":
             self.action_logs = pipeline_action_log_group(self.pipeline.name)
         else:
             self.log_retention = self.parameter(
@@ -145,22 +170,42 @@ class LambdaPipelineStack(DeliveryPipelineStack):
         alarms = [export.imported(target.env) for export in lambda_function.alarm_arns(function_exports(self.delivery))]
         return [self.function(target).grant_deploy(alarms), grant_action_logs(self.action_logs)]
 
+    supports_away = True
+
+    @classmethod
+    def away_deploy_grants(cls, env: str, application: str) -> list:
+        """In the wave's account, by physical names: the function, its versions and alias, its alarms, and the
+        action's log group there (``LambdaValidationStack`` creates it)."""
+        function = FunctionReference(Sub(lambda_component.function_name(application, env)))
+        alarms = [naming.arn("cloudwatch", "alarm:" + name) for name in lambda_function.alarm_names(application, env)]
+        return [function.grant_deploy(alarms),
+                grant_action_logs(deploy_action_log_group(cls.model, application))]
+
     def wave_alarms(self, target: Target) -> list:
         """The function's own alarms in ``target``'s environment (``<app>-function`` owns and exports them):
         the stage conditions every kind gets (``DeliveryPipelineStack.create_target_stages``: a protected wave
         entered only while the previous wave's are not in ALARM, a bake time on the wave's own) watch the same
         alarms the deploy action watches during the shift."""
+        if self.away(target):  # in the wave's account or Region, read under its deploy role (rule_placement)
+            return [(key, Sub(name), None)
+                    for key, name in zip(lambda_function.ALARM_KEYS, lambda_function.alarm_names(self.app.name, target.env))]
         return [(key, name.imported(target.env), arn.imported(target.env))
                 for key, name, arn in lambda_function.alarms(function_exports(self.delivery))]
 
     def deploy_action(self, target: Target, role):
         exports = function_exports(self.delivery)
+        if self.away(target):  # exports do not cross accounts or Regions: the function stack's names
+            function, alias = Sub(lambda_function.function_name(self.app, target.env)), ALIAS
+            alarms = Sub(",".join(lambda_function.alarm_names(self.app.name, target.env)))
+        else:
+            function, alias = exports.function_name.imported(target.env), exports.alias_name.imported(target.env)
+            alarms = exports.alarm_names.imported(target.env)
         return self.pipeline.action(
             "Deploy", "Deploy", "Lambda", {
-                "FunctionName": exports.function_name.imported(target.env),
-                "FunctionAlias": exports.alias_name.imported(target.env),
+                "FunctionName": function,
+                "FunctionAlias": alias,
                 "DeployStrategy": Ref(self.strategies[target]),
-                "Alarms": exports.alarm_names.imported(target.env),
+                "Alarms": alarms,
             },
             inputs=[BUILD_OUTPUT], role_arn=role.arn, namespace=f"Deploy{target.label}",
         )

@@ -457,9 +457,8 @@ class Dashboard:
             where = placement.placement(s.model, target.env)
             if where.cross_account or where.cross_region:
                 continue
-            found += [naming.arn("cloudwatch", "alarm:${ProjectName}-%s-%s"
-                                 % (target.env, lambda_function.alarm_component(s.app, key)))
-                      for key in lambda_function.ALARM_KEYS]
+            found += [naming.arn("cloudwatch", "alarm:" + name)
+                      for name in lambda_function.alarm_names(s.app.name, target.env)]
         return found
 
     def body(self):

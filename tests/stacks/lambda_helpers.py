@@ -11,8 +11,14 @@ EXAMPLES = sorted((ROOT / "examples" / "models").glob("*.yaml"))
 
 
 def lambda_models() -> list:
+    """The example models with a ``lambda`` application whose waves all run in the tools account and Region
+    (a wave in another account or Region is named by physical names under its account's roles: those are
+    asserted in tests/test_cross_account.py)."""
+    from generator.components import placement
+
     loaded = [model.load(path) for path in EXAMPLES]
-    return [m for m in loaded if any(app.kind == "lambda" for app in m.applications)]
+    return [m for m in loaded if any(app.kind == "lambda" for app in m.applications)
+            and not any(placement.placement(m, env).away for app in m.applications for env in app.waves)]
 
 
 def stacks_of(stack_base) -> list:
