@@ -35,6 +35,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9131",  # EventBridge targets in CloudWatch Logs use the resource policy, not a role
         "E9132",  # stage conditions: one per block, 1-5 rules
         "E9133",  # an action in another Region has an artifact store there
+        "E9134",  # an action of another account: artifact stores under a customer managed key ARN
         "E9140",  # CHANGE_SET_EXECUTE after a CHANGE_SET_REPLACE of the same change set
         "E9141",  # a dashboard body CloudWatch accepts
         "E9150",  # a table shared with another account uses a customer managed key
@@ -121,3 +122,16 @@ def test_a_principal_role_of_another_stack_built_as_text_is_flagged():
         """            AWS: !ImportValue
               Fn::Sub: ${ProjectName}-${EnvironmentName}-other-roles-PipelineRoleArn""")
     assert "ImportValue" in imported and [m for m in lint(imported, config=CONFIG) if m.rule.id == "E9114"] == []
+
+
+def test_cross_account_store_key_refuses_an_alias_and_ignores_same_account_roles():
+    """E9134: another account resolves an alias in its own account; a role of this account needs no such key."""
+    passing = (FIXTURES / "E9134-pass.yaml").read_text()
+    by_alias = passing.replace("          Id: !Ref ArtifactKeyArn\n", "          Id: alias/artifacts\n").replace(
+        "  ArtifactKeyArn:\n    Type: String\n", "")  # W2001: a parameter no longer used
+    assert by_alias != passing
+    assert {m.rule.id for m in lint(by_alias, config=CONFIG)} == {"E9134"}
+    failing = (FIXTURES / "E9134-fail.yaml").read_text()
+    same_account = failing.replace("iam::${Account}:role/", "iam::${AWS::AccountId}:role/")
+    assert same_account != failing
+    assert [m.rule.id for m in lint(same_account, config=CONFIG)] == []
