@@ -15,26 +15,18 @@ ALARM_NAME_SUPPRESSION = Suppression(
 )
 
 
-class MetricAlarm:
-    """One alarm named ``{project}-{env}-{component}``; ALARM and OK go to ``topic``.
+class _Alarm:
+    """One alarm named ``{project}-{env}-{component}``; ALARM and OK go to ``topic``, missing data counts as not
+    breaching (a target group with no traffic, the idle one of a blue/green pair, must not stop a deployment).
+    ``measured``: what the alarm watches (a metric, or metric-math queries), between the name and the rest."""
 
-    Missing data counts as not breaching: a target group with no traffic (the idle
-    one of a blue/green pair) must not stop a deployment.
-    """
-
-    def __init__(self, stack, logical_id, component, description, *, namespace, metric, dimensions,
-                 statistic, threshold, evaluation_periods, topic: TopicReference, period=60,
-                 comparison="GreaterThanOrEqualToThreshold"):
+    def __init__(self, stack, logical_id, component, description, measured: dict, *, threshold, evaluation_periods,
+                 topic: TopicReference, comparison="GreaterThanOrEqualToThreshold"):
         self.alarm = stack.add(cloudwatch.Alarm(
             logical_id,
             AlarmName=Sub("${ProjectName}-${EnvironmentName}-%s" % component),
             AlarmDescription=description,
-            Namespace=namespace,
-            MetricName=metric,
-            Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions],
-            # a percentile (p99) is an ExtendedStatistic in CloudWatch's API
-            **({"ExtendedStatistic": statistic} if statistic.startswith("p") else {"Statistic": statistic}),
-            Period=period,
+            **measured,
             EvaluationPeriods=evaluation_periods,
             DatapointsToAlarm=evaluation_periods,
             Threshold=threshold,
@@ -47,6 +39,21 @@ class MetricAlarm:
         suppress(self.alarm, ALARM_NAME_SUPPRESSION)
         self.name = Ref(self.alarm)
         self.arn = GetAtt(self.alarm, "Arn")
+
+
+class MetricAlarm(_Alarm):
+    """An alarm on one metric (``statistic`` over ``period`` seconds; a percentile such as ``p99`` is an
+    ``ExtendedStatistic`` in CloudWatch's API)."""
+
+    def __init__(self, stack, logical_id, component, description, *, namespace, metric, dimensions,
+                 statistic, period=60, **settings):
+        super().__init__(stack, logical_id, component, description, dict(
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions],
+            **({"ExtendedStatistic": statistic} if statistic.startswith("p") else {"Statistic": statistic}),
+            Period=period,
+        ), **settings)
 
 
 def target_5xx_alarm(stack, load_balancer: LoadBalancer, threshold, evaluation_periods, topic, prefix=""):
@@ -87,27 +94,11 @@ def metric(metric_id, namespace, name, dimensions, stat, period=60, label=None) 
     return query
 
 
-class MathAlarm:
-    """An alarm on ``expression`` over ``metrics`` (``MetricDataQuery`` from :func:`metric`), named
-    ``{project}-{env}-{component}``; ALARM and OK go to ``topic``, missing data is not breaching."""
+class MathAlarm(_Alarm):
+    """An alarm on ``expression`` over ``metrics`` (``MetricDataQuery`` from :func:`metric`)."""
 
-    def __init__(self, stack, logical_id, component, description, *, expression, metrics, threshold,
-                 evaluation_periods, topic: TopicReference, period=60, comparison="GreaterThanOrEqualToThreshold"):
-        self.alarm = stack.add(cloudwatch.Alarm(
-            logical_id,
-            AlarmName=Sub("${ProjectName}-${EnvironmentName}-%s" % component),
-            AlarmDescription=description,
+    def __init__(self, stack, logical_id, component, description, *, expression, metrics, period=60, **settings):
+        super().__init__(stack, logical_id, component, description, dict(
             Metrics=list(metrics) + [cloudwatch.MetricDataQuery(Id="result", Expression=expression,
                                                                 ReturnData=True, Period=period)],
-            EvaluationPeriods=evaluation_periods,
-            DatapointsToAlarm=evaluation_periods,
-            Threshold=threshold,
-            ComparisonOperator=comparison,
-            TreatMissingData="notBreaching",
-            ActionsEnabled=True,
-            AlarmActions=[topic.arn],
-            OKActions=[topic.arn],
-        ))
-        suppress(self.alarm, ALARM_NAME_SUPPRESSION)
-        self.name = Ref(self.alarm)
-        self.arn = GetAtt(self.alarm, "Arn")
+        ), **settings)
