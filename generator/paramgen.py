@@ -142,9 +142,18 @@ def _value_problems(model) -> list:
                 if value is None or name in MODEL_PARAMETERS:
                     continue
                 prefix = f"{cls.name}: Parameters.{name}: "
-                for problem in _check_value(cls.name, name, spec, value.value):
-                    where.setdefault((_at(value), problem.removeprefix(prefix)), []).append(f"{cls.name} in '{env}'")
+                found = [p.removeprefix(prefix) for p in _check_value(cls.name, name, spec, value.value)]
+                found += stack_value_problems(cls, name, value.value)
+                for problem in found:
+                    where.setdefault((_at(value), problem), []).append(f"{cls.name} in '{env}'")
     return [f"{origin}: {problem} (stacks: {', '.join(stacks)})" for (origin, problem), stacks in where.items()]
+
+
+def stack_value_problems(cls, name: str, value) -> list:
+    """What a stack knows about its parameter's values beyond the template's constraints (its class's
+    ``parameter_problems``, e.g. a Lambda traffic-shifting strategy longer than the action allows)."""
+    check = getattr(cls, "parameter_problems", None)
+    return list(check(name, str(value))) if check is not None else []
 
 
 def _at(value) -> str:

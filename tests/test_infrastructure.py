@@ -97,6 +97,44 @@ def test_each_wave_replaces_then_executes_every_target_stack_in_import_order_bef
         assert all(a["RunOrder"] > deploy["RunOrder"] for a in others if a is not deploy)  # smoke test, recorder
 
 
+def test_deploy_leaves_to_the_pipeline_exactly_the_stacks_its_change_sets_update():
+    """``pipeline_owner`` (what ``cfn-delivery deploy`` refuses or skips) is the set of stacks the pipeline's
+    CHANGE_SET_REPLACE actions name, read from the rendered pipeline: no more, no less."""
+    stages, _ = _stages()
+    prepared = set()
+    for target in waves(MODEL, APP):
+        for action in stages["Deploy" + target.label]["Actions"]:
+            if action["Configuration"].get("ActionMode") == "CHANGE_SET_REPLACE":
+                stack = action["Configuration"]["StackName"]["Fn::Sub"]
+                prepared.add((target.env, stack[len("${ProjectName}-%s-" % target.env):]))
+    owned = {(env, cls.name) for cls in registry.stacks(MODEL) for env in cls.environments
+             if infrastructure.pipeline_owner(cls, env) is not None}
+    assert prepared and owned == prepared
+    assert all(infrastructure.pipeline_owner(cls, env) is APP for env, name in owned
+               for cls in registry.stacks(MODEL) if cls.name == name)
+    # a target stack in an environment outside the waves stays with deploy
+    outside = type("Target", (), {"app": APP, "runtime_stack": True, "environments": ("elsewhere",)})
+    assert infrastructure.pipeline_owner(outside, "elsewhere") is None
+
+
+def test_the_pipeline_needs_every_stack_it_updates_so_deploy_creates_them_first():
+    """docs/infrastructure.md, "First deployment": the pipeline stack imports (transitively) every stack its
+    change sets update, so those exist before the pipeline can, and deploy creates them (generator.deploy.owned)."""
+    pipeline = next(c for c in registry.stacks(MODEL) if c.app is APP and c.name == _delivery_name("pipeline_stack"))
+    needed, todo = set(), [(MODEL.tools, pipeline)]
+    while todo:
+        env, cls = todo.pop()
+        for req in registry.requires(cls, env):
+            req_env, _, req_stack = req.rpartition(":")
+            node = (req_env or env, req_stack)
+            if node not in needed:
+                needed.add(node)
+                todo.append((node[0], next(c for c in registry.stacks(MODEL) if c.name == req_stack)))
+    owned = {(env, cls.name) for cls in registry.stacks(MODEL) for env in cls.environments
+             if infrastructure.pipeline_owner(cls, env) is not None}
+    assert owned and owned <= needed, owned - needed
+
+
 def test_the_pipeline_and_its_roles_pass_cfn_lint_with_our_rules():
     """Zero cfn-lint findings (E9140 included) on the opted-in pipeline; the whole security gate over every
     example is tests/test_examples.py::test_examples_pass_the_security_gate."""

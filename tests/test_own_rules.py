@@ -32,6 +32,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9114",  # a role named as Principal exists before the policy
         "E9121",  # a Lambda function logs to a log group of its template
         "E9122",  # a Lambda alias points at a published version
+        "E9123",  # a Lambda deploy action's strategy waits at most 2 days in all
         "E9131",  # EventBridge targets in CloudWatch Logs use the resource policy, not a role
         "E9132",  # stage conditions: one per block, 1-5 rules
         "E9133",  # an action in another Region has an artifact store there
@@ -135,3 +136,12 @@ def test_cross_account_store_key_refuses_an_alias_and_ignores_same_account_roles
     same_account = failing.replace("iam::${Account}:role/", "iam::${AWS::AccountId}:role/")
     assert same_account != failing
     assert [m.rule.id for m in lint(same_account, config=CONFIG)] == []
+
+
+def test_lambda_strategy_rule_finds_both_the_literal_and_the_parameter_default():
+    """E9123: one finding per over-long strategy, at the action's literal and at the referenced Default."""
+    found = lint((FIXTURES / "E9123-fail.yaml").read_text(), config=CONFIG)
+    assert sorted(tuple(m.path) for m in found) == sorted([
+        ("Parameters", "DeployStrategyProd", "Default"),
+        ("Resources", "Pipeline", "Properties", "Stages", 1, "Actions", 0, "Configuration", "DeployStrategy")])
+    assert all("over the 2880 minutes (2 days)" in m.message for m in found)

@@ -73,6 +73,17 @@ def target_classes(model, app) -> list:
     return [cls for cls in registry.stacks(model) if cls.app is app and getattr(cls, "runtime_stack", False)]
 
 
+def pipeline_owner(cls, env: str):
+    """The application whose pipeline updates stack ``cls`` in ``env``, else ``None``: with
+    ``infrastructure: pipeline``, each of its target stacks in each of its waves' environments (a target
+    stack in an extra environment, outside the waves, stays with ``cfn-delivery deploy``). ``deploy``
+    leaves these stacks to the pipeline (``generator.deploy.owned``)."""
+    app = getattr(cls, "app", None)
+    if app is None or not enabled(app) or not getattr(cls, "runtime_stack", False):
+        return None
+    return app if env in app.waves and env in (cls.environments or ()) else None
+
+
 def _imports(value, found: list) -> list:
     if isinstance(value, dict):
         imported = value.get("Fn::ImportValue")
@@ -100,7 +111,7 @@ def wave_stacks(model, app, env: str) -> list:
     one step after every stack of the wave whose exports it imports), sorted by step, then registry order."""
     from ..render import rendered
 
-    classes = [cls for cls in target_classes(model, app) if env in cls.environments]
+    classes = [cls for cls in target_classes(model, app) if pipeline_owner(cls, env) is app]
     templates = {cls.name: rendered(cls)[0] for cls in classes}
     exports = {name: _exports(template) for name, template in templates.items()}
     needs = {name: [other for other in templates if other != name and set(_imports(template, [])) & exports[other]]

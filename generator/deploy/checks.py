@@ -2,7 +2,8 @@
 validate`` calls too: both commands reject the same inputs with the same messages.
 
 :func:`local_checks` builds each stack's plan (template, parameter file against the template, the
-naming parameters, reserved tags, template size) and finds the placeholders: values the model marks
+naming parameters, reserved tags, template size, the stack's own value checks such as a Lambda
+strategy's total wait) and finds the placeholders: values the model marks
 ``!placeholder``, and any parameter value holding a documentation account id or an
 ``example.com``/``.org``/``.net`` address. Placeholders are warnings; deploying a protected environment
 that still has one is refused (exit 2, no API call) with each listed.
@@ -83,6 +84,16 @@ def placeholders(p, stack_cls) -> list:
     return found
 
 
+def _stack_value_problems(p, cls) -> list:
+    """The stack's own checks of the parameter file's values (``paramgen.stack_value_problems``: what the
+    template's constraints cannot express), one line each naming the file and the key."""
+    from ..paramgen import stack_value_problems
+
+    file = paramfile.display(p.params.path) if getattr(p.params, "path", None) else f"params/{p.env}/{p.stack}.json"
+    return [f"{file}: Parameters.{key}: {problem}" for key, value in p.params.parameters.items()
+            for problem in stack_value_problems(cls, key, value)]
+
+
 def local_checks(env: str, stack_classes: list, s3_bucket: str = None, deploying: bool = False) -> Checked:
     """Everything ``deploy`` checks before its first API call, for ``stack_classes`` of ``env``:
     ``paramfile.ParamFileError`` with every problem (one line each, exit 2). ``deploying``: refuse
@@ -97,6 +108,7 @@ def local_checks(env: str, stack_classes: list, s3_bucket: str = None, deploying
             continue
         plans.append(p)
         found += placeholders(p, cls)
+        problems += _stack_value_problems(p, cls)
     if problems:
         raise paramfile.ParamFileError(problems)
     from . import changeset

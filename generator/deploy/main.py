@@ -3,7 +3,8 @@
 Exit codes: 0 deployed / no changes / dry run; 1 the deployment failed (or AWS refused a
 call, or another deployment of the stack got there first); 2 invalid input (no API call made), a
 reviewed change set that no longer matches, or an export another stack imports
-(``export-in-use``); 3 refused (protected-environment guard or no confirmation); 4 outcome unknown
+(``export-in-use``); 3 refused (protected-environment guard, a stack
+its application's pipeline updates: ``owned``, or no confirmation); 4 outcome unknown
 (contact lost after the execution started: it continues in CloudFormation, resume with
 ``--watch``); 130 Ctrl-C (before execution: nothing changed; while watching: the operation
 continues in CloudFormation).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import sys
 
 from .. import paramfile, paths, registry, stackmodel
-from . import changeset, checks, identity, plan as planning, protect, reviewed, show, watch
+from . import changeset, checks, identity, owned, plan as planning, protect, reviewed, show, watch
 from . import confirm as confirmation
 from ..stackmodel import DEFAULT_MAX_ATTEMPTS, Clients, Target, exports
 from .errors import (EXIT_OK, EXIT_USAGE, DeployError, Interrupted, OutcomeUnknown,
@@ -64,6 +65,10 @@ def register(sub, params_sub=None):
     p.add_argument("--s3-bucket", help="bucket to upload templates through (needed over 51,200 bytes)")
     p.add_argument("--allow-replacement", action="store_true",
                    help="in a protected environment, allow replacing or removing stateful resources")
+    p.add_argument(owned.OVERRIDE_FLAG, dest="include_pipeline_owned", action="store_true",
+                   help="also deploy stacks an application's pipeline updates (infrastructure: pipeline), which "
+                        "deploy otherwise refuses (--stack, exit 3) or skips (--all): break-glass; a stack not "
+                        "created yet is created without it (docs/infrastructure.md)")
     p.add_argument("--replace-failed", action="store_true",
                    help="delete and recreate a stack whose first create failed (ROLLBACK_COMPLETE / REVIEW_IN_PROGRESS)")
     p.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS,
@@ -205,10 +210,13 @@ def run_plan(args, clients, stdin) -> int:
     for env in envs:  # every account before the first change
         _check_account(env, deployer_for(env).clients)
     in_plan = {f"{env}:{cls.name}" for env, cls in order}
-    done, in_run, skipped = set(), {env: set() for env in envs}, []
+    done, in_run, skipped, left = set(), {env: set() for env in envs}, [], []
     for i, (env, cls) in enumerate(order):
         p = plans[(env, cls.name)]
         deployer = deployer_for(env)
+        if deployer.leave_to_pipeline(p):
+            left.append(f"{env}:{cls.name}")
+            continue
         if deployer.skip_in_dry_run(p, in_plan, "plan"):
             skipped.append(f"{env}:{cls.name}")
             continue
@@ -224,6 +232,8 @@ def run_plan(args, clients, stdin) -> int:
     if skipped:
         summary += f"; {len(skipped)} skipped in the dry run (their prerequisites are not deployed yet)"
     print(summary)
+    if left:
+        print(owned.summary(left))
     return EXIT_OK
 
 
@@ -267,9 +277,12 @@ def _run(args, clients, stdin) -> int:
         return deployer.watch_only(plans[0])
     if args.execute_change_set:
         return deployer.execute_reviewed(plans[0], args.execute_change_set)
-    in_run, skipped = set(), []
+    in_run, skipped, left = set(), [], []
     in_env = {f"{env}:{p.stack}" for p in plans} if len(plans) > 1 else set()
     for p in plans:
+        if deployer.leave_to_pipeline(p):
+            left.append(p.stack)
+            continue
         if deployer.skip_in_dry_run(p, in_env, "run"):
             skipped.append(p.stack)
             continue
@@ -285,6 +298,8 @@ def _run(args, clients, stdin) -> int:
         print(f"{'dry run' if args.dry_run else '--no-execute run'} done: {len(plans) - len(skipped)} of {len(plans)} stack(s) "
               f"checked with a change set; {len(skipped)} skipped ({', '.join(skipped)}): their prerequisites in "
               f"{env} are not deployed yet, so CloudFormation could not resolve their imports")
+    if left:
+        print(owned.summary(left))
     return EXIT_OK
 
 
@@ -306,6 +321,25 @@ class Deployer:
         return f"cfn-delivery deploy --env {p.env} --stack {p.stack} --watch"
 
     # -- checks on the server ---------------------------------------------------
+    def leave_to_pipeline(self, p) -> bool:
+        """``True``: skip ``p``, a created stack its application's pipeline updates, in a run over several
+        stacks (its line printed); the same stack named by ``--stack`` is refused (exit 3). Decided before
+        any change set; a stack not created yet is deployed (the pipeline cannot create it), and so is any
+        with ``--include-pipeline-owned`` (``owned``)."""
+        app = owned.owner(p)
+        if app is None:
+            return False
+        if getattr(self.args, "include_pipeline_owned", False):
+            print(owned.break_glass(p, app))
+            return False
+        if not owned.created(changeset.describe_stack(self.cfn, p.stack_name)):
+            print(owned.first_creation(p, app))
+            return False
+        if getattr(self.args, "stack", None) not in (None, "all"):
+            raise Refused(owned.refusal(p, app))
+        print(owned.skipped(p, app))
+        return True
+
     def check_requirements(self, p, in_run):
         for req in p.requires:
             req_env, _, req_stack = req.rpartition(":")
@@ -509,6 +543,7 @@ class Deployer:
         or error before execution (mismatch, guard, no confirmation, a failed protection step, Ctrl-C)
         deletes nothing: the change set stays for review."""
         print(f"== {p.env}/{p.stack}: stack {p.stack_name}, reviewed change set {name}")
+        self.leave_to_pipeline(p)
         self.check_requirements(p, set())
         stack = changeset.describe_stack(self.cfn, p.stack_name)
         if stack is None:

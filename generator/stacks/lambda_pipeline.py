@@ -15,6 +15,9 @@ alias and alarms (``FunctionReference.grant_deploy``), and the action's log grou
 """
 from __future__ import annotations
 
+import math
+import re
+
 from troposphere import Ref, Sub
 
 from ..components import lambda_function as lambda_component, placement
@@ -32,7 +35,46 @@ from .delivery import BUILD_OUTPUT, DeliveryBuildStack, DeliveryPipelineStack, D
 #: both percentage and minutes can be changed", at most 2 days in all).
 DEPLOY_STRATEGY_PATTERN = (r"^(AllAtOnce|Canary([1-9]|[1-9][0-9])Percent[1-9][0-9]{0,3}Minutes?"
                            r"|Linear([1-9]|[1-9][0-9])PercentEvery[1-9][0-9]{0,3}Minutes?)$")
+#: The action's limit on a strategy: "The maximum total wait time is 2 days" (action reference, DeployStrategy:
+#: https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-LambdaDeploy.html). The pattern
+#: admits up to 9999 minutes per step, so a strategy it accepts can still exceed this (strategy_problem).
+MAX_DEPLOY_STRATEGY_MINUTES = 2 * 24 * 60
 DEFAULT_DEPLOY_STRATEGY = "Canary10Percent5Minutes"
+#: The pipeline stack's parameter of a wave's strategy: ``DeployStrategy<Wave>``.
+DEPLOY_STRATEGY_PARAMETER = "DeployStrategy"
+_STRATEGY_STEPS = re.compile(r"^(?:Canary(?P<canary>\d+)Percent(?P<wait>\d+)Minutes?"
+                             r"|Linear(?P<linear>\d+)PercentEvery(?P<every>\d+)Minutes?)$")
+
+
+def strategy_minutes(strategy: str):
+    """The total wait of ``strategy`` in minutes, ``None`` for a value that is not a strategy.
+
+    ``AllAtOnce`` waits 0. ``Canary<P>Percent<M>Minutes`` shifts P percent, waits M minutes, then shifts the
+    rest: M. ``Linear<P>PercentEvery<M>Minutes`` shifts P percent every M minutes until all traffic is shifted:
+    ceil(100/P) shifts, the first at once, so M * (ceil(100/P) - 1) (Linear10PercentEvery1Minute: 9), as
+    CodeDeploy's linear configurations run: P percent "at the start of each increment", "an equal number of
+    minutes between each increment"
+    (https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_TimeBasedLinear.html; the action
+    reference gives no formula of its own)."""
+    if strategy == "AllAtOnce":
+        return 0
+    match = _STRATEGY_STEPS.match(str(strategy))
+    if match is None:
+        return None
+    if match["canary"] is not None:
+        return int(match["wait"])
+    percent = int(match["linear"])
+    return int(match["every"]) * (math.ceil(100 / percent) - 1) if percent > 0 else None
+
+
+def strategy_problem(strategy: str):
+    """Why the Lambda deploy action refuses ``strategy`` (its total wait is over the limit), else ``None``;
+    a value the pattern refuses is the parameter constraint's to report."""
+    minutes = strategy_minutes(strategy)
+    if minutes is None or minutes <= MAX_DEPLOY_STRATEGY_MINUTES:
+        return None
+    return (f"'{strategy}' waits {minutes} minutes in all, over the {MAX_DEPLOY_STRATEGY_MINUTES} minutes (2 days) "
+            f"the Lambda deploy action allows; use fewer minutes per step or, for Linear, a larger percent")
 #: The newest ECMAScript edition the function's source may use: Node.js 14 runs ES2020.
 NODE14_ECMA_VERSION = 2020
 
@@ -135,13 +177,20 @@ class LambdaPipelineStack(DeliveryPipelineStack):
         self.strategies = {}
         for target in waves(self.model, self.app):
             self.strategies[target] = self.pipeline_parameter(
-                f"DeployStrategy{target.label}", "Deploy", f"Traffic shifting in {target.env}",
+                f"{DEPLOY_STRATEGY_PARAMETER}{target.label}", "Deploy", f"Traffic shifting in {target.env}",
                 Type="String", Default=DEFAULT_DEPLOY_STRATEGY, AllowedPattern=DEPLOY_STRATEGY_PATTERN,
                 ConstraintDescription="AllAtOnce, Canary<percent>Percent<minutes>Minutes or "
                                       "Linear<percent>PercentEvery<minutes>Minutes (such as Linear10PercentEvery1Minute)",
                 Description=f"How the {target.env} deploy shifts the live alias to the new version; the function's "
                             "alarms roll it back",
             )
+
+    @classmethod
+    def parameter_problems(cls, name: str, value: str) -> list:
+        """What the template's constraints cannot say about a value of ``name`` (``paramgen`` reports it at
+        the model key, ``deploy`` at the parameter file): a strategy over the action's total wait."""
+        problem = strategy_problem(value) if name.startswith(DEPLOY_STRATEGY_PARAMETER) else None
+        return [problem] if problem else []
 
     def create_deploy_roles(self):
         # The deploy action logs to /<region>/codepipeline/<pipeline>; created (encrypted, expiring: the
