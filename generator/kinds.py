@@ -3,8 +3,9 @@
 An application ``orders`` of kind ``ecs-bluegreen`` renders ``orders-ecr`` (tools), ``orders-ingress``
 and ``orders-service`` (in each of its environments), ``orders-recorder`` (in each wave's environment),
 and ``orders-store``, ``orders-build``, ``orders-validation-<wave>`` (one per wave), ``orders-operations``,
-``orders-pipeline-roles`` and ``orders-pipeline`` (tools); a ``beanstalk`` one renders ``orders-app`` (tools),
-``orders-env-roles`` then ``orders-env`` (in each of its environments) instead of the first three. Each is a subclass of the kind's stack class carrying the model,
+``orders-pipeline-roles`` and ``orders-pipeline`` (tools); a ``beanstalk`` one renders ``orders-app`` (tools, and
+each of its environments in another account or Region), ``orders-env-roles`` then ``orders-env`` (in each of its
+environments) instead of the first three. Each is a subclass of the kind's stack class carrying the model,
 the application, the environments it is deployed in and the export sets of its sibling stacks,
 so two applications never share a stack, a physical name or an export.
 """
@@ -18,6 +19,20 @@ from .stacks.delivery import Delivery, waves
 
 #: Kinds that build a container image (an ``<app>-ecr`` repository, the image scan gate).
 CONTAINER_KINDS = ("ecs-bluegreen", "ecs-rolling")
+
+
+#: The pipeline stack class of each kind (``kinds`` makes one subclass per application).
+PIPELINES = {
+    "beanstalk": beanstalk_pipeline.BeanstalkPipelineStack,
+    "ecs-bluegreen": ecs_pipeline.EcsPipelineStack,
+    "ecs-rolling": ecs_pipeline.EcsNativePipelineStack,
+    "lambda": lambda_pipeline.LambdaPipelineStack,
+}
+
+
+def away_kinds() -> list:
+    """Kinds whose pipelines deliver a wave in another account or Region (``supports_away``)."""
+    return [kind for kind, pipeline in PIPELINES.items() if pipeline.supports_away]
 
 
 def pipeline_component(kind: str, application: str) -> str:
@@ -102,7 +117,10 @@ def beanstalk_stacks(model, app) -> tuple:
     exports = dict(APP_EXPORTS=app_exports, EXPORTS=env_exports, ROLES_EXPORTS=roles_exports)
     envs = runtime_environments(model, app)
     runtime = [
-        _stack(beanstalk.BeanstalkAppStack, app_exports.stack, model, app, [model.tools], EXPORTS=app_exports),
+        # In tools, and in each runtime environment of another account or Region (an application is per
+        # account and Region): the environment stacks import it where it is (``beanstalk.application_environment``).
+        _stack(beanstalk.BeanstalkAppStack, app_exports.stack, model, app,
+               beanstalk.application_environments(model, app), EXPORTS=app_exports),
         # The environment's roles first: the environment imports its instance profile and service role.
         _stack(beanstalk_roles.BeanstalkEnvRolesStack, roles_exports.stack, model, app, envs,
                EXPORTS=roles_exports, APP_EXPORTS=app_exports),
@@ -110,7 +128,7 @@ def beanstalk_stacks(model, app) -> tuple:
     ]
     return runtime, _delivery_stacks(
         model, app, env_exports.stack, None, beanstalk_pipeline.BeanstalkBuildStack,
-        beanstalk_pipeline.BeanstalkValidationStack, beanstalk_pipeline.BeanstalkPipelineStack,
+        beanstalk_pipeline.BeanstalkValidationStack, PIPELINES[app.kind],
         target_exports=env_exports, **exports)
 
 
@@ -119,13 +137,11 @@ def ecs_stacks(model, app) -> tuple:
     name = app.name
     if app.kind == "ecs-bluegreen":
         module, ingress, service = ecs_service, ecs_service.EcsIngressStack, ecs_service.EcsServiceStack
-        build, validation, pipeline = (ecs_pipeline.EcsBuildStack, ecs_pipeline.EcsValidationStack,
-                                       ecs_pipeline.EcsPipelineStack)
+        build, validation = ecs_pipeline.EcsBuildStack, ecs_pipeline.EcsValidationStack
     else:
         module, ingress, service = (ecs_native_service, ecs_native_service.EcsNativeIngressStack,
                                     ecs_native_service.EcsNativeServiceStack)
-        build, validation, pipeline = (ecs_pipeline.EcsNativeBuildStack, ecs_pipeline.EcsNativeValidationStack,
-                                       ecs_pipeline.EcsNativePipelineStack)
+        build, validation = ecs_pipeline.EcsNativeBuildStack, ecs_pipeline.EcsNativeValidationStack
     ingress_exports = module.INGRESS_EXPORTS.for_stack(f"{name}-ingress")
     service_exports = module.EXPORTS.for_stack(f"{name}-service")
     envs = runtime_environments(model, app)
@@ -136,7 +152,7 @@ def ecs_stacks(model, app) -> tuple:
         _stack(service, service_exports.stack, model, app, envs, EXPORTS=service_exports, INGRESS=ingress_exports),
     ]
     return runtime, _delivery_stacks(model, app, service_exports.stack, ingress_exports.stack,
-                                     build, validation, pipeline, target_exports=ingress_exports,
+                                     build, validation, PIPELINES[app.kind], target_exports=ingress_exports,
                                      SERVICE=service_exports)
 
 
@@ -146,7 +162,7 @@ def lambda_stacks(model, app) -> tuple:
     runtime = [_stack(lambda_function.LambdaFunctionStack, exports.stack, model, app, runtime_environments(model, app),
                       EXPORTS=exports)]
     return runtime, _delivery_stacks(model, app, exports.stack, None, lambda_pipeline.LambdaBuildStack,
-                                     lambda_pipeline.LambdaValidationStack, lambda_pipeline.LambdaPipelineStack)
+                                     lambda_pipeline.LambdaValidationStack, PIPELINES[app.kind])
 
 
 BUILDERS = {

@@ -20,6 +20,7 @@ from tests.test_security_gate import scanners  # noqa: F401 (fixture: builds the
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI = ROOT / "examples" / "models" / "multi-account.yaml"
+MULTI_BEANSTALK = ROOT / "examples" / "models" / "multi-account-beanstalk.yaml"
 MODELS = [ROOT / "delivery.yaml"] + sorted((ROOT / "examples" / "models").glob("*.yaml"))
 ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 REGION = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]\b")
@@ -93,7 +94,7 @@ def _pipeline_role_names(model):
     return names
 
 
-@pytest.mark.parametrize("path", [ROOT / "delivery.yaml", MULTI], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [ROOT / "delivery.yaml", MULTI, MULTI_BEANSTALK], ids=lambda p: p.name)
 def test_bootstrap_roles_trust_only_the_tools_pipelines_and_cloudformation(path):
     model = _load(path)
     template = rendered(next(c for c in registry.stacks(model) if c.name == "bootstrap"))[0]
@@ -120,18 +121,27 @@ def test_bootstrap_roles_trust_only_the_tools_pipelines_and_cloudformation(path)
     assert execution["Principal"] == {"Service": "cloudformation.amazonaws.com"}
     # the deploy role passes the execution role to CloudFormation only
     policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in template["Resources"].values()
-                if r["Type"] == "AWS::IAM::Policy" and {"Ref": "DeployActionRole"} in r["Properties"]["Roles"]]
+                if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+                and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])]
     passes = [s for st in policies for s in st if "iam:PassRole" in s["Action"]]
     to_cloudformation = [s for s in passes
                          if s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"]
     assert to_cloudformation == [{"Effect": "Allow", "Action": ["iam:PassRole"],
                                   "Resource": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}],
                                   "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}}]
-    # waves in another account: the deploy actions pass this environment's task roles to ECS tasks only
+    # waves in another account: the deploy actions pass this environment's roles, each to its one service: task
+    # roles to ECS tasks, Beanstalk instance roles to EC2, Beanstalk service roles to Beanstalk
+    services = {"-task": "ecs-tasks.amazonaws.com", "-execution": "ecs-tasks.amazonaws.com",
+                "-instance": "ec2.amazonaws.com", "-service": "elasticbeanstalk.amazonaws.com"}
+    if path != ROOT / "delivery.yaml":  # every application of the multi-account models has an away wave
+        assert [s for s in passes if s not in to_cloudformation]
     for statement in passes:
         if statement not in to_cloudformation:
-            assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
-            assert all(":role/${ProjectName}-${EnvironmentName}-" in r["Fn::Sub"] for r in statement["Resource"])
+            for role in statement["Resource"]:
+                assert role["Fn::Sub"].startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-"
+                                                  "${EnvironmentName}-"), role
+                suffix = "-" + role["Fn::Sub"].rpartition("-")[2]
+                assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == services[suffix], statement
 
 
 def test_stackset_targets_the_model_ous_with_auto_deployment():
@@ -207,3 +217,4 @@ def test_no_import_crosses_an_account_in_the_single_or_the_three_account_model()
     tests/deploy/test_accounts_server.py)."""
     assert registry.boundary_imports(_load(ROOT / "delivery.yaml")) == []
     assert registry.boundary_imports(_load(MULTI)) == []
+    assert registry.boundary_imports(_load(MULTI_BEANSTALK)) == []

@@ -17,11 +17,24 @@ from generator.render import rendered
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI = ROOT / "examples" / "models" / "multi-account.yaml"
+#: The same three-account layout delivering a Beanstalk application (its own model: the bootstrap template holds
+#: every kind's away grants, and ECS's and Beanstalk's together exceed its budget, docs/accounts.md).
+MULTI_BEANSTALK = ROOT / "examples" / "models" / "multi-account-beanstalk.yaml"
+
+
+@pytest.fixture(scope="module", params=[MULTI, MULTI_BEANSTALK], ids=lambda p: p.stem)
+def model(request):
+    return model_module.load(request.param)
 
 
 @pytest.fixture(scope="module")
-def model():
+def containers():
     return model_module.load(MULTI)
+
+
+@pytest.fixture(scope="module")
+def beanstalk():
+    return model_module.load(MULTI_BEANSTALK)
 
 
 def _stack(model, name):
@@ -180,11 +193,17 @@ def test_the_store_and_the_tools_key_admit_exactly_the_away_waves_readers(model)
         assert grant["Condition"]["StringEquals"] == {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
 
 
+def _deploy_role_statements(template):
+    """Every statement the bootstrap deploy role holds: its inline policies and the managed policies attached
+    to it (the away waves' grants)."""
+    return [s for r in template["Resources"].values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+            and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])
+            for s in _statements(r["Properties"]["PolicyDocument"])]
+
+
 def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
     template = rendered(_stack(model, "bootstrap"))[0]
-    statements = [s for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
-                  and {"Ref": "DeployActionRole"} in r["Properties"]["Roles"]
-                  for s in _statements(r["Properties"]["PolicyDocument"])]
+    statements = _deploy_role_statements(template)
     text = str(statements)
 
     def grants(action, name):
@@ -197,23 +216,67 @@ def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
         assert grants("codebuild:StartBuild", "${ProjectName}-${EnvironmentName}-%s-check-${EnvironmentName}" % component)
         if pipeline.delivery.recorder_stack:
             assert grants("lambda:InvokeFunction", "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.recorder_component)
-        deploy_action = {"lambda": "lambda:UpdateAlias"}.get(pipeline.app.kind, "ecs:RegisterTaskDefinition")
-        assert grants(deploy_action, "${ProjectName}-${EnvironmentName}-%s" % pipeline.app.name), pipeline.app.kind
-        if pipeline.app.kind == "lambda":  # the alias shift watches the function's alarms, logs to the action's group
+        name = "${ProjectName}-${EnvironmentName}-%s" % pipeline.app.name
+        if pipeline.app.kind == "beanstalk":
+            assert grants("elasticbeanstalk:UpdateEnvironment", name) and grants("elasticbeanstalk:CreateApplicationVersion", name)
+        elif pipeline.app.kind == "lambda":  # the alias shift watches the function's alarms, logs to the action's group
+            assert grants("lambda:UpdateAlias", name)
             for alarm in lambda_function.alarm_names(pipeline.app.name, "${EnvironmentName}"):
                 arn = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:" + alarm
                 assert grants("cloudwatch:DescribeAlarms", arn), alarm
             assert grants("logs:PutLogEvents", "/${AWS::Region}/codepipeline/${ProjectName}-%s-%s:*"
                           % (model.tools, pipeline.delivery.component))
-    assert "ecs:UpdateService" in text or "codedeploy:CreateDeployment" in text
+        else:
+            assert grants("ecs:RegisterTaskDefinition", name)
+            assert "ecs:UpdateService" in text or "codedeploy:CreateDeployment" in text
     # every grant names this environment's resources (or this account's, for actions without resource scope; the
     # log group the tools pipeline's Lambda deploy action writes to in this account)
+    from generator.components import beanstalk as beanstalk_component
+
     for s in statements:
         for resource in _list(s["Resource"]):
             by_alias = "${EnvironmentName}" in str(s.get("Condition", {}).get("ForAnyValue:StringEquals"))
+            # Beanstalk's own resources are named from the environment's id (awseb-e-<id>), which no template knows:
+            # changed only when tagged as this environment's, created only by launch template or with the
+            # launch, read by their awseb- prefix; the account's storage bucket (components/beanstalk.py)
+            by_tag = "${EnvironmentName}" in str(s.get("Condition", {}).get("StringLike"))
+            by_launch = set(s.get("Condition", {}).get("ArnLike", {})) == {"ec2:LaunchTemplate"} or \
+                set(s.get("Condition", {}).get("StringEquals", {})) == {"ec2:CreateAction"} or \
+                _list(s["Action"]) == ["ec2:CreateLaunchTemplate"]
+            managed = beanstalk_component.MANAGED_PREFIX + "*" in str(resource) or \
+                resource in (beanstalk_component.storage_bucket_arn().to_dict(),
+                             beanstalk_component.storage_bucket_arn("*").to_dict())
             assert resource == "*" or "${EnvironmentName}" in str(resource) or "DeliveryEnvironment" in str(resource) \
                 or resource == {"Fn::GetAtt": ["ExecutionRole", "Arn"]} or "ToolsAccount" in str(resource) \
-                or by_alias or "/codepipeline/${ProjectName}-%s-" % model.tools in str(resource), s
+                or by_alias or by_tag or by_launch or managed \
+                or "/codepipeline/${ProjectName}-%s-" % model.tools in str(resource), s
+
+
+def test_the_bootstrap_holds_the_beanstalk_deploy_grants_by_physical_names_without_wildcard_actions(beanstalk):
+    """The same scoped grants as a same-account wave's deploy role (components/beanstalk.py deploy_grants), for
+    every Beanstalk application of the environment: by name pattern, the tag conditions with StringLike (a
+    pattern under StringEquals would match nothing), PassRole of the environment's instance and service roles
+    to EC2 and Beanstalk only, no wildcard action, in managed policies within IAM's limits."""
+    from generator import budget
+
+    template = rendered(_stack(beanstalk, "bootstrap"))[0]
+    statements = _deploy_role_statements(template)
+    assert [a for s in statements for a in _list(s["Action"]) if "*" in a] == []
+    assert "elasticbeanstalk:UpdateEnvironment" in str(statements)
+    tagged = [s for s in statements if "elasticbeanstalk:environment-name" in str(s.get("Condition"))]
+    assert tagged and all(set(s["Condition"]) == {"StringLike"} for s in tagged)
+    assert {str(s["Condition"]["StringLike"]["aws:ResourceTag/elasticbeanstalk:environment-name"]) for s in tagged} \
+        == {str({"Fn::Sub": "${ProjectName}-${EnvironmentName}-*"})}
+    passes = {s["Condition"]["StringEquals"]["iam:PassedToService"]: _list(s["Resource"])
+              for s in statements if "iam:PassRole" in _list(s["Action"])}
+    role = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-${EnvironmentName}-*-%s"
+    assert passes == {"cloudformation.amazonaws.com": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}],
+                      "ec2.amazonaws.com": [{"Fn::Sub": role % "instance"}],
+                      "elasticbeanstalk.amazonaws.com": [{"Fn::Sub": role % "service"}]}
+    managed = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+               and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])]
+    assert len(managed) >= 2  # the scoped grants (split by size) and the Resource "*" ones
+    assert all(budget.policy_size(r["Properties"]["PolicyDocument"]) <= budget.MANAGED_POLICY.budget for r in managed)
 
 
 def test_a_wave_in_another_region_gets_a_regional_store_in_its_environment(model):
@@ -282,6 +345,7 @@ def test_a_kind_without_cross_account_support_is_one_line_exit_2(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, err
     assert len(err) == 1 and "environments[" in err[0] and "kind lambda" in err[0], err
+    assert "beanstalk" in err[0].rpartition("kind")[2] and "lambda" not in err[0].rpartition("kind")[2], err
 
 
 def test_a_cross_account_wave_needs_the_tools_account(tmp_path, capsys, monkeypatch):
@@ -300,9 +364,10 @@ def test_a_cross_account_wave_needs_the_tools_account(tmp_path, capsys, monkeypa
     assert len(err) == 1 and f"environments[{tools.name}].account" in err[0], err
 
 
-def test_runtime_stacks_of_another_account_pull_by_name_and_the_repository_admits_exactly_their_roles(model):
+def test_runtime_stacks_of_another_account_pull_by_name_and_the_repository_admits_exactly_their_roles(containers):
     from generator.kinds import container_applications
 
+    model = containers
     apps = container_applications(model)
     assert apps
     for app in apps:
@@ -421,7 +486,7 @@ def test_the_wave_alarms_of_an_away_application_live_in_its_waves_and_gate_under
     from generator.stacks import operations
 
     bootstrap = rendered(_stack(model, "bootstrap"))[0]
-    assert "cloudwatch:DescribeAlarms" in str(_resources(bootstrap, "AWS::IAM::Policy"))
+    assert "cloudwatch:DescribeAlarms" in str(_deploy_role_statements(bootstrap))
     for app in model.applications:
         ops = rendered(_stack(model, operations.stack_name(app)))[0]
         imports = [str(v) for k, v in _walk(ops) if k == "Fn::ImportValue"]
@@ -463,15 +528,106 @@ def test_the_three_account_plan_imports_nothing_across_accounts_and_its_paramete
     assert registry.boundary_imports(model) == []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CFN_DELIVERY_ROOT", str(tmp_path))
-    assert cli_main(["--model", str(MULTI), "templates"]) == 0
+    assert cli_main(["--model", str(model.path), "templates"]) == 0
     assert "across accounts" not in capsys.readouterr().out
-    assert cli_main(["--model", str(MULTI), "params", "validate"]) == 0, capsys.readouterr().err
+    assert cli_main(["--model", str(model.path), "params", "validate"]) == 0, capsys.readouterr().err
 
 
-def test_an_away_lambda_wave_shifts_the_function_stacks_alias_watching_its_alarms_and_logs_in_its_account(model):
+# -- Beanstalk waves in another account or Region -------------------------------------------------------
+def _beanstalk_apps(model):
+    apps = [app for app in model.applications if app.kind == "beanstalk" and _away_envs(model, app)]
+    assert apps, "the model has a Beanstalk application with an away wave"
+    return apps
+
+
+def test_an_away_beanstalk_wave_deploys_to_the_application_and_environment_of_its_own_account(beanstalk):
+    """An environment's application is of its account and Region: ``<app>-app`` is deployed in tools and in each
+    away wave's environment, whose environment, roles and recorder stacks import it there (DeliveryEnvironment),
+    and the deploy action names both by their physical names in that account."""
+    for app in _beanstalk_apps(beanstalk):
+        away = _away_envs(beanstalk, app)
+        app_stack = _stack(beanstalk, f"{app.name}-app")
+        assert app_stack.environments == (beanstalk.tools, *away)
+        application = rendered(app_stack)[0]["Resources"]["Application"]["Properties"]["ApplicationName"]
+        for env in away:
+            for name in (f"{app.name}-env", f"{app.name}-env-roles", f"{app.name}-recorder"):
+                cls = _stack(beanstalk, name)
+                assert f"{app.name}-app" in registry.requires(cls, env), (name, env)  # this environment's
+                assert paramgen.document(cls, env)["Parameters"]["DeliveryEnvironment"] == env
+            label = placement.label(env)
+            stages = {s["Name"]: s for s in rendered(_stack(beanstalk, f"{app.name}-pipeline"))[0]["Resources"]
+                      ["Pipeline"]["Properties"]["Stages"]}
+            (deploy,) = [a for a in stages["Deploy" + label]["Actions"] if a["Name"] == "Deploy"]
+            assert deploy["ActionTypeId"]["Provider"] == "ElasticBeanstalk"
+            physical = {"Fn::Sub": application["Fn::Sub"].replace("${EnvironmentName}", env)}
+            env_name = rendered(_stack(beanstalk, f"{app.name}-env"))[0]["Resources"]["Environment"]["Properties"]
+            assert deploy["Configuration"] == {
+                "ApplicationName": physical,
+                "EnvironmentName": {"Fn::Sub": env_name["EnvironmentName"]["Fn::Sub"].replace("${EnvironmentName}", env)}}
+            assert deploy["RoleArn"] == _deploy_role(env, label)
+
+
+def test_same_account_beanstalk_waves_keep_the_tools_application(beanstalk):
+    """A wave of the tools account and Region keeps importing the tools application (its parameter files say tools)."""
+    text = MULTI_BEANSTALK.read_text()
+    model = model_module.load(MULTI_BEANSTALK)
+    staging = next(e for e in model.environments if e.name != model.tools and not e.region)
+    edited = text.replace(f'    account: "{staging.account}"\n', f'    account: "{model.environment(model.tools).account}"\n')
+    assert edited != text
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "delivery.yaml"
+        path.write_text(edited)
+        same = model_module.load(path)
+        (app,) = _beanstalk_apps(same)
+        assert staging.name not in _stack(same, f"{app.name}-app").environments
+        for name in (f"{app.name}-env", f"{app.name}-env-roles"):
+            cls = _stack(same, name)
+            assert f"{same.tools}:{app.name}-app" in registry.requires(cls, staging.name)
+            assert paramgen.document(cls, staging.name)["Parameters"]["DeliveryEnvironment"] == same.tools
+        stages = {s["Name"]: s for s in rendered(_stack(same, f"{app.name}-pipeline"))[0]["Resources"]["Pipeline"]
+                  ["Properties"]["Stages"]}
+        (deploy,) = [a for a in stages["Deploy" + placement.label(staging.name)]["Actions"] if a["Name"] == "Deploy"]
+        assert "Fn::ImportValue" in deploy["Configuration"]["ApplicationName"] and "bootstrap" not in str(deploy["RoleArn"])
+
+
+def test_an_away_beanstalk_recorder_reads_its_environment_in_its_own_account_and_holds_the_wave_alarm(beanstalk):
+    for app in _beanstalk_apps(beanstalk):
+        recorder = rendered(_stack(beanstalk, f"{app.name}-recorder"))[0]
+        reads = [s for p in _resources(recorder, "AWS::IAM::Policy").values()
+                 for s in _statements(p["Properties"]["PolicyDocument"])
+                 if "elasticbeanstalk:DescribeEnvironments" in _list(s["Action"])]
+        (arn,) = [r for s in reads for r in _list(s["Resource"])]
+        assert arn["Fn::Sub"][1]["App"] == {"Fn::ImportValue": {"Fn::Sub": "${ProjectName}-${DeliveryEnvironment}-%s-app-ApplicationName" % app.name}}
+        (alarm,) = _resources(recorder, "AWS::CloudWatch::Alarm").values()
+        assert alarm["Properties"]["MetricName"] == "EnvironmentHealth"
+        assert alarm["Properties"]["Dimensions"] == [{"Name": "EnvironmentName", "Value": {"Fn::ImportValue": {
+            "Fn::Sub": "${ProjectName}-${EnvironmentName}-%s-env-EnvironmentName" % app.name}}}]
+
+
+def test_an_away_beanstalk_waves_change_sets_create_its_application_first(tmp_path):
+    """``infrastructure: pipeline``: the wave's own ``<app>-app`` is a step before the stacks importing it
+    (through ``DeliveryEnvironment``), so a first run creates it before them."""
+    from generator.components import infrastructure
+
+    text = MULTI_BEANSTALK.read_text()
+    edited = text.replace("    kind: beanstalk\n", "    kind: beanstalk\n    infrastructure: pipeline\n", 1)
+    assert edited != text
+    path = tmp_path / "delivery.yaml"
+    path.write_text(edited)
+    model = model_module.load(path)
+    for app in _beanstalk_apps(model):
+        for env in _away_envs(model, app):
+            steps = {s.cls.name: s.step for s in infrastructure.wave_stacks(model, app, env)}
+            assert steps[f"{app.name}-app"] < steps[f"{app.name}-env-roles"] < steps[f"{app.name}-env"], steps
+
+
+def test_an_away_lambda_wave_shifts_the_function_stacks_alias_watching_its_alarms_and_logs_in_its_account():
     """The deploy action of a ``lambda`` wave in another account names exactly what that account's function
     stack creates (function, alias, alarms), and the log group it writes to there exists, encrypted and
     expiring, in the wave's validation stack, under the name the bootstrap deploy role may write."""
+    model = model_module.load(MULTI)
     apps = [app for app in model.applications if app.kind == "lambda" and _away_envs(model, app)]
     assert apps, "the example has a lambda application with a wave in another account"
     for app in apps:

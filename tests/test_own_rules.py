@@ -30,6 +30,7 @@ def test_every_rule_file_is_loaded_and_has_fixtures():
         "E9113",  # ECR lifecycle never expires release or bootstrap images
         "E9120",  # pipeline sources: no CodeCommit repository, no polling, triggers on V2 only
         "E9114",  # a role named as Principal exists before the policy
+        "E9115",  # a condition value with a wildcard compares with StringLike, not StringEquals
         "E9121",  # a Lambda function logs to a log group of its template
         "E9122",  # a Lambda alias points at a published version
         "E9123",  # a Lambda deploy action's strategy waits at most 2 days in all

@@ -27,7 +27,7 @@ from awacs import ec2
 from awacs import elasticbeanstalk as eb
 from awacs import elasticloadbalancing as elb
 from awacs import logs, s3
-from awacs.aws import ArnLike, Condition, StringEquals
+from awacs.aws import ArnLike, Condition, StringEquals, StringLike
 from troposphere import Sub
 
 from .iam import allow, pass_role, unscoped
@@ -64,18 +64,30 @@ def environment_arn(application_name, environment_name) -> Sub:
     return _arn("elasticbeanstalk", "environment/${App}/${Env}", App=application_name, Env=environment_name)
 
 
+def _is_pattern(name) -> bool:
+    """Whether ``name`` (a string or an ``Fn::Sub`` text) is a name pattern (``*``: every application's)."""
+    text = name.data["Fn::Sub"] if isinstance(name, Sub) else name
+    if isinstance(text, list):
+        text = text[0]
+    return isinstance(text, str) and "*" in text
+
+
 def _tagged(environment_name) -> Condition:
-    """Only resources Beanstalk tagged as this environment's."""
-    return Condition(StringEquals({"aws:ResourceTag/" + ENVIRONMENT_TAG: environment_name}))
+    """Only resources Beanstalk tagged as this environment's (a name pattern, the bootstrap's grant for every
+    application of an environment: ``StringLike``; ``StringEquals`` would compare the ``*`` literally and match
+    nothing: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_String)."""
+    operator = StringLike if _is_pattern(environment_name) else StringEquals
+    return Condition(operator({"aws:ResourceTag/" + ENVIRONMENT_TAG: environment_name}))
 
 
 def deploy_grants(application_name, environment_name, instance_role_arn=None, service_role_arn=None) -> list:
     """Everything the CodePipeline ``ElasticBeanstalk`` deploy action needs to deploy to ONE environment.
 
     ``application_name`` / ``environment_name``: strings or intrinsics (e.g. the beanstalk-app and
-    beanstalk-env exports). ``instance_role_arn`` / ``service_role_arn``: the environment's roles
-    (beanstalk-env exports ``InstanceRoleArn`` / ``ServiceRoleArn``); ``iam:PassRole`` is granted on
-    them only, to EC2 and Beanstalk respectively.
+    beanstalk-env exports), or names and name patterns by physical names (``stacks.beanstalk.named``: a wave in
+    another account or Region, whose bootstrap deploy role holds these). ``instance_role_arn`` /
+    ``service_role_arn``: the environment's roles (beanstalk-env exports ``InstanceRoleArn`` /
+    ``ServiceRoleArn``); ``iam:PassRole`` is granted on them only, to EC2 and Beanstalk respectively.
 
     Use one deploy role per wave (the role the pipeline's deploy action assumes), each granted only its
     own environment::

@@ -98,6 +98,15 @@ def _imports(value, found: list) -> list:
     return found
 
 
+def _in(name: str, env: str, values: dict) -> str:
+    """An export name as it resolves in ``env``: ``${EnvironmentName}`` and the environment-valued parameters
+    (``DeliveryEnvironment``) replaced by their values; ``${ProjectName}`` is the same on both sides."""
+    name = name.replace("${EnvironmentName}", env)
+    if "DeliveryEnvironment" in values:
+        name = name.replace("${DeliveryEnvironment}", values["DeliveryEnvironment"])
+    return name
+
+
 def _exports(template: dict) -> set:
     names = set()
     for output in (template.get("Outputs") or {}).values():
@@ -108,14 +117,19 @@ def _exports(template: dict) -> set:
 
 def wave_stacks(model, app, env: str) -> list:
     """The target stacks of ``app`` deployed in ``env``, each with its step (imports decide: a stack comes
-    one step after every stack of the wave whose exports it imports), sorted by step, then registry order."""
+    one step after every stack of the wave whose exports it imports), sorted by step, then registry order.
+    Names are compared as they resolve in ``env``: an import from an environment a parameter names (a Beanstalk
+    stack's ``DeliveryEnvironment``: the wave's own ``<app>-app`` when the wave is away) counts too."""
+    from ..paramgen import parameter_values
     from ..render import rendered
 
     classes = [cls for cls in target_classes(model, app) if pipeline_owner(cls, env) is app]
     templates = {cls.name: rendered(cls)[0] for cls in classes}
-    exports = {name: _exports(template) for name, template in templates.items()}
-    needs = {name: [other for other in templates if other != name and set(_imports(template, [])) & exports[other]]
-             for name, template in templates.items()}
+    exports = {cls.name: {_in(name, env, {}) for name in _exports(templates[cls.name])} for cls in classes}
+    imports = {cls.name: {_in(name, env, parameter_values(cls, env)) for name in _imports(templates[cls.name], [])}
+               for cls in classes}
+    needs = {name: [other for other in templates if other != name and imports[name] & exports[other]]
+             for name in templates}
     steps: dict = {}
 
     def step(name, seen=()):

@@ -6,6 +6,15 @@ The application lives in its own small stack in ``tools``: every environment sta
 and the pipeline import its name, and neither may own it (the pipeline needs the
 environments to exist first; environments must share one application so the
 pipeline promotes one application version).
+
+An application and its environments are of one account and Region (an environment names its application,
+``CreateEnvironment``'s ``ApplicationName``, in the caller's account and Region:
+https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateEnvironment.html). An environment in another
+account or Region than tools (an away wave, ``components.placement``) therefore gets its own ``beanstalk-app``
+stack, in that environment: its stacks import the application from there (``DeliveryEnvironment`` is that
+environment in their parameter files, ``application_environment``), and the tools pipeline names it by its
+physical name (``named``). The pipeline still promotes one artifact: each such account gets its own
+application version of the same bundle.
 """
 from __future__ import annotations
 
@@ -14,6 +23,7 @@ from awacs.aws import StringEquals
 from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, ec2, elasticbeanstalk
 
 from ..components import beanstalk as components
+from ..components import placement
 from ..components.alb import VALIDATION_EGRESS
 from ..components.iam import Role, allow
 from ..core import naming
@@ -21,7 +31,7 @@ from ..core.exports import ExportSet, declare
 from ..core.stack import LOG_RETENTION_DAYS, Stack
 from ..core.suppress import suppress
 from . import foundation
-from .beanstalk_roles import ROLES_EXPORTS
+from .beanstalk_roles import INSTANCE_ROLE, ROLES_EXPORTS, SERVICE_ROLE
 
 #: The platform is chosen by ARN only, and has no default: a default would name a platform version that
 #: Beanstalk retires, and changing ``SolutionStackName`` replaces the environment (it is a create-only
@@ -56,6 +66,61 @@ class EXPORTS(ExportSet):
                                         "Security group for validation clients (egress 80/443 to the VPC)")
     service_url = declare(stack, "ServiceUrl", "URL validation calls: https://<ServiceHostName> with a certificate, "
                                                "else http://<load balancer>")
+
+
+def application_environment(model, env: str) -> str:
+    """The environment whose ``beanstalk-app`` stack holds the application of ``env``'s Beanstalk environment:
+    ``env`` itself when it is in another account or Region than tools, else tools."""
+    return env if placement.placement(model, env).away else model.tools
+
+
+def application_environments(model, app) -> list:
+    """Where ``app``'s ``beanstalk-app`` stack is deployed: tools, and each of its runtime environments in
+    another account or Region (model order)."""
+    return [env for env in model.environment_names
+            if env == model.tools or (env in app.runtime_environments and application_environment(model, env) == env)]
+
+
+def delivery_environment(stack):
+    """The ``DeliveryEnvironment`` parameter of a stack that imports the application's name: the environment
+    whose ``beanstalk-app`` stack owns it (``application_environment``; the parameter files carry it)."""
+    if "DeliveryEnvironment" in stack.template.parameters:
+        return stack.template.parameters["DeliveryEnvironment"]
+    return stack.parameter(
+        "DeliveryEnvironment", "Application", "Delivery environment",
+        Type="String", Default=stack.model.tools, AllowedPattern=naming.ENVIRONMENT_PATTERN,
+        ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
+        Description="Environment whose beanstalk-app stack owns the application",
+    )
+
+
+def delivery_environment_value(model, env: str) -> dict:
+    """The ``DeliveryEnvironment`` value of an application-importing stack in ``env`` when it is not tools
+    (``paramgen`` gives tools to every stack that declares the parameter)."""
+    from ..model import Value
+
+    home = application_environment(model, env)
+    if home == model.tools:
+        return {}
+    where = placement.placement(model, env)
+    origin = (where.account_origin if where.cross_account else where.region_origin) or f"{model.path}: {env}"
+    return {"DeliveryEnvironment": Value(home, origin)}
+
+
+def named(application: str, env: str) -> tuple:
+    """``(application name, environment name, instance role ARN, service role ARN)`` of ``application`` in
+    ``env`` by their physical names (``BeanstalkAppStack`` and ``BeanstalkEnvStack``: ``{project}-{env}-<app>``;
+    ``beanstalk_roles``: ``-instance`` / ``-service``), for an environment in another account or Region whose
+    exports the tools stacks cannot import. ``env``: ``Fn::Sub`` text (a name, or the bootstrap's
+    ``${EnvironmentName}``); ``application``: a name, or ``*`` for every application of the kind. The ARNs are
+    of the account of the stack using them (the wave's bootstrap stack)."""
+    name = Sub("${ProjectName}-%s-%s" % (env, application))
+
+    def role(component):
+        return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ProjectName}-%s-%s-%s"
+                   % (env, application, component))
+
+    return name, name, role(INSTANCE_ROLE), role(SERVICE_ROLE)
 
 
 def environment_deploy_grants(app_exports, env_exports, roles_exports, env: str) -> list:
@@ -113,6 +178,10 @@ class BeanstalkEnvStack(Stack):
     APP_EXPORTS = APP_EXPORTS
     ROLES_EXPORTS = ROLES_EXPORTS
 
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        return delivery_environment_value(cls.model, env)
+
     def create(self):
         self.create_parameters()
         self.create_rules()
@@ -122,12 +191,7 @@ class BeanstalkEnvStack(Stack):
 
     def create_parameters(self):
         p = self.parameter
-        self.delivery_env = p(
-            "DeliveryEnvironment", "Application", "Delivery environment",
-            Type="String", Default=self.model.tools, AllowedPattern=naming.ENVIRONMENT_PATTERN,
-            ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
-            Description="Environment whose beanstalk-app stack owns the application",
-        )
+        self.delivery_env = delivery_environment(self)
         self.platform_arn = p(
             "PlatformArn", "Platform", "Platform ARN",
             Type="String", AllowedPattern=PLATFORM_ARN_PATTERN,

@@ -19,6 +19,11 @@ from ..core.exports import ExportSet, declare
 from ..core.stack import Stack
 
 
+#: The roles' names are ``{project}-{env}-<app>-<this>`` (``beanstalk.named`` builds them for an away wave).
+INSTANCE_ROLE = "instance"
+SERVICE_ROLE = "service"
+
+
 class ROLES_EXPORTS(ExportSet):
     stack = "beanstalk-env-roles"
     instance_role_arn = declare(stack, "InstanceRoleArn", "Role of the environment's instances (pass it to EC2)")
@@ -32,20 +37,23 @@ class BeanstalkEnvRolesStack(Stack):
     EXPORTS = ROLES_EXPORTS
     APP_EXPORTS = None  # beanstalk.APP_EXPORTS for the application (set by generator/kinds.py)
 
+    @classmethod
+    def model_values(cls, env: str) -> dict:
+        from .beanstalk import delivery_environment_value
+
+        return delivery_environment_value(cls.model, env)
+
     def create(self):
-        # The application's name is imported from the tools stack that owns it (as beanstalk-env does).
-        self.parameter(
-            "DeliveryEnvironment", "Application", "Delivery environment",
-            Type="String", Default=self.model.tools, AllowedPattern=naming.ENVIRONMENT_PATTERN,
-            ConstraintDescription="an environment name (2-8 lower-case letters or digits)",
-            Description="Environment whose beanstalk-app stack owns the application",
-        )
+        from .beanstalk import delivery_environment  # beanstalk imports this module's exports
+
+        # The application's name is imported from the stack that owns it (as beanstalk-env does).
+        delivery_environment(self)
         env_name = naming.physical_name(self.app.name)
         app_name = self.APP_EXPORTS.application_name.imported("${DeliveryEnvironment}")
         # Scoped inline grants instead of AWSElasticBeanstalkWebTier, which lets any instance write to
         # every elasticbeanstalk-* bucket (a staging instance could replace production's bundles).
         instance_role = Role(
-            self, "InstanceRole", "ec2.amazonaws.com", f"{self.app.name}-instance", source_account=False,
+            self, "InstanceRole", "ec2.amazonaws.com", f"{self.app.name}-{INSTANCE_ROLE}", source_account=False,
             description="Elastic Beanstalk web-tier instances of one environment",
         )
         instance_role.grant(components.instance_grants(app_name, env_name))
@@ -55,7 +63,7 @@ class BeanstalkEnvRolesStack(Stack):
         # AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy (elasticbeanstalk:*, cloudformation:* and
         # iam:PassRole to any role): see components/beanstalk.py service_grants.
         service_role = Role(
-            self, "ServiceRole", "elasticbeanstalk.amazonaws.com", f"{self.app.name}-service", source_account=False,
+            self, "ServiceRole", "elasticbeanstalk.amazonaws.com", f"{self.app.name}-{SERVICE_ROLE}", source_account=False,
             trust_conditions={StringEquals: {"sts:ExternalId": "elasticbeanstalk"}},
             description="Elastic Beanstalk service: enhanced health and managed updates of one environment",
             unscoped_managed=True,  # keeps the inline policies 20 % inside IAM's per-role aggregate

@@ -58,6 +58,14 @@ def tools_values(model) -> dict:
     }
 
 
+def _flat(statements) -> list:
+    """Grant helpers return statements or lists of them."""
+    found = []
+    for statement in statements:
+        found += _flat(statement) if isinstance(statement, (list, tuple)) else [statement]
+    return found
+
+
 class BootstrapStack(Stack):
     name = "bootstrap"
     description = ("Target-account bootstrap: the deploy-action role the tools pipelines assume and the "
@@ -163,9 +171,14 @@ class BootstrapStack(Stack):
         # pipelines deployed later would fail; aws:PrincipalArn takes patterns and needs no existing role
         # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles,
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+        away = self.away_wave_grants()
+        # The away waves' grants grow with the kinds (Beanstalk's deploy grants alone are ~7,500 characters): in managed
+        # policies (``create_away_policies``), which IAM counts apart from the role's 10,240-character aggregate
+        # of inline policies; their Resource "*" statements likewise (``unscoped_managed``).
         self.deploy = Role(self, "DeployActionRole", AWSPrincipal(tools_root), DEPLOY_ROLE,
                            source_account=False, trust_conditions={ArnLike: {"aws:PrincipalArn": pipelines}},
-                           description="Assumed by the tools pipelines to deploy this environment's stacks")
+                           description="Assumed by the tools pipelines to deploy this environment's stacks",
+                           unscoped_managed=bool(away))
         stacks = naming.arn("cloudformation", "stack/${ProjectName}-${EnvironmentName}-*/*")
         self.deploy.grant(
             allow(CHANGE_SET_ACTIONS, [stacks]),
@@ -185,7 +198,17 @@ class BootstrapStack(Stack):
                       {"kms:ResourceAliases": Sub("alias/${ProjectName}-${DeliveryEnvironment}")}))),
         )
 
-        self.deploy.grant(self.away_wave_grants())
+        self.deploy.grant([statement for statement in away if is_unscoped(statement)])
+        self.create_away_policies([statement for statement in away if not is_unscoped(statement)])
+
+    def create_away_policies(self, statements):
+        """The scoped grants of the away waves as customer-managed policies of the deploy role, each within the
+        managed-policy budget (``execrole.split``)."""
+        for index, group in enumerate(execrole.split(statements, MANAGED_POLICY_BUDGET), 1):
+            self.add(iam.ManagedPolicy(
+                f"AwayWavePolicy{index}", PolicyDocument=document(group), Roles=[Ref(self.deploy.role)],
+                Description=f"What the actions of waves in another account or Region run with, part {index}",
+            ))
 
     def away_wave_grants(self) -> list:
         """What the actions of the waves in another account or Region than tools run with this role
@@ -204,7 +227,7 @@ class BootstrapStack(Stack):
             kind = cls.__mro__[1]  # the kind's pipeline class (kinds makes one subclass per application)
             if kind not in kinds and any(placement.placement(self.model, env).away for env in cls.app.waves):
                 kinds.add(kind)  # one set per kind, for its every application: the template stays one size
-                grants += cls.away_grants("${EnvironmentName}", every_application=True)
+                grants += _flat(cls.away_grants("${EnvironmentName}", every_application=True))
         if placement.regional_environments(self.model):
             # A wave in another Region than tools reads its input artifacts from its own regional store
             # (stacks/regional_store.py): the bucket by name, its key by alias.

@@ -398,11 +398,14 @@ class DeliveryPipelineStack(Stack):
                                   f"'{self.app.name}' are both in Region {where.region}; CodePipeline takes one artifact "
                                   f"store per Region: deliver one of them from its own Region"])
             if where.away and not self.supports_away:
+                from ..kinds import away_kinds  # kinds builds the stacks of this module
+
                 key = "account" if where.cross_account else "region"
                 origin = (where.account_origin if where.cross_account else where.region_origin) or self.model.path
                 raise ModelError([f"{origin}: application '{self.app.name}' (kind {self.app.kind}) cannot yet deploy "
                                   f"a wave in another {key} than the tools environment; remove environments"
-                                  f"[{target.env}].{key} or deliver an ecs-bluegreen/ecs-rolling application there"])
+                                  f"[{target.env}].{key} or deliver an application of kind "
+                                  f"{'/'.join(away_kinds())} there"])
 
     def away(self, target: Target) -> bool:
         return self.placements[target].away

@@ -136,6 +136,17 @@ def ecs_alarms(stack, logical_prefix: str, components, load_balancer, error_rate
     ]
 
 
+def beanstalk_alarms(stack, logical_prefix: str, components, environment_name, topic, env: str) -> list:
+    """The Beanstalk wave alarm (``WAVE_ALARMS``): the environment's health Degraded or worse. EnvironmentHealth
+    needs enhanced health and the metric published (the environment's ConfigDocument, stacks/beanstalk.py)."""
+    (health,) = components
+    return [MetricAlarm(
+        stack, f"{logical_prefix}EnvironmentHealthAlarm", health,
+        f"{env}: Beanstalk environment health Degraded or Severe", namespace="AWS/ElasticBeanstalk",
+        metric="EnvironmentHealth", dimensions=[("EnvironmentName", environment_name)], statistic="Maximum",
+        threshold=BEANSTALK_DEGRADED, evaluation_periods=5, topic=topic)]
+
+
 def alarm_parameters(stack) -> tuple:
     """``(error rate, latency)`` threshold parameters of the ECS wave alarms."""
     error_rate = stack.parameter(
@@ -350,15 +361,9 @@ class OperationsStack(Stack):
                           self.notifications, target.env)
 
     def beanstalk_alarms(self, target) -> list:
-        # EnvironmentHealth needs enhanced health and the metric published (the environment's
-        # ConfigDocument, stacks/beanstalk.py).
-        env_name = [("EnvironmentName", self.TARGET.environment_name.imported(target.env))]
-        return [MetricAlarm(
-            self, f"{target.label}EnvironmentHealthAlarm",
-            alarm_component(self.app, target.env, WAVE_ALARMS["beanstalk"][0]),
-            f"{target.env}: Beanstalk environment health Degraded or Severe",
-            namespace="AWS/ElasticBeanstalk", metric="EnvironmentHealth", dimensions=env_name,
-            statistic="Maximum", threshold=BEANSTALK_DEGRADED, evaluation_periods=5, topic=self.notifications)]
+        components = [alarm_component(self.app, target.env, alarm) for alarm in WAVE_ALARMS["beanstalk"]]
+        return beanstalk_alarms(self, target.label, components, self.TARGET.environment_name.imported(target.env),
+                                self.notifications, target.env)
 
     # -- dashboard -------------------------------------------------------------------------------
     def create_dashboard(self):

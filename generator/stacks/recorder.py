@@ -103,20 +103,30 @@ class RecorderStack(Stack):
 
         if not operations.alarms_in_waves(self.model, self.app):
             return
-        if self.app.kind not in ("ecs-bluegreen", "ecs-rolling"):  # away Beanstalk/Lambda waves are refused
+        if self.app.kind not in ("beanstalk", "ecs-bluegreen", "ecs-rolling"):  # away Lambda waves are refused
             raise ValueError(f"{self.name}: wave alarms of kind {self.app.kind} cannot live in the wave yet")
-        error_rate, latency = operations.alarm_parameters(self)
         topic = TopicReference(foundation.EXPORTS.notifications_topic.imported(),
                                KeyReference(foundation.EXPORTS.key_arn.imported()))
-        operations.ecs_alarms(self, "Wave", [f"{self.app.name}-{a.slug}" for a in operations.kind_alarms(self.app)],
-                              self.TARGET.load_balancer_full_name.imported(), error_rate, latency, topic,
-                              "this environment")
+        components = [f"{self.app.name}-{a.slug}" for a in operations.kind_alarms(self.app)]
+        if self.app.kind == "beanstalk":
+            operations.beanstalk_alarms(self, "Wave", components, self.TARGET.environment_name.imported(), topic,
+                                        "this environment")
+            return
+        error_rate, latency = operations.alarm_parameters(self)
+        operations.ecs_alarms(self, "Wave", components, self.TARGET.load_balancer_full_name.imported(), error_rate,
+                              latency, topic, "this environment")
 
     @classmethod
     def model_values(cls, env: str) -> dict:
+        from .beanstalk import delivery_environment_value
         from .bootstrap import tools_values  # ToolsAccountId / ToolsRegion of the history table
 
-        return tools_values(cls.model) if cls.away() else {}
+        if not cls.away():
+            return {}
+        values = tools_values(cls.model)
+        if cls.app.kind == "beanstalk":  # where the application is (beanstalk_target)
+            values.update(delivery_environment_value(cls.model, env))
+        return values
 
     @classmethod
     def away(cls) -> bool:
@@ -140,7 +150,15 @@ class RecorderStack(Stack):
     # -- what the function reads, by kind: (environment naming the target, read grants) ----------------
     def beanstalk_target(self):
         environment = self.EXPORTS.environment_name.imported()
-        application = self.APP_EXPORTS.application_name.imported(self.model.tools)
+        if self.away():
+            # One template for every wave: the application of an away wave is in its own environment
+            # (beanstalk.application_environment), imported from where DeliveryEnvironment says.
+            from .beanstalk import delivery_environment
+
+            delivery_environment(self)
+            application = self.APP_EXPORTS.application_name.imported("${DeliveryEnvironment}")
+        else:
+            application = self.APP_EXPORTS.application_name.imported(self.model.tools)
         return ({"BEANSTALK_ENVIRONMENT": environment},
                 [beanstalk_component.describe_environment_grant(application, environment)])
 
