@@ -16,7 +16,8 @@ from .paramfile import ParamFileError
 from .kinds import BUILDERS, container_applications, pipeline_components  # noqa: F401 (re-exported)
 from .stacks.artifacts import ArtifactsStack
 from .stacks.bootstrap import BootstrapStack
-from .stacks.bootstrap_stackset import BootstrapStackSetStack
+from .stacks.bootstrap_away import BootstrapAwayStack, away_environments
+from .stacks.bootstrap_stackset import BootstrapAwayStackSetStack, BootstrapStackSetStack
 from .components.placement import regional_environments
 from .stacks.foundation import FoundationStack
 from .stacks.regional_store import RegionalStoreStack
@@ -66,6 +67,9 @@ def stacks(model=None) -> list:
         delivery += app_delivery
     targets = [e for e in model.environment_names if e != model.tools]
     found = [_shared(BootstrapStack, model, targets)] if targets else []  # first: the roles the others need
+    away = away_environments(model)  # the deploy role's grants for the actions of waves in another account/Region
+    if away:
+        found.append(_shared(BootstrapAwayStack, model, away))
     found += [_shared(FoundationStack, model, model.environment_names), _shared(ArtifactsStack, model, tools)]
     regional = regional_environments(model)  # waves in another Region than tools: their artifact store
     if regional:
@@ -80,9 +84,10 @@ def stacks(model=None) -> list:
         found.append(_shared(ImageScannerStack, model, tools))
     for env in model.environments:  # a service-managed StackSet per target environment that names OUs
         if env.organizational_units and env.name != model.tools:
-            cls = _shared(BootstrapStackSetStack, model, tools)
-            cls.name, cls.target = f"{BootstrapStackSetStack.name}-{env.name}", env.name
-            found.append(cls)
+            for base in (BootstrapStackSetStack,) + ((BootstrapAwayStackSetStack,) if env.name in away else ()):
+                cls = _shared(base, model, tools)
+                cls.name, cls.target = f"{base.name}-{env.name}", env.name
+                found.append(cls)
     found += delivery
     seen = {}
     for cls in found:

@@ -123,6 +123,10 @@ def test_bootstrap_roles_trust_only_the_tools_pipelines_and_cloudformation(path)
     policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in template["Resources"].values()
                 if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
                 and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])]
+    away = next((c for c in registry.stacks(model) if c.name == "bootstrap-away"), None)
+    if away is not None:  # the away waves' grants, attached to the same role (stacks/bootstrap_away.py)
+        policies += [r["Properties"]["PolicyDocument"]["Statement"] for r in rendered(away)[0]["Resources"].values()
+                     if r["Type"] == "AWS::IAM::ManagedPolicy"]
     passes = [s for st in policies for s in st if "iam:PassRole" in s["Action"]]
     to_cloudformation = [s for s in passes
                          if s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"]

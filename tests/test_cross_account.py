@@ -193,17 +193,23 @@ def test_the_store_and_the_tools_key_admit_exactly_the_away_waves_readers(model)
         assert grant["Condition"]["StringEquals"] == {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
 
 
-def _deploy_role_statements(template):
-    """Every statement the bootstrap deploy role holds: its inline policies and the managed policies attached
-    to it (the away waves' grants)."""
-    return [s for r in template["Resources"].values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
-            and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])
-            for s in _statements(r["Properties"]["PolicyDocument"])]
+def _deploy_role_statements(model):
+    """Every statement the bootstrap deploy role holds: its inline policies in ``bootstrap``, and the managed
+    policies ``bootstrap-away`` attaches to it (the away waves' grants), by the name in the ARN bootstrap exports."""
+    bootstrap = rendered(_stack(model, "bootstrap"))[0]
+    away = rendered(_stack(model, "bootstrap-away"))[0]
+    role = {"Fn::Select": [1, {"Fn::Split": [":role/", {"Fn::ImportValue": {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-bootstrap-DeployActionRoleArn"}}]}]}
+    held = [r for r in bootstrap["Resources"].values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+            and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])]
+    attached = [r for r in away["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    assert attached and all(r["Properties"]["Roles"] == [role] for r in attached)
+    assert bootstrap["Outputs"]["DeployActionRoleArn"]["Value"] == {"Fn::GetAtt": ["DeployActionRole", "Arn"]}
+    return [s for r in held + attached for s in _statements(r["Properties"]["PolicyDocument"])]
 
 
 def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
-    template = rendered(_stack(model, "bootstrap"))[0]
-    statements = _deploy_role_statements(template)
+    statements = _deploy_role_statements(model)
     text = str(statements)
 
     def grants(action, name):
@@ -259,8 +265,7 @@ def test_the_bootstrap_holds_the_beanstalk_deploy_grants_by_physical_names_witho
     to EC2 and Beanstalk only, no wildcard action, in managed policies within IAM's limits."""
     from generator import budget
 
-    template = rendered(_stack(beanstalk, "bootstrap"))[0]
-    statements = _deploy_role_statements(template)
+    statements = _deploy_role_statements(beanstalk)
     assert [a for s in statements for a in _list(s["Action"]) if "*" in a] == []
     assert "elasticbeanstalk:UpdateEnvironment" in str(statements)
     tagged = [s for s in statements if "elasticbeanstalk:environment-name" in str(s.get("Condition"))]
@@ -273,8 +278,8 @@ def test_the_bootstrap_holds_the_beanstalk_deploy_grants_by_physical_names_witho
     assert passes == {"cloudformation.amazonaws.com": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}],
                       "ec2.amazonaws.com": [{"Fn::Sub": role % "instance"}],
                       "elasticbeanstalk.amazonaws.com": [{"Fn::Sub": role % "service"}]}
-    managed = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
-               and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])]
+    away = rendered(_stack(beanstalk, "bootstrap-away"))[0]
+    managed = [r for r in away["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
     assert len(managed) >= 2  # the scoped grants (split by size) and the Resource "*" ones
     assert all(budget.policy_size(r["Properties"]["PolicyDocument"]) <= budget.MANAGED_POLICY.budget for r in managed)
 
@@ -485,8 +490,7 @@ def _walk(value):
 def test_the_wave_alarms_of_an_away_application_live_in_its_waves_and_gate_under_their_roles(model):
     from generator.stacks import operations
 
-    bootstrap = rendered(_stack(model, "bootstrap"))[0]
-    assert "cloudwatch:DescribeAlarms" in str(_deploy_role_statements(bootstrap))
+    assert "cloudwatch:DescribeAlarms" in str(_deploy_role_statements(model))
     for app in model.applications:
         ops = rendered(_stack(model, operations.stack_name(app)))[0]
         imports = [str(v) for k, v in _walk(ops) if k == "Fn::ImportValue"]
@@ -658,3 +662,55 @@ def test_an_away_lambda_wave_shifts_the_function_stacks_alias_watching_its_alarm
             # the pipeline in tools is named so: ${ProjectName}-${EnvironmentName}-<component> in tools
             assert rendered(pipeline)[0]["Resources"]["Pipeline"]["Properties"]["Name"] == \
                 {"Fn::Sub": "${ProjectName}-${EnvironmentName}-%s" % pipeline.delivery.component}
+
+
+def test_every_kind_away_in_one_model_stays_within_the_template_budgets(tmp_path):
+    """ECS, Beanstalk and Lambda applications with away waves in one model: the away grants of every kind live in
+    ``bootstrap-away`` (deployed after ``bootstrap``, whose role ARN it imports), so ``bootstrap`` stays the same
+    size whatever kinds a model mixes, and each template is within its budget (rendering enforces it)."""
+    text = MULTI_BEANSTALK.read_text().rstrip("\n") + "\n"
+    other = MULTI.read_text()
+    path = tmp_path / "delivery.yaml"
+    path.write_text(text + other[other.index("applications:\n") + len("applications:\n"):])
+    mixed = model_module.load(path)
+    kinds = {app.kind for app in mixed.applications}
+    assert {"beanstalk", "lambda"} <= kinds and kinds & {"ecs-bluegreen", "ecs-rolling"}
+    away = _stack(mixed, "bootstrap-away")
+    assert set(away.environments) == {env for app in mixed.applications for env in _away_envs(mixed, app)}
+    for env in away.environments:
+        assert "bootstrap" in registry.requires(away, env)
+    statements = _deploy_role_statements(mixed)  # renders both: an over-budget template raises here
+    actions = {a for s in statements for a in _list(s["Action"])}
+    assert {"elasticbeanstalk:UpdateEnvironment", "lambda:UpdateAlias", "ecs:RegisterTaskDefinition"} <= actions
+    # bootstrap holds none of them: it grows with the target stacks' resource types (the execution role), not
+    # with the kinds delivered away
+    bootstrap = rendered(_stack(mixed, "bootstrap"))[0]
+    held = [s for r in bootstrap["Resources"].values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+            and {"Ref": "DeployActionRole"} in r["Properties"].get("Roles", [])
+            for s in _statements(r["Properties"]["PolicyDocument"])]
+    assert not {a for s in held for a in _list(s["Action"])} & {"elasticbeanstalk:UpdateEnvironment",
+                                                                  "lambda:UpdateAlias", "ecs:RegisterTaskDefinition"}
+
+
+def test_the_away_grants_stackset_follows_the_bootstrap_stackset_of_its_environment(containers):
+    """An environment with organizational units and an away wave gets two StackSets: ``bootstrap`` and
+    ``bootstrap-away``, the second's auto-deployment sequenced after the first's in a new account and its stack
+    after the first's (the import of its ARN); each passes exactly its body's parameters."""
+    import json
+
+    model = containers
+    envs = [e.name for e in model.environments if e.organizational_units and e.name in _stack(model, "bootstrap-away").environments]
+    assert envs
+    for env in envs:
+        first, second = _stack(model, f"bootstrap-stackset-{env}"), _stack(model, f"bootstrap-away-stackset-{env}")
+        assert first.name in registry.requires(second, model.tools)
+        for cls, body in ((first, "bootstrap"), (second, "bootstrap-away")):
+            (stack_set,) = _resources(rendered(cls)[0], "AWS::CloudFormation::StackSet").values()
+            props = stack_set["Properties"]
+            template = json.loads(props["TemplateBody"])
+            assert template == rendered(_stack(model, body))[0]
+            assert {p["ParameterKey"] for p in props["Parameters"]} == set(template["Parameters"])
+            assert props["AutoDeployment"]["Enabled"] is True and props["PermissionModel"] == "SERVICE_MANAGED"
+        (stack_set,) = _resources(rendered(second)[0], "AWS::CloudFormation::StackSet").values()
+        assert stack_set["Properties"]["AutoDeployment"]["DependsOn"] == [{"Fn::ImportValue": {
+            "Fn::Sub": "${ProjectName}-${EnvironmentName}-bootstrap-stackset-%s-StackSetArn" % env}}]

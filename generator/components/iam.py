@@ -239,18 +239,7 @@ class Role:
         return self
 
     def _unique_statements(self):
-        """Grants in order, merged: statements that differ only in ``Resource`` become one
-        statement listing each resource once (components' grants overlap, e.g. on the key)."""
-        merged: dict = {}
-        for statement in self._statements:
-            props = dict(statement.properties)
-            resources = props.pop("Resource", [])
-            fingerprint = _key(props)
-            _, known = merged.setdefault(fingerprint, (props, {}))
-            for resource in resources:
-                known.setdefault(_key(resource), resource)
-        statements = [Statement(Resource=list(resources.values()), **props) for props, resources in merged.values()]
-        return _merge_actions(statements)
+        return merged(self._statements)
 
     def _write_policies(self):
         statements = self._unique_statements()
@@ -279,6 +268,20 @@ class Role:
 
 
 _key = plain.key  # canonical JSON of a statement or a part of one
+
+
+def merged(statements) -> list:
+    """Grants in order, merged: statements that differ only in ``Resource`` become one statement listing each
+    resource once (components' grants overlap, e.g. on the key), then those differing only in ``Action``."""
+    by_rest: dict = {}
+    for statement in statements:
+        props = dict(statement.properties)
+        resources = props.pop("Resource", [])
+        _, known = by_rest.setdefault(_key(props), (props, {}))
+        for resource in resources:
+            known.setdefault(_key(resource), resource)
+    return _merge_actions([Statement(Resource=list(resources.values()), **props)
+                           for props, resources in by_rest.values()])
 
 
 def _merge_actions(statements) -> list:

@@ -43,6 +43,9 @@ class Stack(metaclass=_StackClass):
     app = None
     #: The environments this stack is deployed in, in the model's order (set by the registry).
     environments = ()
+    #: None of the stack's resource types takes tags (IAM managed policies only, say): no CostCenter parameter,
+    #: which nothing would read.
+    untagged = False
 
     def __init__(self):
         self.template = Template()
@@ -64,7 +67,7 @@ class Stack(metaclass=_StackClass):
             ConstraintDescription="2-8 lower-case letters or digits, starting with a letter (tools, dev, staging, prod, pr123)",
             Description="Environment this stack belongs to",
         )
-        self.cost_center = self.parameter(
+        self.cost_center = None if self.untagged else self.parameter(
             "CostCenter", "Naming", "Cost center",
             Type="String", AllowedPattern=r"^[A-Za-z0-9][A-Za-z0-9 ._:/=+@-]{0,127}$",
             ConstraintDescription="1-128 characters valid in an AWS tag value",
@@ -154,6 +157,8 @@ class Stack(metaclass=_StackClass):
             spec = type(resource).props.get("Tags")
             if not spec:
                 continue
+            if self.untagged:
+                raise ValueError(f"{self.name}: declared untagged, but {resource.title} takes tags")
             wanted = self._tag_values()
             if resource.title in self._constant_tags:
                 wanted = {k: v for k, v in wanted.items() if k in CONSTANT_TAGS}

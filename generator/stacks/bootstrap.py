@@ -9,6 +9,9 @@ account of an organisational unit by the ``bootstrap-stackset`` stack in tools:
   environment's stacks with the execution role, and reads the tools artifacts (the tools key by alias).
 - ``ExecutionRole`` (``{project}-{env}-bootstrap-cfn-exec``): CloudFormation's service role for this
   environment's stacks, with the policy derived from their resource types (``generator/execrole.py``).
+
+What the deploy role needs for the actions of a wave in another account or Region is in ``bootstrap-away``
+(``stacks/bootstrap_away.py``), deployed after this stack where such a wave lives.
 """
 from __future__ import annotations
 
@@ -56,14 +59,6 @@ def tools_values(model) -> dict:
         "ToolsAccountId": Value(tools.account or "", f"{model.path}: environments[{model.tools}].account"),
         "ToolsRegion": Value(region, f"{model.path}: environments[{model.tools}].region"),
     }
-
-
-def _flat(statements) -> list:
-    """Grant helpers return statements or lists of them."""
-    found = []
-    for statement in statements:
-        found += _flat(statement) if isinstance(statement, (list, tuple)) else [statement]
-    return found
 
 
 class BootstrapStack(Stack):
@@ -171,14 +166,9 @@ class BootstrapStack(Stack):
         # pipelines deployed later would fail; aws:PrincipalArn takes patterns and needs no existing role
         # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles,
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
-        away = self.away_wave_grants()
-        # The away waves' grants grow with the kinds (Beanstalk's deploy grants alone are ~7,500 characters): in managed
-        # policies (``create_away_policies``), which IAM counts apart from the role's 10,240-character aggregate
-        # of inline policies; their Resource "*" statements likewise (``unscoped_managed``).
         self.deploy = Role(self, "DeployActionRole", AWSPrincipal(tools_root), DEPLOY_ROLE,
                            source_account=False, trust_conditions={ArnLike: {"aws:PrincipalArn": pipelines}},
-                           description="Assumed by the tools pipelines to deploy this environment's stacks",
-                           unscoped_managed=bool(away))
+                           description="Assumed by the tools pipelines to deploy this environment's stacks")
         stacks = naming.arn("cloudformation", "stack/${ProjectName}-${EnvironmentName}-*/*")
         self.deploy.grant(
             allow(CHANGE_SET_ACTIONS, [stacks]),
@@ -198,48 +188,6 @@ class BootstrapStack(Stack):
                       {"kms:ResourceAliases": Sub("alias/${ProjectName}-${DeliveryEnvironment}")}))),
         )
 
-        self.deploy.grant([statement for statement in away if is_unscoped(statement)])
-        self.create_away_policies([statement for statement in away if not is_unscoped(statement)])
-
-    def create_away_policies(self, statements):
-        """The scoped grants of the away waves as customer-managed policies of the deploy role, each within the
-        managed-policy budget (``execrole.split``)."""
-        for index, group in enumerate(execrole.split(statements, MANAGED_POLICY_BUDGET), 1):
-            self.add(iam.ManagedPolicy(
-                f"AwayWavePolicy{index}", PolicyDocument=document(group), Roles=[Ref(self.deploy.role)],
-                Description=f"What the actions of waves in another account or Region run with, part {index}",
-            ))
-
-    def away_wave_grants(self) -> list:
-        """What the actions of the waves in another account or Region than tools run with this role
-        (``RoleArn``, ``components.placement``): each pipeline's deploy action, smoke test project and
-        recorder, named after this environment (``{project}-${EnvironmentName}-*``: every application of
-        the kind, so the template does not grow with the applications). One template serves every target
-        environment, so it holds the grants of each application with such a wave anywhere; none when every
-        wave shares the tools account and Region (the tools pipeline's own deploy roles run those)."""
-        from .. import registry
-        from ..components import placement
-
-        grants, kinds = [], set()
-        for cls in registry.stacks(self.model):
-            if getattr(cls, "part", None) != "pipeline" or cls.app is None or not cls.supports_away:
-                continue  # a kind that cannot deploy away refuses such a wave when its pipeline renders
-            kind = cls.__mro__[1]  # the kind's pipeline class (kinds makes one subclass per application)
-            if kind not in kinds and any(placement.placement(self.model, env).away for env in cls.app.waves):
-                kinds.add(kind)  # one set per kind, for its every application: the template stays one size
-                grants += _flat(cls.away_grants("${EnvironmentName}", every_application=True))
-        if placement.regional_environments(self.model):
-            # A wave in another Region than tools reads its input artifacts from its own regional store
-            # (stacks/regional_store.py): the bucket by name, its key by alias.
-            grants += [
-                allow([s3.GetObject, s3.GetObjectVersion], [Sub(
-                    "arn:${AWS::Partition}:s3:::${ProjectName}-${EnvironmentName}-%s-${AWS::AccountId}-${AWS::Region}/*"
-                    % placement.REGIONAL_STORE)]),
-                allow([kms.Decrypt, kms.DescribeKey], [naming.arn("kms", "key/*")], condition=Condition(
-                    ForAnyValueStringEquals({"kms:ResourceAliases": Sub(
-                        "alias/${ProjectName}-${EnvironmentName}-%s" % placement.REGIONAL_STORE)}))),
-            ]
-        return grants
 
     def create_outputs(self):
         self.export(EXPORTS.deploy_role_arn, self.deploy.arn)

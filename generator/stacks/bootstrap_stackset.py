@@ -17,6 +17,7 @@ import json
 from troposphere import Equals, If, Not, Ref, Region, Split, Sub, cloudformation
 
 from ..core import naming
+from ..core.exports import declare
 from ..core.stack import Stack
 from ..model import Placeholder, Value
 from .bootstrap import ACCOUNT_PATTERN, tools_values
@@ -27,12 +28,21 @@ REGIONS_PATTERN = r"^([a-z]{2}(-[a-z]+)+-[0-9](,[a-z]{2}(-[a-z]+)+-[0-9])*)?$"
 STACKSET_DOC = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-stackset.html"
 
 
+def stack_set_arn(target: str):
+    """The export of ``bootstrap-stackset-<target>``'s StackSet ARN (tools): the away grants' StackSet of the same
+    environment depends on it for auto-deployment, and the import orders the two stacks."""
+    return declare(f"{BootstrapStackSetStack.name}-{target}", "StackSetArn",
+                   f"StackSet deploying the {target} bootstrap stack")
+
+
 class BootstrapStackSetStack(Stack):
     name = "bootstrap-stackset"  # the registry names each copy bootstrap-stackset-<env>
     description = ("Service-managed StackSet deploying one target environment's bootstrap stack to every "
                    "account of its organizational units, new accounts included")
     #: The target environment whose bootstrap stack this StackSet deploys (set by the registry).
     target = None
+    #: The stack whose template the StackSet deploys, and the suffix of the StackSet's name.
+    body = "bootstrap"
 
     @classmethod
     def model_values(cls, env: str) -> dict:
@@ -46,6 +56,13 @@ class BootstrapStackSetStack(Stack):
         return values
 
     def create(self):
+        from .. import registry
+        from ..render import rendered
+
+        self.body_class = next(c for c in registry.stacks(self.model) if c.name == self.body)
+        self.body_template = rendered(self.body_class)[0]
+        # the tools account and Region only when the body reads them (bootstrap's trust and grants do)
+        self.passes_tools = "ToolsAccountId" in self.body_template.get("Parameters", {})
         self.create_parameters()
         self.create_rules()
         self.create_stack_set()
@@ -69,6 +86,8 @@ class BootstrapStackSetStack(Stack):
             Type="String", Default="SELF", AllowedValues=["SELF", "DELEGATED_ADMIN"],
             Description="SELF from the management account, DELEGATED_ADMIN from a registered delegated administrator",
         )
+        if not self.passes_tools:
+            return
         self.tools_account = p(
             "ToolsAccountId", "Tools account", "Tools account id",
             Type="String", AllowedPattern=ACCOUNT_PATTERN,
@@ -83,45 +102,45 @@ class BootstrapStackSetStack(Stack):
         )
 
     def create_rules(self):
+        self.condition("AllRegionsDefault", Equals(Ref(self.regions), ""))
+        if not self.passes_tools:
+            return
         # Deployed from the management (or delegated administrator) account, "this account" is not the
         # tools account: the id must be given.
         self.template.add_rule("ToolsAccountGiven", {"Assertions": [{
             "Assert": Not(Equals(Ref(self.tools_account), "")),
             "AssertDescription": "ToolsAccountId is required: set environments[tools].account in delivery.yaml",
         }]})
-        self.condition("AllRegionsDefault", Equals(Ref(self.regions), ""))
         self.condition("ToolsRegionDefault", Equals(Ref(self.tools_region), ""))
 
     def create_stack_set(self):
-        from .. import registry
-        from ..render import rendered
-
-        bootstrap = next(c for c in registry.stacks(self.model) if getattr(c, "bootstrap", False))
-        # Compact JSON: the same template as templates/bootstrap.yaml in a third fewer bytes, which keeps
+        bootstrap, template = self.body_class, self.body_template
+        # Compact JSON: the same template as templates/<body>.yaml in a third fewer bytes, which keeps
         # this template (body included) inside its budget.
-        body = json.dumps(rendered(bootstrap)[0], separators=(",", ":"), ensure_ascii=False)
+        body = json.dumps(template, separators=(",", ":"), ensure_ascii=False)
         model = self.model
-        self.add(cloudformation.StackSet(
+        values = {
+            naming.PROJECT: Ref(naming.PROJECT), naming.ENVIRONMENT: self.target,
+            "CostCenter": model.cost_center(self.target), "DeliveryEnvironment": model.tools,
+        }
+        if self.passes_tools:
+            values.update(ToolsAccountId=Ref(self.tools_account),
+                          ToolsRegion=If("ToolsRegionDefault", Region, Ref(self.tools_region)))
+        stack_set = self.add(cloudformation.StackSet(
             "BootstrapStackSet",
-            StackSetName=Sub("${ProjectName}-%s-bootstrap" % self.target),
+            StackSetName=Sub("${ProjectName}-%s-%s" % (self.target, self.body)),
             Description=f"{bootstrap.description} ({self.target})",
             PermissionModel="SERVICE_MANAGED",
             # New accounts in the OUs get the roles; an account leaving them loses them.
-            AutoDeployment=cloudformation.AutoDeployment(Enabled=True, RetainStacksOnAccountRemoval=False),
+            AutoDeployment=self.auto_deployment(),
             CallAs=Ref(self.call_as),
             Capabilities=["CAPABILITY_NAMED_IAM"],
             ManagedExecution=cloudformation.ManagedExecution(Active=True),
             OperationPreferences=cloudformation.OperationPreferences(
                 FailureToleranceCount=0, MaxConcurrentCount=1, RegionConcurrencyType="SEQUENTIAL"),
-            Parameters=[
-                cloudformation.Parameter(ParameterKey=naming.PROJECT, ParameterValue=Ref(naming.PROJECT)),
-                cloudformation.Parameter(ParameterKey=naming.ENVIRONMENT, ParameterValue=self.target),
-                cloudformation.Parameter(ParameterKey="CostCenter", ParameterValue=model.cost_center(self.target)),
-                cloudformation.Parameter(ParameterKey="DeliveryEnvironment", ParameterValue=model.tools),
-                cloudformation.Parameter(ParameterKey="ToolsAccountId", ParameterValue=Ref(self.tools_account)),
-                cloudformation.Parameter(ParameterKey="ToolsRegion",
-                                         ParameterValue=If("ToolsRegionDefault", Region, Ref(self.tools_region))),
-            ],
+            # the body's parameters only: a StackSet refuses a value for a parameter its template lacks
+            Parameters=[cloudformation.Parameter(ParameterKey=key, ParameterValue=value)
+                        for key, value in values.items() if key in template.get("Parameters", {})],
             StackInstancesGroup=[cloudformation.StackInstances(
                 DeploymentTargets=cloudformation.DeploymentTargets(
                     OrganizationalUnitIds=Split(",", Ref(self.units))),
@@ -129,3 +148,31 @@ class BootstrapStackSetStack(Stack):
             )],
             TemplateBody=body,
         ))
+        self.create_outputs(stack_set)
+
+    def auto_deployment(self):
+        return cloudformation.AutoDeployment(Enabled=True, RetainStacksOnAccountRemoval=False)
+
+    def create_outputs(self, stack_set):
+        self.export(stack_set_arn(self.target), Sub(
+            "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stackset/${Id}", Id=Ref(stack_set)))
+
+
+class BootstrapAwayStackSetStack(BootstrapStackSetStack):
+    """``bootstrap-away-stackset-<env>``: the ``bootstrap-away`` stack (the deploy role's grants for waves in
+    another account or Region) to the same organizational units. Its auto-deployment waits for the bootstrap
+    StackSet's in a new account (``AutoDeployment.DependsOn``: the policies attach to the role that one creates,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-cloudformation-stackset-autodeployment.html),
+    and the import of its ARN deploys this stack after that one."""
+
+    name = "bootstrap-away-stackset"
+    description = ("Service-managed StackSet deploying one target environment's away-wave grants (bootstrap-away) "
+                   "to every account of its organizational units, after its bootstrap StackSet")
+    body = "bootstrap-away"
+
+    def auto_deployment(self):
+        return cloudformation.AutoDeployment(Enabled=True, RetainStacksOnAccountRemoval=False,
+                                             DependsOn=[stack_set_arn(self.target).imported()])
+
+    def create_outputs(self, stack_set):
+        pass
