@@ -459,14 +459,16 @@ class Deployer:
 
     def execution_role(self, p):
         """With ``--execution-role``, the bootstrap stack's ``ExecutionRoleArn`` in ``p``'s environment
-        (``None`` for tools and the bootstrap stack itself, deployed by an administrator)."""
+        (``None`` for tools and the bootstrap stacks themselves, deployed by an administrator)."""
         from .. import model as model_module
 
         if not getattr(self.args, "execution_role", False):
             return None
+        from .. import registry
+
         model = model_module.current()
-        if p.env == model.tools or p.stack == "bootstrap":
-            return None
+        if p.env == model.tools or p.stack == "bootstrap" or getattr(registry.get(p.stack), "bootstrap", False):
+            return None  # the bootstrap stacks (bootstrap, bootstrap-away) are an administrator's
         name = stackmodel.stack_name(p.project, p.env, "bootstrap")
         if name not in self._roles:
             stack = stackmodel.describe_stack(self.cfn, name)

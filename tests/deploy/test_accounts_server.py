@@ -45,13 +45,13 @@ def _bootstrap_text():
     return rendered(next(c for c in _STACKS(model) if getattr(c, "bootstrap", False)))[1]
 
 
-def _account_client(project, account):
-    """A CloudFormation client of ``account`` on the local server (loopback only)."""
+def _account_client(project, account, service="cloudformation"):
+    """A ``service`` client of ``account`` on the local server (loopback only)."""
     import boto3
 
     client("cloudformation", project.endpoint_url)  # refuses a non-loopback endpoint
     return boto3.session.Session(aws_access_key_id=account, aws_secret_access_key="test",
-                                 region_name=TEST_REGION).client("cloudformation", endpoint_url=project.endpoint_url)
+                                 region_name=TEST_REGION).client(service, endpoint_url=project.endpoint_url)
 
 
 def test_bootstrap_goes_to_the_target_account_and_tools_stacks_to_the_tools_account(project, tmp_path, policies):
@@ -163,7 +163,7 @@ def test_the_three_account_models_tools_key_and_target_bootstrap_deploy_in_their
     stacks = {c.name: c for c in _STACKS(model)}
     fake = registry.stacks  # the project fixture's; the real templates render with the real registry
     project.monkeypatch.setattr(registry, "stacks", _STACKS)
-    texts = {name: rendered(stacks[name])[1] for name in ("foundation", "bootstrap")}
+    texts = {name: rendered(stacks[name])[1] for name in ("foundation", "bootstrap", "bootstrap-away")}
     target = next(env for env in model.environment_names
                   if env != model.tools and placement.placement(model, env).cross_account
                   and not placement.placement(model, env).cross_region)
@@ -171,11 +171,12 @@ def test_the_three_account_models_tools_key_and_target_bootstrap_deploy_in_their
     project.environment(tools, Account=TOOLS_ACCOUNT, Profile=f"acct-{TOOLS_ACCOUNT}")
     project.environment(target, Account=TARGET_ACCOUNT, Profile=f"acct-{TARGET_ACCOUNT}")
     _credentials(tmp_path, project.monkeypatch, project.endpoint_url)
-    for name, env in (("foundation", tools), ("bootstrap", target)):
+    for name, env in (("foundation", tools), ("bootstrap", target), ("bootstrap-away", target)):
         cls = stacks[name]
         values = paramgen.document(cls, env)["Parameters"]
+        requires = registry.requires(cls, env)  # bootstrap-away after bootstrap: the model's order, by import
         project.monkeypatch.setattr(registry, "stacks", fake)
-        project.add_stack(name, environments=(env,))
+        project.add_stack(name, environments=(env,), requires=requires)
         project.template(name, texts[name])
         project.monkeypatch.setattr(registry, "stacks", _STACKS)
         values.update({"ProjectName": project.name, "EnvironmentName": env})
@@ -192,8 +193,15 @@ def test_the_three_account_models_tools_key_and_target_bootstrap_deploy_in_their
     in_tools, in_target = _account_client(project, TOOLS_ACCOUNT), _account_client(project, TARGET_ACCOUNT)
     assert stack_or_none(in_tools, project.stack_name(tools, "foundation"))["StackStatus"] == "CREATE_COMPLETE"
     assert stack_or_none(in_target, project.stack_name(target, "bootstrap"))["StackStatus"] == "CREATE_COMPLETE"
+    # the away waves' grants, after bootstrap (their import of its role ARN orders them), attached to its role
+    assert stack_or_none(in_target, project.stack_name(target, "bootstrap-away"))["StackStatus"] == "CREATE_COMPLETE"
+    iam = _account_client(project, TARGET_ACCOUNT, "iam")
+    attached = iam.list_attached_role_policies(RoleName=f"{project.name}-{target}-bootstrap-deploy")["AttachedPolicies"]
+    assert len(attached) == len([r for r in rendered(stacks["bootstrap-away"])[0]["Resources"].values()
+                                 if r["Type"] == "AWS::IAM::ManagedPolicy"])
     assert f"{tools}:foundation  (account {TOOLS_ACCOUNT}, " in result.out
     assert f"{target}:bootstrap  (account {TARGET_ACCOUNT}, " in result.out
+    assert result.out.index(f"{target}:bootstrap  (") < result.out.index(f"{target}:bootstrap-away  (")
 
 
 def test_the_three_account_models_history_table_admits_the_away_recorders_on_the_server(project, tmp_path, policies):
