@@ -71,3 +71,11 @@ def exported_role(roles_template: dict, roles_stack: str, reference) -> str:
     prefix = "${ProjectName}-${EnvironmentName}-%s-" % roles_stack
     assert name.startswith(prefix), f"{name} is not a role of {roles_stack}"
     return roles_template["Outputs"][name[len(prefix):]]["Value"]["Fn::GetAtt"][0]
+
+
+def lint_one_region(text: str) -> list:
+    """cfn-lint's matches with informational and the project's rules in one region, as the rule tests
+    judge a fixture (the process's linter: rules loaded once, each text linted once)."""
+    from generator.lint import cfn_linter, gate
+
+    return cfn_linter.linter(("I",), (str(gate.RULES_DIR),), ("us-east-1",)).matches(text)

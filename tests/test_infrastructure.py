@@ -138,14 +138,11 @@ def test_the_pipeline_needs_every_stack_it_updates_so_deploy_creates_them_first(
 def test_the_pipeline_and_its_roles_pass_cfn_lint_with_our_rules():
     """Zero cfn-lint findings (E9140 included) on the opted-in pipeline; the whole security gate over every
     example is tests/test_examples.py::test_examples_pass_the_security_gate."""
-    from cfnlint.api import ManualArgs, lint
-
     from generator.lint import gate
 
-    config = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=gate.LINT_REGIONS)
     for attr in ("pipeline_stack", "roles_stack"):
         cls = next(c for c in registry.stacks(MODEL) if c.app is APP and c.name == _delivery_name(attr))
-        assert [str(m) for m in lint(render.rendered(cls)[1], config=config)] == []
+        assert [str(m) for m in gate.cfn_lint().matches(render.rendered(cls)[1])] == []
 
 
 def test_the_imports_order_the_example_so_the_test_above_is_not_vacuous():
@@ -428,8 +425,6 @@ def test_a_wave_in_another_account_runs_its_change_sets_under_that_accounts_boot
     """The actions take ``placement``'s role (the target's bootstrap deploy role, which the pipeline role may
     assume) and the target's execution role; the tools side creates no deploy role for that wave. The model
     renders completely (parameter files included) and passes cfn-lint with our rules."""
-    from cfnlint.api import ManualArgs, lint
-
     from generator import yamlio
     from generator.lint import gate
 
@@ -462,6 +457,5 @@ def test_a_wave_in_another_account_runs_its_change_sets_under_that_accounts_boot
     assumed = [r for p in resources(roles, "AWS::IAM::Policy").values() for s in statements(p["Properties"]["PolicyDocument"])
                if "sts:AssumeRole" in _list(s["Action"]) for r in _list(s["Resource"])]
     assert any(_sub(r).endswith(deploy_role) for r in assumed if isinstance(r, dict) and "Fn::Sub" in r)
-    config = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=gate.LINT_REGIONS)
     for stack in (delivery.pipeline_stack, delivery.roles_stack):
-        assert [str(m) for m in lint((out / f"{stack}.yaml").read_text(), config=config)] == []
+        assert [str(m) for m in gate.cfn_lint().matches((out / f"{stack}.yaml").read_text())] == []

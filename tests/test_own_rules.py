@@ -3,19 +3,18 @@ fixture, and the failing one produces exactly that rule's id — nothing else fr
 from pathlib import Path
 
 import pytest
-from cfnlint.api import ManualArgs, lint
 
 from generator import registry
 from generator.lint import gate
 from generator.lint.rules.CodeBuildSecretVariables import looks_secret
+from tests.helpers import lint_one_region as lint
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules"
-CONFIG = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=["us-east-1"])
 RULE_IDS = sorted(gate.own_rule_ids())
 
 
 def ids(path: Path) -> list:
-    return sorted(m.rule.id for m in lint(path.read_text(), config=CONFIG))
+    return sorted(m.rule.id for m in lint(path.read_text()))
 
 
 def test_every_rule_file_is_loaded_and_has_fixtures():
@@ -78,7 +77,7 @@ def test_stateful_rule_also_covers_buckets_unlike_cfn_lint():
     text = (FIXTURES / "E9103-pass.yaml").read_text().replace(
         "    DeletionPolicy: Retain\n    UpdateReplacePolicy: Retain\n    Properties:\n      VersioningConfiguration",
         "    Properties:\n      VersioningConfiguration")
-    assert sorted({m.rule.id for m in lint(text, config=CONFIG)}) == ["E9101"]
+    assert sorted({m.rule.id for m in lint(text)}) == ["E9101"]
 
 
 def test_codedeploy_rule_exempts_parameters_that_only_rename_the_service():
@@ -86,7 +85,7 @@ def test_codedeploy_rule_exempts_parameters_that_only_rename_the_service():
     text = (FIXTURES / "E9108-pass.yaml").read_text()
     assert "${ProjectName}-${EnvironmentName}-app" in text and ids(FIXTURES / "E9108-pass.yaml") == []
     renamed = text.replace("ServiceName: !Sub '${ProjectName}-${EnvironmentName}-app'", "ServiceName: fixed-name")
-    assert sorted({m.rule.id for m in lint(renamed, config=CONFIG)}) == ["E9108"]
+    assert sorted({m.rule.id for m in lint(renamed)}) == ["E9108"]
 
 
 @pytest.mark.parametrize("selection,flagged", [
@@ -98,7 +97,7 @@ def test_ecr_lifecycle_rule_accepts_only_ci_prefixes(selection, flagged):
     text = (FIXTURES / "E9113-pass.yaml").read_text()
     old = '{"tagStatus":"tagged","tagPrefixList":["ci-"],"countType":"imageCountMoreThan","countNumber":${Keep}}'
     assert old in text
-    found = {m.rule.id for m in lint(text.replace(old, selection), config=CONFIG)}
+    found = {m.rule.id for m in lint(text.replace(old, selection))}
     assert found == ({"E9113"} if flagged else set())
 
 
@@ -106,7 +105,8 @@ def test_ecr_lifecycle_rule_accepts_only_ci_prefixes(selection, flagged):
 def test_committed_templates_pass_the_ecs_rules(stack):
     """E9108, E9109 and E9113 hold on every committed template (cfn-lint's own checks: tests/test_cfn_lint.py)."""
     path = FIXTURES.parents[2] / "templates" / f"{stack}.yaml"
-    found = [str(m) for m in lint(path.read_text(), config=CONFIG) if m.rule.id in ("E9108", "E9109", "E9113")]
+    # the gate's linter (every gate region): its matches are shared with the tests that lint these templates
+    found = [str(m) for m in gate.cfn_lint().matches(path.read_text()) if m.rule.id in ("E9108", "E9109", "E9113")]
     assert found == []
 
 
@@ -116,14 +116,14 @@ def test_a_principal_role_of_another_stack_built_as_text_is_flagged():
     text = (FIXTURES / "E9114-pass.yaml").read_text().replace(
         "- Name: !Sub '${ProjectName}-${EnvironmentName}-app-pipeline'",
         "- Name: !Sub '${ProjectName}-${EnvironmentName}-other-pipeline'")
-    assert sorted({m.rule.id for m in lint(text, config=CONFIG)}) == ["E9114"]
+    assert sorted({m.rule.id for m in lint(text)}) == ["E9114"]
     imported = (FIXTURES / "E9114-pass.yaml").read_text().replace(
         """            AWS: !Sub
             - arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Name}
             - Name: !Sub '${ProjectName}-${EnvironmentName}-app-pipeline'""",
         """            AWS: !ImportValue
               Fn::Sub: ${ProjectName}-${EnvironmentName}-other-roles-PipelineRoleArn""")
-    assert "ImportValue" in imported and [m for m in lint(imported, config=CONFIG) if m.rule.id == "E9114"] == []
+    assert "ImportValue" in imported and [m for m in lint(imported) if m.rule.id == "E9114"] == []
 
 
 def test_cross_account_store_key_refuses_an_alias_and_ignores_same_account_roles():
@@ -132,16 +132,16 @@ def test_cross_account_store_key_refuses_an_alias_and_ignores_same_account_roles
     by_alias = passing.replace("          Id: !Ref ArtifactKeyArn\n", "          Id: alias/artifacts\n").replace(
         "  ArtifactKeyArn:\n    Type: String\n", "")  # W2001: a parameter no longer used
     assert by_alias != passing
-    assert {m.rule.id for m in lint(by_alias, config=CONFIG)} == {"E9134"}
+    assert {m.rule.id for m in lint(by_alias)} == {"E9134"}
     failing = (FIXTURES / "E9134-fail.yaml").read_text()
     same_account = failing.replace("iam::${Account}:role/", "iam::${AWS::AccountId}:role/")
     assert same_account != failing
-    assert [m.rule.id for m in lint(same_account, config=CONFIG)] == []
+    assert [m.rule.id for m in lint(same_account)] == []
 
 
 def test_lambda_strategy_rule_finds_both_the_literal_and_the_parameter_default():
     """E9123: one finding per over-long strategy, at the action's literal and at the referenced Default."""
-    found = lint((FIXTURES / "E9123-fail.yaml").read_text(), config=CONFIG)
+    found = lint((FIXTURES / "E9123-fail.yaml").read_text())
     assert sorted(tuple(m.path) for m in found) == sorted([
         ("Parameters", "DeployStrategyProd", "Default"),
         ("Resources", "Pipeline", "Properties", "Stages", 1, "Actions", 0, "Configuration", "DeployStrategy")])

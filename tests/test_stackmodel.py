@@ -11,7 +11,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from cfnlint.api import ManualArgs, lint
 
 from generator import cli, registry, stackmodel
 from generator.deploy import aws as deploy_aws
@@ -20,6 +19,7 @@ from generator.deploy.errors import EXIT_REFUSED
 from generator.lint import gate
 from generator.review import diff, params_diff, replacement, risks, sources
 from tests.deploy.conftest import Project, closed_port_url, topic_template
+from tests.helpers import lint_one_region
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -254,13 +254,10 @@ def test_cognito_user_pool_and_ec2_volume_blocked_and_flagged(tmp_path, monkeypa
 
 # -- lint uses the same list ---------------------------------------------------------------
 
-LINT = ManualArgs(include_checks=["I"], append_rules=[str(gate.RULES_DIR)], regions=["us-east-1"])
-
-
 def test_lint_rule_e9101_uses_the_same_classification():
     def e9101(resource):
         template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"R": resource}}
-        return [m for m in lint(json.dumps(template), config=LINT) if m.rule.id == "E9101"]
+        return [m for m in lint_one_region(json.dumps(template)) if m.rule.id == "E9101"]
 
     assert len(e9101({"Type": "AWS::Cognito::UserPool"})) == 2  # DeletionPolicy and UpdateReplacePolicy
     assert len(e9101({"Type": "AWS::EC2::Volume", "Properties": {"AvailabilityZone": "x", "Size": 1}})) == 2

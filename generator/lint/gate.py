@@ -8,7 +8,8 @@ is missing or unreadable.
 checkov and cfripper run from their own virtual environments (checkov pins an old boto3 and
 policy_sentry), built by the Makefile from ``requirements-checkov.txt`` and
 ``requirements-scanners.txt``. Paths can be overridden with ``CFN_DELIVERY_CHECKOV`` and
-``CFN_DELIVERY_CFRIPPER``.
+``CFN_DELIVERY_CFRIPPER``; each runs through a small runner (``checkov_runner.py``,
+``cfripper_runner.py``) with the Python beside that command (docs/architecture.md, Security gate).
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths, stackmodel, yamlio
-from . import guard_runner, least_privilege, secret_values, suppressions
+from . import cfn_linter, guard_runner, least_privilege, secret_values, suppressions
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 RUNNER = Path(__file__).resolve().parent / "cfripper_runner.py"
+CHECKOV_RUNNER = Path(__file__).resolve().parent / "checkov_runner.py"
 #: cfripper's cross-account rules compare principals with this id; any fixed id works offline.
 ACCOUNT_ID = "123456789012"
 LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -65,14 +67,18 @@ def display(path: Path) -> str:
 
 
 # -- cfn-lint (in-process: it is installed in the project's environment) ----------------------
-def run_cfn_lint(templates) -> tuple:
-    from cfnlint.api import ManualArgs, lint
+def cfn_lint() -> cfn_linter.Linter:
+    """cfn-lint as the gate runs it: informational rules, the project's rules, ``LINT_REGIONS``
+    (one per process: rules loaded once, each distinct template text linted once)."""
+    return cfn_linter.linter(("I",), (str(RULES_DIR),), tuple(LINT_REGIONS))
 
-    config = ManualArgs(include_checks=["I"], append_rules=[str(RULES_DIR)], regions=LINT_REGIONS)
+
+def run_cfn_lint(templates) -> tuple:
+    linter = cfn_lint()
     own = own_rule_ids()
     builtin, custom = ToolReport("cfn-lint"), ToolReport("own rules")
     for path in templates:
-        for match in lint(Path(path).read_text(encoding="utf-8"), config=config):
+        for match in linter.matches(Path(path).read_text(encoding="utf-8")):
             line = f"{display(path)}:{match.linenumber}: {match.rule.id} {match.message}"
             (custom if match.rule.id in own else builtin).findings.append(line)
     return builtin, custom
@@ -87,12 +93,31 @@ def tool_path(env_var: str, venv: str, name: str) -> Path:
     return path
 
 
+def content_groups(templates) -> dict:
+    """``{first path: [paths]}``: the templates grouped by identical text (the examples render shared stacks
+    byte for byte), each group under its first path, in the order given. A scanner that judges the text
+    alone (checkov) is shown each text once; its findings are reported for every path of the group."""
+    groups, firsts = {}, {}
+    for path in templates:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        first = firsts.setdefault(digest, Path(path))
+        groups.setdefault(first, []).append(Path(path))
+    return groups
+
+
 def run_checkov(templates) -> tuple:
     """``(report, skipped)``: failed checks and parse errors are findings; ``skipped`` lists the
-    ``(template, logical id, check id)`` checkov skipped because of a suppression."""
+    ``(template, logical id, check id)`` checkov skipped because of a suppression.
+
+    checkov sees each distinct text once (:func:`content_groups`: its checks and skips read only the
+    text) and runs through ``checkov_runner.py`` with checkov's Python (same checks and report, its
+    JSONPath parser built once), or as the ``checkov`` command when no Python is beside it."""
     checkov = tool_path("CFN_DELIVERY_CHECKOV", ".venv-checkov", "checkov")
-    cmd = [str(checkov), "--framework", "cloudformation", "--skip-download", "--output", "json", "--compact"]
-    for path in templates:
+    python = checkov.parent / "python"
+    cmd = [str(python), "-I", str(CHECKOV_RUNNER)] if python.exists() else [str(checkov)]  # -I: not this folder on sys.path
+    cmd += ["--framework", "cloudformation", "--skip-download", "--output", "json", "--compact"]
+    groups = content_groups(templates)
+    for path in groups:
         cmd += ["--file", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=paths.root(), env=_offline_env())
     try:
@@ -102,6 +127,14 @@ def run_checkov(templates) -> tuple:
                          f"{proc.stderr.strip()[-500:]}") from None
     if data is None:
         raise SetupError(f"checkov printed nothing (exit {proc.returncode}); stderr: {proc.stderr.strip()[-500:]}")
+    shown = {str(first.resolve()): group for first, group in groups.items()}
+
+    def group_of(reported) -> list:
+        """Every template with the text of the file checkov names (absolute, or relative to the root)."""
+        path = Path(reported)
+        path = path if path.is_absolute() else paths.root() / str(reported).lstrip("/")
+        return shown.get(str(path.resolve()), [path])
+
     report = ToolReport("checkov")
     skipped = []
     for block in data if isinstance(data, list) else [data]:
@@ -109,15 +142,15 @@ def run_checkov(templates) -> tuple:
             continue
         results = block.get("results") or {}
         for check in results.get("failed_checks", []):
-            report.findings.append(
-                f"{display(Path(check.get('file_abs_path') or check.get('file_path', '')))}: {check.get('check_id')} "
-                f"{check.get('check_name')} ({check.get('resource')})"
-            )
+            for path in group_of(check.get("file_abs_path") or check.get("file_path", "")):
+                report.findings.append(f"{display(path)}: {check.get('check_id')} {check.get('check_name')} "
+                                       f"({check.get('resource')})")
         for error in results.get("parsing_errors", []) or []:
-            report.findings.append(f"{error}: checkov could not parse this template")
+            for path in group_of(error):
+                report.findings.append(f"{display(path)}: checkov could not parse this template")
         for check in results.get("skipped_checks", []):
-            skipped.append((display(Path(check.get("file_abs_path") or check.get("file_path", ""))),
-                            str(check.get("resource", "")).rsplit(".", 1)[-1], check.get("check_id")))
+            for path in group_of(check.get("file_abs_path") or check.get("file_path", "")):
+                skipped.append((display(path), str(check.get("resource", "")).rsplit(".", 1)[-1], check.get("check_id")))
         # checkov reports a file with no resource it checks as an empty summary: nothing to count.
     return report, skipped
 

@@ -13,6 +13,18 @@ from tests.localstack_server import aws_env, client, start_localstack, venv_dir
 
 from .conftest import ROOT
 
+#: The ``aws`` command, run by its own Python with botocore's waiters sleeping at most a second between
+#: polls: ``cloudformation deploy`` waits 5 s per change-set poll and 30 s per stack poll
+#: (awscli/customizations/cloudformation/deployer.py), half a minute of this test for a stack LocalStack
+#: creates in seconds. Same command line, same calls, same attempt counts; only the pause between polls.
+AWS_CLI_POLLING_EVERY_SECOND = """
+import sys, time, types
+import botocore.waiter
+botocore.waiter.time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 1.0)))
+import awscli.clidriver
+sys.exit(awscli.clidriver.main())
+"""
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -38,7 +50,7 @@ def test_aws_cli_deploys_foundation_with_the_dev_parameter_file(server, tmp_path
     (tmp_path / "overrides.json").write_text(_overrides(capsys))
     (tmp_path / "tags.json").write_text(_overrides(capsys, "--tags"))
     env = aws_env(server.endpoint_url)
-    command = [str(aws), "cloudformation", "deploy", "--stack-name", "shop-dev-foundation",
+    command = [str(aws.parent / "python"), "-c", AWS_CLI_POLLING_EVERY_SECOND, "cloudformation", "deploy", "--stack-name", "shop-dev-foundation",
                "--template-file", "templates/foundation.yaml",
                "--parameter-overrides", f"file://{tmp_path / 'overrides.json'}",
                "--tags", f"file://{tmp_path / 'tags.json'}",
