@@ -333,7 +333,7 @@ class Deployer:
             print(owned.break_glass(p, app))
             return False
         if not owned.created(changeset.describe_stack(self.cfn, p.stack_name)):
-            print(owned.first_creation(p, app))
+            print(owned.first_creation(p, app, dry_run=getattr(self.args, "dry_run", False)))
             return False
         if getattr(self.args, "stack", None) not in (None, "all"):
             raise Refused(owned.refusal(p, app))

@@ -63,8 +63,9 @@ def skipped(p, app) -> str:
             f"`{_publish(app)}` deploys it through the pipeline, {OVERRIDE_FLAG} deploys it here")
 
 
-def first_creation(p, app) -> str:
-    return (f"{p.stack_name} is not created yet: deploy creates it (the {app.name} pipeline cannot: its stacks "
+def first_creation(p, app, dry_run=False) -> str:
+    who = "a deploy without --dry-run creates it" if dry_run else "deploy creates it"
+    return (f"{p.stack_name} is not created yet: {who} (the {app.name} pipeline cannot: its stacks "
             f"import this stack's exports); from then on the pipeline updates it (`{_publish(app)}`)")
 
 

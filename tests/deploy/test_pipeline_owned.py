@@ -178,3 +178,15 @@ def test_stacks_the_pipeline_does_not_update_deploy_as_before(offline_project, c
         stub.assert_no_pending_responses()
     out = capsys.readouterr().out
     assert code == 0 and "pipeline" not in out, out
+
+
+def test_a_dry_run_says_a_real_deploy_creates_the_stack(project):
+    """A dry run creates nothing: its notice says which deploy would create the missing pipeline-owned stack."""
+    from types import SimpleNamespace
+
+    from generator.deploy import owned
+
+    p = SimpleNamespace(stack_name=project.stack_name("staging", SERVICE), env="staging", stack=SERVICE)
+    assert ": deploy creates it (" in owned.first_creation(p, APP)
+    dry = owned.first_creation(p, APP, dry_run=True)
+    assert ": a deploy without --dry-run creates it (" in dry and ": deploy creates it" not in dry
