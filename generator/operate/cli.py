@@ -29,6 +29,11 @@ def register(sub):
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                    help=f"at most this many records (default {DEFAULT_LIMIT})")
     p.add_argument("--json", action="store_true", help="print the records as JSON (the table's attribute names)")
+    p.add_argument("--copy-from", metavar="TABLE",
+                   help="copy this application's records in this environment from an earlier history table (the "
+                        "one a rename left behind, docs/accounts.md) into the current one, never overwriting a "
+                        "record; then list them")
+    p.add_argument("--dry-run", action="store_true", help="with --copy-from: count what would be copied; write nothing")
     p.set_defaults(func=run_history)
 
     p = sub.add_parser(
@@ -89,8 +94,25 @@ def run_history(args, clients=None) -> int:
 
 
 def _history(args, clients) -> int:
+    copy_from = getattr(args, "copy_from", None)
+    if copy_from is not None and not copy_from.strip():
+        raise UsageError("--copy-from needs the name of the earlier history table")
+    if getattr(args, "dry_run", False) and copy_from is None:
+        raise UsageError("--dry-run applies to --copy-from only: history itself changes nothing")
     place = _place(args)
     table, tools = _table(place, args, clients)
+    if copy_from is not None:
+        if copy_from == table:
+            raise UsageError(f"--copy-from {copy_from}: that is the current history table (the deployments stack's "
+                             f"output); give the earlier table's name")
+        copied, present = records.copy(tools.get("dynamodb"), copy_from, table, place.app.name, place.env,
+                                       dry_run=args.dry_run)
+        verb = "would copy" if args.dry_run else "copied"
+        print(f"{verb} {copied} record(s) of {place.app.name} in {place.env} from {copy_from} into {table}; "
+              f"{present} already there (never overwritten)")
+        if args.dry_run:
+            print("dry run: nothing was written")
+            return EXIT_OK
     found = list(records.query(tools.get("dynamodb"), table, place.app.name, place.env, args.limit))
     if args.json:
         print(json.dumps(found, indent=2, sort_keys=True))

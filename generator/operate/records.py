@@ -29,8 +29,9 @@ def plain(item: dict) -> dict:
     return out
 
 
-def query(dynamodb, table: str, app: str, env: str, limit: int = None):
-    """The records of ``app`` in ``env``, newest first (every page, or the first ``limit`` records)."""
+def items(dynamodb, table: str, app: str, env: str, limit: int = None):
+    """The items of ``app`` in ``env`` as DynamoDB returns them, newest first (every page, or the first
+    ``limit``)."""
     paginator = dynamodb.get_paginator("query")
     config = {"MaxItems": limit} if limit else {}
     pages = paginator.paginate(
@@ -40,10 +41,36 @@ def query(dynamodb, table: str, app: str, env: str, limit: int = None):
     count = 0
     for page in pages:
         for item in page.get("Items", []):
-            yield plain(item)
+            yield item
             count += 1
             if limit and count >= limit:
                 return
+
+
+def query(dynamodb, table: str, app: str, env: str, limit: int = None):
+    """The records of ``app`` in ``env``, newest first, as plain values."""
+    for item in items(dynamodb, table, app, env, limit):
+        yield plain(item)
+
+
+def copy(dynamodb, source: str, table: str, app: str, env: str, dry_run: bool = False) -> tuple:
+    """Copy the records of ``app`` in ``env`` from table ``source`` into ``table``, never overwriting one
+    already there (a conditional put on the key): ``(copied, already there)``. ``dry_run``: count only."""
+    copied = present = 0
+    for item in items(dynamodb, source, app, env):
+        if dry_run:
+            found = dynamodb.get_item(TableName=table, Key={k: item[k] for k in (PARTITION_KEY, SORT_KEY)},
+                                      ProjectionExpression="#t", ExpressionAttributeNames={"#t": PARTITION_KEY})
+            present += "Item" in found
+            copied += "Item" not in found
+            continue
+        try:
+            dynamodb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(#t)",
+                              ExpressionAttributeNames={"#t": PARTITION_KEY})
+            copied += 1
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            present += 1
+    return copied, present
 
 
 def deployed_at(record: dict) -> str:

@@ -119,3 +119,80 @@ def test_query_follows_pages_and_stops_at_the_limit():
         stub.add_response("query", {"Items": page(7)})
         assert len(list(records.query(dynamodb, "t", "a", "e"))) == 2
         stub.assert_no_pending_responses()
+
+
+# -- --copy-from: the records an earlier table holds (a rename leaves one behind) ------------------------------------
+def _tables(model):
+    """The current table and an earlier one, both with the generated key schema."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    create_table(dynamodb, model)
+    table = render.rendered(registry.get("deployments"))[0]["Resources"]
+    (props,) = [r["Properties"] for r in table.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    old = f"{model.project.name}-{model.tools}-HistoryTable-OLD"
+    dynamodb.create_table(TableName=old, BillingMode=props["BillingMode"],
+                          AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+    return dynamodb, old
+
+
+def _scan(dynamodb, table):
+    return sorted((i["Target"]["S"], i["DeployedAt"]["S"], i["Outcome"]["S"])
+                  for i in dynamodb.scan(TableName=table)["Items"])
+
+
+def test_copy_from_an_earlier_table_adds_the_missing_records_and_never_overwrites(moto_env, monkeypatch, capsys):
+    model, app = use_model_with(monkeypatch, "lambda")
+    env, other = app.waves[-1], app.waves[0]
+    dynamodb, old = _tables(model)
+    current = table_name(model)
+    for when, execution in [("2026-11-01T09:00:00Z", "o1"), ("2026-11-02T09:00:00Z", "o2")]:
+        dynamodb.put_item(TableName=old, Item=item(app.name, env, when, execution, kind=app.kind, artifact="3"))
+    dynamodb.put_item(TableName=old, Item=item(app.name, other, "2026-11-03T09:00:00Z", "o3", kind=app.kind,
+                                               artifact="4"))  # another environment: not this run's
+    # the same key already in the current table, with another outcome: kept as it is
+    dynamodb.put_item(TableName=current, Item=item(app.name, env, "2026-11-02T09:00:00Z", "o2", "unhealthy",
+                                                   app.kind, "3"))
+
+    assert run(model, ["--app", app.name, "--env", env, "--copy-from", old, "--dry-run"], dynamodb) == 0
+    out = capsys.readouterr().out
+    assert f"would copy 1 record(s) of {app.name} in {env} from {old} into {current}; 1 already there" in out
+    assert "nothing was written" in out
+    assert len(_scan(dynamodb, current)) == 1
+
+    assert run(model, ["--app", app.name, "--env", env, "--copy-from", old], dynamodb) == 0
+    out = capsys.readouterr().out
+    assert f"copied 1 record(s) of {app.name} in {env} from {old} into {current}; 1 already there" in out
+    assert "2026-11-01T09:00:00Z" in out  # then listed from the current table
+    assert _scan(dynamodb, current) == [(f"{app.name}#{env}", "2026-11-01T09:00:00Z#o1", "healthy"),
+                                        (f"{app.name}#{env}", "2026-11-02T09:00:00Z#o2", "unhealthy")]
+    assert len(_scan(dynamodb, old)) == 3  # the earlier table is only read
+
+    assert run(model, ["--app", app.name, "--env", env, "--copy-from", old], dynamodb) == 0
+    assert "copied 0 record(s)" in capsys.readouterr().out  # a second run is a no-op
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--dry-run"], "--dry-run applies to --copy-from only"),
+    (["--copy-from", " "], "--copy-from needs the name"),
+])
+def test_copy_from_refuses_bad_flags_before_any_call(monkeypatch, capsys, extra, message):
+    model, app = use_model_with(monkeypatch, "beanstalk")
+    args = cli.build_parser().parse_args(["history", "--app", app.name, "--env", app.waves[0], *extra])
+    assert operate.run_history(args, clients=clients_with()) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert message in line
+
+
+def test_copy_from_the_current_table_is_refused(moto_env, monkeypatch, capsys):
+    model, app = use_model_with(monkeypatch, "ecs-rolling")
+    dynamodb, _ = _tables(model)
+    assert run(model, ["--app", app.name, "--env", app.waves[0], "--copy-from", table_name(model)], dynamodb) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "that is the current history table" in line
+
+
+def test_copy_from_a_missing_table_fails_with_one_line(moto_env, monkeypatch, capsys):
+    model, app = use_model_with(monkeypatch, "ecs-bluegreen")
+    dynamodb, _ = _tables(model)
+    assert run(model, ["--app", app.name, "--env", app.waves[0], "--copy-from", "no-such-table"], dynamodb) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no-such-table" in line or "ResourceNotFound" in line
