@@ -16,9 +16,9 @@ from .paramfile import ParamFileError
 from .kinds import BUILDERS, container_applications, pipeline_components  # noqa: F401 (re-exported)
 from .stacks.artifacts import ArtifactsStack
 from .stacks.bootstrap import BootstrapStack
-from .stacks.bootstrap_away import BootstrapAwayStack, away_environments
+from .stacks.bootstrap_away import BootstrapAwayStack
 from .stacks.bootstrap_stackset import BootstrapAwayStackSetStack, BootstrapStackSetStack
-from .components.placement import regional_environments
+from .components.placement import away_environments, regional_environments
 from .stacks.foundation import FoundationStack
 from .stacks.regional_store import RegionalStoreStack
 from .stacks.scanners import ImageScannerStack, SourceScannerStack

@@ -77,7 +77,7 @@ class RemoteHistoryTable(HistoryTableReference):
 
 def remote_recorders(model) -> bool:
     """Whether a recorder of another account or Region writes the table (it is then named, ``TABLE_COMPONENT``)."""
-    return any(placement.placement(model, env).away for app in model.applications for env in app.waves)
+    return bool(placement.away_environments(model))
 
 
 class HistoryTable(HistoryTableReference):

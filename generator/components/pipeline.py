@@ -57,6 +57,12 @@ def input_artifacts(names):
     return [codepipeline.InputArtifacts(Name=n) for n in names]
 
 
+def pipeline_name(component: str, env: str = "${EnvironmentName}") -> str:
+    """The ``Fn::Sub`` text of pipeline ``component``'s name in ``env`` (the tools environment): also where a
+    stack of another environment names it (a wave's account holds its Lambda deploy action's log group)."""
+    return "${ProjectName}-%s-%s" % (env, component)
+
+
 class DeliveryPipeline:
     """``component``: the pipeline is ``{project}-{env}-{component}``; roles and rules derive from it."""
 
@@ -75,7 +81,7 @@ class DeliveryPipeline:
         self.role_export = role_export
         self.component = component
         self.logical_id = logical_id
-        self.full_name = "${ProjectName}-${EnvironmentName}-%s" % component
+        self.full_name = pipeline_name(component)
         self.name = Sub(self.full_name)
         self.arn = naming.arn("codepipeline", self.full_name)
         self.artifact_bucket = artifact_bucket

@@ -152,6 +152,12 @@ def regional_environments(model) -> list:
     return [env for env in model.environment_names if env in waves and placement(model, env).cross_region]
 
 
+def away_environments(model) -> list:
+    """Environments hosting a wave of another account or Region than tools, in the model's order."""
+    waves = {env for app in model.applications for env in app.waves}
+    return [env for env in model.environment_names if env in waves and placement(model, env).away]
+
+
 def tools_location(stack, purpose: str) -> tuple:
     """``(account, Region)`` of the tools environment in a stack of a wave's environment: parameters
     ``ToolsAccountId`` / ``ToolsRegion`` (``bootstrap.tools_values``; empty: this account / Region), for

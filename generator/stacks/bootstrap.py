@@ -188,7 +188,6 @@ class BootstrapStack(Stack):
                       {"kms:ResourceAliases": Sub("alias/${ProjectName}-${DeliveryEnvironment}")}))),
         )
 
-
     def create_outputs(self):
         self.export(EXPORTS.deploy_role_arn, self.deploy.arn)
         self.export(EXPORTS.execution_role_arn, self.execution.arn)

@@ -35,13 +35,6 @@ def _flat(statements) -> list:
     return found
 
 
-def away_environments(model) -> list:
-    """Target environments hosting a wave of another account or Region than tools, in the model's order."""
-    waves = {env for app in model.applications for env in app.waves}
-    return [env for env in model.environment_names
-            if env != model.tools and env in waves and placement.placement(model, env).away]
-
-
 def away_wave_grants(model) -> list:
     """What the actions of the waves in another account or Region than tools run with the bootstrap deploy role
     (``RoleArn``): each pipeline's deploy action, smoke test project and recorder, named after the environment

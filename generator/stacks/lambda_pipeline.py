@@ -25,6 +25,7 @@ from ..components.codebuild import LOCAL_CACHE, BuildProject, build_settings
 from ..components.kms import KeyReference
 from ..components.lambda_function import (ALIAS, FunctionReference, grant_action_logs, pipeline_action_log_group)
 from ..components.logs import EncryptedLogGroup, LogGroupReference
+from ..components.pipeline import pipeline_name
 from ..core import naming
 from ..core.stack import LOG_RETENTION_DAYS
 from . import foundation, lambda_function
@@ -114,10 +115,11 @@ class LambdaBuildStack(DeliveryBuildStack):
         ]
 
 
-def deploy_action_log_group(model, component: str, region="${AWS::Region}") -> LogGroupReference:
+def deploy_action_log_group(model, component: str) -> LogGroupReference:
     """The log group of pipeline ``component``'s Lambda deploy actions as a stack outside tools names it (the
-    pipeline is ``{project}-{tools}-<component>``, ``DeliveryPipeline``; ``component`` may be ``*``)."""
-    return LogGroupReference(Sub("/%s/codepipeline/${ProjectName}-%s-%s" % (region, model.tools, component)))
+    tools pipeline's name, ``components.pipeline.pipeline_name``; ``component`` may be ``*``), in that stack's
+    Region: ``pipeline_action_log_group``'s name with the pipeline's name as text."""
+    return LogGroupReference(Sub("/${AWS::Region}/codepipeline/" + pipeline_name(component, model.tools)))
 
 
 class LambdaValidationStack(DeliveryValidationStack):
