@@ -15,6 +15,7 @@ error or interrupt before it is executed deletes it (and the empty stack of a CR
 from __future__ import annotations
 
 import sys
+import time
 
 from .. import paramfile, paths, registry, stackmodel
 from . import changeset, checks, identity, owned, plan as planning, protect, reviewed, show, watch
@@ -747,9 +748,26 @@ class Deployer:
         raise self._unknown(p, f"ExecuteChangeSet got no answer ({one_line(err)}) and the change set's execution "
                                f"status is {execution or 'unreadable'}") from err
 
+    def _settled_outputs(self, p, final) -> dict:
+        """The stack as it is once its outputs are readable. AWS returns them with the final status;
+        LocalStack can report CREATE_COMPLETE a moment before it has resolved them, so when the template
+        declares unconditional outputs and none came back, the stack is read again a few times."""
+        declared = [o for o in (p.template.get("Outputs") or {}).values()
+                    if isinstance(o, dict) and "Condition" not in o]
+        for _ in range(self._attempts(10) if declared else 0):
+            if final.get("Outputs"):
+                break
+            time.sleep(self.delay)
+            try:
+                final = self.cfn.describe_stacks(StackName=p.stack_name)["Stacks"][0]
+            except Exception:
+                break  # the outputs are a courtesy; the deployment's outcome is already known
+        return final
+
     def report(self, p, final, events) -> int:
         status = final["StackStatus"]
         if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"):
+            final = self._settled_outputs(p, final)
             print(f"{p.stack_name}: {status}")
             outputs = final.get("Outputs") or []
             if outputs:

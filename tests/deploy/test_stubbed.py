@@ -689,3 +689,36 @@ def test_stack_ending_on_another_deployments_change_set_is_outcome_unknown_not_s
                         rf"CloudFormation; resume with `cfn-delivery deploy --env prod --stack data --watch`",
                         captured.err.strip()), captured.err
     assert f"{name}: UPDATE_COMPLETE" not in captured.out  # the success line of report()
+
+
+def _report_plan(outputs):
+    from types import SimpleNamespace
+    return SimpleNamespace(stack_name="t-dev-base", template={"Resources": {}, "Outputs": outputs})
+
+
+def test_outputs_read_late_are_printed(capsys):
+    # LocalStack may answer CREATE_COMPLETE before it has resolved the outputs; they are read again.
+    cfn = _client()
+    deployer = main.Deployer(_args(), _clients(cfn), "rev", None)
+    late = [{"OutputKey": "TopicArn", "OutputValue": "arn:aws:sns:eu-west-1:123456789012:t"}]
+    with Stubber(cfn) as stubber:
+        stubber.add_response("describe_stacks", _stack("t-dev-base", "CREATE_COMPLETE"), {"StackName": "t-dev-base"})
+        stubber.add_response("describe_stacks", _stack("t-dev-base", "CREATE_COMPLETE", Outputs=late),
+                             {"StackName": "t-dev-base"})
+        code = deployer.report(_report_plan({"TopicArn": {"Value": {"Ref": "Topic"}}}),
+                               _stack("t-dev-base", "CREATE_COMPLETE")["Stacks"][0], [])
+        stubber.assert_no_pending_responses()
+    assert code == 0
+    assert "TopicArn  arn:aws:sns:eu-west-1:123456789012:t" in capsys.readouterr().out
+
+
+def test_stack_without_unconditional_outputs_is_not_read_again(capsys, monkeypatch):
+    cfn = _client()
+    deployer = main.Deployer(_args(), _clients(cfn), "rev", None)
+    reads = []
+    monkeypatch.setattr(cfn, "describe_stacks", lambda **kw: reads.append(kw))
+    final = _stack("t-dev-base", "UPDATE_COMPLETE")["Stacks"][0]
+    assert deployer.report(_report_plan({}), final, []) == 0
+    assert deployer.report(_report_plan({"Url": {"Condition": "HasUrl", "Value": "x"}}), final, []) == 0
+    assert reads == []
+    assert "Outputs:" not in capsys.readouterr().out
