@@ -13,7 +13,8 @@ type a stack uses. Refresh it with ``.venv/bin/python -m generator.execrole --re
 
 The statements: actions with no resource-level permission on ``"*"`` (Sid says so); every other
 action scoped by service (:data:`SCOPES`: IAM and S3 to this environment's names, the rest to this
-account and region); ``iam:PassRole`` only on this environment's roles and only to the services that
+account and region; a type's actions also on what its service creates outside any stack,
+:data:`SERVICE_OWNED`); ``iam:PassRole`` only on this environment's roles and only to the services that
 trust them (read from the target templates' trust policies). No wildcard action. A handler
 permission that is a wildcard, or not an IAM action, is left out and listed in the data file
 (``wildcards``, ``not_iam_actions``), as is a type whose schema has no handlers (``no_handlers``) or
@@ -34,6 +35,7 @@ from awacs.aws import Action as AwacsAction
 from awacs.aws import Condition, StringEquals
 from troposphere import Sub
 
+from .components import beanstalk
 from .components.iam import allow, unscoped
 from .paramfile import ParamFileError
 
@@ -65,6 +67,20 @@ SCOPES = {
     "ec2": ("arn:${AWS::Partition}:ec2:${AWS::Region}:*:*",),
     "ssm": ("arn:${AWS::Partition}:ssm:${AWS::Region}:*:*",),
 }
+
+#: Resources a service creates outside any stack on first use and the type's handler then writes with
+#: the stack's role: resource type -> (action prefix, ARNs). That type's actions of that prefix are also
+#: granted there, in a statement of their own (no other type's actions reach it). The account's
+#: Beanstalk storage bucket ``elasticbeanstalk-<Region>-<account>``: the AWS::ElasticBeanstalk::Application
+#: schema's handlers list s3:CreateBucket, s3:PutBucketPolicy, s3:PutObject ... for it, and without them
+#: the first Beanstalk stack of a new account fails under this role.
+SERVICE_OWNED = {
+    "AWS::ElasticBeanstalk::Application": ("s3", lambda: [beanstalk.storage_bucket_arn(),
+                                                          beanstalk.storage_bucket_arn("*")]),
+    "AWS::ElasticBeanstalk::Environment": ("s3", lambda: [beanstalk.storage_bucket_arn(),
+                                                          beanstalk.storage_bucket_arn("*")]),
+}
+SERVICE_OWNED_SID = "ServiceOwnedResourcesTheHandlersWrite"
 
 #: The Sid of the ``Resource: "*"`` statement (tests recognise it by this reason).
 UNSCOPED_REASON = "Handler actions without resource-level permissions"
@@ -285,6 +301,7 @@ def statements(derived: dict) -> list:
         else:
             by_prefix.setdefault(action.split(":")[0], []).append(action)
     found = [allow([awacs_action(a) for a in acts], scope(prefix)) for prefix, acts in sorted(by_prefix.items())]
+    found.extend(_service_owned(derived))
     if PASS_ROLE in derived["actions"] and derived["passed_to"]:
         found.append(allow([awacs_action(PASS_ROLE)], [Sub(SCOPES["iam"][0])],
                            condition=Condition(StringEquals({"iam:PassedToService": derived["passed_to"]}))))
@@ -292,6 +309,23 @@ def statements(derived: dict) -> list:
         found.append(unscoped([awacs_action(a) for a in wildcard],
                               UNSCOPED_REASON))
     return found
+
+
+def _service_owned(derived: dict) -> list:
+    """One statement per set of service-owned ARNs (:data:`SERVICE_OWNED`) with the scoped actions of
+    that prefix the types using them contribute."""
+    by_arns: dict = {}
+    for action, types in sorted(derived["actions"].items()):
+        if action == PASS_ROLE or action in derived["unscoped"]:
+            continue
+        for resource_type in sorted(set(types) & set(SERVICE_OWNED)):
+            prefix, arns = SERVICE_OWNED[resource_type]
+            if action.split(":")[0] == prefix:
+                key = tuple(arn.to_dict()["Fn::Sub"] for arn in arns())
+                by_arns.setdefault(key, set()).add(action)
+    return [allow([awacs_action(a) for a in sorted(actions)], [Sub(arn) for arn in key],
+                  sid=SERVICE_OWNED_SID + (str(index) if index > 1 else ""))
+            for index, (key, actions) in enumerate(sorted(by_arns.items()), 1)]
 
 
 def split(statements_, budget: int) -> list:

@@ -179,3 +179,46 @@ def test_an_action_prefix_finds_its_awacs_module_without_importing_them_all():
     count = int(subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True,
                                text=True).stdout)
     assert count < len(scanned) / 4, f"a render imported {count} awacs modules"
+
+
+def _storage_bucket_arns():
+    return [encode_to_dict(arn)["Fn::Sub"] for arn in execrole.SERVICE_OWNED["AWS::ElasticBeanstalk::Application"][1]()]
+
+
+def _service_owned(statements):
+    return [s for s in statements if str(s.get("Sid", "")).startswith(execrole.SERVICE_OWNED_SID)]
+
+
+def test_beanstalk_handlers_reach_the_accounts_storage_bucket_and_nothing_else_does():
+    """CloudFormation's Beanstalk handler creates and writes the account's storage bucket with the stack's
+    role; only the Beanstalk types' S3 actions are granted there, never another type's (s3:DeleteBucket)."""
+    templates = {"app": {"Resources": {"Application": {"Type": "AWS::ElasticBeanstalk::Application"},
+                                       "Data": {"Type": "AWS::S3::Bucket"}}}}
+    derived = execrole.derive(templates)
+    found = _service_owned([encode_to_dict(s) for s in execrole.statements(derived)])
+    assert len(found) == 1
+    (statement,) = found
+    wanted = {a for a in execrole.entry("AWS::ElasticBeanstalk::Application")["actions"] if a.startswith("s3:")}
+    assert {"s3:CreateBucket", "s3:PutBucketPolicy"} <= wanted
+    assert set(statement["Action"]) == wanted
+    assert "s3:DeleteBucket" not in statement["Action"]
+    assert [r["Fn::Sub"] for r in statement["Resource"]] == _storage_bucket_arns()
+    assert all("elasticbeanstalk-${AWS::Region}-${AWS::AccountId}" in arn for arn in _storage_bucket_arns())
+
+
+def test_without_beanstalk_types_the_storage_bucket_is_not_granted():
+    templates = {"app": {"Resources": {"Data": {"Type": "AWS::S3::Bucket"}}}}
+    statements = [encode_to_dict(s) for s in execrole.statements(execrole.derive(templates))]
+    assert not _service_owned(statements)
+    assert "elasticbeanstalk-" not in str(statements)
+
+
+def test_an_away_beanstalk_account_can_create_its_storage_bucket():
+    """The first Beanstalk stack in a new account (its `<app>-app`) creates the storage bucket."""
+    from pathlib import Path
+
+    away = model_module.load(Path(__file__).resolve().parents[1] / "examples" / "models" / "multi-account-beanstalk.yaml")
+    cls = next(c for c in registry.stacks(away) if getattr(c, "bootstrap", False))
+    (statement,) = _service_owned(_execution_statements(rendered(cls)[0]))
+    assert "s3:CreateBucket" in statement["Action"]
+    assert [r["Fn::Sub"] for r in statement["Resource"]] == _storage_bucket_arns()
