@@ -14,7 +14,8 @@ type a stack uses. Refresh it with ``.venv/bin/python -m generator.execrole --re
 The statements: actions with no resource-level permission on ``"*"`` (Sid says so); every other
 action scoped by service (:data:`SCOPES`: IAM and S3 to this environment's names, the rest to this
 account and region; a type's actions also on what its service creates outside any stack,
-:data:`SERVICE_OWNED`); ``iam:PassRole`` only on this environment's roles and only to the services that
+:data:`SERVICE_OWNED`); for a type whose service orchestrates others as the caller (an Elastic Beanstalk
+environment), what that orchestration needs (:data:`ORCHESTRATED`); ``iam:PassRole`` only on this environment's roles and only to the services that
 trust them (read from the target templates' trust policies). No wildcard action. A handler
 permission that is a wildcard, or not an IAM action, is left out and listed in the data file
 (``wildcards``, ``not_iam_actions``), as is a type whose schema has no handlers (``no_handlers``) or
@@ -81,6 +82,15 @@ SERVICE_OWNED = {
                                                           beanstalk.storage_bucket_arn("*")]),
 }
 SERVICE_OWNED_SID = "ServiceOwnedResourcesTheHandlersWrite"
+
+#: Types whose service goes on to orchestrate other services with the caller's permissions (the handler
+#: permissions list only the service's own API): resource type -> the grants that orchestration needs,
+#: for every environment name the role manages. An Elastic Beanstalk environment builds its
+#: ``awseb-e-<id>-stack`` (security groups, load balancer, Auto Scaling group, alarms, log groups) as the
+#: caller; see ``components.beanstalk.orchestration_grants``.
+ORCHESTRATED = {
+    "AWS::ElasticBeanstalk::Environment": lambda: beanstalk.orchestration_grants(Sub(_ENV + "-*")),
+}
 
 #: The Sid of the ``Resource: "*"`` statement (tests recognise it by this reason).
 UNSCOPED_REASON = "Handler actions without resource-level permissions"
@@ -302,6 +312,8 @@ def statements(derived: dict) -> list:
             by_prefix.setdefault(action.split(":")[0], []).append(action)
     found = [allow([awacs_action(a) for a in acts], scope(prefix)) for prefix, acts in sorted(by_prefix.items())]
     found.extend(_service_owned(derived))
+    for resource_type in sorted(set(derived["types"]) & set(ORCHESTRATED)):
+        found.extend(_not_yet_granted(ORCHESTRATED[resource_type](), derived))
     if PASS_ROLE in derived["actions"] and derived["passed_to"]:
         found.append(allow([awacs_action(PASS_ROLE)], [Sub(SCOPES["iam"][0])],
                            condition=Condition(StringEquals({"iam:PassedToService": derived["passed_to"]}))))
@@ -309,6 +321,30 @@ def statements(derived: dict) -> list:
         found.append(unscoped([awacs_action(a) for a in wildcard],
                               UNSCOPED_REASON))
     return found
+
+
+def _covered(action: str, derived: dict) -> bool:
+    """Whether the handler statements already grant ``action`` at least as widely as any supplement can:
+    on ``"*"``, or on a scope of the whole Region (this account's, or any owner's); IAM's and S3's are narrower."""
+    if action not in derived["actions"] or action == PASS_ROLE:
+        return False
+    if action in derived["unscoped"]:
+        return True
+    prefix = action.split(":")[0]
+    return all(arn == _REGIONAL % prefix or arn.endswith(":${AWS::Region}:*:*")
+               for arn in SCOPES.get(prefix, (_REGIONAL % prefix,)))
+
+
+def _not_yet_granted(statements_: list, derived: dict) -> list:
+    """``statements_`` without the actions the handler statements already grant more widely (one grant per
+    action keeps the template within budget and the review short); a statement left empty is dropped."""
+    kept = []
+    for statement in statements_:
+        actions = [a for a in statement.properties["Action"] if not _covered(a.JSONrepr(), derived)]
+        if actions:
+            statement.properties["Action"] = actions
+            kept.append(statement)
+    return kept
 
 
 def _service_owned(derived: dict) -> list:

@@ -10,6 +10,7 @@ import pytest
 from troposphere import encode_to_dict
 
 from generator import execrole, model as model_module, registry
+from generator.lint import least_privilege
 from generator.render import rendered
 
 
@@ -77,7 +78,8 @@ def test_no_wildcard_action_and_star_only_for_actions_without_resource_permissio
             assert "*" not in action and "?" not in action, action
         if statement["Resource"] in ("*", ["*"]):
             assert statement.get("Sid"), "an unscoped statement says why in its Sid"
-            assert set(_actions(statement)) <= data_unscoped
+            # handler actions by the data file; the orchestration supplement's by IAM's data
+            assert all(a in data_unscoped or least_privilege.wildcard_only(a) for a in _actions(statement)), statement
 
 
 def test_iam_is_scoped_to_the_environment_and_passrole_to_the_services_that_trust_the_roles(model, bootstrap):
@@ -222,3 +224,65 @@ def test_an_away_beanstalk_account_can_create_its_storage_bucket():
     (statement,) = _service_owned(_execution_statements(rendered(cls)[0]))
     assert "s3:CreateBucket" in statement["Action"]
     assert [r["Fn::Sub"] for r in statement["Resource"]] == _storage_bucket_arns()
+
+
+def _granted(statements):
+    """{action: [statement, ...]} over encoded statements."""
+    found = {}
+    for statement in statements:
+        for action in _actions(statement):
+            found.setdefault(action, []).append(statement)
+    return found
+
+
+def _statements_for(*types):
+    templates = {"env": {"Resources": {f"R{i}": {"Type": t} for i, t in enumerate(types)}}}
+    return [encode_to_dict(s) for s in execrole.statements(execrole.derive(templates))]
+
+
+def test_a_beanstalk_environment_brings_what_beanstalk_does_as_the_caller():
+    """The Environment schema's handlers list only Beanstalk's own API; Beanstalk then builds its awseb- stack,
+    Auto Scaling group, instances and security groups with the execution role's permissions."""
+    plain = _granted(_statements_for("AWS::SNS::Topic"))
+    granted = _granted(_statements_for("AWS::ElasticBeanstalk::Environment"))
+    for action in ("cloudformation:CreateStack", "autoscaling:CreateAutoScalingGroup", "ec2:RunInstances",
+                   "ec2:CreateSecurityGroup", "elasticloadbalancing:CreateLoadBalancer",
+                   "autoscaling:AttachLoadBalancerTargetGroups", "logs:CreateLogGroup", "s3:PutObject"):
+        assert action in granted and action not in plain, action
+    (stacks,) = granted["cloudformation:CreateStack"]
+    assert [r["Fn::Sub"] for r in stacks["Resource"]] == [
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/awseb-*/*"]
+    # changing what already exists needs Beanstalk's tag of an environment this role manages
+    (delete,) = granted["cloudformation:DeleteStack"]
+    assert delete["Condition"] == {"StringLike": {"aws:ResourceTag/elasticbeanstalk:environment-name": {
+        "Fn::Sub": "${ProjectName}-${EnvironmentName}-*"}}}
+    (terminate,) = granted["ec2:TerminateInstances"]
+    assert "aws:ResourceTag/elasticbeanstalk:environment-name" in terminate["Condition"]["StringLike"]
+    (run,) = granted["ec2:RunInstances"]
+    assert "ec2:LaunchTemplate" in run["Condition"]["ArnLike"]
+    (objects,) = granted["s3:PutObject"]
+    assert [r["Fn::Sub"] for r in objects["Resource"]] == [_storage_bucket_arns()[1]]
+    for statement in (s for found in granted.values() for s in found):
+        if statement["Resource"] in ("*", ["*"]):
+            assert statement.get("Sid") and all(least_privilege.wildcard_only(a) for a in _actions(statement))
+
+
+def test_an_orchestration_action_the_handlers_already_grant_more_widely_is_not_repeated():
+    """A load balancer in the same environment's stacks brings elasticloadbalancing:CreateLoadBalancer on the
+    whole account and Region: the supplement's awseb- grant of it would add nothing."""
+    alone = _granted(_statements_for("AWS::ElasticBeanstalk::Environment"))
+    both = _granted(_statements_for("AWS::ElasticBeanstalk::Environment", "AWS::ElasticLoadBalancingV2::LoadBalancer"))
+    assert len(alone["elasticloadbalancing:CreateLoadBalancer"]) == 1
+    assert len(both["elasticloadbalancing:CreateLoadBalancer"]) == 1
+    (wide,) = both["elasticloadbalancing:CreateLoadBalancer"]
+    assert [r["Fn::Sub"] for r in wide["Resource"]] == [
+        "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:*"]
+    # S3 and IAM scopes are narrower than the storage bucket: those supplement grants always stay
+    with_bucket = _granted(_statements_for("AWS::ElasticBeanstalk::Environment", "AWS::S3::Bucket"))
+    assert any(_storage_bucket_arns()[1] in str(s["Resource"]) for s in with_bucket["s3:PutObject"])
+
+
+def test_the_bootstrap_metadata_names_the_types_whose_orchestration_is_granted(model, bootstrap):
+    types = execrole.resource_types(execrole.target_templates(model))
+    meta = bootstrap["Resources"]["ExecutionRole"]["Metadata"]["cfn-delivery-execution-role"]
+    assert meta.get("orchestration-granted", []) == sorted(set(types) & set(execrole.ORCHESTRATED))

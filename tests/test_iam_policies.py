@@ -52,6 +52,11 @@ UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environme
     "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTags",
 )})
 
+#: What Beanstalk looks up as the execution role when it creates an environment (execrole.ORCHESTRATED).
+UNSCOPED_ALLOWED.update({action: "Beanstalk environment creation looks up key pairs and security group rules with the "
+                                 "caller's permissions; IAM defines no resource for EC2 Describe actions"
+                         for action in ("ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroupRules")})
+
 UNSCOPED_ALLOWED["cloudformation:ValidateTemplate"] = (
     "the bootstrap deploy-action role validates templates before its change sets; IAM defines no resource for it")
 #: The ``Resource: "*"`` statement of the derived execution-role policy (generator/execrole.py): its actions

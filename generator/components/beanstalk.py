@@ -257,3 +257,65 @@ def instance_grants(application_name, environment_name) -> list:
         allow([s3.GetObject, s3.GetObjectVersion], [storage_bucket_arn("*")]),
         allow([s3.PutObject], [storage_bucket_arn("resources/environments/logs/*")]),
     ]
+
+
+def orchestration_grants(environment_name) -> list:
+    """What Elastic Beanstalk does *with the caller's permissions* when CloudFormation creates, updates or
+    terminates an ``AWS::ElasticBeanstalk::Environment`` (the CloudFormation execution role is that caller):
+    the resource schema's handlers list only Beanstalk's own API calls, but Beanstalk then builds the
+    environment's ``awseb-e-<id>-stack``, whose resources are created under the same credentials ("Elastic
+    Beanstalk uses user permissions to launch all of the resources in an environment ... Elastic Beanstalk
+    requires AWS CloudFormation permissions to orchestrate resource deployments and updates":
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/concepts-roles-user.html). AWS documents
+    ``AdministratorAccess-AWSElasticBeanstalk`` for that caller; this is the subset a load-balanced web
+    environment with an Application Load Balancer, enhanced health and streamed logs uses:
+
+    - everything a deployment changes (:func:`managed_resource_grants`: the ``awseb-`` stack, Auto Scaling
+      group, launch templates and instances, target registration, scaling alarms);
+    - the security groups of the instances and the load balancer: created in this account and Region,
+      changed and deleted only when Beanstalk tagged them as this environment's;
+    - the load balancer, its target groups, listeners and rules: ``awseb-`` names only (the names
+      CloudFormation generates inside ``awseb-e-<id>-stack``);
+    - attaching the target group to the Auto Scaling group;
+    - the environment's log groups ``/aws/elasticbeanstalk/<environment>/...`` (``StreamLogs``,
+      ``HealthStreamingEnabled``);
+    - the storage bucket's objects (Beanstalk stages the environment's template and configuration there).
+
+    Not granted, because the environment uses none of them: Elastic IPs (single instance), SQS (worker
+    tier), RDS (a coupled database), SNS (notifications), classic load balancers, ECS.
+    ``environment_name`` is a name or a name pattern (``{project}-{env}-*``: every environment the
+    execution role may manage). Not verified against AWS; a missing action fails the change set, it
+    does not widen anything.
+    """
+    tagged = _tagged(environment_name)
+    security_groups = _arn("ec2", "security-group/*")
+    load_balancers = _arn("elasticloadbalancing", "loadbalancer/app/%s*/*" % MANAGED_PREFIX)
+    target_groups = _arn("elasticloadbalancing", "targetgroup/%s*/*" % MANAGED_PREFIX)
+    listeners = _arn("elasticloadbalancing", "listener/app/%s*/*" % MANAGED_PREFIX)
+    rules = _arn("elasticloadbalancing", "listener-rule/app/%s*/*" % MANAGED_PREFIX)
+    groups = _arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/%s*" % MANAGED_PREFIX)
+    log_groups = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/elasticbeanstalk/${Env}/*",
+                     Env=environment_name)
+    return managed_resource_grants(environment_name) + [
+        # Security groups: creating one names the VPC it goes into; tags are applied on creation.
+        allow([ec2.CreateSecurityGroup], [security_groups, _arn("ec2", "vpc/*")]),
+        allow([ec2.CreateTags], [security_groups],
+              condition=Condition(StringEquals({"ec2:CreateAction": "CreateSecurityGroup"}))),
+        allow([ec2.AuthorizeSecurityGroupIngress, ec2.AuthorizeSecurityGroupEgress, ec2.RevokeSecurityGroupIngress,
+               ec2.RevokeSecurityGroupEgress, ec2.DeleteSecurityGroup], [security_groups], condition=tagged),
+        unscoped([ec2.DescribeSecurityGroupRules, ec2.DescribeKeyPairs],
+                 "ec2 describe calls of environment creation have no resource level permission"),
+        # The Application Load Balancer, its target groups, listeners and rules, all ``awseb-`` names. One
+        # statement: each action applies only to its own resource type, so the union widens nothing.
+        allow([elb.CreateLoadBalancer, elb.CreateTargetGroup, elb.CreateListener, elb.CreateRule, elb.AddTags,
+               elb.RemoveTags, elb.ModifyLoadBalancerAttributes, elb.SetSecurityGroups, elb.SetSubnets,
+               elb.ModifyTargetGroup, elb.ModifyTargetGroupAttributes, elb.ModifyListener, elb.ModifyRule,
+               elb.DeleteLoadBalancer, elb.DeleteTargetGroup, elb.DeleteListener, elb.DeleteRule],
+              [load_balancers, target_groups, listeners, rules]),
+        allow([asg.AttachLoadBalancerTargetGroups, asg.DetachLoadBalancerTargetGroups], [groups]),
+        # Streamed instance and health logs (DeleteOnTerminate false: never deleted by Beanstalk).
+        allow([logs.CreateLogGroup, logs.PutRetentionPolicy, logs.TagResource, logs.DescribeLogGroups],
+              [log_groups]),
+        # The storage bucket's objects: the environment's staged template and configuration.
+        allow([s3.GetObject, s3.GetObjectVersion, s3.PutObject, s3.DeleteObject], [storage_bucket_arn("*")]),
+    ]

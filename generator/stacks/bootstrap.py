@@ -114,7 +114,8 @@ class BootstrapStack(Stack):
         for index, group in enumerate(execrole.split(execrole.statements(derived), MANAGED_POLICY_BUDGET), 1):
             policy = self.add(iam.ManagedPolicy(
                 f"ExecutionPolicy{index}", PolicyDocument=document(group),
-                Description=f"CloudFormation handler permissions of the target stacks' resource types, part {index}",
+                Description=f"CloudFormation handler permissions of the target stacks' resource types and what their "
+                            f"services do as the caller, part {index}",
             ))
             if any(is_unscoped(s) for s in group):
                 suppress(policy, Suppression(
@@ -145,8 +146,9 @@ class BootstrapStack(Stack):
         # What the policy was derived from and what it could not cover, for review in the template diff.
         metadata = dict(self.execution.role.resource.get("Metadata", {}) or {})
         gaps = {kind: {t: found[t] or True for t in sorted(found)} for kind, found in derived["gaps"].items() if found}
+        orchestrated = sorted(set(derived["types"]) & set(execrole.ORCHESTRATED))
         metadata["cfn-delivery-execution-role"] = {"resource-types": sorted(derived["types"]), **(
-            {"not-covered": gaps} if gaps else {})}
+            {"orchestration-granted": orchestrated} if orchestrated else {}), **({"not-covered": gaps} if gaps else {})}
         self.execution.role.Metadata = metadata
 
     def protect_bootstrap(self):
