@@ -260,6 +260,9 @@ def test_a_beanstalk_environment_brings_what_beanstalk_does_as_the_caller():
     assert "aws:ResourceTag/elasticbeanstalk:environment-name" in terminate["Condition"]["StringLike"]
     (run,) = granted["ec2:RunInstances"]
     assert "ec2:LaunchTemplate" in run["Condition"]["ArnLike"]
+    (linked,) = granted["iam:CreateServiceLinkedRole"]
+    assert linked["Condition"]["StringEquals"]["iam:AWSServiceName"] == [
+        "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com"]
     (objects,) = granted["s3:PutObject"]
     assert [r["Fn::Sub"] for r in objects["Resource"]] == [_storage_bucket_arns()[1]]
     for statement in (s for found in granted.values() for s in found):

@@ -26,6 +26,7 @@ from awacs import cloudwatch as cw
 from awacs import ec2
 from awacs import elasticbeanstalk as eb
 from awacs import elasticloadbalancing as elb
+from awacs import iam as iam_actions
 from awacs import logs, s3
 from awacs.aws import ArnLike, Condition, StringEquals, StringLike
 from troposphere import Sub
@@ -279,7 +280,9 @@ def orchestration_grants(environment_name) -> list:
     - attaching the target group to the Auto Scaling group;
     - the environment's log groups ``/aws/elasticbeanstalk/<environment>/...`` (``StreamLogs``,
       ``HealthStreamingEnabled``);
-    - the storage bucket's objects (Beanstalk stages the environment's template and configuration there).
+    - the storage bucket's objects (Beanstalk stages the environment's template and configuration there);
+    - the Auto Scaling and Elastic Load Balancing service-linked roles, which the first environment of an
+      account creates.
 
     Not granted, because the environment uses none of them: Elastic IPs (single instance), SQS (worker
     tier), RDS (a coupled database), SNS (notifications), classic load balancers, ECS.
@@ -316,6 +319,13 @@ def orchestration_grants(environment_name) -> list:
         # Streamed instance and health logs (DeleteOnTerminate false: never deleted by Beanstalk).
         allow([logs.CreateLogGroup, logs.PutRetentionPolicy, logs.TagResource, logs.DescribeLogGroups],
               [log_groups]),
+        # The service-linked roles Auto Scaling and Elastic Load Balancing create on first use in an account
+        # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html,
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-service-linked-roles.html).
+        allow([iam_actions.CreateServiceLinkedRole],
+              [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*")],
+              condition=Condition(StringEquals({"iam:AWSServiceName": ["autoscaling.amazonaws.com",
+                                                                       "elasticloadbalancing.amazonaws.com"]}))),
         # The storage bucket's objects: the environment's staged template and configuration.
         allow([s3.GetObject, s3.GetObjectVersion, s3.PutObject, s3.DeleteObject], [storage_bucket_arn("*")]),
     ]
