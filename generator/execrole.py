@@ -93,7 +93,7 @@ ORCHESTRATED = {
 }
 
 #: The Sid of the ``Resource: "*"`` statement (tests recognise it by this reason).
-UNSCOPED_REASON = "Handler actions without resource-level permissions"
+UNSCOPED_REASON = "Handler and orchestration actions without resource-level permissions"
 
 
 class ExecRoleError(ParamFileError):
@@ -313,13 +313,16 @@ def statements(derived: dict) -> list:
     found = [allow([awacs_action(a) for a in acts], scope(prefix)) for prefix, acts in sorted(by_prefix.items())]
     found.extend(_service_owned(derived))
     for resource_type in sorted(set(derived["types"]) & set(ORCHESTRATED)):
-        found.extend(_not_yet_granted(ORCHESTRATED[resource_type](), derived))
+        for statement in _not_yet_granted(ORCHESTRATED[resource_type](), derived):
+            if statement.properties["Resource"] == ["*"]:  # joins the one Resource "*" statement
+                wildcard.extend(a.JSONrepr() for a in statement.properties["Action"])
+            else:
+                found.append(statement)
     if PASS_ROLE in derived["actions"] and derived["passed_to"]:
         found.append(allow([awacs_action(PASS_ROLE)], [Sub(SCOPES["iam"][0])],
                            condition=Condition(StringEquals({"iam:PassedToService": derived["passed_to"]}))))
     if wildcard:
-        found.append(unscoped([awacs_action(a) for a in wildcard],
-                              UNSCOPED_REASON))
+        found.append(unscoped([awacs_action(a) for a in sorted(set(wildcard))], UNSCOPED_REASON))
     return found
 
 

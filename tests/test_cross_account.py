@@ -244,11 +244,13 @@ def test_the_bootstrap_deploy_role_holds_what_the_away_actions_need(model):
             by_alias = "${EnvironmentName}" in str(s.get("Condition", {}).get("ForAnyValue:StringEquals"))
             # Beanstalk's own resources are named from the environment's id (awseb-e-<id>), which no template knows:
             # changed only when tagged as this environment's, created only by launch template or with the
-            # launch, read by their awseb- prefix; the account's storage bucket (components/beanstalk.py)
+            # launch, read by their awseb- prefix; launch templates (untagged) of this account and Region; the
+            # account's storage bucket (components/beanstalk.py)
             by_tag = "${EnvironmentName}" in str(s.get("Condition", {}).get("StringLike"))
             by_launch = set(s.get("Condition", {}).get("ArnLike", {})) == {"ec2:LaunchTemplate"} or \
                 set(s.get("Condition", {}).get("StringEquals", {})) == {"ec2:CreateAction"} or \
-                _list(s["Action"]) == ["ec2:CreateLaunchTemplate"]
+                all(a.endswith(("LaunchTemplate", "LaunchTemplateVersion", "LaunchTemplateVersions"))
+                    for a in _list(s["Action"]))  # launch templates carry no environment tag
             managed = beanstalk_component.MANAGED_PREFIX + "*" in str(resource) or \
                 resource in (beanstalk_component.storage_bucket_arn().to_dict(),
                              beanstalk_component.storage_bucket_arn("*").to_dict())

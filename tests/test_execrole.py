@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 
 import pytest
 from troposphere import encode_to_dict
@@ -265,9 +266,21 @@ def test_a_beanstalk_environment_brings_what_beanstalk_does_as_the_caller():
         "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com"]
     (objects,) = granted["s3:PutObject"]
     assert [r["Fn::Sub"] for r in objects["Resource"]] == [_storage_bucket_arns()[1]]
-    for statement in (s for found in granted.values() for s in found):
-        if statement["Resource"] in ("*", ["*"]):
-            assert statement.get("Sid") and all(least_privilege.wildcard_only(a) for a in _actions(statement))
+    # launch templates carry no environment tag, so a tag condition would refuse every platform update
+    (versions,) = granted["ec2:CreateLaunchTemplateVersion"]
+    assert "Condition" not in versions
+    assert [r["Fn::Sub"] for r in versions["Resource"]] == [
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:launch-template/*"]
+    # the awseb- stack is tagged on creation, retagged only when it is already one of this role's environments
+    conditions = [s["Condition"] for s in granted["cloudformation:TagResource"]]
+    assert {"StringEquals": {"cloudformation:CreateAction": ["CreateStack", "UpdateStack"]}} in conditions
+    assert delete["Condition"] in conditions and len(conditions) == 2
+    (untag,) = granted["cloudformation:UntagResource"]
+    assert untag["Condition"] == delete["Condition"]
+    stars = [s for s in (s for found in granted.values() for s in found) if s["Resource"] in ("*", ["*"])]
+    assert len({json.dumps(s, sort_keys=True) for s in stars}) == 1, "one Resource '*' statement"
+    assert stars[0]["Sid"] and all(least_privilege.wildcard_only(a) for a in _actions(stars[0]))
+    assert {"ec2:DescribeKeyPairs", "autoscaling:DescribeAutoScalingGroups"} <= set(_actions(stars[0]))
 
 
 def test_an_orchestration_action_the_handlers_already_grant_more_widely_is_not_repeated():

@@ -52,15 +52,11 @@ UNSCOPED_ALLOWED.update({action: "Beanstalk deploy action looks up the environme
     "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTags",
 )})
 
-#: What Beanstalk looks up as the execution role when it creates an environment (execrole.ORCHESTRATED).
-UNSCOPED_ALLOWED.update({action: "Beanstalk environment creation looks up key pairs and security group rules with the "
-                                 "caller's permissions; IAM defines no resource for EC2 Describe actions"
-                         for action in ("ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroupRules")})
-
 UNSCOPED_ALLOWED["cloudformation:ValidateTemplate"] = (
     "the bootstrap deploy-action role validates templates before its change sets; IAM defines no resource for it")
 #: The ``Resource: "*"`` statement of the derived execution-role policy (generator/execrole.py): its actions
-#: come from the resource schemas' handlers, each checked here against IAM data instead of the allow-list.
+#: come from the resource schemas' handlers and execrole.ORCHESTRATED, each checked here against IAM data
+#: instead of the allow-list.
 DERIVED_SID = "".join(p.capitalize() for p in execrole.UNSCOPED_REASON.replace("-", " ").split())
 
 #: AWS managed policies a role may attach, each with the reason (AWS documents them as the way).

@@ -20,6 +20,7 @@ https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/AWSHowTo.iam.managed-poli
 """
 from __future__ import annotations
 
+from awacs import acm
 from awacs import autoscaling as asg
 from awacs import cloudformation as cfn
 from awacs import cloudwatch as cw
@@ -166,9 +167,13 @@ def managed_resource_grants(environment_name) -> list:
                   ec2.DescribeSubnets, ec2.DescribeVpcs, ec2.DescribeLaunchTemplates,
                   ec2.DescribeLaunchTemplateVersions, ec2.DescribeAccountAttributes, ec2.DescribeAvailabilityZones],
                  "ec2 describe calls have no resource level permission"),
-        allow([ec2.CreateLaunchTemplate], [launch_templates]),
-        allow([ec2.CreateLaunchTemplateVersion, ec2.ModifyLaunchTemplate, ec2.DeleteLaunchTemplate,
-               ec2.DeleteLaunchTemplateVersions], [launch_templates], condition=tagged),
+        # Launch templates carry no environment tag: CloudFormation's AWS::EC2::LaunchTemplate is not taggable
+        # and Beanstalk propagates tags to them only with LaunchTemplateTagPropagationEnabled (off by default:
+        # https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/applications-tagging-resources.launch-templates.html),
+        # so a tag condition would refuse every platform update; scoped to this account and Region, as
+        # AWSElasticBeanstalkRoleCore does.
+        allow([ec2.CreateLaunchTemplate, ec2.CreateLaunchTemplateVersion, ec2.ModifyLaunchTemplate,
+               ec2.DeleteLaunchTemplate, ec2.DeleteLaunchTemplateVersions], [launch_templates]),
         allow([ec2.RunInstances], [
             _arn("ec2", "instance/*"), _arn("ec2", "volume/*"), _arn("ec2", "network-interface/*"),
             _arn("ec2", "subnet/*"), _arn("ec2", "security-group/*"), launch_templates,
@@ -299,14 +304,32 @@ def orchestration_grants(environment_name) -> list:
     groups = _arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/%s*" % MANAGED_PREFIX)
     log_groups = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/elasticbeanstalk/${Env}/*",
                      Env=environment_name)
+    stacks = _arn("cloudformation", "stack/%s*/*" % MANAGED_PREFIX)
     return managed_resource_grants(environment_name) + [
+        # The awseb- stack is created with Beanstalk's tags (TagResource is authorised apart, tag-on-create);
+        # retagging an existing one only when it is already an environment's of this role (a tag is what
+        # every conditioned statement trusts).
+        allow([cfn.TagResource], [stacks],
+              condition=Condition(StringEquals({"cloudformation:CreateAction": ["CreateStack", "UpdateStack"]}))),
+        allow([cfn.TagResource, cfn.UntagResource], [stacks], condition=tagged),
+        unscoped([cfn.ValidateTemplate], "cloudformation ValidateTemplate has no resource level permission"),
+        # Auto Scaling: what the group's create and update handlers call beyond a deployment's set.
+        allow([asg.DeleteTags, asg.EnableMetricsCollection, asg.DisableMetricsCollection,
+               asg.DeleteNotificationConfiguration, asg.PutLifecycleHook, asg.DeleteLifecycleHook,
+               asg.AttachTrafficSources, asg.DetachTrafficSources, asg.PutScheduledUpdateGroupAction,
+               asg.DeleteScheduledAction], [groups], condition=tagged),
+        unscoped([asg.DescribeTags, asg.DescribeTrafficSources, asg.DescribeAccountLimits,
+                  asg.DescribeMetricCollectionTypes, asg.DescribeAdjustmentTypes, asg.DescribeScalingProcessTypes,
+                  asg.DescribeTerminationPolicyTypes, asg.DescribeWarmPool, asg.DescribeInstanceRefreshes],
+                 "autoscaling describe calls of environment creation have no resource level permission"),
         # Security groups: creating one names the VPC it goes into; tags are applied on creation.
         allow([ec2.CreateSecurityGroup], [security_groups, _arn("ec2", "vpc/*")]),
         allow([ec2.CreateTags], [security_groups],
               condition=Condition(StringEquals({"ec2:CreateAction": "CreateSecurityGroup"}))),
         allow([ec2.AuthorizeSecurityGroupIngress, ec2.AuthorizeSecurityGroupEgress, ec2.RevokeSecurityGroupIngress,
                ec2.RevokeSecurityGroupEgress, ec2.DeleteSecurityGroup], [security_groups], condition=tagged),
-        unscoped([ec2.DescribeSecurityGroupRules, ec2.DescribeKeyPairs],
+        unscoped([ec2.DescribeSecurityGroupRules, ec2.DescribeKeyPairs, ec2.DescribeInstanceTypes, ec2.DescribeVolumes,
+                  ec2.DescribeAddresses],
                  "ec2 describe calls of environment creation have no resource level permission"),
         # The Application Load Balancer, its target groups, listeners and rules, all ``awseb-`` names. One
         # statement: each action applies only to its own resource type, so the union widens nothing.
@@ -326,6 +349,14 @@ def orchestration_grants(environment_name) -> list:
               [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*")],
               condition=Condition(StringEquals({"iam:AWSServiceName": ["autoscaling.amazonaws.com",
                                                                        "elasticloadbalancing.amazonaws.com"]}))),
-        # The storage bucket's objects: the environment's staged template and configuration.
+        # The storage bucket: CreateEnvironment creates it in a new account or Region (no application version
+        # there yet) and stages the environment's template and configuration in it.
+        allow([s3.CreateBucket, s3.PutBucketPublicAccessBlock, s3.PutBucketOwnershipControls], [storage_bucket_arn()]),
         allow([s3.GetObject, s3.GetObjectVersion, s3.PutObject, s3.DeleteObject], [storage_bucket_arn("*")]),
+        # AWS-owned buckets of this Region: platform resources, and the sample application an environment
+        # created without a version label starts with.
+        allow([s3.GetObject], [Sub("arn:${AWS::Partition}:s3:::elasticbeanstalk-env-resources-${AWS::Region}/*"),
+                               Sub("arn:${AWS::Partition}:s3:::elasticbeanstalk-samples-${AWS::Region}/*")]),
+        # The HTTPS listener's certificate.
+        allow([acm.DescribeCertificate], [_arn("acm", "certificate/*")]),
     ]
