@@ -15,9 +15,10 @@ The statements: actions with no resource-level permission on ``"*"`` (Sid says s
 action scoped by service (:data:`SCOPES`: IAM and S3 to this environment's names, the rest to this
 account and region; a type's actions also on what its service creates outside any stack,
 :data:`SERVICE_OWNED`); for a type whose service orchestrates others as the caller (an Elastic Beanstalk
-environment), what that orchestration needs (:data:`ORCHESTRATED`); ``iam:PassRole`` only on this environment's roles and only to the services that
-trust them (read from the target templates' trust policies). No wildcard action. A handler
-permission that is a wildcard, or not an IAM action, is left out and listed in the data file
+environment), what that orchestration needs (:data:`ORCHESTRATED`); ``iam:PassRole`` only on this
+environment's roles and only to the services that trust them (read from the target templates' trust
+policies). No wildcard action. A handler permission that is a wildcard, or not an IAM action, is left
+out and listed in the data file
 (``wildcards``, ``not_iam_actions``), as is a type whose schema has no handlers (``no_handlers``) or
 that has no schema (``no_schema``: custom resources).
 """
@@ -75,11 +76,10 @@ SCOPES = {
 #: Beanstalk storage bucket ``elasticbeanstalk-<Region>-<account>``: the AWS::ElasticBeanstalk::Application
 #: schema's handlers list s3:CreateBucket, s3:PutBucketPolicy, s3:PutObject ... for it, and without them
 #: the first Beanstalk stack of a new account fails under this role.
+_BEANSTALK_STORAGE = ("s3", (beanstalk.STORAGE_BUCKET, beanstalk.STORAGE_BUCKET + "/*"))
 SERVICE_OWNED = {
-    "AWS::ElasticBeanstalk::Application": ("s3", lambda: [beanstalk.storage_bucket_arn(),
-                                                          beanstalk.storage_bucket_arn("*")]),
-    "AWS::ElasticBeanstalk::Environment": ("s3", lambda: [beanstalk.storage_bucket_arn(),
-                                                          beanstalk.storage_bucket_arn("*")]),
+    "AWS::ElasticBeanstalk::Application": _BEANSTALK_STORAGE,
+    "AWS::ElasticBeanstalk::Environment": _BEANSTALK_STORAGE,
 }
 SERVICE_OWNED_SID = "ServiceOwnedResourcesTheHandlersWrite"
 
@@ -360,11 +360,10 @@ def _service_owned(derived: dict) -> list:
         for resource_type in sorted(set(types) & set(SERVICE_OWNED)):
             prefix, arns = SERVICE_OWNED[resource_type]
             if action.split(":")[0] == prefix:
-                key = tuple(arn.to_dict()["Fn::Sub"] for arn in arns())
-                by_arns.setdefault(key, set()).add(action)
-    return [allow([awacs_action(a) for a in sorted(actions)], [Sub(arn) for arn in key],
+                by_arns.setdefault(arns, set()).add(action)
+    return [allow([awacs_action(a) for a in sorted(actions)], [Sub(arn) for arn in arns],
                   sid=SERVICE_OWNED_SID + (str(index) if index > 1 else ""))
-            for index, (key, actions) in enumerate(sorted(by_arns.items()), 1)]
+            for index, (arns, actions) in enumerate(sorted(by_arns.items()), 1)]
 
 
 def split(statements_, budget: int) -> list:

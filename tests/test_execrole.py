@@ -185,7 +185,7 @@ def test_an_action_prefix_finds_its_awacs_module_without_importing_them_all():
 
 
 def _storage_bucket_arns():
-    return [encode_to_dict(arn)["Fn::Sub"] for arn in execrole.SERVICE_OWNED["AWS::ElasticBeanstalk::Application"][1]()]
+    return list(execrole.SERVICE_OWNED["AWS::ElasticBeanstalk::Application"][1])
 
 
 def _service_owned(statements):

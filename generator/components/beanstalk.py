@@ -47,11 +47,14 @@ def _arn(service: str, resource: str, account: bool = True, **variables) -> Sub:
                                                                     resource), **variables)
 
 
+#: The account's Beanstalk storage bucket ``elasticbeanstalk-<region>-<account>`` (an ``Fn::Sub`` text).
+STORAGE_BUCKET = "arn:${AWS::Partition}:s3:::elasticbeanstalk-${AWS::Region}-${AWS::AccountId}"
+
+
 def storage_bucket_arn(objects: str = "") -> Sub:
-    """The account's Beanstalk storage bucket ``elasticbeanstalk-<region>-<account>`` (``objects``:
-    a key pattern, e.g. ``"*"``, for object ARNs). Beanstalk creates it on first use."""
-    suffix = "/" + objects if objects else ""
-    return Sub("arn:${AWS::Partition}:s3:::elasticbeanstalk-${AWS::Region}-${AWS::AccountId}" + suffix)
+    """The account's Beanstalk storage bucket (``objects``: a key pattern, e.g. ``"*"``, for object ARNs).
+    Beanstalk creates it on first use."""
+    return Sub(STORAGE_BUCKET + ("/" + objects if objects else ""))
 
 
 def application_arn(application_name) -> Sub:
@@ -306,7 +309,9 @@ def orchestration_grants(environment_name) -> list:
                      Env=environment_name)
     stacks = _arn("cloudformation", "stack/%s*/*" % MANAGED_PREFIX)
     return managed_resource_grants(environment_name) + [
-        # The awseb- stack is created with Beanstalk's tags (TagResource is authorised apart, tag-on-create);
+        # The awseb- stack is created with Beanstalk's tags: TagResource is authorised apart, with the
+        # cloudformation:CreateAction key naming the call that tags on creation
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html);
         # retagging an existing one only when it is already an environment's of this role (a tag is what
         # every conditioned statement trusts).
         allow([cfn.TagResource], [stacks],
